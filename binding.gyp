@@ -1,0 +1,34 @@
+{
+  "targets": [
+    {
+      "target_name": "multiprocess",
+      "sources": [
+        "native/binding.cc",
+        "native/shm.cc",
+        "native/semlock.cc",
+        "native/wait.cc",
+        "native/system.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["-lpthread"],
+      "conditions": [
+        ["OS=='linux'", { "libraries": ["-lrt"] }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0"
+          }
+        }],
+        ["\"<!(echo $MPJS_SANITIZE)\"=='1'", {
+          "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

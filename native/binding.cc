@@ -1,0 +1,17 @@
+// Registers the native pieces of multiprocess; each lives in the file named after its kernel concept.
+#include <napi.h>
+
+#include "semlock.h"
+#include "shm.h"
+#include "system.h"
+#include "wait.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Segment", mp::Segment::Init(env));
+  mp::InitSemLock(env, exports);
+  mp::InitWait(env, exports);
+  mp::InitSystem(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(multiprocess, Init)

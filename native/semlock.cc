@@ -1,0 +1,107 @@
+// SemLock slow paths: initialise, blocking acquire with a deadline, wake, and owner-death recovery.
+#include "semlock.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+#include "errors.h"
+#include "shm.h"
+#include "system.h"
+#include "wait.h"
+
+namespace mp {
+namespace {
+
+// How often a sleeper on a held lock checks that the holder still exists.
+constexpr double kOwnerCheckMs = 100;
+
+Napi::Value SemInit(const Napi::CallbackInfo& info) {
+  SemLockState* state = StateArg(info, 0);
+  int64_t value = IntArg(info, 2, "value");
+  int64_t maxvalue = IntArg(info, 3, "maxvalue");
+  int64_t kind = IntArg(info, 4, "kind");
+  if (value < 0 || maxvalue < 1 || value > maxvalue || maxvalue > INT32_MAX || (kind != 0 && kind != 1))
+    throw Napi::RangeError::New(info.Env(), "SemLock: need 0 <= value <= maxvalue <= 2**31-1 and kind 0 or 1");
+  state->value.store(static_cast<int32_t>(value));
+  state->sleepers.store(0);
+  state->owner_pid.store(0);
+  state->owner_tid.store(0);
+  state->count.store(0);
+  state->maxvalue = static_cast<int32_t>(maxvalue);
+  state->kind = static_cast<int32_t>(kind);
+  state->recoveries.store(0);
+  return info.Env().Undefined();
+}
+
+// semAcquire(segment, offset, timeoutMs): blocks the calling thread; < 0 waits forever.
+Napi::Value SemAcquire(const Napi::CallbackInfo& info) {
+  SemLockState* state = StateArg(info, 0);
+  if (!info[2].IsNumber()) ThrowType(info.Env(), "timeout must be a number");
+  const double timeout = info[2].As<Napi::Number>().DoubleValue();
+  const double deadline = timeout < 0 ? -1 : MonotonicMs() + timeout;
+  for (;;) {
+    TakeResult result = TryTake(state);
+    if (result != kBusy) return Napi::Number::New(info.Env(), result);
+    double slice = state->maxvalue == 1 ? kOwnerCheckMs : -1;
+    if (deadline >= 0) {
+      double remaining = deadline - MonotonicMs();
+      if (remaining <= 0) return Napi::Number::New(info.Env(), kBusy);
+      slice = slice < 0 ? remaining : std::min(slice, remaining);
+    }
+    state->sleepers.fetch_add(1);
+    WaitOnWord(&state->value, 0, slice);
+    state->sleepers.fetch_sub(1);
+  }
+}
+
+Napi::Value SemTryTake(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), TryTake(StateArg(info, 0)));
+}
+
+Napi::Value SemWake(const Napi::CallbackInfo& info) {
+  SemLockState* state = StateArg(info, 0);
+  WakeWord(&state->value, static_cast<int32_t>(IntArg(info, 2, "count")));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+SemLockState* StateArg(const Napi::CallbackInfo& info, size_t index) {
+  Segment* segment = Segment::From(info[index]);
+  int64_t offset = IntArg(info, index + 1, "offset");
+  if (offset < 0 || offset % 8 != 0 || static_cast<size_t>(offset) + sizeof(SemLockState) > segment->size())
+    throw Napi::RangeError::New(info.Env(), "SemLock offset " + std::to_string(offset) + " is outside its segment");
+  return reinterpret_cast<SemLockState*>(segment->data() + offset);
+}
+
+bool OwnerDied(SemLockState* state) {
+  if (state->maxvalue != 1 || state->value.load() != 0) return false;
+  int32_t owner = state->owner_pid.load();
+  return owner != 0 && owner != getpid() && !ProcessAlive(owner);
+}
+
+TakeResult TryTake(SemLockState* state) {
+  int32_t value = state->value.load();
+  while (value > 0)
+    if (state->value.compare_exchange_weak(value, value - 1)) return kTaken;
+  if (OwnerDied(state)) {
+    int32_t dead = state->owner_pid.load();
+    // The token died with its holder: whoever swaps the pid first inherits it.
+    if (dead != 0 && state->owner_pid.compare_exchange_strong(dead, getpid())) {
+      state->recoveries.fetch_add(1);
+      return kRecovered;
+    }
+  }
+  return kBusy;
+}
+
+void InitSemLock(Napi::Env env, Napi::Object exports) {
+  exports.Set("semInit", Napi::Function::New(env, SemInit, "semInit"));
+  exports.Set("semAcquire", Napi::Function::New(env, SemAcquire, "semAcquire"));
+  exports.Set("semTryTake", Napi::Function::New(env, SemTryTake, "semTryTake"));
+  exports.Set("semWake", Napi::Function::New(env, SemWake, "semWake"));
+}
+
+}  // namespace mp

@@ -1,0 +1,36 @@
+// The process-shared semaphore / recursive mutex core (CPython's _multiprocessing.SemLock):
+// 32 bytes placed in a shared segment. JS takes and returns tokens with Atomics on `value`
+// without entering the kernel; native code only parks, wakes and recovers from dead owners.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace mp {
+
+// Field order is the contract with lib/synchronize.ts (an Int32Array over the same bytes).
+struct SemLockState {
+  std::atomic<int32_t> value;      // tokens available; the futex word
+  std::atomic<int32_t> sleepers;   // threads parked on `value`: release wakes only when > 0
+  std::atomic<int32_t> owner_pid;  // holder of a maxvalue-1 lock, 0 when free
+  std::atomic<int32_t> owner_tid;  // worker_threads threadId of the holder
+  std::atomic<int32_t> count;      // recursion depth of the holder
+  int32_t maxvalue;
+  int32_t kind;                    // 0 semaphore, 1 recursive mutex
+  std::atomic<int32_t> recoveries; // times a dead holder's lock was taken over
+};
+static_assert(sizeof(SemLockState) == 32, "SemLockState layout is shared with JS");
+
+enum TakeResult : int32_t { kBusy = 0, kTaken = 1, kRecovered = 2 };
+
+// The SemLockState at `offset` of the Segment passed from JS (bounds and alignment checked).
+SemLockState* StateArg(const Napi::CallbackInfo& info, size_t index);
+// Takes a token, or takes over a lock whose holder process died.
+TakeResult TryTake(SemLockState* state);
+// True when a maxvalue-1 lock is held by a process that no longer exists.
+bool OwnerDied(SemLockState* state);
+
+void InitSemLock(Napi::Env env, Napi::Object exports);
+
+}  // namespace mp

@@ -1,0 +1,248 @@
+// Segment: create/attach named shm segments, count users, unlink when the last user is gone.
+#include "shm.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <unordered_set>
+
+#include "errors.h"
+#include "system.h"
+
+namespace mp {
+
+static constexpr uint32_t kMagic = 0x534a504d;  // "MPJS"
+static constexpr uint32_t kVersion = 1;
+static constexpr size_t kUserSlots = 125;
+
+// Lives at offset 0 of every managed segment; the user area starts right after it.
+// Each process that uses the segment holds one slot; a slot whose pid is dead is reclaimed, so
+// a SIGKILLed user does not keep the segment alive forever.
+struct SegmentHeader {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t size;
+  std::atomic<int32_t> overflow;  // users that found the table full; they block reclamation
+  int32_t reserved;
+  struct Slot {
+    std::atomic<int32_t> pid;
+    std::atomic<int32_t> count;
+  } users[kUserSlots];
+};
+static_assert(sizeof(SegmentHeader) == 1024, "header layout is shared between processes");
+static_assert(std::atomic<int32_t>::is_always_lock_free, "atomics in shared memory must be lock-free");
+
+Mapping::~Mapping() { munmap(base, length); }
+
+namespace {
+
+struct Fd {
+  explicit Fd(int fd) : fd(fd) {}
+  ~Fd() { if (fd >= 0) close(fd); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int fd;
+};
+
+// Managed segments still open in this process, so they are released at exit(): Node's
+// process.exit() skips N-API finalizers.
+std::mutex live_mutex;
+std::unordered_set<Segment*> live_segments;
+
+// Records one use by this process; false when the table was full and the use went to `overflow`.
+bool AddUser(SegmentHeader* h) {
+  const int32_t me = getpid();
+  for (auto& slot : h->users)
+    if (slot.pid.load() == me) { slot.count.fetch_add(1); return true; }
+  for (int attempt = 0; attempt < 2; attempt++) {
+    for (auto& slot : h->users) {
+      int32_t expected = 0;
+      if (slot.pid.load() == 0 && slot.pid.compare_exchange_strong(expected, me)) {
+        slot.count.fetch_add(1);
+        return true;
+      }
+    }
+    for (auto& slot : h->users) {  // full: reclaim the slots of dead processes, then retry once
+      int32_t pid = slot.pid.load();
+      if (pid != 0 && !ProcessAlive(pid)) {
+        slot.count.store(0);
+        slot.pid.compare_exchange_strong(pid, 0);
+      }
+    }
+  }
+  h->overflow.fetch_add(1);
+  return false;
+}
+
+// Drops one use by this process; true when no live user is left, i.e. the caller must unlink.
+bool RemoveUser(SegmentHeader* h, bool in_table) {
+  const int32_t me = getpid();
+  if (!in_table) h->overflow.fetch_sub(1);
+  for (auto& slot : h->users) {
+    if (!in_table || slot.pid.load() != me) continue;
+    if (slot.count.fetch_sub(1) == 1) {
+      int32_t expected = me;
+      slot.pid.compare_exchange_strong(expected, 0);
+    }
+    break;
+  }
+  if (h->overflow.load() > 0) return false;
+  for (auto& slot : h->users) {
+    int32_t pid = slot.pid.load();
+    if (pid == 0) continue;
+    if (ProcessAlive(pid)) return false;
+    slot.count.store(0);
+    slot.pid.compare_exchange_strong(pid, 0);
+  }
+  return true;
+}
+
+}  // namespace
+
+void Segment::ReleaseAllAtExit() {
+  std::unordered_set<Segment*> segments;
+  {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    segments.swap(live_segments);
+  }
+  for (Segment* segment : segments) segment->ReleaseUse();  // mappings stay: other threads may still run
+}
+
+Napi::Function Segment::Init(Napi::Env env) {
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit(ReleaseAllAtExit); });
+  return DefineClass(env, "Segment",
+                     {
+                         InstanceAccessor<&Segment::Buffer>("buffer"),
+                         InstanceAccessor<&Segment::Name>("name"),
+                         InstanceAccessor<&Segment::Size>("size"),
+                         InstanceAccessor<&Segment::Closed>("closed"),
+                         InstanceMethod<&Segment::Users>("users"),
+                         InstanceMethod<&Segment::Close>("close"),
+                         InstanceMethod<&Segment::Unlink>("unlink"),
+                     });
+}
+
+// new Segment(name, size, create, managed): size is ignored when attaching.
+Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBoolean() || !info[3].IsBoolean())
+    ThrowType(env, "Segment(name: string, size: number, create: boolean, managed: boolean)");
+  name_ = info[0].As<Napi::String>();
+  const bool create = info[2].As<Napi::Boolean>();
+  const bool managed = info[3].As<Napi::Boolean>();
+  const size_t header = managed ? sizeof(SegmentHeader) : 0;
+
+  Fd fd(shm_open(name_.c_str(), create ? (O_CREAT | O_EXCL | O_RDWR) : O_RDWR, 0600));
+  if (fd.fd < 0) ThrowErrno(env, std::string("shm_open(") + name_ + ")");
+  size_t length;
+  if (create) {
+    int64_t requested = info[1].As<Napi::Number>().Int64Value();
+    if (requested < 0) ThrowType(env, "Segment size must not be negative");
+    length = header + static_cast<size_t>(requested);
+    if (length == 0 || ftruncate(fd.fd, static_cast<off_t>(length)) != 0) {
+      int err = length == 0 ? EINVAL : errno;
+      shm_unlink(name_.c_str());
+      ThrowErrno(env, "ftruncate(" + name_ + ")", err);
+    }
+  } else {
+    struct stat st;
+    if (fstat(fd.fd, &st) != 0) ThrowErrno(env, "fstat(" + name_ + ")");
+    length = static_cast<size_t>(st.st_size);
+    if (length < header || length == 0) ThrowErrno(env, "attach(" + name_ + "): segment too small", EINVAL);
+  }
+  void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd, 0);
+  if (base == MAP_FAILED) {
+    int err = errno;
+    if (create) shm_unlink(name_.c_str());
+    ThrowErrno(env, "mmap(" + name_ + ")", err);
+  }
+  mapping_ = std::make_shared<Mapping>(base, length);
+  data_ = static_cast<uint8_t*>(base) + header;
+  size_ = length - header;
+  if (!managed) return;
+
+  header_ = static_cast<SegmentHeader*>(base);
+  if (create) {
+    header_->magic = kMagic;
+    header_->version = kVersion;
+    header_->size = size_;
+  } else if (header_->magic != kMagic || header_->version != kVersion || header_->size > size_) {
+    ThrowErrno(env, "attach(" + name_ + "): not a multiprocess segment", EINVAL);
+  }
+  user_pid_ = getpid();
+  in_table_ = AddUser(header_);
+  std::lock_guard<std::mutex> lock(live_mutex);
+  live_segments.insert(this);
+}
+
+Segment::~Segment() { Release(); }
+
+// Gives up this object's use of the segment; unlinks the name when it was the last user.
+bool Segment::Release() {
+  if (closed_) return false;
+  if (header_) {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    live_segments.erase(this);
+  }
+  bool unlinked = ReleaseUse();
+  mapping_.reset();
+  return unlinked;
+}
+
+// A forked child inherits the mapping but never registered as a user, so it has nothing to drop.
+bool Segment::ReleaseUse() {
+  if (closed_) return false;
+  closed_ = true;
+  if (!header_ || user_pid_ != getpid()) return false;
+  return RemoveUser(header_, in_table_) && shm_unlink(name_.c_str()) == 0;
+}
+
+Segment* Segment::From(const Napi::Value& value) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) ThrowType(env, "expected a Segment");
+  Segment* segment = Unwrap(value.As<Napi::Object>());
+  if (segment == nullptr) ThrowType(env, "expected a Segment");
+  if (segment->closed_) throw Napi::Error::New(env, "the shared segment " + segment->name_ + " is closed");
+  return segment;
+}
+
+Napi::Value Segment::Buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!buffer_.IsEmpty()) return buffer_.Value();
+  if (closed_) throw Napi::Error::New(env, "the shared segment " + name_ + " is closed");
+  auto* keeper = new std::shared_ptr<Mapping>(mapping_);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, data_, size_, [](Napi::Env, void*, std::shared_ptr<Mapping>* hint) { delete hint; }, keeper);
+  buffer_ = Napi::Persistent(buffer);
+  return buffer;
+}
+
+Napi::Value Segment::Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+Napi::Value Segment::Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(size_)); }
+Napi::Value Segment::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+
+// Number of live processes using a managed segment (for tests and diagnostics).
+Napi::Value Segment::Users(const Napi::CallbackInfo& info) {
+  if (!header_ || closed_) return Napi::Number::New(info.Env(), 0);
+  int users = header_->overflow.load();
+  for (auto& slot : header_->users) {
+    int32_t pid = slot.pid.load();
+    if (pid != 0 && ProcessAlive(pid)) users++;
+  }
+  return Napi::Number::New(info.Env(), users);
+}
+
+// close() -> true when this was the last user and the name was unlinked.
+Napi::Value Segment::Close(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Release()); }
+
+Napi::Value Segment::Unlink(const Napi::CallbackInfo& info) {
+  if (shm_unlink(name_.c_str()) != 0) ThrowErrno(info.Env(), "shm_unlink(" + name_ + ")");
+  return info.Env().Undefined();
+}
+
+}  // namespace mp

@@ -1,0 +1,94 @@
+// cpuCount() honours the affinity mask and cgroup CPU quotas, as os.process_cpu_count() plus containers;
+// the executable is the node binary used for spawn/forkserver children (setExecutable).
+#include "system.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "errors.h"
+
+namespace mp {
+namespace {
+
+std::string executable_path;
+
+int AffinityCount() {
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+#endif
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<int>(online) : 1;
+}
+
+// cgroup v2 "cpu.max" holds "max 100000" or "<quota> <period>"; v1 splits them into two files.
+int CgroupLimit() {
+  double quota = -1, period = -1;
+  std::ifstream v2("/sys/fs/cgroup/cpu.max");
+  if (v2) {
+    std::string q;
+    v2 >> q >> period;
+    if (q != "max") quota = std::atof(q.c_str());
+  } else {
+    std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    if (q1 && p1) q1 >> quota, p1 >> period;
+  }
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>(std::ceil(quota / period));
+}
+
+Napi::Value CpuCount(const Napi::CallbackInfo& info) {
+  int count = AffinityCount();
+  int limit = CgroupLimit();
+  if (limit > 0 && limit < count) count = limit;
+  return Napi::Number::New(info.Env(), count < 1 ? 1 : count);
+}
+
+Napi::Value SetExecutable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) ThrowType(env, "setExecutable(path): path must be a string");
+  std::string path = info[0].As<Napi::String>();
+  if (access(path.c_str(), X_OK) != 0) ThrowErrno(env, "setExecutable: access(" + path + ", X_OK)");
+  executable_path = path;
+  return env.Undefined();
+}
+
+Napi::Value GetExecutable(const Napi::CallbackInfo& info) {
+  if (executable_path.empty()) return info.Env().Null();
+  return Napi::String::New(info.Env(), executable_path);
+}
+
+}  // namespace
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+#ifdef __linux__
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (stat && std::getline(stat, line)) {
+    // The state letter follows the parenthesised command name, which may itself hold ')'.
+    size_t close = line.rfind(')');
+    if (close != std::string::npos && close + 2 < line.size()) {
+      char state = line[close + 2];
+      return state != 'Z' && state != 'X';
+    }
+  }
+#endif
+  return true;
+}
+
+void InitSystem(Napi::Env env, Napi::Object exports) {
+  exports.Set("cpuCount", Napi::Function::New(env, CpuCount, "cpuCount"));
+  exports.Set("setExecutable", Napi::Function::New(env, SetExecutable, "setExecutable"));
+  exports.Set("getExecutable", Napi::Function::New(env, GetExecutable, "getExecutable"));
+}
+
+}  // namespace mp

@@ -1,0 +1,150 @@
+// Futex waits on shared words, and Watcher: one thread per watched SemLock that parks in the
+// kernel and wakes the JS event loop (through a thread-safe function) when a token may be free.
+#include "wait.h"
+
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+
+#include <climits>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "errors.h"
+#include "semlock.h"
+#include "shm.h"
+
+namespace mp {
+
+double MonotonicMs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
+}
+
+void WaitOnWord(std::atomic<int32_t>* word, int32_t expected, double timeout_ms) {
+#ifdef __linux__
+  // Not FUTEX_PRIVATE: the word is in memory shared between processes.
+  if (timeout_ms < 0) {
+    syscall(SYS_futex, reinterpret_cast<int32_t*>(word), FUTEX_WAIT, expected, nullptr, nullptr, 0);
+    return;
+  }
+  timespec relative;
+  relative.tv_sec = static_cast<time_t>(timeout_ms / 1e3);
+  relative.tv_nsec = static_cast<long>((timeout_ms - relative.tv_sec * 1e3) * 1e6);
+  syscall(SYS_futex, reinterpret_cast<int32_t*>(word), FUTEX_WAIT, expected, &relative, nullptr, 0);
+#else
+  // No cross-process futex: poll, as CPython does where sem_timedwait is missing.
+  if (word->load() != expected) return;
+  double slice = timeout_ms < 0 || timeout_ms > 1 ? 1 : timeout_ms;
+  timespec pause{0, static_cast<long>(slice * 1e6)};
+  nanosleep(&pause, nullptr);
+#endif
+}
+
+void WakeWord(std::atomic<int32_t>* word, int32_t count) {
+#ifdef __linux__
+  syscall(SYS_futex, reinterpret_cast<int32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
+#else
+  (void)word;
+  (void)count;
+#endif
+}
+
+namespace {
+
+constexpr double kOwnerCheckMs = 100;
+
+// new Watcher(segment, offset, onReady): calls onReady on the JS thread each time, after arm(),
+// the SemLock has a token (or a dead holder) to take. Idle watchers keep no event loop alive.
+class Watcher : public Napi::ObjectWrap<Watcher> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Watcher",
+                       {InstanceMethod<&Watcher::Arm>("arm"), InstanceMethod<&Watcher::Idle>("idle"),
+                        InstanceMethod<&Watcher::Close>("close")});
+  }
+
+  explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
+    Napi::Env env = info.Env();
+    state_ = StateArg(info, 0);
+    mapping_ = Segment::From(info[0])->mapping();
+    if (!info[2].IsFunction()) ThrowType(env, "Watcher callback must be a function");
+    ready_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "mpjs-semlock-watch", 0, 1);
+    ready_.Unref(env);
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Watcher() override { Stop(); }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      armed_cv_.wait(lock, [this] { return armed_ || stopping_.load(); });
+      if (stopping_) return;
+      armed_ = false;
+      lock.unlock();
+      while (!stopping_ && state_->value.load() <= 0 && !OwnerDied(state_)) {
+        state_->sleepers.fetch_add(1);
+        WaitOnWord(&state_->value, 0, state_->maxvalue == 1 ? kOwnerCheckMs : -1);
+        state_->sleepers.fetch_sub(1);
+      }
+      if (stopping_) return;
+      ready_.NonBlockingCall();
+      lock.lock();
+    }
+  }
+
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    if (stopping_) throw Napi::Error::New(info.Env(), "Watcher is closed");
+    ready_.Ref(info.Env());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      armed_ = true;
+    }
+    armed_cv_.notify_one();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Idle(const Napi::CallbackInfo& info) {
+    if (!stopping_) ready_.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+    }
+    armed_cv_.notify_one();
+    WakeWord(&state_->value, INT_MAX);  // other sleepers re-check and park again
+    thread_.join();
+    ready_.Release();
+  }
+
+  SemLockState* state_ = nullptr;
+  std::shared_ptr<Mapping> mapping_;  // keeps the word mapped while the thread waits on it
+  Napi::ThreadSafeFunction ready_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable armed_cv_;
+  bool armed_ = false;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace
+
+void InitWait(Napi::Env env, Napi::Object exports) { exports.Set("Watcher", Watcher::Init(env)); }
+
+}  // namespace mp

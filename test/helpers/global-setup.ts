@@ -1,0 +1,54 @@
+// Whole-run leak check: after every suite, no process started by this run may be alive and no
+// /dev/shm entry of ours created during the run may remain.
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+
+const RUN_MARK = 'MPJS_TEST_RUN';
+
+function ourShmEntries(): Set<string> {
+  return new Set(fs.readdirSync('/dev/shm').filter((entry) => entry.includes('mpjs-')));
+}
+
+/** Processes (other than this one) whose environment carries this run's mark: every child we started. */
+function markedProcesses(mark: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (!environ.includes(`${RUN_MARK}=${mark}`)) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      found.push(`${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim()}`);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+async function settle(check: () => string[], ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  let left = check();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    left = check();
+  }
+  return left;
+}
+
+export default function setup(): () => Promise<void> {
+  const mark = randomUUID();
+  process.env[RUN_MARK] = mark;
+  const before = ourShmEntries();
+  return async () => {
+    // vitest's own workers carry the mark too; give them time to exit after the last file.
+    const alive = await settle(() => markedProcesses(mark), 10_000);
+    const leaked = await settle(() => [...ourShmEntries()].filter((entry) => !before.has(entry)), 2_000);
+    const problems: string[] = [];
+    if (alive.length > 0) problems.push(`processes still alive after the run:\n  ${alive.join('\n  ')}`);
+    if (leaked.length > 0) problems.push(`/dev/shm entries leaked by the run: ${leaked.join(', ')}`);
+    for (const entry of leaked) fs.rmSync(`/dev/shm/${entry}`, { force: true });
+    if (problems.length > 0) throw new Error(`leak check failed\n${problems.join('\n')}`);
+  };
+}
