@@ -1,0 +1,40 @@
+// Small shared helpers: kernel object names, argument checks and timeout normalisation.
+import { randomBytes } from 'node:crypto';
+import { native, type NativeSegment } from './native';
+
+/** A fresh name for a kernel object of ours: the `mpjs-` prefix makes leaks easy to spot in /dev/shm. */
+export function kernelName(kind: string): string {
+  return `/mpjs-${process.pid}-${kind}-${randomBytes(6).toString('hex')}`;
+}
+
+/** Creates a managed segment (user-counted, unlinked by its last user) with a fresh name. */
+export function createSegment(kind: string, size: number): NativeSegment {
+  for (;;) {
+    try {
+      return new native.Segment(kernelName(kind), size, true, true);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+/** Attaches to a managed segment created by any process. */
+export function attachSegment(name: string): NativeSegment {
+  return new native.Segment(name, 0, false, true);
+}
+
+/**
+ * CPython's timeout rules in milliseconds: undefined/null waits forever (-1 for native calls),
+ * 0 or negative polls (0).
+ */
+export function timeoutArg(timeoutMs: number | null | undefined, what: string): number {
+  if (timeoutMs === undefined || timeoutMs === null) return -1;
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs))
+    throw new TypeError(`${what}: timeoutMs must be a number, null or undefined, got ${String(timeoutMs)}`);
+  return timeoutMs <= 0 ? 0 : timeoutMs;
+}
+
+/** Options accepted by every Async twin (API.md §1). */
+export interface AbortOptions {
+  signal?: AbortSignal;
+}
