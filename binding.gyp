@@ -6,6 +6,7 @@
         "native/binding.cc",
         "native/shm.cc",
         "native/semlock.cc",
+        "native/resource_tracker.cc",
         "native/wait.cc",
         "native/system.cc"
       ],

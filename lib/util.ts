@@ -7,20 +7,34 @@ export function kernelName(kind: string): string {
   return `/mpjs-${process.pid}-${kind}-${randomBytes(6).toString('hex')}`;
 }
 
+// Segments this process has mapped, so a handle that arrives many times maps its segment once.
+const mappedSegments = new Map<string, WeakRef<NativeSegment>>();
+const forgetSegment = new FinalizationRegistry<string>((name) => {
+  if (!mappedSegments.get(name)?.deref()) mappedSegments.delete(name);
+});
+
+function remember(segment: NativeSegment): NativeSegment {
+  mappedSegments.set(segment.name, new WeakRef(segment));
+  forgetSegment.register(segment, segment.name);
+  return segment;
+}
+
 /** Creates a managed segment (user-counted, unlinked by its last user) with a fresh name. */
 export function createSegment(kind: string, size: number): NativeSegment {
   for (;;) {
     try {
-      return new native.Segment(kernelName(kind), size, true, true);
+      return remember(new native.Segment(kernelName(kind), size, true, true));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
 }
 
-/** Attaches to a managed segment created by any process. */
+/** Attaches to a managed segment created by any process (reusing this process's mapping). */
 export function attachSegment(name: string): NativeSegment {
-  return new native.Segment(name, 0, false, true);
+  const known = mappedSegments.get(name)?.deref();
+  if (known && !known.closed) return known;
+  return remember(new native.Segment(name, 0, false, true));
 }
 
 /**

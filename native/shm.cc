@@ -8,9 +8,11 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <system_error>
 #include <unordered_set>
 
 #include "errors.h"
+#include "resource_tracker.h"
 #include "system.h"
 
 namespace mp {
@@ -54,10 +56,15 @@ std::mutex live_mutex;
 std::unordered_set<Segment*> live_segments;
 
 // Records one use by this process; false when the table was full and the use went to `overflow`.
-bool AddUser(SegmentHeader* h) {
+// `first` tells whether this process had no use of the segment before.
+bool AddUser(SegmentHeader* h, bool* first) {
   const int32_t me = getpid();
+  *first = true;
   for (auto& slot : h->users)
-    if (slot.pid.load() == me) { slot.count.fetch_add(1); return true; }
+    if (slot.pid.load() == me) {
+      *first = slot.count.fetch_add(1) == 0;
+      return true;
+    }
   for (int attempt = 0; attempt < 2; attempt++) {
     for (auto& slot : h->users) {
       int32_t expected = 0;
@@ -78,18 +85,8 @@ bool AddUser(SegmentHeader* h) {
   return false;
 }
 
-// Drops one use by this process; true when no live user is left, i.e. the caller must unlink.
-bool RemoveUser(SegmentHeader* h, bool in_table) {
-  const int32_t me = getpid();
-  if (!in_table) h->overflow.fetch_sub(1);
-  for (auto& slot : h->users) {
-    if (!in_table || slot.pid.load() != me) continue;
-    if (slot.count.fetch_sub(1) == 1) {
-      int32_t expected = me;
-      slot.pid.compare_exchange_strong(expected, 0);
-    }
-    break;
-  }
+// True when no live process uses the segment; reclaims the slots of dead ones on the way.
+bool NoLiveUser(SegmentHeader* h) {
   if (h->overflow.load() > 0) return false;
   for (auto& slot : h->users) {
     int32_t pid = slot.pid.load();
@@ -101,7 +98,42 @@ bool RemoveUser(SegmentHeader* h, bool in_table) {
   return true;
 }
 
+// Drops one use by this process; `last` tells whether it was this process's last use.
+// Returns true when no live user is left, i.e. the caller must unlink.
+bool RemoveUser(SegmentHeader* h, bool in_table, bool* last) {
+  const int32_t me = getpid();
+  *last = true;
+  if (!in_table) h->overflow.fetch_sub(1);
+  for (auto& slot : h->users) {
+    if (!in_table || slot.pid.load() != me) continue;
+    *last = slot.count.fetch_sub(1) == 1;
+    if (*last) {
+      int32_t expected = me;
+      slot.pid.compare_exchange_strong(expected, 0);
+    }
+    break;
+  }
+  return NoLiveUser(h);
+}
+
 }  // namespace
+
+bool SegmentUnused(const char* name) {
+  int fd = shm_open(name, O_RDWR, 0);
+  if (fd < 0) return false;
+  struct stat st;
+  bool unused = false;
+  if (fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) >= sizeof(SegmentHeader)) {
+    void* base = mmap(nullptr, sizeof(SegmentHeader), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base != MAP_FAILED) {
+      auto* header = static_cast<SegmentHeader*>(base);
+      unused = header->magic == kMagic && NoLiveUser(header);
+      munmap(base, sizeof(SegmentHeader));
+    }
+  }
+  close(fd);
+  return unused;
+}
 
 void Segment::ReleaseAllAtExit() {
   std::unordered_set<Segment*> segments;
@@ -175,7 +207,17 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
     ThrowErrno(env, "attach(" + name_ + "): not a multiprocess segment", EINVAL);
   }
   user_pid_ = getpid();
-  in_table_ = AddUser(header_);
+  bool first = false;
+  in_table_ = AddUser(header_, &first);
+  if (first) {
+    try {
+      TrackSegment(name_, true);
+    } catch (const std::system_error& error) {
+      bool last = false;
+      if (RemoveUser(header_, in_table_, &last) && create) shm_unlink(name_.c_str());
+      ThrowErrno(env, error.what(), error.code().value());
+    }
+  }
   std::lock_guard<std::mutex> lock(live_mutex);
   live_segments.insert(this);
 }
@@ -199,7 +241,10 @@ bool Segment::ReleaseUse() {
   if (closed_) return false;
   closed_ = true;
   if (!header_ || user_pid_ != getpid()) return false;
-  return RemoveUser(header_, in_table_) && shm_unlink(name_.c_str()) == 0;
+  bool last = false;
+  bool unused = RemoveUser(header_, in_table_, &last);
+  if (last) TrackSegment(name_, false);
+  return unused && shm_unlink(name_.c_str()) == 0;
 }
 
 Segment* Segment::From(const Napi::Value& value) {

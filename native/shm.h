@@ -24,6 +24,10 @@ struct Mapping {
 
 struct SegmentHeader;
 
+// True when the managed segment `name` exists and no live process uses it. Only system calls:
+// safe in the forked resource tracker.
+bool SegmentUnused(const char* name);
+
 class Segment : public Napi::ObjectWrap<Segment> {
  public:
   static Napi::Function Init(Napi::Env env);

@@ -2,11 +2,14 @@
 // the executable is the node binary used for spawn/forkserver children (setExecutable).
 #include "system.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -67,20 +70,24 @@ Napi::Value GetExecutable(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// Only system calls and stack memory: the resource tracker calls this in a forked child.
 bool ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;
   if (kill(pid, 0) != 0 && errno == ESRCH) return false;
 #ifdef __linux__
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (stat && std::getline(stat, line)) {
-    // The state letter follows the parenthesised command name, which may itself hold ')'.
-    size_t close = line.rfind(')');
-    if (close != std::string::npos && close + 2 < line.size()) {
-      char state = line[close + 2];
-      return state != 'Z' && state != 'X';
-    }
-  }
+  char path[32];
+  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT;
+  char line[512];
+  ssize_t length = read(fd, line, sizeof(line) - 1);
+  close(fd);
+  if (length <= 0) return true;
+  line[length] = 0;
+  // The state letter follows the parenthesised command name, which may itself hold ')'.
+  const char* close_paren = strrchr(line, ')');
+  if (close_paren != nullptr && close_paren[1] == ' ' && close_paren[2] != 0)
+    return close_paren[2] != 'Z' && close_paren[2] != 'X';
 #endif
   return true;
 }

@@ -1,0 +1,775 @@
+// Process-shared Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event and Barrier (CPython's
+// synchronize.py). Each SemLock is 32 bytes in a shared segment: tokens are taken and returned with
+// Atomics (no system call when uncontended); only sleeping, waking and dead-holder recovery go native.
+import { inspect } from 'node:util';
+import { threadId } from 'node:worker_threads';
+
+import { BrokenBarrierError, MultiprocessError, TimeoutError } from './errors';
+import { native, Take, type NativeSegment, type NativeWatcher } from './native';
+import { currentProcess } from './process';
+import { register } from './serializer/registry';
+import { attachSegment, createSegment, timeoutArg, type AbortOptions } from './util';
+
+// Int32 slots of a SemLock (native/semlock.h, SemLockState).
+const VALUE = 0;
+const SLEEPERS = 1;
+const OWNER_PID = 2;
+const OWNER_TID = 3;
+const COUNT = 4;
+const SEMLOCK_BYTES = 32;
+
+const SEMAPHORE = 0;
+const RECURSIVE_MUTEX = 1;
+export const SEM_VALUE_MAX = 0x7fffffff;
+
+/** Where a shared object's state lives: a segment and a byte offset in it. */
+interface Placement {
+  segment: NativeSegment;
+  offset: number;
+}
+
+/** Wire form of every primitive here: the segment name and offset; the class rebuilds the rest. */
+interface PlacementState {
+  segment: string;
+  offset: number;
+}
+
+function placementState(placement: Placement): PlacementState {
+  return { segment: placement.segment.name, offset: placement.offset };
+}
+
+function attachPlacement(state: PlacementState): Placement {
+  return { segment: attachSegment(state.segment), offset: state.offset };
+}
+
+/** Misuse that CPython reports with ValueError/AssertionError: wrong state for the call. */
+export class InvalidStateError extends MultiprocessError {
+  static override readonly code = 'ERR_MP_INVALID_STATE';
+}
+
+function threadSuffix(): string {
+  return threadId === 0 ? '' : `|Thread-${threadId}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One algorithm, two drivers: the algorithms of Condition/Event/Barrier are generators that yield
+// each wait; runBlocking performs the waits on this thread, runAsync awaits them.
+
+interface WaitStep {
+  lock: SemLock;
+  /** undefined waits forever. */
+  timeoutMs: number | undefined;
+  /** Cleanup waits (re-taking a condition's lock) ignore the caller's AbortSignal. */
+  abortable: boolean;
+}
+
+type Steps<T> = Generator<WaitStep, T, boolean>;
+
+function runBlocking<T>(steps: Steps<T>): T {
+  let step = steps.next();
+  while (!step.done) step = steps.next(step.value.lock.acquire(true, step.value.timeoutMs));
+  return step.value;
+}
+
+async function runAsync<T>(steps: Steps<T>, signal: AbortSignal | undefined): Promise<T> {
+  let step = steps.next();
+  while (!step.done) {
+    const { lock, timeoutMs, abortable } = step.value;
+    let acquired: boolean;
+    try {
+      acquired = await lock.acquireAsync(timeoutMs, abortable ? { signal } : undefined);
+    } catch (error) {
+      step = steps.throw(error);
+      continue;
+    }
+    step = steps.next(acquired);
+  }
+  return step.value;
+}
+
+function remainingMs(deadline: number | undefined): number | undefined {
+  return deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Waiter {
+  settle(acquired: boolean): void;
+  fail(reason: unknown): void;
+}
+
+// SemLocks with queued async waiters stay reachable until those waiters settle.
+const locksWithWaiters = new Set<SemLock>();
+
+/** Base of Lock, RLock, Semaphore and BoundedSemaphore (CPython's synchronize.SemLock). */
+export abstract class SemLock {
+  protected _segment!: NativeSegment;
+  protected _offset!: number;
+  protected _state!: Int32Array;
+  protected _maxvalue!: number;
+  protected _recursive!: boolean;
+  private _waiters: Waiter[] = [];
+  private _watcher: NativeWatcher | undefined;
+  /** True when the last acquisition through this object took over the lock of a holder that died. */
+  ownerDied = false;
+
+  constructor(kind: number, value: number, maxvalue: number, placement?: Placement) {
+    const own = placement ?? { segment: createSegment('lock', SEMLOCK_BYTES), offset: 0 };
+    native.semInit(own.segment, own.offset, value, maxvalue, kind);
+    this._bind(own);
+  }
+
+  private _bind(placement: Placement): void {
+    this._segment = placement.segment;
+    this._offset = placement.offset;
+    this._state = new Int32Array(placement.segment.buffer, placement.offset, SEMLOCK_BYTES / 4);
+    this._maxvalue = this._state[5];
+    this._recursive = this._state[6] === RECURSIVE_MUTEX;
+    this._waiters = [];
+    this.ownerDied = false;
+  }
+
+  /** Rebuilds a SemLock of class `cls` over existing shared state (a handle from another process). */
+  static _attach<T extends SemLock>(cls: abstract new (...args: never[]) => T, placement: Placement): T {
+    const lock = Object.create(cls.prototype) as T;
+    lock._bind(placement);
+    return lock;
+  }
+
+  acquire(block = true, timeoutMs?: number | null): boolean {
+    const state = this._state;
+    if (this._recursive && state[OWNER_PID] === process.pid && state[OWNER_TID] === threadId) {
+      state[COUNT]++;
+      return true;
+    }
+    const value = Atomics.load(state, VALUE);
+    if (value > 0 && Atomics.compareExchange(state, VALUE, value, value - 1) === value) {
+      if (this._maxvalue === 1) this._own(false);
+      return true;
+    }
+    const timeout = timeoutArg(timeoutMs, `${this.constructor.name}.acquire`);
+    const taken = block
+      ? native.semAcquire(this._segment, this._offset, timeout)
+      : native.semTryTake(this._segment, this._offset);
+    if (taken === Take.Busy) return false;
+    this._own(taken === Take.Recovered);
+    return true;
+  }
+
+  acquireAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const timeout = timeoutArg(timeoutMs, `${this.constructor.name}.acquireAsync`);
+    if (this._waiters.length === 0 && this._tryTake()) return Promise.resolve(true);
+    if (timeout === 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => waiter.fail(signal?.reason);
+      const leave = (): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const index = this._waiters.indexOf(waiter);
+        if (index >= 0) this._waiters.splice(index, 1);
+        if (this._waiters.length === 0) this._quiet();
+      };
+      const waiter: Waiter = {
+        settle: (acquired) => {
+          leave();
+          resolve(acquired);
+        },
+        fail: (reason) => {
+          leave();
+          reject(reason);
+        },
+      };
+      this._waiters.push(waiter);
+      if (timeout > 0) timer = setTimeout(() => waiter.settle(false), timeout);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      locksWithWaiters.add(this);
+      this._watch();
+    });
+  }
+
+  release(): void {
+    const state = this._state;
+    if (this._recursive) {
+      if (state[OWNER_PID] !== process.pid || state[OWNER_TID] !== threadId || state[COUNT] <= 0)
+        throw new InvalidStateError(`${this.constructor.name}.release(): attempt to release recursive lock not owned by thread`);
+      if (--state[COUNT] > 0) return;
+    }
+    if (this._maxvalue === 1) {
+      state[OWNER_TID] = 0;
+      state[COUNT] = 0;
+      Atomics.store(state, OWNER_PID, 0);
+    }
+    for (;;) {
+      const value = Atomics.load(state, VALUE);
+      if (value >= this._maxvalue)
+        throw new InvalidStateError(`${this.constructor.name}.release(): semaphore or lock released too many times`);
+      if (Atomics.compareExchange(state, VALUE, value, value + 1) === value) break;
+    }
+    if (Atomics.load(state, SLEEPERS) > 0) native.semWake(this._segment, this._offset, 1);
+  }
+
+  /** Acquires (blocking) and returns a Disposable that releases: `using _held = lock.hold()`. */
+  hold(timeoutMs?: number | null): Disposable {
+    if (!this.acquire(true, timeoutMs)) throw new TimeoutError(`${String(this)}.hold(): not acquired within ${timeoutMs} ms`);
+    return { [Symbol.dispose]: () => this.release() };
+  }
+
+  /** The Async twin of hold(): `using _held = await lock.holdAsync()`. */
+  async holdAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<Disposable> {
+    if (!(await this.acquireAsync(timeoutMs, options)))
+      throw new TimeoutError(`${String(this)}.holdAsync(): not acquired within ${timeoutMs} ms`);
+    return { [Symbol.dispose]: () => this.release() };
+  }
+
+  /** @internal True when this thread of this process holds the lock (CPython's _is_mine). */
+  _isMine(): boolean {
+    const state = this._state;
+    return state[OWNER_PID] === process.pid && state[OWNER_TID] === threadId && state[COUNT] > 0;
+  }
+
+  /** @internal Recursion depth held by this thread (CPython's _count). */
+  _count(): number {
+    return this._isMine() ? this._state[COUNT] : 0;
+  }
+
+  /** @internal CPython's _get_value. */
+  _getValue(): number {
+    return Atomics.load(this._state, VALUE);
+  }
+
+  /** Who holds it, as CPython's reprs name it: this process, None, SomeOtherThread or SomeOtherProcess. */
+  protected _ownerName(): string {
+    if (this._isMine()) return currentProcess().name + threadSuffix();
+    if (this._getValue() > 0) return 'None';
+    return Atomics.load(this._state, OWNER_PID) === process.pid ? 'SomeOtherThread' : 'SomeOtherProcess';
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  private _own(recovered: boolean): void {
+    const state = this._state;
+    state[OWNER_TID] = threadId;
+    state[COUNT] = 1;
+    Atomics.store(state, OWNER_PID, process.pid);
+    this.ownerDied = recovered;
+    if (recovered)
+      process.emitWarning(`${this.constructor.name} at ${this._segment.name}: its holder died while holding it; this process took it over (the data it guarded may be inconsistent)`, {
+        code: 'ERR_MP_LOCK_OWNER_DIED',
+      });
+  }
+
+  /** Non-blocking take for the async path: recursion, the Atomics fast path, then dead-holder recovery. */
+  private _tryTake(): boolean {
+    const state = this._state;
+    if (this._recursive && state[OWNER_PID] === process.pid && state[OWNER_TID] === threadId) {
+      state[COUNT]++;
+      return true;
+    }
+    const value = Atomics.load(state, VALUE);
+    if (value > 0 && Atomics.compareExchange(state, VALUE, value, value - 1) === value) {
+      if (this._maxvalue === 1) this._own(false);
+      return true;
+    }
+    const taken = native.semTryTake(this._segment, this._offset);
+    if (taken === Take.Busy) return false;
+    this._own(taken === Take.Recovered);
+    return true;
+  }
+
+  private _watch(): void {
+    if (!this._watcher) {
+      const self = new WeakRef(this);
+      this._watcher = new native.Watcher(this._segment, this._offset, () => self.deref()?._onReady());
+    }
+    this._watcher.arm();
+  }
+
+  // Runs on the JS thread after the watcher saw a token (or a dead holder).
+  private _onReady(): void {
+    while (this._waiters.length > 0 && this._tryTake()) this._waiters[0].settle(true);
+    if (this._waiters.length > 0) this._watcher?.arm();
+  }
+
+  private _quiet(): void {
+    locksWithWaiters.delete(this);
+    this._watcher?.idle();
+    // The wake that reached our watcher may have been meant for a sleeper elsewhere: pass it on.
+    if (Atomics.load(this._state, VALUE) > 0 && Atomics.load(this._state, SLEEPERS) > 0)
+      native.semWake(this._segment, this._offset, 1);
+  }
+
+  /** @internal */
+  _placement(): Placement {
+    return { segment: this._segment, offset: this._offset };
+  }
+}
+
+/** A non-recursive lock; any process may release it, as in CPython. */
+export class Lock extends SemLock {
+  constructor() {
+    super(SEMAPHORE, 1, 1);
+  }
+
+  override toString(): string {
+    return `<Lock(owner=${this._ownerName()})>`;
+  }
+}
+
+/** A lock the holding thread may take again; only the holder may release it. */
+export class RLock extends SemLock {
+  constructor() {
+    super(RECURSIVE_MUTEX, 1, 1);
+  }
+
+  override toString(): string {
+    const name = this._ownerName();
+    const count = this._isMine() ? this._count() : name === 'None' ? 0 : 'nonzero';
+    return `<RLock(${name}, ${count})>`;
+  }
+}
+
+function semaphoreValue(value: number | undefined, what: string): number {
+  const initial = value ?? 1;
+  if (typeof initial !== 'number' || !Number.isInteger(initial)) throw new TypeError(`${what}: value must be an integer, got ${String(value)}`);
+  if (initial < 0 || initial > SEM_VALUE_MAX) throw new RangeError(`${what}: value must be between 0 and ${SEM_VALUE_MAX}, got ${initial}`);
+  return initial;
+}
+
+export class Semaphore extends SemLock {
+  constructor(value = 1) {
+    super(SEMAPHORE, semaphoreValue(value, 'Semaphore'), SEM_VALUE_MAX);
+  }
+
+  getValue(): number {
+    return this._getValue();
+  }
+
+  override toString(): string {
+    return `<Semaphore(value=${this._getValue()})>`;
+  }
+}
+
+/** A Semaphore whose release() past its initial value throws. */
+export class BoundedSemaphore extends SemLock {
+  constructor(value = 1) {
+    const initial = semaphoreValue(value, 'BoundedSemaphore');
+    super(SEMAPHORE, initial, Math.max(initial, 1));
+  }
+
+  getValue(): number {
+    return this._getValue();
+  }
+
+  override toString(): string {
+    return `<BoundedSemaphore(value=${this._getValue()}, maxvalue=${this._maxvalue})>`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const SLEEPING_SLOT = SEMLOCK_BYTES / 4;
+
+/**
+ * A condition variable over a Lock or RLock (a new RLock by default). Unlike CPython's, notify()
+ * never waits for the woken processes: each waiter that times out withdraws itself under the lock,
+ * so the wait semaphore never holds stale tokens, and notify needs no Async twin.
+ */
+export class Condition {
+  private _lock!: Lock | RLock;
+  private _wakeups!: Semaphore;
+  private _ints!: Int32Array;
+
+  constructor(lock?: Lock | RLock) {
+    if (lock !== undefined && !(lock instanceof Lock || lock instanceof RLock))
+      throw new TypeError('Condition(lock): lock must be a Lock or RLock');
+    const segment = createSegment('cond', SEMLOCK_BYTES + 8);
+    native.semInit(segment, 0, 0, SEM_VALUE_MAX, SEMAPHORE);
+    this._bind(lock ?? new RLock(), SemLock._attach(Semaphore, { segment, offset: 0 }));
+  }
+
+  private _bind(lock: Lock | RLock, wakeups: Semaphore): void {
+    this._lock = lock;
+    this._wakeups = wakeups;
+    const { segment, offset } = wakeups._placement();
+    this._ints = new Int32Array(segment.buffer, offset, SLEEPING_SLOT + 1);
+  }
+
+  /** @internal */
+  static _attach(lock: Lock | RLock, wakeups: Placement): Condition {
+    const condition = Object.create(Condition.prototype) as Condition;
+    condition._bind(lock, SemLock._attach(Semaphore, wakeups));
+    return condition;
+  }
+
+  /** @internal */
+  _parts(): { lock: Lock | RLock; wakeups: Placement } {
+    return { lock: this._lock, wakeups: this._wakeups._placement() };
+  }
+
+  acquire(block = true, timeoutMs?: number | null): boolean {
+    return this._lock.acquire(block, timeoutMs);
+  }
+
+  acquireAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+    return this._lock.acquireAsync(timeoutMs, options);
+  }
+
+  release(): void {
+    this._lock.release();
+  }
+
+  hold(timeoutMs?: number | null): Disposable {
+    return this._lock.hold(timeoutMs);
+  }
+
+  holdAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<Disposable> {
+    return this._lock.holdAsync(timeoutMs, options);
+  }
+
+  /** Releases the lock, waits for a notify (or the timeout), re-takes the lock. */
+  wait(timeoutMs?: number | null): boolean {
+    return runBlocking(this._waitSteps(timeoutArg(timeoutMs, 'Condition.wait'), 'wait'));
+  }
+
+  waitAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+    return runAsync(this._waitSteps(timeoutArg(timeoutMs, 'Condition.waitAsync'), 'waitAsync'), options?.signal);
+  }
+
+  /** Waits until predicate() is truthy; returns its last value (falsy after a timeout). */
+  waitFor<T>(predicate: () => T, timeoutMs?: number | null): T {
+    return runBlocking(this._waitForSteps(predicate, timeoutArg(timeoutMs, 'Condition.waitFor')));
+  }
+
+  waitForAsync<T>(predicate: () => T, timeoutMs?: number | null, options?: AbortOptions): Promise<T> {
+    return runAsync(this._waitForSteps(predicate, timeoutArg(timeoutMs, 'Condition.waitForAsync')), options?.signal);
+  }
+
+  /** Wakes up to n waiters; the caller must hold the lock. */
+  notify(n = 1): void {
+    if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new RangeError(`Condition.notify(n): n must be a number >= 0, got ${String(n)}`);
+    this._assertOwned('notify');
+    const woken = Math.min(n, this._ints[SLEEPING_SLOT]);
+    this._ints[SLEEPING_SLOT] -= woken;
+    for (let i = 0; i < woken; i++) this._wakeups.release();
+  }
+
+  notifyAll(): void {
+    this.notify(Number.POSITIVE_INFINITY);
+  }
+
+  toString(): string {
+    return `<Condition(${String(this._lock)}, ${this._ints[SLEEPING_SLOT]})>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  /** @internal The wait that takes this condition's lock, for algorithms built on it. */
+  _lockStep(): WaitStep {
+    return { lock: this._lock, timeoutMs: undefined, abortable: true };
+  }
+
+  private _assertOwned(call: string): void {
+    if (!this._lock._isMine()) throw new InvalidStateError(`Condition.${call}(): must acquire() the condition's lock before using ${call}()`);
+  }
+
+  /** @internal */
+  *_waitSteps(timeout: number, call: string): Steps<boolean> {
+    this._assertOwned(call);
+    const depth = this._lock._count();
+    this._ints[SLEEPING_SLOT]++;
+    for (let i = 0; i < depth; i++) this._lock.release();
+    let woken = false;
+    try {
+      woken = yield { lock: this._wakeups, timeoutMs: timeout < 0 ? undefined : timeout, abortable: true };
+    } finally {
+      for (let i = 0; i < depth; i++) yield { lock: this._lock, timeoutMs: undefined, abortable: false };
+      // A notify may have counted us after we timed out: its token is ours; else withdraw.
+      if (!woken && !this._wakeups.acquire(false)) this._ints[SLEEPING_SLOT]--;
+      else woken = true;
+    }
+    return woken;
+  }
+
+  /** @internal */
+  *_waitForSteps<T>(predicate: () => T, timeout: number): Steps<T> {
+    let result = predicate();
+    const deadline = timeout < 0 ? undefined : performance.now() + timeout;
+    while (!result) {
+      const left = remainingMs(deadline);
+      if (left === 0) break;
+      yield* this._waitSteps(left ?? -1, 'waitFor');
+      result = predicate();
+    }
+    return result;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** A flag processes can wait on (CPython's Event: a Condition over a Lock, and the flag). */
+export class Event {
+  private _cond!: Condition;
+  private _flag!: Int32Array;
+  private _segment!: NativeSegment;
+
+  constructor() {
+    this._bind(new Condition(new Lock()), createSegment('event', 8));
+  }
+
+  private _bind(cond: Condition, segment: NativeSegment): void {
+    this._cond = cond;
+    this._segment = segment;
+    this._flag = new Int32Array(segment.buffer, 0, 1);
+  }
+
+  /** @internal */
+  static _attach(cond: Condition, segment: NativeSegment): Event {
+    const event = Object.create(Event.prototype) as Event;
+    event._bind(cond, segment);
+    return event;
+  }
+
+  /** @internal */
+  _parts(): { cond: Condition; segment: string } {
+    return { cond: this._cond, segment: this._segment.name };
+  }
+
+  isSet(): boolean {
+    return Atomics.load(this._flag, 0) === 1;
+  }
+
+  set(): void {
+    using _held = this._cond.hold();
+    Atomics.store(this._flag, 0, 1);
+    this._cond.notifyAll();
+  }
+
+  clear(): void {
+    using _held = this._cond.hold();
+    Atomics.store(this._flag, 0, 0);
+  }
+
+  wait(timeoutMs?: number | null): boolean {
+    return runBlocking(this._waitSteps(timeoutArg(timeoutMs, 'Event.wait')));
+  }
+
+  waitAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+    return runAsync(this._waitSteps(timeoutArg(timeoutMs, 'Event.waitAsync')), options?.signal);
+  }
+
+  toString(): string {
+    return `<Event(${this.isSet() ? 'set' : 'unset'})>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  private *_waitSteps(timeout: number): Steps<boolean> {
+    if (this.isSet()) return true;
+    yield this._cond._lockStep();
+    try {
+      if (!this.isSet()) yield* this._cond._waitSteps(timeout, 'wait');
+      return this.isSet();
+    } finally {
+      this._cond.release();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const BARRIER_STATE = 0;
+const BARRIER_COUNT = 1;
+// Barrier states, as threading.Barrier: filling, draining, resetting, broken.
+const FILLING = 0;
+const DRAINING = 1;
+const RESETTING = -1;
+const BROKEN = -2;
+
+/** A barrier for `parties` processes (threading.Barrier over shared state). */
+export class Barrier {
+  private _cond!: Condition;
+  private _ints!: Int32Array;
+  private _segment!: NativeSegment;
+  private _parties!: number;
+  private _action: (() => unknown) | null = null;
+  private _timeout: number | null = null;
+
+  constructor(parties: number, action?: (() => unknown) | null, timeoutMs?: number | null) {
+    if (typeof parties !== 'number' || !Number.isInteger(parties) || parties < 1)
+      throw new RangeError(`Barrier(parties): parties must be an integer >= 1, got ${String(parties)}`);
+    if (action != null && typeof action !== 'function') throw new TypeError('Barrier(parties, action): action must be a function');
+    timeoutArg(timeoutMs, 'Barrier');
+    const segment = createSegment('barrier', 8);
+    this._bind(new Condition(), segment, parties, action ?? null, timeoutMs ?? null);
+  }
+
+  private _bind(cond: Condition, segment: NativeSegment, parties: number, action: (() => unknown) | null, timeout: number | null): void {
+    this._cond = cond;
+    this._segment = segment;
+    this._ints = new Int32Array(segment.buffer, 0, 2);
+    this._parties = parties;
+    this._action = action;
+    this._timeout = timeout;
+  }
+
+  /** @internal */
+  static _attach(cond: Condition, segment: NativeSegment, parties: number, action: (() => unknown) | null, timeout: number | null): Barrier {
+    const barrier = Object.create(Barrier.prototype) as Barrier;
+    barrier._bind(cond, segment, parties, action, timeout);
+    return barrier;
+  }
+
+  /** @internal */
+  _parts(): { cond: Condition; segment: string; parties: number; action: (() => unknown) | null; timeout: number | null } {
+    return { cond: this._cond, segment: this._segment.name, parties: this._parties, action: this._action, timeout: this._timeout };
+  }
+
+  get parties(): number {
+    return this._parties;
+  }
+
+  get nWaiting(): number {
+    return this._ints[BARRIER_STATE] === FILLING ? this._ints[BARRIER_COUNT] : 0;
+  }
+
+  get broken(): boolean {
+    return this._ints[BARRIER_STATE] === BROKEN;
+  }
+
+  /** Waits for all parties; returns this party's index (0 … parties-1). Throws BrokenBarrierError. */
+  wait(timeoutMs?: number | null): number {
+    return runBlocking(this._waitSteps(timeoutMs, 'wait'));
+  }
+
+  waitAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<number> {
+    return runAsync(this._waitSteps(timeoutMs, 'waitAsync'), options?.signal);
+  }
+
+  reset(): void {
+    using _held = this._cond.hold();
+    const ints = this._ints;
+    if (ints[BARRIER_COUNT] > 0) {
+      if (ints[BARRIER_STATE] === FILLING || ints[BARRIER_STATE] === BROKEN) ints[BARRIER_STATE] = RESETTING;
+    } else {
+      ints[BARRIER_STATE] = FILLING;
+    }
+    this._cond.notifyAll();
+  }
+
+  abort(): void {
+    using _held = this._cond.hold();
+    this._break();
+  }
+
+  toString(): string {
+    return `<Barrier(parties=${this._parties}, nWaiting=${this.nWaiting}, broken=${this.broken})>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  private _break(): void {
+    this._ints[BARRIER_STATE] = BROKEN;
+    this._cond.notifyAll();
+  }
+
+  private *_waitSteps(timeoutMs: number | null | undefined, call: string): Steps<number> {
+    const timeout = timeoutArg(timeoutMs === undefined ? this._timeout : timeoutMs, `Barrier.${call}`);
+    const deadline = timeout < 0 ? undefined : performance.now() + timeout;
+    const ints = this._ints;
+    yield this._cond._lockStep();
+    try {
+      // Wait while an earlier round drains or resets.
+      while (ints[BARRIER_STATE] === DRAINING || ints[BARRIER_STATE] === RESETTING) yield* this._cond._waitSteps(-1, call);
+      if (ints[BARRIER_STATE] < 0) throw new BrokenBarrierError(`Barrier.${call}(): the barrier is broken`);
+      const index = ints[BARRIER_COUNT]++;
+      try {
+        if (index + 1 === this._parties) {
+          try {
+            this._action?.();
+          } catch (error) {
+            this._break();
+            throw error;
+          }
+          ints[BARRIER_STATE] = DRAINING;
+          this._cond.notifyAll();
+        } else {
+          const released = yield* this._cond._waitForSteps(() => ints[BARRIER_STATE] !== FILLING, remainingMs(deadline) ?? -1);
+          if (!released) {
+            this._break();
+            throw new BrokenBarrierError(`Barrier.${call}(): timed out after ${timeout} ms; the barrier is now broken`);
+          }
+          if (ints[BARRIER_STATE] < 0) throw new BrokenBarrierError(`Barrier.${call}(): the barrier was broken or reset while waiting`);
+        }
+        return index;
+      } finally {
+        if (--ints[BARRIER_COUNT] === 0 && (ints[BARRIER_STATE] === DRAINING || ints[BARRIER_STATE] === RESETTING)) {
+          ints[BARRIER_STATE] = FILLING;
+          this._cond.notifyAll();
+        }
+      }
+    } finally {
+      this._cond.release();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handles: every primitive travels as the names of its segments and is re-attached on arrival.
+
+const semLockClasses = { Lock, RLock, Semaphore, BoundedSemaphore } as const;
+type SemLockClassName = keyof typeof semLockClasses;
+
+register(
+  SemLock,
+  {
+    reduce: (lock: SemLock) => ({ cls: lock.constructor.name as SemLockClassName, ...placementState(lock._placement()) }),
+    restore: (state: PlacementState & { cls: SemLockClassName }) => {
+      const cls = semLockClasses[state.cls];
+      if (!cls) throw new TypeError(`unknown SemLock class ${String(state.cls)}`);
+      return SemLock._attach(cls, attachPlacement(state));
+    },
+  },
+  'multiprocess.SemLock',
+);
+
+register(
+  Condition,
+  {
+    reduce: (cond: Condition) => {
+      const { lock, wakeups } = cond._parts();
+      return { lock, wakeups: placementState(wakeups) };
+    },
+    restore: (state: { lock: Lock | RLock; wakeups: PlacementState }) => Condition._attach(state.lock, attachPlacement(state.wakeups)),
+  },
+  'multiprocess.Condition',
+);
+
+register(
+  Event,
+  {
+    reduce: (event: Event) => event._parts(),
+    restore: (state: { cond: Condition; segment: string }) => Event._attach(state.cond, attachSegment(state.segment)),
+  },
+  'multiprocess.Event',
+);
+
+register(
+  Barrier,
+  {
+    reduce: (barrier: Barrier) => barrier._parts(),
+    restore: (state: ReturnType<Barrier['_parts']>) =>
+      Barrier._attach(state.cond, attachSegment(state.segment), state.parties, state.action, state.timeout),
+  },
+  'multiprocess.Barrier',
+);

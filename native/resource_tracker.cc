@@ -1,0 +1,133 @@
+// The tracker child is forked straight from native code and never runs JavaScript: it uses only
+// system calls and memory reserved before the fork, so the parent's other threads cannot hang it.
+#include "resource_tracker.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <system_error>
+
+#include "shm.h"
+
+namespace mp {
+namespace {
+
+constexpr int kMaxTracked = 32768;
+constexpr size_t kNameMax = 96;
+
+// The tracker's table; static so the child needs no allocation.
+struct Entry {
+  char name[kNameMax];
+  int uses;
+};
+Entry table[kMaxTracked];
+
+std::mutex start_mutex;
+int tracker_fd = -1;
+
+void Apply(char op, const char* name) {
+  int free_slot = -1;
+  for (int i = 0; i < kMaxTracked; i++) {
+    if (table[i].uses > 0 && strcmp(table[i].name, name) == 0) {
+      table[i].uses += op == '+' ? 1 : -1;
+      return;
+    }
+    if (free_slot < 0 && table[i].uses <= 0) free_slot = i;
+  }
+  if (op == '+' && free_slot >= 0) {
+    strncpy(table[free_slot].name, name, kNameMax - 1);
+    table[free_slot].name[kNameMax - 1] = 0;
+    table[free_slot].uses = 1;
+  }
+}
+
+[[noreturn]] void RunTracker(int input) {
+#ifdef __linux__
+  prctl(PR_SET_NAME, "mpjs-tracker", 0, 0, 0);
+#endif
+  setsid();  // out of the parent's process group: a Ctrl-C or group kill must not take it down
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  int devnull = open("/dev/null", O_RDWR);
+  dup2(input, 0);
+  if (devnull >= 0) dup2(devnull, 1);
+  // Keep only stdin (our pipe), stdout (/dev/null) and stderr: the parent's sockets must close.
+#if defined(__linux__) && defined(SYS_close_range)
+  if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+#endif
+    for (int fd = 3; fd < 65536; fd++) close(fd);
+
+  char buffer[8192];
+  size_t filled = 0;
+  for (;;) {
+    ssize_t got = read(0, buffer + filled, sizeof(buffer) - filled);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    filled += static_cast<size_t>(got);
+    size_t start = 0;
+    for (size_t i = 0; i < filled; i++) {
+      if (buffer[i] != '\n') continue;
+      buffer[i] = 0;
+      if (i > start + 1) Apply(buffer[start], buffer + start + 1);
+      start = i + 1;
+    }
+    memmove(buffer, buffer + start, filled - start);
+    filled -= start;
+    if (filled == sizeof(buffer)) filled = 0;  // a line longer than any name: drop it
+  }
+  // Every process of the tree has exited: unlink what no live process uses any more.
+  for (auto& entry : table)
+    if (entry.uses > 0 && SegmentUnused(entry.name)) shm_unlink(entry.name);
+  _exit(0);
+}
+
+int StartTracker() {
+  int fds[2];
+#ifdef __linux__
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2(resource tracker)");
+#else
+  if (pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "pipe(resource tracker)");
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+#endif
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    throw std::system_error(err, std::generic_category(), "fork(resource tracker)");
+  }
+  if (pid == 0) {
+    close(fds[1]);
+    RunTracker(fds[0]);
+  }
+  close(fds[0]);
+  return fds[1];
+}
+
+}  // namespace
+
+void TrackSegment(const std::string& name, bool add) {
+  if (name.size() + 2 > kNameMax) return;
+  {
+    std::lock_guard<std::mutex> lock(start_mutex);
+    if (tracker_fd < 0) tracker_fd = StartTracker();
+  }
+  std::string line = (add ? "+" : "-") + name + "\n";
+  // One write below PIPE_BUF is atomic, so lines from many threads and processes never mix.
+  while (write(tracker_fd, line.data(), line.size()) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace mp

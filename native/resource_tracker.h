@@ -1,0 +1,11 @@
+// The resource tracker (CPython's resource_tracker): a forked helper that hears of every managed
+// segment this process tree uses and, once all of them are gone (even by SIGKILL), unlinks
+// the segments left without a live user.
+#pragma once
+#include <string>
+
+namespace mp {
+// Reports one more (`add`) or one less use of segment `name` by this process; starts the tracker
+// on first use. Throws std::system_error when the tracker cannot be started.
+void TrackSegment(const std::string& name, bool add);
+}

@@ -1,0 +1,25 @@
+// A real child process for cross-process tests: attaches to the handles it is sent (through the
+// built package in dist/), runs the given async function body, and reports over IPC.
+const mp = require('../../dist/index.js');
+const sharedctypes = (() => { try { return require('../../dist/sharedctypes.js'); } catch { return {}; } })();
+const { toWire, fromWire } = require('./wire.cjs')(require('../../dist/serializer/registry.js'));
+
+const AsyncFunction = (async () => {}).constructor;
+const inbox = [];
+let waiting = null;
+
+process.on('message', async (message) => {
+  if (message.body === undefined) {
+    if (waiting) { const resolve = waiting; waiting = null; resolve(message.data); } else inbox.push(message.data);
+    return;
+  }
+  const send = (data) => process.send({ data: toWire(data) });
+  const receive = () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => { waiting = resolve; }));
+  try {
+    const run = new AsyncFunction('h', 'mp', 'send', 'receive', 'sharedctypes', message.body);
+    const result = await run(fromWire(message.handles), mp, send, receive, sharedctypes);
+    process.send({ done: toWire(result) }, () => process.disconnect());
+  } catch (error) {
+    process.send({ error: String(error && error.stack || error) }, () => process.disconnect());
+  }
+});

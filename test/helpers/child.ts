@@ -1,0 +1,54 @@
+// Starts test/helpers/child.cjs with handles and a function body; the test talks to it with events.
+import { fork, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import * as registry from '../../lib/serializer/registry';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { toWire, fromWire } = require('./wire.cjs')(registry) as {
+  toWire(value: unknown): unknown;
+  fromWire(value: unknown): unknown;
+};
+
+export interface Child {
+  readonly process: ChildProcess;
+  /** Resolves with the next value the child passed to send(). */
+  next(): Promise<unknown>;
+  /** Delivers a value to the child's receive(). */
+  post(data: unknown): void;
+  /** Resolves with the body's return value; rejects with the child's error. */
+  result(): Promise<unknown>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startChild(handles: Record<string, unknown>, body: string): Child {
+  const child = fork(path.join(__dirname, 'child.cjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const messages: unknown[] = [];
+  const readers: Array<(value: unknown) => void> = [];
+  let settle: { resolve(value: unknown): void; reject(error: Error): void };
+  const result = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
+  result.catch(() => undefined);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      settle.reject(new Error(`child exited (code ${code}, signal ${signal}) before finishing`));
+      resolve({ code, signal });
+    }),
+  );
+  child.on('message', (message: { data?: unknown; done?: unknown; error?: string }) => {
+    if ('error' in message) settle.reject(new Error(`child failed: ${message.error}`));
+    else if ('done' in message) settle.resolve(fromWire(message.done));
+    else {
+      const data = fromWire(message.data);
+      const reader = readers.shift();
+      if (reader) reader(data);
+      else messages.push(data);
+    }
+  });
+  child.send({ handles: toWire(handles), body });
+  return {
+    process: child,
+    next: () => (messages.length > 0 ? Promise.resolve(messages.shift()) : new Promise((resolve) => readers.push(resolve))),
+    post: (data) => child.send({ data: toWire(data) }),
+    result: () => result,
+    exited,
+  };
+}

@@ -1,0 +1,425 @@
+import { readFile } from 'node:fs/promises';
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, TimeoutError } from '../lib/index';
+import { startChild, type Child } from './helpers/child';
+
+const children: Child[] = [];
+function child(handles: Record<string, unknown>, body: string): Child {
+  const started = startChild(handles, body);
+  children.push(started);
+  return started;
+}
+/** Waits for shared state another process changes (no event exists for "parked in a wait"). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+afterEach(async () => {
+  for (const c of children.splice(0)) {
+    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+    await c.exited;
+  }
+});
+
+describe('Lock', () => {
+  it('acquires, refuses a second non-blocking acquire, and releases', () => {
+    const lock = new Lock();
+    expect(String(lock)).toBe('<Lock(owner=None)>');
+    expect(lock.acquire()).toBe(true);
+    expect(String(lock)).toBe('<Lock(owner=MainProcess)>');
+    expect(inspect(lock)).toBe('<Lock(owner=MainProcess)>');
+    expect(lock.acquire(false)).toBe(false);
+    expect(lock.acquire(true, 20)).toBe(false);
+    lock.release();
+    expect(lock.acquire(false)).toBe(true);
+    lock.release();
+  });
+
+  it('throws when released unlocked', () => {
+    const lock = new Lock();
+    expect(() => lock.release()).toThrow(/released too many times/);
+    expect(lock.acquire(false)).toBe(true);
+    lock.release();
+  });
+
+  it('rejects bad timeouts', () => {
+    const lock = new Lock();
+    expect(() => lock.acquire(true, 'soon' as unknown as number)).not.toThrow(); // fast path: free lock
+    lock.release();
+    lock.acquire();
+    expect(() => lock.acquire(true, 'soon' as unknown as number)).toThrow(TypeError);
+    lock.release();
+  });
+
+  it('hold() releases at the end of a using block', () => {
+    const lock = new Lock();
+    {
+      using _held = lock.hold();
+      expect(lock.acquire(false)).toBe(false);
+    }
+    expect(lock.acquire(false)).toBe(true);
+    expect(() => lock.hold(10)).toThrow(TimeoutError);
+    lock.release();
+  });
+
+  it('is shared with another process, which may release it', async () => {
+    const lock = new Lock();
+    const c = child({ lock }, `
+      h.lock.acquire();
+      send(String(h.lock));
+      await receive();
+      h.lock.release();
+      send('released');
+      await receive();
+      return String(h.lock);
+    `);
+    expect(await c.next()).toBe('<Lock(owner=MainProcess)>');
+    expect(String(lock)).toBe('<Lock(owner=SomeOtherProcess)>');
+    expect(lock.acquire(true, 50)).toBe(false);
+    expect(await lock.acquireAsync(50)).toBe(false);
+    const waiting = lock.acquireAsync();
+    c.post('go');
+    expect(await c.next()).toBe('released');
+    expect(await waiting).toBe(true);
+    c.post('report');
+    expect(await c.result()).toBe('<Lock(owner=SomeOtherProcess)>');
+    // CPython lets any process release a Lock (it is a binary semaphore): the child may release ours.
+    const releaser = child({ lock }, 'h.lock.release(); return true;');
+    expect(await releaser.result()).toBe(true);
+    expect(lock.acquire(false)).toBe(true);
+    lock.release();
+  });
+
+  it('retries an interrupted wait (EINTR) with the remaining time', async () => {
+    const lock = new Lock();
+    lock.acquire();
+    const c = child({ lock }, `
+      let signals = 0;
+      process.on('SIGUSR2', () => signals++);
+      send('ready');
+      const started = performance.now();
+      const timedOut = !h.lock.acquire(true, 400);
+      const elapsed = performance.now() - started;
+      // Signals that arrived during the native wait are dispatched once the loop turns.
+      if (signals === 0) await new Promise((resolve) => process.once('SIGUSR2', resolve));
+      send({ timedOut, elapsed });
+      const got = h.lock.acquire(true, 30000);
+      h.lock.release();
+      return got;
+    `);
+    expect(await c.next()).toBe('ready');
+    // Signal the child repeatedly while it is parked in the kernel.
+    const pid = c.process.pid!;
+    const pelt = setInterval(() => process.kill(pid, 'SIGUSR2'), 20);
+    const first = (await c.next()) as { timedOut: boolean; elapsed: number };
+    clearInterval(pelt);
+    // The child saw SIGUSR2 (it waited for the event), yet its wait lasted the whole timeout.
+    expect(first.timedOut).toBe(true);
+    expect(first.elapsed).toBeGreaterThanOrEqual(390);
+    lock.release();
+    expect(await c.result()).toBe(true);
+  });
+
+  it('recovers the lock of a holder that was SIGKILLed, and reports it', async () => {
+    const lock = new Lock();
+    const c = child({ lock }, `h.lock.acquire(); send('held'); await new Promise(() => setInterval(() => {}, 1000));`);
+    expect(await c.next()).toBe('held');
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }): void => void warnings.push(String(warning.code));
+    process.on('warning', onWarning);
+    try {
+      const waiting = lock.acquireAsync(10_000);
+      c.process.kill('SIGKILL');
+      await c.exited;
+      const started = performance.now();
+      expect(await waiting).toBe(true);
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(lock.ownerDied).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toContain('ERR_MP_LOCK_OWNER_DIED');
+      lock.release();
+      expect(lock.acquire(false)).toBe(true);
+      expect(lock.ownerDied).toBe(false);
+      lock.release();
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('a blocking acquire also recovers from a dead holder', async () => {
+    const lock = new Lock();
+    const c = child({ lock }, `h.lock.acquire(); send('held'); await new Promise(() => setInterval(() => {}, 1000));`);
+    expect(await c.next()).toBe('held');
+    process.kill(c.process.pid!, 'SIGKILL');
+    await c.exited;
+    const silence = (): void => undefined;
+    process.on('warning', silence);
+    try {
+      expect(lock.acquire(true, 5000)).toBe(true);
+      expect(lock.ownerDied).toBe(true);
+    } finally {
+      process.off('warning', silence);
+    }
+    lock.release();
+  });
+});
+
+describe('acquireAsync', () => {
+  it('serves 1,000 concurrent waiters without blocking the event loop or the threadpool', async () => {
+    const lock = new Lock();
+    const holder = child({ lock }, `h.lock.acquire(); send('held'); await receive(); h.lock.release();`);
+    expect(await holder.next()).toBe('held');
+    let inside = 0;
+    let maxInside = 0;
+    const order: number[] = [];
+    const waiters = Array.from({ length: 1000 }, (_, i) =>
+      lock.acquireAsync().then(async (acquired) => {
+        expect(acquired).toBe(true);
+        inside++;
+        maxInside = Math.max(maxInside, inside);
+        order.push(i);
+        await Promise.resolve();
+        inside--;
+        lock.release();
+      }),
+    );
+    // While 1,000 waiters wait, the loop turns and the threadpool serves file reads.
+    const started = performance.now();
+    await Promise.all([readFile(__filename), readFile(__filename), readFile(__filename), readFile(__filename), readFile(__filename)]);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(order).toHaveLength(0);
+    holder.post('release');
+    await Promise.all(waiters);
+    expect(order).toHaveLength(1000);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(maxInside).toBe(1);
+    expect(lock.acquire(false)).toBe(true);
+    lock.release();
+  });
+
+  it('times out with false and cancels with an AbortSignal', async () => {
+    const lock = new Lock();
+    lock.acquire();
+    expect(await lock.acquireAsync(30)).toBe(false);
+    expect(await lock.acquireAsync(0)).toBe(false);
+    const controller = new AbortController();
+    const aborted = lock.acquireAsync(undefined, { signal: controller.signal });
+    const next = lock.acquireAsync(10_000);
+    controller.abort(new Error('stop waiting'));
+    await expect(aborted).rejects.toThrow('stop waiting');
+    await expect(lock.acquireAsync(undefined, { signal: AbortSignal.abort(new Error('early')) })).rejects.toThrow('early');
+    lock.release();
+    expect(await next).toBe(true); // the aborted waiter did not take the token
+    lock.release();
+  });
+});
+
+describe('RLock', () => {
+  it('is recursive for its owner and refuses release by a non-owner', async () => {
+    const lock = new RLock();
+    expect(String(lock)).toBe('<RLock(None, 0)>');
+    expect(lock.acquire()).toBe(true);
+    expect(lock.acquire()).toBe(true);
+    expect(String(lock)).toBe('<RLock(MainProcess, 2)>');
+    const c = child({ lock }, `
+      const got = h.lock.acquire(false);
+      let error = '';
+      try { h.lock.release(); } catch (e) { error = e.message; }
+      return { got, error, repr: String(h.lock) };
+    `);
+    expect(await c.result()).toEqual({
+      got: false,
+      error: expect.stringContaining('not owned'),
+      repr: '<RLock(SomeOtherProcess, nonzero)>',
+    });
+    lock.release();
+    lock.release();
+    expect(() => lock.release()).toThrow(/not owned/);
+    expect(await lock.acquireAsync()).toBe(true);
+    expect(await lock.acquireAsync()).toBe(true);
+    lock.release();
+    lock.release();
+  });
+});
+
+describe('Semaphore and BoundedSemaphore', () => {
+  it('counts across processes', async () => {
+    const sem = new Semaphore(2);
+    expect(String(sem)).toBe('<Semaphore(value=2)>');
+    const c = child({ sem }, `h.sem.acquire(); h.sem.acquire(); return h.sem.getValue();`);
+    expect(await c.result()).toBe(0);
+    expect(sem.acquire(true, 20)).toBe(false);
+    sem.release();
+    sem.release();
+    sem.release();
+    expect(sem.getValue()).toBe(3);
+  });
+
+  it('refuses bad values and over-release of a bounded one', () => {
+    expect(() => new Semaphore(-1)).toThrow(RangeError);
+    expect(() => new Semaphore(1.5)).toThrow(TypeError);
+    expect(() => new Semaphore('2' as unknown as number)).toThrow(TypeError);
+    const bounded = new BoundedSemaphore(2);
+    expect(String(bounded)).toBe('<BoundedSemaphore(value=2, maxvalue=2)>');
+    expect(() => bounded.release()).toThrow(/released too many times/);
+    bounded.acquire();
+    bounded.release();
+    expect(bounded.getValue()).toBe(2);
+  });
+
+  it('wakes an async waiter when another process releases', async () => {
+    const sem = new Semaphore(0);
+    const waiting = sem.acquireAsync(20_000);
+    const c = child({ sem }, `h.sem.release(); return true;`);
+    await c.result();
+    expect(await waiting).toBe(true);
+  });
+});
+
+describe('Condition', () => {
+  it('refuses wait and notify without the lock', () => {
+    const cond = new Condition();
+    expect(() => cond.wait(10)).toThrow(/must acquire/);
+    expect(() => cond.notify()).toThrow(/must acquire/);
+    expect(() => new Condition({} as Lock)).toThrow(TypeError);
+    expect(String(cond)).toBe('<Condition(<RLock(None, 0)>, 0)>');
+  });
+
+  it('times out, and notify with no waiters leaves nothing behind', () => {
+    const cond = new Condition(new Lock());
+    using _held = cond.hold();
+    cond.notify();
+    expect(cond.wait(20)).toBe(false);
+    expect(cond.wait(0)).toBe(false);
+    expect(String(cond)).toBe('<Condition(<Lock(owner=MainProcess)>, 0)>');
+  });
+
+  it('notify wakes one waiter in another process, notifyAll wakes them all', async () => {
+    const cond = new Condition();
+    const state = new Semaphore(0); // counts waiters that got woken
+    const body = `
+      h.cond.acquire();
+      send('waiting');
+      const woken = h.cond.wait(20000);
+      h.cond.release();
+      h.state.release();
+      return woken;
+    `;
+    const a = child({ cond, state }, body);
+    const b = child({ cond, state }, body);
+    const c = child({ cond, state }, body);
+    await Promise.all([a.next(), b.next(), c.next()]);
+    // Each child sent 'waiting' while holding the lock, so taking it means all three are parked.
+    cond.acquire();
+    expect(String(cond)).toMatch(/, 3\)>$/);
+    cond.notify();
+    cond.release();
+    expect(await state.acquireAsync(20_000)).toBe(true);
+    expect(await state.acquireAsync(100)).toBe(false);
+    cond.acquire();
+    cond.notifyAll();
+    cond.release();
+    expect(await Promise.all([a.result(), b.result(), c.result()])).toEqual([true, true, true]);
+  });
+
+  it('waitFor and waitForAsync re-check a shared predicate', async () => {
+    const cond = new Condition();
+    const ready = new Event();
+    const waiter = child({ cond, ready }, `
+      h.cond.acquire();
+      const result = h.cond.waitFor(() => h.ready.isSet(), 20000);
+      h.cond.release();
+      return result;
+    `);
+    {
+      using _held = await cond.holdAsync();
+      expect(await cond.waitForAsync(() => ready.isSet(), 30)).toBe(false);
+    }
+    const mine = (async () => {
+      using _held = await cond.holdAsync();
+      return await cond.waitForAsync(() => ready.isSet(), 20_000);
+    })();
+    const setter = child({ cond, ready }, `h.cond.acquire(); h.ready.set(); h.cond.notifyAll(); h.cond.release(); return true;`);
+    await setter.result();
+    expect(await mine).toBe(true);
+    expect(await waiter.result()).toBe(true);
+  });
+
+  it('waitAsync can be aborted and leaves the lock held by the caller', async () => {
+    const cond = new Condition();
+    await cond.acquireAsync();
+    const controller = new AbortController();
+    const waiting = cond.waitAsync(undefined, { signal: controller.signal });
+    controller.abort(new Error('cancelled'));
+    await expect(waiting).rejects.toThrow('cancelled');
+    expect(String(cond)).toBe('<Condition(<RLock(MainProcess, 1)>, 0)>');
+    cond.release();
+  });
+});
+
+describe('Event', () => {
+  it('sets, clears and wakes waiters in other processes', async () => {
+    const event = new Event();
+    expect(event.isSet()).toBe(false);
+    expect(event.wait(10)).toBe(false);
+    expect(await event.waitAsync(10)).toBe(false);
+    const c = child({ event }, `send('waiting'); return h.event.wait(20000);`);
+    const mine = event.waitAsync(20_000);
+    expect(await c.next()).toBe('waiting');
+    const setter = child({ event }, 'h.event.set(); return h.event.isSet();');
+    expect(await setter.result()).toBe(true);
+    expect(await c.result()).toBe(true);
+    expect(await mine).toBe(true);
+    expect(event.wait()).toBe(true);
+    event.clear();
+    expect(event.isSet()).toBe(false);
+    expect(String(event)).toBe('<Event(unset)>');
+  });
+});
+
+describe('Barrier', () => {
+  it('releases all parties across processes and runs the action once, in the process that trips it', async () => {
+    let actions = 0;
+    const barrier = new Barrier(3, () => actions++);
+    const body = `return h.barrier.wait(20000);`;
+    const a = child({ barrier }, body);
+    const b = child({ barrier }, body);
+    await until(() => barrier.nWaiting === 2);
+    const indices = await Promise.all([a.result(), b.result(), barrier.waitAsync(20_000)]);
+    expect([...indices].sort()).toEqual([0, 1, 2]);
+    expect(actions).toBe(1);
+    expect(barrier.parties).toBe(3);
+    expect(barrier.nWaiting).toBe(0);
+    expect(barrier.broken).toBe(false);
+  });
+
+  it('breaks on timeout, and reset() repairs it', async () => {
+    const barrier = new Barrier(2);
+    expect(() => barrier.wait(30)).toThrow(BrokenBarrierError);
+    expect(barrier.broken).toBe(true);
+    await expect(barrier.waitAsync(30)).rejects.toThrow(BrokenBarrierError);
+    barrier.reset();
+    expect(barrier.broken).toBe(false);
+    const c = child({ barrier }, 'return h.barrier.wait(20000);');
+    expect([await barrier.waitAsync(20_000), await c.result()].sort()).toEqual([0, 1]);
+  });
+
+  it('abort() wakes waiters with BrokenBarrierError', async () => {
+    const barrier = new Barrier(3);
+    const c = child({ barrier }, `
+      send('waiting');
+      try { h.barrier.wait(20000); return 'passed'; } catch (e) { return e.name; }
+    `);
+    expect(await c.next()).toBe('waiting');
+    await until(() => barrier.nWaiting === 1);
+    barrier.abort();
+    expect(await c.result()).toBe('BrokenBarrierError');
+    expect(() => new Barrier(0)).toThrow(RangeError);
+  });
+});
