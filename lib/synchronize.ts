@@ -8,7 +8,7 @@ import { BrokenBarrierError, MultiprocessError, TimeoutError } from './errors';
 import { native, Take, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
-import { attachSegment, createSegment, timeoutArg, type AbortOptions } from './util';
+import { attachSegment, createSegment, thisProcess, timeoutArg, type AbortOptions } from './util';
 
 // Int32 slots of a SemLock (native/semlock.h, SemLockState).
 const VALUE = 0;
@@ -17,6 +17,10 @@ const OWNER_PID = 2;
 const OWNER_TID = 3;
 const COUNT = 4;
 const SEMLOCK_BYTES = 32;
+
+// x64 never moves a load before an earlier locked CAS, so a plain read suffices there; elsewhere
+// (ARM64) the SLEEPERS check after a release needs Atomics.load, which costs ~9 ns more.
+const ORDERED_LOADS = process.arch === 'x64' || process.arch === 'ia32';
 
 const SEMAPHORE = 0;
 const RECURSIVE_MUTEX = 1;
@@ -137,16 +141,7 @@ export abstract class SemLock {
   }
 
   acquire(block = true, timeoutMs?: number | null): boolean {
-    const state = this._state;
-    if (this._recursive && state[OWNER_PID] === process.pid && state[OWNER_TID] === threadId) {
-      state[COUNT]++;
-      return true;
-    }
-    const value = Atomics.load(state, VALUE);
-    if (value > 0 && Atomics.compareExchange(state, VALUE, value, value - 1) === value) {
-      if (this._maxvalue === 1) this._own(false);
-      return true;
-    }
+    if (this._takeFast()) return true;
     const timeout = timeoutArg(timeoutMs, `${this.constructor.name}.acquire`);
     const taken = block
       ? native.semAcquire(this._segment, this._offset, timeout)
@@ -193,22 +188,29 @@ export abstract class SemLock {
   release(): void {
     const state = this._state;
     if (this._recursive) {
-      if (state[OWNER_PID] !== process.pid || state[OWNER_TID] !== threadId || state[COUNT] <= 0)
+      if (state[OWNER_PID] !== thisProcess.pid || state[OWNER_TID] !== threadId || state[COUNT] <= 0)
         throw new InvalidStateError(`${this.constructor.name}.release(): attempt to release recursive lock not owned by thread`);
       if (--state[COUNT] > 0) return;
     }
     if (this._maxvalue === 1) {
+      // Owner fields are advisory (recovery, reprs): plain stores, ordered before the CAS.
+      state[OWNER_PID] = 0;
       state[OWNER_TID] = 0;
       state[COUNT] = 0;
-      Atomics.store(state, OWNER_PID, 0);
+      if (Atomics.compareExchange(state, VALUE, 0, 1) !== 0) throw this._releasedTooMany();
+    } else {
+      for (;;) {
+        const value = Atomics.load(state, VALUE);
+        if (value >= this._maxvalue) throw this._releasedTooMany();
+        if (Atomics.compareExchange(state, VALUE, value, value + 1) === value) break;
+      }
     }
-    for (;;) {
-      const value = Atomics.load(state, VALUE);
-      if (value >= this._maxvalue)
-        throw new InvalidStateError(`${this.constructor.name}.release(): semaphore or lock released too many times`);
-      if (Atomics.compareExchange(state, VALUE, value, value + 1) === value) break;
-    }
-    if (Atomics.load(state, SLEEPERS) > 0) native.semWake(this._segment, this._offset, 1);
+    // The load must not move before the CAS: a sleeper increments SLEEPERS, then re-checks VALUE.
+    if ((ORDERED_LOADS ? state[SLEEPERS] : Atomics.load(state, SLEEPERS)) > 0) native.semWake(this._segment, this._offset, 1);
+  }
+
+  private _releasedTooMany(): InvalidStateError {
+    return new InvalidStateError(`${this.constructor.name}.release(): semaphore or lock released too many times`);
   }
 
   /** Acquires (blocking) and returns a Disposable that releases: `using _held = lock.hold()`. */
@@ -227,7 +229,7 @@ export abstract class SemLock {
   /** @internal True when this thread of this process holds the lock (CPython's _is_mine). */
   _isMine(): boolean {
     const state = this._state;
-    return state[OWNER_PID] === process.pid && state[OWNER_TID] === threadId && state[COUNT] > 0;
+    return state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId && state[COUNT] > 0;
   }
 
   /** @internal Recursion depth held by this thread (CPython's _count). */
@@ -244,7 +246,7 @@ export abstract class SemLock {
   protected _ownerName(): string {
     if (this._isMine()) return currentProcess().name + threadSuffix();
     if (this._getValue() > 0) return 'None';
-    return Atomics.load(this._state, OWNER_PID) === process.pid ? 'SomeOtherThread' : 'SomeOtherProcess';
+    return Atomics.load(this._state, OWNER_PID) === thisProcess.pid ? 'SomeOtherThread' : 'SomeOtherProcess';
   }
 
   [inspect.custom](): string {
@@ -255,7 +257,7 @@ export abstract class SemLock {
     const state = this._state;
     state[OWNER_TID] = threadId;
     state[COUNT] = 1;
-    Atomics.store(state, OWNER_PID, process.pid);
+    state[OWNER_PID] = thisProcess.pid;
     this.ownerDied = recovered;
     if (recovered)
       process.emitWarning(`${this.constructor.name} at ${this._segment.name}: its holder died while holding it; this process took it over (the data it guarded may be inconsistent)`, {
@@ -263,18 +265,30 @@ export abstract class SemLock {
       });
   }
 
-  /** Non-blocking take for the async path: recursion, the Atomics fast path, then dead-holder recovery. */
-  private _tryTake(): boolean {
+  /** Takes without waiting and without entering the kernel: recursion or a free token. */
+  private _takeFast(): boolean {
     const state = this._state;
-    if (this._recursive && state[OWNER_PID] === process.pid && state[OWNER_TID] === threadId) {
-      state[COUNT]++;
-      return true;
+    if (this._maxvalue === 1) {
+      if (Atomics.compareExchange(state, VALUE, 1, 0) === 1) {
+        state[OWNER_TID] = threadId;
+        state[COUNT] = 1;
+        state[OWNER_PID] = thisProcess.pid;
+        this.ownerDied = false;
+        return true;
+      }
+      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId) {
+        state[COUNT]++;
+        return true;
+      }
+      return false;
     }
     const value = Atomics.load(state, VALUE);
-    if (value > 0 && Atomics.compareExchange(state, VALUE, value, value - 1) === value) {
-      if (this._maxvalue === 1) this._own(false);
-      return true;
-    }
+    return value > 0 && Atomics.compareExchange(state, VALUE, value, value - 1) === value;
+  }
+
+  /** Non-blocking take for the async path: the fast path, then dead-holder recovery. */
+  private _tryTake(): boolean {
+    if (this._takeFast()) return true;
     const taken = native.semTryTake(this._segment, this._offset);
     if (taken === Take.Busy) return false;
     this._own(taken === Take.Recovered);
