@@ -17,3 +17,12 @@ describe('setExecutable', () => {
     expect(() => setExecutable(42 as unknown as string)).toThrow(TypeError);
   });
 });
+
+describe('cpuCount under an affinity mask', () => {
+  it('counts only the CPUs the mask allows', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script = `console.log(require(${JSON.stringify(require.resolve('../dist/index.js'))}).cpuCount())`;
+    const output = execFileSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' });
+    expect(Number(output.trim())).toBe(1);
+  });
+});
