@@ -8,7 +8,8 @@
         "native/semlock.cc",
         "native/resource_tracker.cc",
         "native/wait.cc",
-        "native/system.cc"
+        "native/system.cc",
+        "native/unix_socket.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -16,6 +16,11 @@ export class MultiprocessError extends Error {
   }
 }
 
+/** A call in the wrong state (CPython's ValueError/AssertionError for misuse): the message names the state needed. */
+export class InvalidStateError extends MultiprocessError {
+  static override readonly code = 'ERR_MP_INVALID_STATE';
+}
+
 export class ProcessError extends MultiprocessError {
   static override readonly code: string = 'ERR_MP_PROCESS';
 }

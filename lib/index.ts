@@ -1,5 +1,6 @@
 // The package root: the default context's classes and the module functions (CPython's multiprocessing/__init__).
 export * from './errors';
+export { Pipe } from './connection';
 export { cpuCount, setExecutable } from './context';
 export { currentProcess, Process } from './process';
 export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';

@@ -21,6 +21,19 @@ export interface NativeWatcher {
   close(): void;
 }
 
+/** Async reads of one fd driven by the event loop; one operation at a time. */
+export interface NativeFdWatcher {
+  /** Reads one frame; the callback gets (null, frame) or (null, null) at EOF, or (error). */
+  readFrame(maxLength: number): void;
+  /** The callback gets (null, true) once a read would not block. */
+  waitReadable(): void;
+  /** Stops the pending operation unless a frame is half read; true when nothing is pending any more. */
+  cancel(): boolean;
+  close(): void;
+}
+
+export type FdWatcherCallback = (error: Error | null, result: Buffer | null | true) => void;
+
 /** Results of a SemLock take: no token, a token, or the lock of a holder that died. */
 export const enum Take {
   Busy = 0,
@@ -35,6 +48,19 @@ export interface NativeBinding {
   semAcquire(segment: NativeSegment, offset: number, timeoutMs: number): Take;
   semTryTake(segment: NativeSegment, offset: number): Take;
   semWake(segment: NativeSegment, offset: number, count: number): void;
+  socketPair(): [number, number];
+  /** [read end, write end] */
+  pipePair(): [number, number];
+  closeFd(fd: number): void;
+  sendFrame(fd: number, bytes: Uint8Array): void;
+  /** null at EOF; maxLength < 0 means no limit. */
+  recvFrame(fd: number, maxLength: number): Buffer | null;
+  /** The length written, the whole message when it does not fit, or null at EOF. */
+  recvFrameInto(fd: number, target: ArrayBufferView, offset: number): number | Buffer | null;
+  pollFd(fd: number, timeoutMs: number): boolean;
+  sendFds(fd: number, fds: number[]): void;
+  recvFds(fd: number, count: number): number[];
+  FdWatcher: new (fd: number, callback: FdWatcherCallback) => NativeFdWatcher;
   cpuCount(): number;
   setExecutable(path: string): void;
   getExecutable(): string | null;

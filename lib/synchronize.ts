@@ -4,7 +4,7 @@
 import { inspect } from 'node:util';
 import { threadId } from 'node:worker_threads';
 
-import { BrokenBarrierError, MultiprocessError, TimeoutError } from './errors';
+import { BrokenBarrierError, InvalidStateError, TimeoutError } from './errors';
 import { native, Take, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
@@ -44,11 +44,6 @@ function placementState(placement: Placement): PlacementState {
 
 function attachPlacement(state: PlacementState): Placement {
   return { segment: attachSegment(state.segment), offset: state.offset };
-}
-
-/** Misuse that CPython reports with ValueError/AssertionError: wrong state for the call. */
-export class InvalidStateError extends MultiprocessError {
-  static override readonly code = 'ERR_MP_INVALID_STATE';
 }
 
 function threadSuffix(): string {

@@ -4,6 +4,7 @@
 #include "semlock.h"
 #include "shm.h"
 #include "system.h"
+#include "unix_socket.h"
 #include "wait.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -11,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mp::InitSemLock(env, exports);
   mp::InitWait(env, exports);
   mp::InitSystem(env, exports);
+  mp::InitUnixSocket(env, exports);
   return exports;
 }
 

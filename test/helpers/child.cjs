@@ -1,6 +1,7 @@
 // A real child process for cross-process tests: attaches to the handles it is sent (through the
 // built package in dist/), runs the given async function body, and reports over IPC.
 const mp = require('../../dist/index.js');
+const connection = require('../../dist/connection.js');
 const sharedctypes = (() => { try { return require('../../dist/sharedctypes.js'); } catch { return {}; } })();
 const { toWire, fromWire } = require('./wire.cjs')(require('../../dist/serializer/registry.js'));
 
@@ -16,8 +17,8 @@ process.on('message', async (message) => {
   const send = (data) => process.send({ data: toWire(data) });
   const receive = () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => { waiting = resolve; }));
   try {
-    const run = new AsyncFunction('h', 'mp', 'send', 'receive', 'sharedctypes', message.body);
-    const result = await run(fromWire(message.handles), mp, send, receive, sharedctypes);
+    const run = new AsyncFunction('h', 'mp', 'send', 'receive', 'sharedctypes', 'connection', message.body);
+    const result = await run(fromWire(message.handles), mp, send, receive, sharedctypes, connection);
     process.send({ done: toWire(result) }, () => process.disconnect());
   } catch (error) {
     process.send({ error: String(error && error.stack || error) }, () => process.disconnect());

@@ -20,8 +20,14 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startChild(handles: Record<string, unknown>, body: string): Child {
-  const child = fork(path.join(__dirname, 'child.cjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export interface ChildOptions {
+  /** File descriptors handed to the child as fds 4, 5, … */
+  fds?: number[];
+}
+
+export function startChild(handles: Record<string, unknown>, body: string, options: ChildOptions = {}): Child {
+  const stdio = ['ignore', 'inherit', 'inherit', 'ipc', ...(options.fds ?? [])] as const;
+  const child = fork(path.join(__dirname, 'child.cjs'), [], { stdio: [...stdio] });
   const messages: unknown[] = [];
   const readers: Array<(value: unknown) => void> = [];
   let settle: { resolve(value: unknown): void; reject(error: Error): void };

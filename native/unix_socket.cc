@@ -1,0 +1,501 @@
+// Frames are CPython's: a 4-byte big-endian signed length, or -1 followed by an 8-byte length for
+// frames over 2 GiB. Blocking calls loop on EINTR/EAGAIN; FdWatcher reads frames incrementally
+// with uv_poll on the JS thread, so no threadpool thread ever waits on a peer.
+#include "unix_socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "errors.h"
+#include "wait.h"
+
+namespace mp {
+namespace {
+
+constexpr int64_t kShortFrameMax = 0x7fffffff;
+
+int FdArg(const Napi::CallbackInfo& info, size_t index) {
+  int64_t fd = IntArg(info, index, "fd");
+  if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(info.Env(), "fd must be a non-negative integer");
+  return static_cast<int>(fd);
+}
+
+// Waits until `fd` is ready for `events`; false on timeout. timeout_ms < 0 waits forever.
+bool WaitReady(int fd, short events, double timeout_ms) {
+  const double deadline = timeout_ms < 0 ? -1 : MonotonicMs() + timeout_ms;
+  for (;;) {
+    int wait = -1;
+    if (deadline >= 0) {
+      double left = deadline - MonotonicMs();
+      wait = left <= 0 ? 0 : static_cast<int>(left + 0.999);
+    }
+    pollfd entry{fd, events, 0};
+    int ready = poll(&entry, 1, wait);
+    if (ready > 0) return true;
+    if (ready == 0) return false;
+    if (errno != EINTR) return true;  // let the following read/write report the error
+  }
+}
+
+// Writes every byte of `parts`, also to a non-blocking fd; returns 0 or errno.
+int WriteAll(int fd, iovec* parts, int count) {
+  while (count > 0) {
+    ssize_t wrote = writev(fd, parts, count);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        WaitReady(fd, POLLOUT, -1);
+        continue;
+      }
+      return errno;
+    }
+    while (count > 0 && static_cast<size_t>(wrote) >= parts->iov_len) {
+      wrote -= static_cast<ssize_t>(parts->iov_len);
+      parts++;
+      count--;
+    }
+    if (count > 0) {
+      parts->iov_base = static_cast<uint8_t*>(parts->iov_base) + wrote;
+      parts->iov_len -= static_cast<size_t>(wrote);
+    }
+  }
+  return 0;
+}
+
+// Reads exactly `length` bytes unless the peer closes first; returns the count read, or -errno.
+int64_t ReadExact(int fd, uint8_t* target, size_t length) {
+  size_t got = 0;
+  while (got < length) {
+    ssize_t n = read(fd, target + got, length - got);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    } else if (n == 0) {
+      break;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      WaitReady(fd, POLLIN, -1);
+    } else {
+      return -errno;
+    }
+  }
+  return static_cast<int64_t>(got);
+}
+
+size_t EncodeHeader(uint64_t length, uint8_t* header) {
+  if (length <= static_cast<uint64_t>(kShortFrameMax)) {
+    uint32_t be = htonl(static_cast<uint32_t>(length));
+    memcpy(header, &be, 4);
+    return 4;
+  }
+  uint32_t escape = htonl(0xffffffffu);
+  memcpy(header, &escape, 4);
+  for (int i = 0; i < 8; i++) header[4 + i] = static_cast<uint8_t>(length >> (56 - 8 * i));
+  return 12;
+}
+
+uint64_t DecodeLong(const uint8_t* bytes) {
+  uint64_t length = 0;
+  for (int i = 0; i < 8; i++) length = (length << 8) | bytes[i];
+  return length;
+}
+
+Napi::Value Pair(Napi::Env env, int fds[2]) {
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::Number::New(env, fds[0]));
+  pair.Set(1u, Napi::Number::New(env, fds[1]));
+  return pair;
+}
+
+// Bigger kernel buffers mean fewer wake-ups per bulk message; failure only costs speed.
+constexpr int kBufferBytes = 4 << 20;
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) ThrowErrno(info.Env(), "socketpair");
+  for (int fd : fds) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kBufferBytes, sizeof(kBufferBytes));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kBufferBytes, sizeof(kBufferBytes));
+  }
+  return Pair(info.Env(), fds);
+}
+
+Napi::Value PipePair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) ThrowErrno(info.Env(), "pipe2");
+#ifdef F_SETPIPE_SZ
+  fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+#endif
+  return Pair(info.Env(), fds);
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  if (close(FdArg(info, 0)) != 0 && errno != EINTR) ThrowErrno(info.Env(), "close");
+  return info.Env().Undefined();
+}
+
+// sendFrame(fd, bytes): the header and the payload in one writev when they fit.
+Napi::Value SendFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  if (!info[1].IsTypedArray()) ThrowType(env, "sendFrame: bytes must be a Uint8Array");
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  uint8_t header[12];
+  iovec parts[2] = {{header, EncodeHeader(bytes.ByteLength(), header)}, {bytes.Data(), bytes.ByteLength()}};
+  if (int err = WriteAll(fd, parts, bytes.ByteLength() > 0 ? 2 : 1)) ThrowErrno(env, "write", err);
+  return env.Undefined();
+}
+
+// Reads a frame header; false on a clean EOF before it.
+bool ReadHeader(Napi::Env env, int fd, uint64_t* length) {
+  uint8_t header[8];
+  int64_t got = ReadExact(fd, header, 4);
+  if (got < 0) ThrowErrno(env, "read", static_cast<int>(-got));
+  if (got == 0) return false;
+  if (got < 4) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
+  int32_t short_length;
+  uint32_t be;
+  memcpy(&be, header, 4);
+  short_length = static_cast<int32_t>(ntohl(be));
+  if (short_length >= 0) {
+    *length = static_cast<uint64_t>(short_length);
+    return true;
+  }
+  if (short_length != -1) throw Napi::Error::New(env, "corrupt message header (negative length)");
+  got = ReadExact(fd, header, 8);
+  if (got != 8) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
+  *length = DecodeLong(header);
+  return true;
+}
+
+void ReadBody(Napi::Env env, int fd, uint8_t* target, uint64_t length) {
+  int64_t got = ReadExact(fd, target, length);
+  if (got < 0) ThrowErrno(env, "read", static_cast<int>(-got));
+  if (static_cast<uint64_t>(got) != length)
+    throw Napi::Error::New(env, "the peer closed the connection in the middle of a message");
+}
+
+// recvFrame(fd, maxLength): a Buffer, or null at EOF. maxLength < 0: no limit.
+Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  int64_t max_length = IntArg(info, 1, "maxLength");
+  uint64_t length;
+  if (!ReadHeader(env, fd, &length)) return env.Null();
+  if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) {
+    Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(length) + " bytes > maxLength");
+    error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
+    throw error;
+  }
+  Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::New(env, length);
+  ReadBody(env, fd, frame.Data(), length);
+  return frame;
+}
+
+// recvFrameInto(fd, target, offset): the length, or the whole message as a Buffer when it does not fit.
+Napi::Value RecvFrameInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  if (!info[1].IsTypedArray()) ThrowType(env, "recvFrameInto: target must be a typed array");
+  Napi::TypedArray target = info[1].As<Napi::TypedArray>();
+  int64_t offset = IntArg(info, 2, "offset");
+  uint8_t* base = static_cast<uint8_t*>(target.ArrayBuffer().Data()) + target.ByteOffset();
+  if (offset < 0 || static_cast<size_t>(offset) > target.ByteLength())
+    throw Napi::RangeError::New(env, "offset is outside the buffer");
+  uint64_t length;
+  if (!ReadHeader(env, fd, &length)) return env.Null();
+  if (length > target.ByteLength() - static_cast<size_t>(offset)) {
+    Napi::Buffer<uint8_t> whole = Napi::Buffer<uint8_t>::New(env, length);
+    ReadBody(env, fd, whole.Data(), length);
+    return whole;
+  }
+  ReadBody(env, fd, base + offset, length);
+  return Napi::Number::New(env, static_cast<double>(length));
+}
+
+// pollFd(fd, timeoutMs): true when a read would not block (data or EOF).
+Napi::Value PollFd(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
+  if (!info[1].IsNumber()) ThrowType(info.Env(), "timeout must be a number");
+  return Napi::Boolean::New(info.Env(), WaitReady(fd, POLLIN, info[1].As<Napi::Number>().DoubleValue()));
+}
+
+// sendFds(fd, fds): one byte carrying the descriptors (SCM_RIGHTS).
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  if (!info[1].IsArray()) ThrowType(env, "sendFds: fds must be an array");
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<int> fds(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) fds[i] = list.Get(i).As<Napi::Number>().Int32Value();
+  std::vector<uint8_t> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  uint8_t marker = 'F';
+  iovec part{&marker, 1};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
+  for (;;) {
+    if (sendmsg(fd, &message, MSG_NOSIGNAL) >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      WaitReady(fd, POLLOUT, -1);
+      continue;
+    }
+    ThrowErrno(env, "sendmsg(SCM_RIGHTS)");
+  }
+  return env.Undefined();
+}
+
+// recvFds(fd, count): the descriptors sent by one sendFds (close-on-exec in this process).
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  int64_t count = IntArg(info, 1, "count");
+  if (count < 1 || count > 253) throw Napi::RangeError::New(env, "recvFds: count must be 1..253");
+  std::vector<uint8_t> control(CMSG_SPACE(sizeof(int) * count));
+  uint8_t marker;
+  iovec part{&marker, 1};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  ssize_t got;
+  for (;;) {
+    got = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
+    if (got >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      WaitReady(fd, POLLIN, -1);
+      continue;
+    }
+    ThrowErrno(env, "recvmsg(SCM_RIGHTS)");
+  }
+  if (got == 0) throw Napi::Error::New(env, "the peer closed the connection before sending descriptors");
+  Napi::Array fds = Napi::Array::New(env);
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const int* received = reinterpret_cast<const int*>(CMSG_DATA(header));
+    for (size_t i = 0; i < n; i++) fds.Set(fds.Length(), Napi::Number::New(env, received[i]));
+  }
+  if ((message.msg_flags & MSG_CTRUNC) != 0) {
+    for (uint32_t i = 0; i < fds.Length(); i++) close(fds.Get(i).As<Napi::Number>().Int32Value());
+    throw Napi::Error::New(env, "recvFds: more descriptors arrived than expected");
+  }
+  return fds;
+}
+
+// new FdWatcher(fd, callback): readFrame(maxLength) or waitReadable() arms it once; the callback
+// gets (error, frame | null at EOF) or (null, true) on the JS thread.
+class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "FdWatcher",
+                       {InstanceMethod<&FdWatcher::ReadFrame>("readFrame"),
+                        InstanceMethod<&FdWatcher::WaitReadable>("waitReadable"),
+                        InstanceMethod<&FdWatcher::Cancel>("cancel"),
+                        InstanceMethod<&FdWatcher::Close>("close")});
+  }
+
+  explicit FdWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdWatcher>(info) {
+    Napi::Env env = info.Env();
+    fd_ = FdArg(info, 0);
+    if (!info[1].IsFunction()) ThrowType(env, "FdWatcher callback must be a function");
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    handle_ = new uv_poll_t;
+    int err = uv_poll_init(loop, handle_, fd_);
+    if (err != 0) {
+      delete handle_;
+      handle_ = nullptr;
+      throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(err));
+    }
+    handle_->data = this;
+    context_ = std::make_unique<Napi::AsyncContext>(env, "mpjs-connection");
+    napi_add_env_cleanup_hook(env, CleanupHook, this);
+    env_ = env;
+  }
+
+  ~FdWatcher() override {
+    if (handle_ != nullptr) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    CloseHandle();
+  }
+
+ private:
+  enum class Mode { kIdle, kFrame, kReadable };
+
+  static void CleanupHook(void* self) { static_cast<FdWatcher*>(self)->CloseHandle(); }
+
+  void CloseHandle() {
+    if (handle_ == nullptr) return;
+    uv_poll_stop(handle_);
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+    handle_ = nullptr;
+  }
+
+  void Arm(Napi::Env env, Mode mode) {
+    if (handle_ == nullptr) throw Napi::Error::New(env, "the connection is closed");
+    if (mode_ != Mode::kIdle) throw Napi::Error::New(env, "another async read is already in progress on this connection");
+    mode_ = mode;
+    uv_poll_start(handle_, UV_READABLE | UV_DISCONNECT, OnPoll);
+  }
+
+  Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
+    max_length_ = IntArg(info, 0, "maxLength");
+    header_got_ = 0;
+    header_long_ = false;
+    body_got_ = 0;
+    body_length_ = 0;
+    body_.Reset();
+    Arm(info.Env(), Mode::kFrame);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+    Arm(info.Env(), Mode::kReadable);
+    return info.Env().Undefined();
+  }
+
+  // Stops waiting unless part of a frame was already consumed (then the read must finish, or the
+  // stream would lose its place); returns whether it stopped.
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    bool stoppable = mode_ == Mode::kReadable || (mode_ == Mode::kFrame && header_got_ == 0);
+    if (stoppable) {
+      mode_ = Mode::kIdle;
+      if (handle_ != nullptr) uv_poll_stop(handle_);
+    }
+    return Napi::Boolean::New(info.Env(), stoppable || mode_ == Mode::kIdle);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    CloseHandle();
+    mode_ = Mode::kIdle;
+    body_.Reset();
+    return info.Env().Undefined();
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    static_cast<FdWatcher*>(handle->data)->Step(status);
+  }
+
+  // Reads what is available without ever blocking: the first read follows a readiness event,
+  // later ones take only what FIONREAD reports. The loop keeps turning during large frames.
+  void Step(int status) {
+    Napi::Env env = env_;
+    Napi::HandleScope scope(env);
+    if (status < 0) return Finish(Napi::Error::New(env, std::string("poll: ") + uv_strerror(status)).Value(), env.Undefined());
+    if (mode_ == Mode::kReadable) return Finish(env.Null(), Napi::Boolean::New(env, true));
+    if (mode_ != Mode::kFrame) return;
+    for (bool first = true;; first = false) {
+      const bool in_header = header_got_ < 4 || (header_long_ && header_got_ < 12) || body_.IsEmpty();
+      uint8_t* target = in_header ? header_ + header_got_ : body_.Value().Data() + body_got_;
+      size_t want = in_header ? (header_got_ < 4 ? 4 : 12) - header_got_ : body_length_ - body_got_;
+      if (!first) {
+        int available = 0;
+        if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return;
+        want = std::min(want, static_cast<size_t>(available));
+      }
+      ssize_t n = read(fd_, target, want);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) return;
+        return Finish(ErrnoError(env, "read", errno).Value(), env.Undefined());
+      }
+      if (n == 0) {
+        if (in_header && header_got_ == 0) return Finish(env.Null(), env.Null());
+        return Finish(Napi::Error::New(env, "the peer closed the connection in the middle of a message").Value(), env.Undefined());
+      }
+      if (!in_header) {
+        body_got_ += static_cast<size_t>(n);
+        if (body_got_ == body_length_) return Deliver();
+        continue;
+      }
+      header_got_ += static_cast<size_t>(n);
+      if (header_got_ == 4) {
+        uint32_t be;
+        memcpy(&be, header_, 4);
+        int32_t short_length = static_cast<int32_t>(ntohl(be));
+        header_long_ = short_length == -1;
+        if (header_long_) continue;
+        if (short_length < 0) return Finish(Napi::Error::New(env, "corrupt message header (negative length)").Value(), env.Undefined());
+        body_length_ = static_cast<uint64_t>(short_length);
+      } else if (header_got_ == 12) {
+        body_length_ = DecodeLong(header_ + 4);
+      } else {
+        continue;
+      }
+      if (max_length_ >= 0 && body_length_ > static_cast<uint64_t>(max_length_)) {
+        Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(body_length_) + " bytes > maxLength");
+        error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
+        return Finish(error.Value(), env.Undefined());
+      }
+      body_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, body_length_));
+      body_got_ = 0;
+      if (body_length_ == 0) return Deliver();
+    }
+  }
+
+  void Deliver() {
+    Napi::Value frame = body_.Value();
+    body_.Reset();
+    Finish(env_.Null(), frame);
+  }
+
+  void Finish(Napi::Value error, Napi::Value result) {
+    mode_ = Mode::kIdle;
+    if (handle_ != nullptr) uv_poll_stop(handle_);
+    callback_.MakeCallback(Value(), {error, result}, *context_);
+  }
+
+  Napi::Env env_ = nullptr;
+  int fd_ = -1;
+  uv_poll_t* handle_ = nullptr;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  Mode mode_ = Mode::kIdle;
+  int64_t max_length_ = -1;
+  uint8_t header_[12];
+  size_t header_got_ = 0;
+  bool header_long_ = false;
+  uint64_t body_length_ = 0;
+  size_t body_got_ = 0;
+  Napi::Reference<Napi::Buffer<uint8_t>> body_;
+};
+
+}  // namespace
+
+void InitUnixSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
+  exports.Set("pipePair", Napi::Function::New(env, PipePair, "pipePair"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("sendFrame", Napi::Function::New(env, SendFrame, "sendFrame"));
+  exports.Set("recvFrame", Napi::Function::New(env, RecvFrame, "recvFrame"));
+  exports.Set("recvFrameInto", Napi::Function::New(env, RecvFrameInto, "recvFrameInto"));
+  exports.Set("pollFd", Napi::Function::New(env, PollFd, "pollFd"));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("FdWatcher", FdWatcher::Init(env));
+}
+
+}  // namespace mp

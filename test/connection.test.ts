@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { BufferTooShort, EOFError, Pipe } from '../lib/index';
+import { Connection } from '../lib/connection';
+import { startChild, type Child, type ChildOptions } from './helpers/child';
+
+const children: Child[] = [];
+const open: Connection[] = [];
+function pipe(duplex = true): [Connection, Connection] {
+  const pair = Pipe(duplex);
+  open.push(...pair);
+  return pair;
+}
+function child(body: string, options: ChildOptions): Child {
+  const started = startChild({}, body, options);
+  children.push(started);
+  return started;
+}
+afterEach(async () => {
+  for (const c of children.splice(0)) {
+    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+    await c.exited;
+  }
+  for (const connection of open.splice(0)) connection.close();
+});
+
+describe('Pipe and Connection bytes', () => {
+  it('moves whole messages both ways, with offsets and sizes', () => {
+    const [a, b] = pipe();
+    a.sendBytes(Buffer.from('hello'));
+    a.sendBytes(new Uint8Array([1, 2, 3, 4, 5]), 1, 3);
+    a.sendBytes(new Float64Array([1.5]));
+    a.sendBytes(Buffer.alloc(0));
+    expect(b.poll()).toBe(true);
+    expect(b.recvBytes().toString()).toBe('hello');
+    expect([...b.recvBytes()]).toEqual([2, 3, 4]);
+    expect(b.recvBytes().readDoubleLE(0)).toBe(1.5);
+    expect(b.recvBytes().length).toBe(0);
+    expect(b.poll()).toBe(false);
+    expect(b.poll(20)).toBe(false);
+    b.sendBytes(Buffer.from('back'));
+    expect(a.recvBytes().toString()).toBe('back');
+  });
+
+  it('checks offsets, sizes and types like CPython', () => {
+    const [a] = pipe();
+    const bytes = Buffer.from('abc');
+    expect(() => a.sendBytes(bytes, -1)).toThrow(/offset is negative/);
+    expect(() => a.sendBytes(bytes, 4)).toThrow(/buffer length < offset/);
+    expect(() => a.sendBytes(bytes, 1, -1)).toThrow(/size is negative/);
+    expect(() => a.sendBytes(bytes, 1, 3)).toThrow(/buffer length < offset \+ size/);
+    expect(() => a.sendBytes('abc' as unknown as Buffer)).toThrow(TypeError);
+    expect(() => a.recvBytes(-1)).toThrow(/negative maxLength/);
+    expect(() => new Connection(-1)).toThrow(TypeError);
+  });
+
+  it('recvBytesInto fills at an offset, and BufferTooShort carries the whole message', () => {
+    const [a, b] = pipe();
+    const target = Buffer.alloc(8, 0);
+    a.sendBytes(Buffer.from('xyz'));
+    expect(b.recvBytesInto(target, 2)).toBe(3);
+    expect(target.toString('latin1', 2, 5)).toBe('xyz');
+    a.sendBytes(Buffer.from('much too long'));
+    let caught: unknown;
+    try {
+      b.recvBytesInto(target, 2);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(BufferTooShort);
+    expect(Buffer.from((caught as BufferTooShort).data).toString()).toBe('much too long');
+    a.sendBytes(Buffer.from('next'));
+    expect(b.recvBytes().toString()).toBe('next');
+  });
+
+  it('a message over maxLength closes the connection, as CPython does', () => {
+    const [a, b] = pipe();
+    a.sendBytes(Buffer.alloc(100));
+    expect(() => b.recvBytes(10)).toThrow(/bad message length/);
+    expect(b.closed).toBe(true);
+    expect(() => b.recvBytes()).toThrow(/closed/);
+  });
+
+  it('raises EOFError once the peer closed and nothing is left, blocking and async', async () => {
+    const [a, b] = pipe();
+    a.sendBytes(Buffer.from('last'));
+    a.close();
+    expect(b.poll()).toBe(true);
+    expect(b.recvBytes().toString()).toBe('last');
+    expect(() => b.recvBytes()).toThrow(EOFError);
+    await expect(b.recvBytesAsync()).rejects.toBeInstanceOf(EOFError);
+    expect(() => a.sendBytes(Buffer.from('x'))).toThrow(/closed/);
+    expect(a.closed).toBe(true);
+  });
+
+  it('a simplex pipe reads at one end and writes at the other', () => {
+    const [reader, writer] = pipe(false);
+    expect(reader.readable && !reader.writable && writer.writable && !writer.readable).toBe(true);
+    writer.sendBytes(Buffer.from('one way'));
+    expect(reader.recvBytes().toString()).toBe('one way');
+    expect(() => reader.sendBytes(Buffer.from('x'))).toThrow(/read-only/);
+    expect(() => writer.recvBytes()).toThrow(/write-only/);
+  });
+
+  it('recvBytesAsync and pollAsync wait on the event loop; abort keeps the message for the next reader', async () => {
+    const [a, b] = pipe();
+    expect(await b.pollAsync()).toBe(false);
+    expect(await b.pollAsync(20)).toBe(false);
+    const polled = b.pollAsync(10_000);
+    a.sendBytes(Buffer.from('ping'));
+    expect(await polled).toBe(true);
+    expect((await b.recvBytesAsync()).toString()).toBe('ping');
+    const controller = new AbortController();
+    const first = b.recvBytesAsync({ signal: controller.signal });
+    const second = b.recvBytesAsync();
+    controller.abort(new Error('gave up'));
+    await expect(first).rejects.toThrow('gave up');
+    a.sendBytes(Buffer.from('kept'));
+    expect((await second).toString()).toBe('kept');
+  }, 20_000);
+
+  it('moves 16 MiB and 256 MiB messages between processes, blocking and async', async () => {
+    const [mine, theirs] = pipe();
+    const c = child(`
+      const conn = new connection.Connection(4);
+      const sizes = [16 << 20, 256 << 20];
+      for (const size of sizes) {
+        const bytes = Buffer.allocUnsafe(size);
+        for (let i = 0; i < size; i += 4096) bytes[i] = (i / 4096) & 255;
+        conn.sendBytes(bytes);
+      }
+      const echoed = conn.recvBytes();
+      return echoed.length;
+    `, { fds: [theirs.fileno()] });
+    theirs.close();
+    const check = (frame: Buffer, size: number): void => {
+      expect(frame.length).toBe(size);
+      for (let i = 0; i < size; i += 1 << 20) expect(frame[i]).toBe((i / 4096) & 255);
+    };
+    check(mine.recvBytes(), 16 << 20);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 1);
+    const big = await mine.recvBytesAsync();
+    clearInterval(ticker);
+    check(big, 256 << 20);
+    expect(turns).toBeGreaterThan(0); // the loop kept turning during the transfer
+    mine.sendBytes(big.subarray(0, 1 << 20));
+    expect(await c.result()).toBe(1 << 20);
+  }, 60_000);
+});
