@@ -1,11 +1,17 @@
 // Connection and Pipe (CPython's connection.py): CPython-framed messages over a socketpair or a
 // pipe. Blocking calls do their I/O in native code; Async twins are driven by the event loop.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { rmSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 
-import { BufferTooShort, EOFError, InvalidStateError, NotImplementedError } from './errors';
-import { native, type NativeFdWatcher } from './native';
+import { AuthenticationError, BufferTooShort, EOFError, InvalidStateError } from './errors';
+import { native, type NativeFdWatcher, type SocketFamily } from './native';
 import { dumps, loads } from './serializer/index';
-import { timeoutArg, type AbortOptions } from './util';
+import { kernelName, timeoutArg, type AbortOptions } from './util';
 
 interface PendingRead {
   resolve(frame: Buffer): void;
@@ -225,6 +231,24 @@ export class Connection {
     return this.toString();
   }
 
+  /** @internal Resolves once the fd is writable (a non-blocking connect finished). */
+  _connected(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this._watcher?.cancel();
+        this._pollWaiter = undefined;
+        reject(signal?.reason);
+      };
+      this._pollWaiter = () => {
+        this._pollWaiter = undefined;
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this._ensureWatcher().waitWritable();
+    });
+  }
+
   private _ensureWatcher(): NativeFdWatcher {
     this._watcher ??= new native.FdWatcher(this._fd, (error, result) => this._onWatcher(error, result));
     return this._watcher;
@@ -296,24 +320,334 @@ export function Pipe(duplex = true): [Connection, Connection] {
   return [new Connection(reader, { writable: false }), new Connection(writer, { readable: false })];
 }
 
-export class Listener {
-  constructor() {
-    throw new NotImplementedError('multiprocess/connection Listener');
+// ---------------------------------------------------------------------------------------------
+// Listener and Client with CPython 3.12's HMAC challenge/response. Each side's protocol is a
+// generator of send/recv steps, run by a blocking or an async driver (one algorithm, two forms).
+
+const CHALLENGE = Buffer.from('#CHALLENGE#');
+const WELCOME = Buffer.from('#WELCOME#');
+const FAILURE = Buffer.from('#FAILURE#');
+const MESSAGE_LENGTH = 40;
+const MD5_ONLY_MESSAGE_LENGTH = 20;
+const MD5_DIGEST_LENGTH = 16;
+const MAX_AUTH_MESSAGE = 256;
+// CPython's digest names and Node's.
+const DIGESTS: Record<string, string> = { md5: 'md5', sha256: 'sha256', sha384: 'sha384', sha3_256: 'sha3-256', sha3_384: 'sha3-384' };
+const MAX_DIGEST_NAME = 8;
+
+type AuthStep = { send: Buffer } | { recv: true };
+type AuthSteps = Generator<AuthStep, void, Buffer | undefined>;
+
+function hmac(authkey: Buffer, message: Buffer, digest: string): Buffer {
+  const algorithm = DIGESTS[digest];
+  if (!algorithm) throw new AuthenticationError(`digest ${digest} is not supported`);
+  return createHmac(algorithm, authkey).update(message).digest();
+}
+
+/** The digest a message names ('' for CPython's legacy MD5 form) and its payload. */
+function digestAndPayload(message: Buffer): [string, Buffer] {
+  if (message.length === MD5_ONLY_MESSAGE_LENGTH || message.length === MD5_DIGEST_LENGTH) return ['', message];
+  if (message[0] === 0x7b) {
+    const close = message.indexOf(0x7d, 1);
+    if (close > 0 && close <= MAX_DIGEST_NAME + 1) {
+      const digest = message.subarray(1, close).toString('latin1');
+      if (digest in DIGESTS) return [digest, message.subarray(close + 1)];
+    }
+  }
+  throw new AuthenticationError('unsupported message length, missing digest prefix, or unsupported digest');
+}
+
+function* deliverChallenge(authkey: Buffer): AuthSteps {
+  const message = Buffer.concat([Buffer.from('{sha256}'), randomBytes(MESSAGE_LENGTH)]);
+  yield { send: Buffer.concat([CHALLENGE, message]) };
+  const response = (yield { recv: true })!;
+  const [responseDigest, mac] = digestAndPayload(response);
+  const expected = hmac(authkey, message, responseDigest || 'md5');
+  if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) {
+    yield { send: FAILURE };
+    throw new AuthenticationError('digest received was wrong');
+  }
+  yield { send: WELCOME };
+}
+
+function* answerChallenge(authkey: Buffer): AuthSteps {
+  const message = (yield { recv: true })!;
+  if (!message.subarray(0, CHALLENGE.length).equals(CHALLENGE)) throw new AuthenticationError('protocol error: expected a challenge');
+  const challenge = message.subarray(CHALLENGE.length);
+  if (challenge.length < MD5_ONLY_MESSAGE_LENGTH) throw new AuthenticationError(`challenge too short: ${challenge.length} bytes`);
+  const [digest] = digestAndPayload(challenge);
+  const mac = hmac(authkey, challenge, digest || 'md5');
+  yield { send: digest ? Buffer.concat([Buffer.from(`{${digest}}`), mac]) : mac };
+  const verdict = (yield { recv: true })!;
+  if (!verdict.equals(WELCOME)) throw new AuthenticationError('digest sent was rejected');
+}
+
+function authenticate(connection: Connection, steps: AuthSteps): void {
+  let step = steps.next();
+  while (!step.done) {
+    step = 'send' in step.value ? (connection.sendBytes(step.value.send), steps.next()) : steps.next(connection.recvBytes(MAX_AUTH_MESSAGE));
   }
 }
 
-export function Client(): never {
-  throw new NotImplementedError('multiprocess/connection Client');
+async function authenticateAsync(connection: Connection, steps: AuthSteps, signal: AbortSignal | undefined): Promise<void> {
+  let step = steps.next();
+  while (!step.done) {
+    if ('send' in step.value) {
+      connection.sendBytes(step.value.send);
+      step = steps.next();
+    } else {
+      const frame = await connection.recvBytesAsync({ signal });
+      if (frame.length > MAX_AUTH_MESSAGE) throw new AuthenticationError(`authentication message too long (${frame.length} bytes)`);
+      step = steps.next(frame);
+    }
+  }
 }
 
-export function ClientAsync(): Promise<never> {
-  return Promise.reject(new NotImplementedError('multiprocess/connection ClientAsync'));
+/** A Unix socket path, or [host, port] for TCP (CPython's address tuple). */
+export type Address = string | [string, number];
+
+function familyOf(address: Address | undefined, family: SocketFamily | undefined): SocketFamily {
+  if (family !== undefined) {
+    if (family !== 'AF_UNIX' && family !== 'AF_INET') throw new TypeError(`family must be 'AF_UNIX' or 'AF_INET', got ${String(family)}`);
+    return family;
+  }
+  if (address === undefined || typeof address === 'string') return 'AF_UNIX';
+  if (Array.isArray(address) && address.length === 2) return 'AF_INET';
+  throw new TypeError(`address must be a socket path or [host, port], got ${inspect(address)}`);
 }
 
-export function wait(): never {
-  throw new NotImplementedError('multiprocess/connection wait');
+function splitAddress(address: Address, family: SocketFamily): [string, number] {
+  if (family === 'AF_UNIX') {
+    if (typeof address !== 'string') throw new TypeError(`an AF_UNIX address is a path, got ${inspect(address)}`);
+    return [address, 0];
+  }
+  if (!Array.isArray(address) || typeof address[0] !== 'string' || !Number.isInteger(address[1]))
+    throw new TypeError(`an AF_INET address is [host, port], got ${inspect(address)}`);
+  return [address[0] === '' ? '0.0.0.0' : address[0], address[1]];
 }
 
-export function waitAsync(): Promise<never> {
-  return Promise.reject(new NotImplementedError('multiprocess/connection waitAsync'));
+function authkeyArg(authkey: Uint8Array | null | undefined, what: string): Buffer | undefined {
+  if (authkey === undefined || authkey === null) return undefined;
+  if (!(authkey instanceof Uint8Array)) throw new TypeError(`${what}: authkey should be a Buffer (a byte string)`);
+  return Buffer.from(authkey);
+}
+
+let warnedUnauthenticatedTcp = false;
+
+/** A bound, listening socket that hands out authenticated Connections (CPython's Listener). */
+export class Listener {
+  private _fd: number;
+  private readonly _family: SocketFamily;
+  private readonly _address: Address;
+  private readonly _authkey: Buffer | undefined;
+  private _watcher: NativeFdWatcher | undefined;
+  lastAccepted: Address | null = null;
+
+  constructor(address?: Address, family?: SocketFamily, backlog = 1, authkey?: Uint8Array | null) {
+    this._family = familyOf(address, family);
+    this._authkey = authkeyArg(authkey, 'Listener');
+    if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`Listener: backlog must be an integer >= 0, got ${String(backlog)}`);
+    const requested = address ?? (this._family === 'AF_UNIX' ? join(tmpdir(), kernelName('listener').slice(1)) : ['127.0.0.1', 0]);
+    const [host, port] = splitAddress(requested, this._family);
+    const [fd, bound] = native.listenSocket(this._family, host, port, backlog);
+    this._fd = fd;
+    this._address = this._family === 'AF_UNIX' ? host : bound;
+    if (this._family === 'AF_INET' && !this._authkey && !warnedUnauthenticatedTcp) {
+      warnedUnauthenticatedTcp = true;
+      process.emitWarning('a TCP Listener without an authkey accepts any peer; messages from it are deserialized, which runs code (pass an authkey)', {
+        code: 'ERR_MP_UNAUTHENTICATED_LISTENER',
+      });
+    }
+  }
+
+  get address(): Address {
+    return this._address;
+  }
+
+  /** Waits for a client and authenticates it (when an authkey is set). */
+  accept(): Connection {
+    const accepted = native.acceptSocket(this._open('accept'), -1)!;
+    const connection = this._accepted(accepted);
+    if (this._authkey) {
+      try {
+        authenticate(connection, deliverChallenge(this._authkey));
+        authenticate(connection, answerChallenge(this._authkey));
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+    }
+    return connection;
+  }
+
+  async acceptAsync(options?: AbortOptions): Promise<Connection> {
+    const signal = options?.signal;
+    for (;;) {
+      signal?.throwIfAborted();
+      const accepted = native.acceptSocket(this._open('acceptAsync'), 0);
+      if (accepted) {
+        const connection = this._accepted(accepted);
+        if (!this._authkey) return connection;
+        try {
+          await authenticateAsync(connection, deliverChallenge(this._authkey), signal);
+          await authenticateAsync(connection, answerChallenge(this._authkey), signal);
+          return connection;
+        } catch (error) {
+          connection.close();
+          throw error;
+        }
+      }
+      await this._readable(signal);
+    }
+  }
+
+  close(): void {
+    if (this._fd < 0) return;
+    this._watcher?.close();
+    native.closeFd(this._fd);
+    this._fd = -1;
+    if (this._family === 'AF_UNIX' && typeof this._address === 'string' && !this._address.startsWith('\0')) rmSync(this._address, { force: true });
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  toString(): string {
+    return `<Listener ${this._family} ${inspect(this._address)}${this._fd < 0 ? ' closed' : ''}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  private _open(call: string): number {
+    if (this._fd < 0) throw new InvalidStateError(`Listener.${call}(): the listener is closed`);
+    return this._fd;
+  }
+
+  private _accepted([fd, peer]: [number, [string, number]]): Connection {
+    this.lastAccepted = this._family === 'AF_UNIX' ? peer[0] : peer;
+    return new Connection(fd);
+  }
+
+  private _readable(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this._watcher?.cancel();
+        reject(signal?.reason);
+      };
+      this._watcher ??= new native.FdWatcher(this._fd, () => this._wake?.());
+      this._wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this._watcher.waitReadable();
+    });
+  }
+
+  private _wake: (() => void) | undefined;
+}
+
+/** Connects to a Listener (and answers its challenge when an authkey is given). */
+export function Client(address: Address, family?: SocketFamily, authkey?: Uint8Array | null): Connection {
+  const resolvedFamily = familyOf(address, family);
+  const key = authkeyArg(authkey, 'Client');
+  const [host, port] = splitAddress(address, resolvedFamily);
+  const [fd] = native.connectSocket(resolvedFamily, host, port, true);
+  const connection = new Connection(fd);
+  if (key) {
+    try {
+      authenticate(connection, answerChallenge(key));
+      authenticate(connection, deliverChallenge(key));
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+  }
+  return connection;
+}
+
+/** The Async twin of Client: resolves names, connects and authenticates on the event loop. */
+export async function ClientAsync(address: Address, family?: SocketFamily, authkey?: Uint8Array | null, options?: AbortOptions): Promise<Connection> {
+  const signal = options?.signal;
+  const resolvedFamily = familyOf(address, family);
+  const key = authkeyArg(authkey, 'ClientAsync');
+  let [host, port] = splitAddress(address, resolvedFamily);
+  if (resolvedFamily === 'AF_INET' && isIP(host) === 0) host = (await lookup(host, { family: 4 })).address;
+  signal?.throwIfAborted();
+  const [fd, connected] = native.connectSocket(resolvedFamily, host, port, false);
+  const connection = new Connection(fd);
+  try {
+    if (!connected) {
+      await connection._connected(signal);
+      native.connectResult(fd);
+    }
+    if (key) {
+      await authenticateAsync(connection, answerChallenge(key), signal);
+      await authenticateAsync(connection, deliverChallenge(key), signal);
+    }
+    return connection;
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** What wait() watches: Connections, Listeners, net.Sockets, or raw fds such as Process sentinels. */
+export type Waitable = Connection | Listener | { fileno(): number } | number | { _handle?: { fd?: number } };
+
+function fdOf(object: Waitable): number {
+  if (typeof object === 'number') return object;
+  if (object instanceof Listener) return (object as unknown as { _open(call: string): number })._open('wait');
+  if ('fileno' in object && typeof object.fileno === 'function') return object.fileno();
+  const fd = (object as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd === 'number' && fd >= 0) return fd;
+  throw new TypeError(`wait(): cannot wait on ${inspect(object, { depth: 0 })}: it has no file descriptor`);
+}
+
+/** Blocks until some objects are ready to read; returns them (empty after the timeout). */
+export function wait<T extends Waitable>(objects: Iterable<T>, timeoutMs?: number | null): T[] {
+  const list = [...objects];
+  const ready = native.pollMany(list.map(fdOf), timeoutArg(timeoutMs, 'wait'));
+  return ready.map((index) => list[index]);
+}
+
+/** The Async twin of wait(): resolves with the ready objects once at least one is ready. */
+export async function waitAsync<T extends Waitable>(objects: Iterable<T>, timeoutMs?: number | null, options?: AbortOptions): Promise<T[]> {
+  const list = [...objects];
+  const fds = list.map(fdOf);
+  const timeout = timeoutArg(timeoutMs, 'waitAsync');
+  const now = native.pollMany(fds, 0);
+  if (now.length > 0 || timeout === 0) return now.map((index) => list[index]);
+  const signal = options?.signal;
+  signal?.throwIfAborted();
+  // A private dup per object, so these watchers never collide with the objects' own.
+  const duplicates = fds.map((fd) => native.dupFd(fd));
+  const watchers: NativeFdWatcher[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (outcome: () => void): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        outcome();
+      };
+      const onAbort = (): void => done(() => reject(signal?.reason));
+      for (const fd of duplicates) {
+        const watcher = new native.FdWatcher(fd, () => done(resolve));
+        watchers.push(watcher);
+        watcher.waitReadable();
+      }
+      if (timeout > 0) timer = setTimeout(() => done(resolve), timeout);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  } finally {
+    for (const watcher of watchers) watcher.close();
+    for (const fd of duplicates) native.closeFd(fd);
+  }
+  return native.pollMany(fds, 0).map((index) => list[index]);
 }

@@ -27,12 +27,16 @@ export interface NativeFdWatcher {
   readFrame(maxLength: number): void;
   /** The callback gets (null, true) once a read would not block. */
   waitReadable(): void;
+  /** The callback gets (null, true) once a write would not block (a connect finished). */
+  waitWritable(): void;
   /** Stops the pending operation unless a frame is half read; true when nothing is pending any more. */
   cancel(): boolean;
   close(): void;
 }
 
 export type FdWatcherCallback = (error: Error | null, result: Buffer | null | true) => void;
+
+export type SocketFamily = 'AF_UNIX' | 'AF_INET';
 
 /** Results of a SemLock take: no token, a token, or the lock of a holder that died. */
 export const enum Take {
@@ -52,12 +56,23 @@ export interface NativeBinding {
   /** [read end, write end] */
   pipePair(): [number, number];
   closeFd(fd: number): void;
+  /** A close-on-exec duplicate of fd. */
+  dupFd(fd: number): number;
   sendFrame(fd: number, bytes: Uint8Array): void;
   /** null at EOF; maxLength < 0 means no limit. */
   recvFrame(fd: number, maxLength: number): Buffer | null;
   /** The length written, the whole message when it does not fit, or null at EOF. */
   recvFrameInto(fd: number, target: ArrayBufferView, offset: number): number | Buffer | null;
   pollFd(fd: number, timeoutMs: number): boolean;
+  /** Indices of the fds that are readable (or at EOF); empty after the timeout. */
+  pollMany(fds: number[], timeoutMs: number): number[];
+  /** [fd (non-blocking), [address, port]] */
+  listenSocket(family: SocketFamily, address: string, port: number, backlog: number): [number, [string, number]];
+  /** [fd, peer [address, port]], or null after the timeout. */
+  acceptSocket(fd: number, timeoutMs: number): [number, [string, number]] | null;
+  /** [fd, connected]: a non-blocking connect may still be in progress. */
+  connectSocket(family: SocketFamily, address: string, port: number, blocking: boolean): [number, boolean];
+  connectResult(fd: number): void;
   sendFds(fd: number, fds: number[]): void;
   recvFds(fd: number, count: number): number[];
   FdWatcher: new (fd: number, callback: FdWatcherCallback) => NativeFdWatcher;

@@ -9,10 +9,15 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <string>
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -141,6 +146,12 @@ Napi::Value PipePair(const Napi::CallbackInfo& info) {
   return Pair(info.Env(), fds);
 }
 
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+  int fd = fcntl(FdArg(info, 0), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) ThrowErrno(info.Env(), "dup");
+  return Napi::Number::New(info.Env(), fd);
+}
+
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   if (close(FdArg(info, 0)) != 0 && errno != EINTR) ThrowErrno(info.Env(), "close");
   return info.Env().Undefined();
@@ -232,6 +243,31 @@ Napi::Value PollFd(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), WaitReady(fd, POLLIN, info[1].As<Napi::Number>().DoubleValue()));
 }
 
+// pollMany(fds, timeoutMs): the indices of the fds a read would not block on (empty on timeout).
+Napi::Value PollMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[1].IsNumber()) ThrowType(env, "pollMany(fds: number[], timeoutMs: number)");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<pollfd> entries(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) entries[i] = {list.Get(i).As<Napi::Number>().Int32Value(), POLLIN, 0};
+  const double timeout = info[1].As<Napi::Number>().DoubleValue();
+  const double deadline = timeout < 0 ? -1 : MonotonicMs() + timeout;
+  Napi::Array ready = Napi::Array::New(env);
+  for (;;) {
+    int wait = -1;
+    if (deadline >= 0) {
+      double left = deadline - MonotonicMs();
+      wait = left <= 0 ? 0 : static_cast<int>(left + 0.999);
+    }
+    int count = poll(entries.data(), entries.size(), wait);
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) ThrowErrno(env, "poll");
+    for (uint32_t i = 0; i < entries.size(); i++)
+      if (entries[i].revents != 0) ready.Set(ready.Length(), Napi::Number::New(env, i));
+    return ready;
+  }
+}
+
 // sendFds(fd, fds): one byte carrying the descriptors (SCM_RIGHTS).
 Napi::Value SendFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -305,6 +341,152 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   return fds;
 }
 
+// A socket address from (family, address, port): a path (a leading NUL selects Linux's abstract
+// namespace) for AF_UNIX, a numeric IPv4 address for AF_INET (JS resolves names first).
+socklen_t SocketAddress(Napi::Env env, const std::string& family, const std::string& address, int64_t port, sockaddr_storage* out) {
+  memset(out, 0, sizeof(*out));
+  if (family == "AF_UNIX") {
+    auto* un = reinterpret_cast<sockaddr_un*>(out);
+    if (address.empty() || address.size() >= sizeof(un->sun_path))
+      throw Napi::RangeError::New(env, "AF_UNIX address must be 1.." + std::to_string(sizeof(un->sun_path) - 1) + " bytes");
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, address.data(), address.size());
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + (address[0] == '\0' ? 0 : 1));
+  }
+  if (family == "AF_INET") {
+    auto* in = reinterpret_cast<sockaddr_in*>(out);
+    in->sin_family = AF_INET;
+    if (port < 0 || port > 65535) throw Napi::RangeError::New(env, "port must be 0..65535");
+    in->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, address.c_str(), &in->sin_addr) != 1) {
+      // A host name: blocking resolution is what the blocking calls want (async callers resolve first).
+      addrinfo hints{};
+      hints.ai_family = AF_INET;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      int rc = getaddrinfo(address.c_str(), nullptr, &hints, &found);
+      if (rc != 0 || found == nullptr)
+        throw Napi::Error::New(env, "cannot resolve host '" + address + "': " + gai_strerror(rc));
+      in->sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+      freeaddrinfo(found);
+    }
+    return sizeof(sockaddr_in);
+  }
+  throw Napi::TypeError::New(env, "family must be 'AF_UNIX' or 'AF_INET', got '" + family + "'");
+}
+
+// [address, port] of a socket address, as JS shows it (port 0 for AF_UNIX).
+Napi::Value AddressValue(Napi::Env env, const sockaddr_storage& address, socklen_t length) {
+  Napi::Array result = Napi::Array::New(env, 2);
+  if (address.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+    char text[INET_ADDRSTRLEN] = {0};
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+    result.Set(0u, Napi::String::New(env, text));
+    result.Set(1u, Napi::Number::New(env, ntohs(in->sin_port)));
+  } else {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&address);
+    size_t path_length = length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
+    std::string path(un->sun_path, path_length);
+    if (!path.empty() && path[0] != '\0') path = path.c_str();
+    result.Set(0u, Napi::String::New(env, path));
+    result.Set(1u, Napi::Number::New(env, 0));
+  }
+  return result;
+}
+
+int OpenSocket(Napi::Env env, const std::string& family) {
+  int fd = socket(family == "AF_UNIX" ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(env, "socket");
+  return fd;
+}
+
+// listenSocket(family, address, port, backlog): [fd, [address, port]]; the fd is non-blocking.
+Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string family = info[0].As<Napi::String>();
+  std::string address = info[1].As<Napi::String>();
+  sockaddr_storage bind_address;
+  socklen_t length = SocketAddress(env, family, address, IntArg(info, 2, "port"), &bind_address);
+  int fd = OpenSocket(env, family);
+  int one = 1;
+  if (family == "AF_INET") setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&bind_address), length) != 0 ||
+      listen(fd, static_cast<int>(IntArg(info, 3, "backlog"))) != 0) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(env, "bind/listen(" + address + ")", err);
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  sockaddr_storage bound;
+  socklen_t bound_length = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, fd));
+  result.Set(1u, AddressValue(env, bound, bound_length));
+  return result;
+}
+
+// acceptSocket(fd, timeoutMs): [fd, [address, port]] or null on timeout; the new fd blocks.
+Napi::Value AcceptSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  double timeout = info[1].As<Napi::Number>().DoubleValue();
+  const double deadline = timeout < 0 ? -1 : MonotonicMs() + timeout;
+  for (;;) {
+    sockaddr_storage peer;
+    socklen_t length = sizeof(peer);
+    int accepted = accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+    if (accepted >= 0) {
+      Napi::Array result = Napi::Array::New(env, 2);
+      result.Set(0u, Napi::Number::New(env, accepted));
+      result.Set(1u, AddressValue(env, peer, length));
+      return result;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) ThrowErrno(env, "accept");
+    double left = deadline < 0 ? -1 : deadline - MonotonicMs();
+    if (deadline >= 0 && left <= 0) return env.Null();
+    if (!WaitReady(fd, POLLIN, left) && deadline >= 0) return env.Null();
+  }
+}
+
+// connectSocket(family, address, port, blocking): [fd, connected]. A non-blocking connect may be
+// in progress (connected false): wait until writable, then connectResult(fd).
+Napi::Value ConnectSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string family = info[0].As<Napi::String>();
+  std::string address = info[1].As<Napi::String>();
+  sockaddr_storage peer;
+  socklen_t length = SocketAddress(env, family, address, IntArg(info, 2, "port"), &peer);
+  const bool blocking = info[3].As<Napi::Boolean>();
+  int fd = OpenSocket(env, family);
+  if (!blocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int rc;
+  do rc = connect(fd, reinterpret_cast<sockaddr*>(&peer), length);
+  while (rc != 0 && errno == EINTR && blocking);
+  if (rc != 0 && !(errno == EINPROGRESS || (errno == EINTR && !blocking))) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(env, "connect(" + address + ")", err);
+  }
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, fd));
+  result.Set(1u, Napi::Boolean::New(env, rc == 0));
+  return result;
+}
+
+// connectResult(fd): finishes a non-blocking connect (throws its error) and makes the fd blocking.
+Napi::Value ConnectResult(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
+  int err = 0;
+  socklen_t length = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length) != 0) err = errno;
+  if (err != 0) ThrowErrno(info.Env(), "connect", err);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return info.Env().Undefined();
+}
+
 // new FdWatcher(fd, callback): readFrame(maxLength) or waitReadable() arms it once; the callback
 // gets (error, frame | null at EOF) or (null, true) on the JS thread.
 class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
@@ -313,6 +495,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     return DefineClass(env, "FdWatcher",
                        {InstanceMethod<&FdWatcher::ReadFrame>("readFrame"),
                         InstanceMethod<&FdWatcher::WaitReadable>("waitReadable"),
+                        InstanceMethod<&FdWatcher::WaitWritable>("waitWritable"),
                         InstanceMethod<&FdWatcher::Cancel>("cancel"),
                         InstanceMethod<&FdWatcher::Close>("close")});
   }
@@ -343,7 +526,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   }
 
  private:
-  enum class Mode { kIdle, kFrame, kReadable };
+  enum class Mode { kIdle, kFrame, kReadable, kWritable };
 
   static void CleanupHook(void* self) { static_cast<FdWatcher*>(self)->CloseHandle(); }
 
@@ -358,7 +541,12 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     if (handle_ == nullptr) throw Napi::Error::New(env, "the connection is closed");
     if (mode_ != Mode::kIdle) throw Napi::Error::New(env, "another async read is already in progress on this connection");
     mode_ = mode;
-    uv_poll_start(handle_, UV_READABLE | UV_DISCONNECT, OnPoll);
+    uv_poll_start(handle_, mode == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT, OnPoll);
+  }
+
+  Napi::Value WaitWritable(const Napi::CallbackInfo& info) {
+    Arm(info.Env(), Mode::kWritable);
+    return info.Env().Undefined();
   }
 
   Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
@@ -380,7 +568,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   // Stops waiting unless part of a frame was already consumed (then the read must finish, or the
   // stream would lose its place); returns whether it stopped.
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    bool stoppable = mode_ == Mode::kReadable || (mode_ == Mode::kFrame && header_got_ == 0);
+    bool stoppable = mode_ == Mode::kReadable || mode_ == Mode::kWritable || (mode_ == Mode::kFrame && header_got_ == 0);
     if (stoppable) {
       mode_ = Mode::kIdle;
       if (handle_ != nullptr) uv_poll_stop(handle_);
@@ -406,7 +594,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     if (status < 0) return Finish(Napi::Error::New(env, std::string("poll: ") + uv_strerror(status)).Value(), env.Undefined());
-    if (mode_ == Mode::kReadable) return Finish(env.Null(), Napi::Boolean::New(env, true));
+    if (mode_ == Mode::kReadable || mode_ == Mode::kWritable) return Finish(env.Null(), Napi::Boolean::New(env, true));
     if (mode_ != Mode::kFrame) return;
     for (bool first = true;; first = false) {
       const bool in_header = header_got_ < 4 || (header_long_ && header_got_ < 12) || body_.IsEmpty();
@@ -489,12 +677,18 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("pipePair", Napi::Function::New(env, PipePair, "pipePair"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
   exports.Set("sendFrame", Napi::Function::New(env, SendFrame, "sendFrame"));
   exports.Set("recvFrame", Napi::Function::New(env, RecvFrame, "recvFrame"));
   exports.Set("recvFrameInto", Napi::Function::New(env, RecvFrameInto, "recvFrameInto"));
   exports.Set("pollFd", Napi::Function::New(env, PollFd, "pollFd"));
+  exports.Set("pollMany", Napi::Function::New(env, PollMany, "pollMany"));
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("listenSocket", Napi::Function::New(env, ListenSocket, "listenSocket"));
+  exports.Set("acceptSocket", Napi::Function::New(env, AcceptSocket, "acceptSocket"));
+  exports.Set("connectSocket", Napi::Function::New(env, ConnectSocket, "connectSocket"));
+  exports.Set("connectResult", Napi::Function::New(env, ConnectResult, "connectResult"));
   exports.Set("FdWatcher", FdWatcher::Init(env));
 }
 
