@@ -19,15 +19,8 @@ const specifiers = Object.keys(pkg.exports)
 const platformDir = `${process.platform}-${process.arch}`;
 const slow = 240_000;
 
-// node-gyp must build against the running node's own headers: nothing may be downloaded.
-const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
-const env: NodeJS.ProcessEnv = { ...process.env };
-if (!env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include', 'node', 'node_api.h'))) {
-  env.npm_config_nodedir = nodePrefix;
-}
-
 async function npm(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund'], { cwd, env, maxBuffer: 64 << 20 });
+  const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund'], { cwd, maxBuffer: 64 << 20 });
   return stdout;
 }
 
@@ -76,7 +69,7 @@ async function load(project: string): Promise<Loaded[]> {
   const results: Loaded[] = [];
   for (const [file, lines] of [['load.mjs', esm], ['load.cjs', cjs]] as const) {
     fs.writeFileSync(path.join(project, file), lines.join('\n') + '\n');
-    const { stdout } = await run(process.execPath, [file], { cwd: project, env });
+    const { stdout } = await run(process.execPath, [file], { cwd: project });
     results.push(JSON.parse(stdout) as Loaded);
   }
   return results;
