@@ -1,6 +1,6 @@
 // `npm run bench [-- name…]`: runs every bench module here (a .mjs exporting `async run()`, optionally
 // filtered by file name), prints one table of ours beside the Node baselines and CPython measured in
-// the same run, and writes the rows to bench-results.json for refreshing the README.
+// the same run, and (unfiltered) writes the rows to bench-results.json for refreshing the README.
 //
 // A row: { name, unit, ours, baselines: { label: number }, cpython?, better: 'higher' | 'lower', target? }
 // with every figure in `unit`; `ours: null` marks a baseline row whose feature has not landed yet.
@@ -56,7 +56,10 @@ const python = pythonVersion() ?? 'python3 not found: no CPython column';
 console.log(`\nNode ${process.version}, ${python}, ${os.cpus().length} CPUs — medians; compare within one run\n`);
 console.log([line(header), `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`, ...table.map(line)].join('\n'));
 
-const out = path.join(here, '..', '..', 'bench-results.json');
-const results = { date: new Date().toISOString(), node: process.version, python: pythonVersion(), cpus: os.cpus().length, rows };
-fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
-console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+// Only a full run refreshes the results file the README table is made from.
+if (filters.length === 0) {
+  const out = path.join(here, '..', '..', 'bench-results.json');
+  const results = { date: new Date().toISOString(), node: process.version, python: pythonVersion(), cpus: os.cpus().length, rows };
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+}
