@@ -46,7 +46,7 @@ const table = rows.map((row) => [
   row.ours != null && row.cpython ? `${(row.ours / row.cpython).toFixed(2)}×` : '—',
   row.target === undefined
     ? '—'
-    : `${row.better === 'lower' ? '≤' : '≥'} ${figure(row.target, row.unit)}${row.ours == null ? '' : meets(row) ? ' ✓' : ' ✗'}`,
+    : `${row.better === 'lower' ? '≤' : '≥'} ${row.target} ${row.unit}${row.ours == null ? '' : meets(row) ? ' ✓' : ' ✗'}`,
 ]);
 
 // Aligned pipes: readable in a terminal and a valid Markdown table for the README.
