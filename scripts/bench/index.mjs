@@ -1,0 +1,65 @@
+// `npm run bench [-- name…]`: runs every bench module here (a .mjs exporting `async run()`, optionally
+// filtered by file name), prints one table of ours beside the Node baselines and CPython measured in
+// the same run, and (unfiltered) writes the rows to bench-results.json for refreshing the README.
+//
+// A row: { name, unit, ours, baselines: { label: number }, cpython?, better: 'higher' | 'lower', target? }
+// with every figure in `unit`; `ours: null` marks a baseline row whose feature has not landed yet.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pythonVersion } from './cpython.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const filters = process.argv.slice(2);
+
+const rows = [];
+for (const file of fs.readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'index.mjs').sort()) {
+  const module = file.slice(0, -'.mjs'.length);
+  if (filters.length > 0 && !filters.some((f) => module.includes(f))) continue;
+  const { run } = await import(pathToFileURL(path.join(here, file)).href);
+  if (typeof run !== 'function') continue; // a helper, not a bench module
+  process.stderr.write(`bench: ${module} … `);
+  const start = performance.now();
+  for (const row of await run()) rows.push({ module, ...row });
+  process.stderr.write(`${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+}
+
+function figure(value, unit) {
+  if (value === null || value === undefined) return '—';
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : value >= 1 ? 2 : Math.max(2, 1 - Math.floor(Math.log10(value)) + 1);
+  return `${value.toFixed(digits)} ${unit}`;
+}
+
+function meets(row) {
+  return row.better === 'lower' ? row.ours <= row.target : row.ours >= row.target;
+}
+
+const labels = [...new Set(rows.flatMap((row) => Object.keys(row.baselines)))];
+const header = ['operation', 'ours', ...labels, 'CPython', 'ours/CPython', 'target'];
+const table = rows.map((row) => [
+  row.name,
+  figure(row.ours, row.unit),
+  ...labels.map((label) => figure(row.baselines[label], row.unit)),
+  figure(row.cpython, row.unit),
+  row.ours != null && row.cpython ? `${(row.ours / row.cpython).toFixed(2)}×` : '—',
+  row.target === undefined
+    ? '—'
+    : `${row.better === 'lower' ? '≤' : '≥'} ${row.target} ${row.unit}${row.ours == null ? '' : meets(row) ? ' ✓' : ' ✗'}`,
+]);
+
+// Aligned pipes: readable in a terminal and a valid Markdown table for the README.
+const widths = header.map((_, i) => Math.max(...[header, ...table].map((cells) => cells[i].length)));
+const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+const python = pythonVersion() ?? 'python3 not found: no CPython column';
+console.log(`\nNode ${process.version}, ${python}, ${os.cpus().length} CPUs — medians; compare within one run\n`);
+console.log([line(header), `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`, ...table.map(line)].join('\n'));
+
+// Only a full run refreshes the results file the README table is made from.
+if (filters.length === 0) {
+  const out = path.join(here, '..', '..', 'bench-results.json');
+  const results = { date: new Date().toISOString(), node: process.version, python: pythonVersion(), cpus: os.cpus().length, rows };
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sanitizer pass (`npm run sanitize [-- vitest args]`): builds the addon with ASan+UBSan (MPJS_SANITIZE=1)
+# in a scratch copy of the checkout and runs the vitest suite there with libasan preloaded into every node.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/mpjs-sanitize-XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+
+# A copy, uncommitted edits included, so the checkout's own build/ stays the normal one.
+tar -C "$root" --exclude=./.git --exclude=./node_modules --exclude=./build --exclude=./dist --exclude=./prebuilds \
+  -cf - . | tar -C "$scratch" -xf -
+ln -s "$root/node_modules" "$scratch/node_modules"
+cd "$scratch"
+
+MPJS_SANITIZE=1 npm run --silent build:native >/dev/null
+ldd build/Release/multiprocess.node | grep libasan >/dev/null || { echo "sanitize: the addon was built without ASan" >&2; exit 1; }
+
+# From here every node loads the instrumented addon (build:ts too: it loads the build to list exports).
+# node is not instrumented, so the ASan runtime must be preloaded; V8 never frees some of its
+# allocations, so leak detection would only report noise; UBSan must fail the run, not just print.
+export LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so)"
+export ASAN_OPTIONS=detect_leaks=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+npm run --silent build:ts
+npx vitest run --exclude test/packaging.test.ts "$@"

@@ -1,0 +1,125 @@
+// Packaging: the npm tarball installs into an empty project and loads from ESM and CJS, once with a
+// prebuild (installed with --ignore-scripts, so nothing can compile) and once compiled from source.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = path.resolve(__dirname, '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  exports: Record<string, unknown>;
+};
+const specifiers = Object.keys(pkg.exports)
+  .filter((key) => key !== './package.json')
+  .map((key) => (key === '.' ? pkg.name : `${pkg.name}${key.slice(1)}`));
+const platformDir = `${process.platform}-${process.arch}`;
+const slow = 240_000;
+
+async function npm(cwd: string, args: string[]): Promise<string> {
+  const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund'], { cwd, maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+/** Packs `dir` without running its scripts (dist/ is already built) and returns the tarball's path. */
+async function pack(dir: string, destination: string): Promise<string> {
+  fs.mkdirSync(destination, { recursive: true });
+  const [info] = JSON.parse(await npm(dir, ['pack', '--ignore-scripts', '--json', '--pack-destination', destination])) as [
+    { filename: string },
+  ];
+  return path.join(destination, info.filename);
+}
+
+/** Creates an empty project, installs `tarball` into it and returns the installed package's directory. */
+async function installInto(project: string, tarball: string, extra: string[]): Promise<string> {
+  fs.mkdirSync(project, { recursive: true });
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  await npm(project, ['install', '--prefer-offline', ...extra, tarball]);
+  return path.join(project, 'node_modules', pkg.name);
+}
+
+interface Loaded {
+  cpuCount: number;
+  exportCounts: Record<string, number>;
+  binary: string;
+}
+
+/** Loads every entry point from the project with `import` (.mjs) and `require` (.cjs). */
+async function load(project: string): Promise<Loaded[]> {
+  const list = JSON.stringify(specifiers);
+  const binary = `require('node-gyp-build').path(path.dirname(require.resolve('${pkg.name}/package.json')))`;
+  const esm = [
+    `import { createRequire } from 'node:module';`,
+    `import * as path from 'node:path';`,
+    `const require = createRequire(import.meta.url);`,
+    `const exportCounts = {};`,
+    `for (const s of ${list}) exportCounts[s] = Object.keys(await import(s)).length;`,
+    `const { cpuCount } = await import('${pkg.name}');`,
+    `console.log(JSON.stringify({ cpuCount: cpuCount(), exportCounts, binary: ${binary} }));`,
+  ];
+  const cjs = [
+    `const path = require('node:path');`,
+    `const exportCounts = {};`,
+    `for (const s of ${list}) exportCounts[s] = Object.keys(require(s)).length;`,
+    `console.log(JSON.stringify({ cpuCount: require('${pkg.name}').cpuCount(), exportCounts, binary: ${binary} }));`,
+  ];
+  const results: Loaded[] = [];
+  for (const [file, lines] of [['load.mjs', esm], ['load.cjs', cjs]] as const) {
+    fs.writeFileSync(path.join(project, file), lines.join('\n') + '\n');
+    const { stdout } = await run(process.execPath, [file], { cwd: project });
+    results.push(JSON.parse(stdout) as Loaded);
+  }
+  return results;
+}
+
+function expectLoaded(results: Loaded[], binaryUnder: string): void {
+  for (const result of results) {
+    expect(result.cpuCount).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(result.exportCounts)).toEqual(specifiers);
+    for (const count of Object.values(result.exportCounts)) expect(count).toBeGreaterThan(0);
+    expect(result.binary.startsWith(binaryUnder + path.sep)).toBe(true);
+  }
+}
+
+describe('npm package', () => {
+  let work: string;
+  let stage: string;
+  let sourceTarball: string;
+
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'mpjs-packaging-'));
+    // Stage the published file set, minus any prebuilds lying in the checkout, so both paths are controlled.
+    const published = await pack(root, path.join(work, 'published'));
+    await run('tar', ['-xzf', published, '-C', work]);
+    stage = path.join(work, 'package');
+    fs.rmSync(path.join(stage, 'prebuilds'), { recursive: true, force: true });
+    sourceTarball = await pack(stage, path.join(work, 'source'));
+  }, slow);
+
+  afterAll(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('installs with --ignore-scripts and loads the prebuild', async () => {
+    // prebuildify needs node-addon-api and its own binary: borrow this checkout's node_modules.
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
+    await npm(stage, ['run', 'prebuildify']);
+    const prebuiltTarball = await pack(stage, path.join(work, 'prebuilt'));
+
+    const project = path.join(work, 'prebuilt-consumer');
+    const installed = await installInto(project, prebuiltTarball, ['--ignore-scripts']);
+    expect(fs.readdirSync(path.join(installed, 'prebuilds', platformDir)).filter((f) => f.endsWith('.node'))).toHaveLength(1);
+    expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
+    expectLoaded(await load(project), path.join(fs.realpathSync(installed), 'prebuilds', platformDir));
+  }, slow);
+
+  it('compiles from source when no prebuild fits', async () => {
+    const project = path.join(work, 'source-consumer');
+    const installed = await installInto(project, sourceTarball, []);
+    expect(fs.existsSync(path.join(installed, 'prebuilds', platformDir))).toBe(false);
+    expectLoaded(await load(project), path.join(fs.realpathSync(installed), 'build', 'Release'));
+  }, slow);
+});
