@@ -2,57 +2,41 @@
 // (threads only) and CPython's multiprocessing locks measured in the same run.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { cpython } from './cpython.mjs';
+import { median } from './measure.mjs';
 
-const require = createRequire(import.meta.url);
-const { Lock, RLock, Semaphore } = require('../../dist/index.js');
+const { Lock, RLock, Semaphore } = createRequire(import.meta.url)('../../dist/index.js');
+const here = fileURLToPath(import.meta.url);
+const KINDS = { Lock: () => new Lock(), RLock: () => new RLock(), Semaphore: () => new Semaphore(4) };
 
-function nsPerOp(iterations, body) {
+/** ns per call of `body`, median of 5 tight loops (a per-call closure would dominate at ~30 ns). */
+function loopNs(body, iterations = 2_000_000) {
   for (let i = 0; i < 100_000; i++) body();
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) body();
-  return Number(process.hrtime.bigint() - started) / iterations;
+  return median([1, 2, 3, 4, 5].map(() => {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) body();
+    return Number(process.hrtime.bigint() - started) / iterations;
+  }));
 }
 
-function median(samples) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
-}
-
-function lockPair(lock) {
-  return median([1, 2, 3, 4, 5].map(() => nsPerOp(2_000_000, () => { lock.acquire(); lock.release(); })));
+/**
+ * Each kind is timed in a fresh node, as in an application whose hot loop uses one kind: in one
+ * process the shared acquire/release code would turn polymorphic and measure V8, not the lock.
+ */
+function pair(kind) {
+  return Number(execFileSync(process.execPath, [here, kind], { encoding: 'utf8' }));
 }
 
 function atomicsMutexPair() {
   const word = new Int32Array(new SharedArrayBuffer(4));
-  return median([1, 2, 3].map(() => nsPerOp(2_000_000, () => {
+  return loopNs(() => {
     while (Atomics.compareExchange(word, 0, 0, 1) !== 0);
     Atomics.store(word, 0, 0);
-  })));
+  });
 }
 
-/** CPython's ns per acquire+release of multiprocessing.<kind>(), or undefined without python3. */
-function cpythonPair(kind) {
-  const script = `
-import multiprocessing as mp, time
-lock = mp.${kind}()
-def run(n):
-    a, r = lock.acquire, lock.release
-    t = time.perf_counter()
-    for _ in range(n):
-        a(); r()
-    return (time.perf_counter() - t) / n * 1e9
-run(100000)
-print(sorted(run(500000) for _ in range(5))[2])
-`;
-  try {
-    return Number(execFileSync('python3', ['-c', script], { encoding: 'utf8' }).trim());
-  } catch {
-    return undefined;
-  }
-}
-
-async function asyncPair(lock) {
+async function asyncPairNs(lock) {
   const iterations = 200_000;
   const started = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) {
@@ -64,42 +48,29 @@ async function asyncPair(lock) {
 
 export async function run() {
   const atomics = atomicsMutexPair();
+  const py = await cpython(`
+    import multiprocessing as mp
+    def pair_ns(lock, n=500000):
+        a, r = lock.acquire, lock.release
+        def loop():
+            for _ in range(n):
+                a(); r()
+        return median_ms(loop, samples=5, warmup=1) / n * 1e6
+    print(json.dumps({kind: pair_ns(getattr(mp, kind)()) for kind in ('Lock', 'RLock', 'Semaphore')}))
+  `);
+  const row = (name, ours, cpythonNs, target) => ({
+    name, unit: 'ns', better: 'lower', ours, cpython: cpythonNs, target,
+    baselines: { 'Atomics mutex (threads only)': atomics },
+  });
   return [
-    {
-      name: 'Lock acquire+release, uncontended',
-      unit: 'ns',
-      better: 'lower',
-      target: 40,
-      ours: lockPair(new Lock()),
-      baselines: { 'Atomics mutex (threads only)': atomics },
-      cpython: cpythonPair('Lock'),
-    },
-    {
-      name: 'RLock acquire+release, uncontended',
-      unit: 'ns',
-      better: 'lower',
-      ours: lockPair(new RLock()),
-      baselines: { 'Atomics mutex (threads only)': atomics },
-      cpython: cpythonPair('RLock'),
-    },
-    {
-      name: 'Semaphore acquire+release, uncontended',
-      unit: 'ns',
-      better: 'lower',
-      ours: lockPair(new Semaphore(4)),
-      baselines: { 'Atomics mutex (threads only)': atomics },
-      cpython: cpythonPair('Semaphore'),
-    },
-    {
-      name: 'Lock acquireAsync+release, uncontended',
-      unit: 'ns',
-      better: 'lower',
-      ours: await asyncPair(new Lock()),
-      baselines: {},
-    },
+    row('Lock acquire+release, uncontended', pair('Lock'), py?.Lock, 40),
+    row('RLock acquire+release, uncontended', pair('RLock'), py?.RLock),
+    row('Semaphore acquire+release, uncontended', pair('Semaphore'), py?.Semaphore),
+    { name: 'Lock acquireAsync+release, uncontended', unit: 'ns', better: 'lower', ours: await asyncPairNs(new Lock()), baselines: {} },
   ];
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const row of await run()) console.log(row);
+if (process.argv[1] === here && KINDS[process.argv[2]]) {
+  const lock = KINDS[process.argv[2]]();
+  process.stdout.write(String(loopNs(() => { lock.acquire(); lock.release(); })));
 }

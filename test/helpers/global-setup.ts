@@ -9,6 +9,17 @@ function ourShmEntries(): Set<string> {
   return new Set(fs.readdirSync('/dev/shm').filter((entry) => entry.includes('mpjs-')));
 }
 
+/** Our names carry the creator's pid: an entry whose creator is alive and not of this run is someone else's. */
+function createdElsewhere(entry: string, mark: string): boolean {
+  const pid = /mpjs-(\d+)-/.exec(entry)?.[1];
+  if (!pid) return false;
+  try {
+    return !fs.readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`${RUN_MARK}=${mark}`);
+  } catch {
+    return false;
+  }
+}
+
 /** Processes (other than this one) whose environment carries this run's mark: every child we started. */
 function markedProcesses(mark: string): string[] {
   const found: string[] = [];
@@ -44,11 +55,15 @@ export default function setup(): () => Promise<void> {
   return async () => {
     // vitest's own workers carry the mark too; give them time to exit after the last file.
     const alive = await settle(() => markedProcesses(mark), 10_000);
-    const leaked = await settle(() => [...ourShmEntries()].filter((entry) => !before.has(entry)), 2_000);
+    const leaked = await settle(() => [...ourShmEntries()].filter((entry) => !before.has(entry) && !createdElsewhere(entry, mark)), 2_000);
     const problems: string[] = [];
     if (alive.length > 0) problems.push(`processes still alive after the run:\n  ${alive.join('\n  ')}`);
     if (leaked.length > 0) problems.push(`/dev/shm entries leaked by the run: ${leaked.join(', ')}`);
     for (const entry of leaked) fs.rmSync(`/dev/shm/${entry}`, { force: true });
-    if (problems.length > 0) throw new Error(`leak check failed\n${problems.join('\n')}`);
+    if (problems.length > 0) {
+      // vitest reports a teardown error but keeps exit code 0: fail the run ourselves.
+      process.exitCode = 1;
+      throw new Error(`leak check failed\n${problems.join('\n')}`);
+    }
   };
 }

@@ -1,0 +1,57 @@
+// Bench rows for Pipe/Connection bytes: ping-pong latency and 64 MiB throughput between two
+// processes, beside CPython's Pipe measured in the same run.
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { cpython } from './cpython.mjs';
+import { timePerOp } from './measure.mjs';
+
+const { Pipe } = createRequire(import.meta.url)('../../dist/index.js');
+const peer = fileURLToPath(new URL('./children/pipe-echo.cjs', import.meta.url));
+const SMALL = Buffer.from('hello world 1234');
+const BIG = 64 << 20;
+
+export async function run() {
+  const [mine, theirs] = Pipe();
+  const child = fork(peer, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', theirs.fileno()] });
+  theirs.close();
+  const pingPongMs = await timePerOp(() => {
+    mine.sendBytes(SMALL);
+    mine.recvBytes();
+  }, { batch: 2000 });
+  const big = Buffer.alloc(BIG, 7);
+  const bigMs = await timePerOp(() => {
+    mine.sendBytes(big);
+    mine.recvBytes();
+  }, { samples: 7 });
+  mine.close();
+  await once(child, 'exit');
+  const py = await cpython(`
+    import multiprocessing as mp
+    def echo(conn):
+        while True:
+            try:
+                m = conn.recv_bytes()
+            except EOFError:
+                break
+            conn.send_bytes(m[:1] if len(m) > 1024 else m)
+    if __name__ == '__main__':
+        ours, theirs = mp.Pipe()
+        p = mp.Process(target=echo, args=(theirs,))
+        p.start()
+        small = b'hello world 1234'
+        ping = median_ms(lambda: (ours.send_bytes(small), ours.recv_bytes()), batch=2000) * 1000
+        big = b'\\7' * (64 << 20)
+        bulk = median_ms(lambda: (ours.send_bytes(big), ours.recv_bytes()), samples=7)
+        ours.close()
+        p.join()
+        print(json.dumps({'ping': ping, 'bulk': (64 / 1024) / (bulk / 1000)}))
+  `);
+  return [
+    { name: 'Pipe ping-pong, sendBytes/recvBytes 16 B', unit: 'µs', better: 'lower', target: 12,
+      ours: pingPongMs * 1000, baselines: {}, cpython: py?.ping },
+    { name: 'Pipe sendBytes, 64 MiB messages', unit: 'GiB/s', better: 'higher', target: 2,
+      ours: (64 / 1024) / (bigMs / 1000), baselines: {}, cpython: py?.bulk },
+  ];
+}
