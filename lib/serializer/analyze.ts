@@ -28,7 +28,7 @@ const CACHE_LIMIT = 4096;
 type Node = acorn.Node & Record<string, unknown>;
 
 function parse(text: string, sourceType: 'script' | 'module'): acorn.Program {
-  return acorn.parse(text, { ecmaVersion: 'latest', sourceType, ranges: true });
+  return acorn.parse(text, { ecmaVersion: 'latest', sourceType, ranges: true, allowSuperOutsideMethod: true });
 }
 
 /** Parses `source` as an expression, then as an object-literal member; returns the function node. */
@@ -89,9 +89,9 @@ function findRefusal(fn: Node, isArrow: boolean, free: readonly string[]): strin
   visit((fn as unknown as ESTree.ArrowFunctionExpression).body, (n, parent) => {
     if (refusal || isNonArrowFunction(n) || n.type === 'ClassBody') return false;
     if (n.type === 'ThisExpression') {
-      // tsc's pre-ES2017 async arrows pass the lexical this to __awaiter even when unused.
+      // tsc's and esbuild's lowered async arrows pass the lexical this to __awaiter/__async even when unused.
       const call = parent as unknown as ESTree.CallExpression | null;
-      const awaiter = call?.type === 'CallExpression' && call.callee.type === 'Identifier' && call.callee.name === '__awaiter' && call.arguments[0] === (n as unknown);
+      const awaiter = call?.type === 'CallExpression' && call.callee.type === 'Identifier' && (call.callee.name === '__awaiter' || call.callee.name === '__async') && call.arguments[0] === (n as unknown);
       if (!awaiter) refusal = "it is an arrow function using the lexical 'this' of its enclosing scope";
     } else if (n.type === 'Super') refusal = "it is an arrow function using the lexical 'super' of its enclosing method";
     else if (n.type === 'MetaProperty' && (n as unknown as ESTree.MetaProperty).meta.name === 'new') refusal = "it is an arrow function using the lexical 'new.target'";
@@ -105,7 +105,11 @@ function analyzeUncached(source: string): FunctionAnalysis {
   try {
     parsed = parseFunction(source);
   } catch (error) {
-    return { form: 'expression', isClass: false, isArrow: false, free: [], source, usesSuper: false, hasPrivate: false, refusal: `its source could not be parsed (${(error as Error).message})` };
+    // acorn only rejects new.target where no function encloses it: an arrow's lexical new.target.
+    const refusal = /\bnew\s*\.\s*target\b/.test(source)
+      ? "it is an arrow function using the lexical 'new.target'"
+      : `its source could not be parsed (${(error as Error).message})`;
+    return { form: 'expression', isClass: false, isArrow: true, free: [], source, usesSuper: false, hasPrivate: false, refusal };
   }
   const { program, fn, form, offset, sourceType } = parsed;
   const manager = eslintScope.analyze(program as unknown as ESTree.Program, { ecmaVersion: 2022, sourceType });

@@ -3,6 +3,7 @@
 import { builtinModules, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
+import * as types from 'node:util/types';
 import { SerializationError } from '../errors';
 import type { Ref } from './format';
 
@@ -84,6 +85,11 @@ export function lookup(value: object): Ref | undefined {
   if (ref === undefined && typeof value === 'function') {
     indexCjs();
     ref = index.get(value);
+  }
+  // `import * as fs from 'node:fs'`: a builtin's namespace stands for its CommonJS exports.
+  if (ref === undefined && types.isModuleNamespaceObject(value)) {
+    const cjs = index.get((value as { default?: unknown }).default);
+    if (cjs?.[0] === 'm' && cjs[2].length === 0) ref = cjs;
   }
   return ref;
 }

@@ -32,7 +32,7 @@ export class Decoder {
     this.records = asArray(records, 'function table') as FunctionRecord[];
     for (const r of this.records) if (!isRecord(r) || typeof r.s !== 'string' || typeof r.c !== 'number' || r.c >= scopes.length || ![0, 1, 2, 3].includes(r.f)) malformed('function record');
     for (const s of scopes) if (!isRecord(s) || !Array.isArray(s.n) || !Array.isArray(s.v) || typeof s.u !== 'number' || s.u >= scopes.indexOf(s)) malformed('scope record');
-    const { values, setters } = instantiate(
+    const { values, setters } = this.records.length === 0 ? { values: [], setters: [] } : instantiate(
       this.records.map((r) => ({ source: r.s, form: r.f, strict: r.t === true, scope: r.c })),
       scopes.map((s) => ({ parent: s.u, names: s.n.map(String) })),
     );

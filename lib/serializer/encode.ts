@@ -11,7 +11,7 @@ import { lookup } from './byref';
 import { MARK, Tag, type Ref } from './format';
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
-import { readBound, readScopes, type ScopeEntry } from './scopes';
+import { readBound, readProxyTarget, readScopes, type ScopeEntry } from './scopes';
 
 export interface EncodeOptions {
   /**
@@ -53,7 +53,8 @@ export interface ScopeRecord {
 }
 
 const FORMS = { expression: 0, method: 1, get: 2, set: 3 } as const;
-const FUNCTION_SKIP = new Set(['length', 'name', 'prototype', 'arguments', 'caller']);
+// `name` is sent: helpers such as esbuild's __name() redefine it.
+const FUNCTION_SKIP = new Set(['length', 'prototype', 'arguments', 'caller']);
 const PLAIN_LEAF_PROTOS = new Set<object>([
   Date.prototype, RegExp.prototype, ArrayBuffer.prototype, DataView.prototype, Buffer.prototype,
   Number.prototype, String.prototype, Boolean.prototype, BigInt.prototype,
@@ -153,6 +154,7 @@ export class Encoder {
   private encodeObject(o: object): unknown {
     const done = this.memo.get(o);
     if (done !== undefined) return done;
+    if (types.isProxy(o)) return this.remember(o, marker(Tag.Ref, { r: proxiedModule(o) }));
     refuseObject(o);
     const reducer = reducerFor(o);
     if (reducer) {
@@ -463,9 +465,18 @@ function requireFunctionRef(fn: Function): Ref | undefined {
   return ['r', main ?? `${process.cwd()}/`];
 }
 
+/** A Proxy is refused unless it wraps a module that goes by reference (test runners proxy imports). */
+function proxiedModule(proxy: object): Ref {
+  const target = readProxyTarget(proxy);
+  if (typeof target === 'object' && target !== null) {
+    const ref = lookup(target) ?? lookup((target as { default?: object }).default ?? {});
+    if (ref && (ref[0] === 'm' || ref[0] === 'f') && ref[2].length === 0) return ref;
+  }
+  throw new Refusal('it is a Proxy, whose handler cannot be read');
+}
+
 /** Values that hold live state of this process and have no meaning elsewhere. */
 function refuseObject(o: object): void {
-  if (types.isProxy(o)) throw new Refusal('it is a Proxy, whose handler cannot be read');
   if (types.isPromise(o)) throw new Refusal('it is a Promise; await it and send the result');
   if (types.isWeakMap(o) || types.isWeakSet(o)) throw new Refusal(`it is a ${types.isWeakMap(o) ? 'WeakMap' : 'WeakSet'}, whose entries cannot be enumerated`);
   if (o instanceof WeakRef || o instanceof FinalizationRegistry) throw new Refusal(`it is a ${o instanceof WeakRef ? 'WeakRef' : 'FinalizationRegistry'}, tied to this process's garbage collector`);

@@ -117,3 +117,11 @@ export function readBound(fn: Function): BoundParts | undefined {
     };
   });
 }
+
+/** The target of a Proxy (module namespaces of some loaders are proxies over the real module). */
+export function readProxyTarget(proxy: object): unknown {
+  return withGroup(() => {
+    const target = internals(proxy as Function).get('[[Target]]');
+    return target ? materialize(target) : undefined;
+  });
+}
