@@ -1,4 +1,4 @@
-// Wire format: a version byte, a codec byte, then a v8.serialize payload. Marker objects inside the
+// Wire format: a version byte, a codec byte, 6 reserved bytes, then a v8.serialize payload. Marker objects inside the
 // GRAPH codec carry what v8 cannot (functions, prototypes, references); their tags live here.
 import * as v8 from 'node:v8';
 import { SerializationError } from '../errors';
@@ -46,10 +46,18 @@ export type Ref =
   | ['f', string, string[]]
   | ['r', string];
 
-/** One pass: our two header bytes go in front of v8's own header, so the payload is never copied. */
+/**
+ * Our header (version, codec, 6 reserved bytes) goes in front of v8's own in one pass. Eight bytes
+ * keep typed-array data as aligned as raw v8.serialize would, so the receiver can view it in place.
+ */
+const HEADER = 8;
+
 export function frame(codec: number, value: unknown): Buffer {
   const serializer = new v8.DefaultSerializer();
-  serializer.writeRawBytes(Buffer.from([VERSION, codec]));
+  const header = Buffer.alloc(HEADER);
+  header[0] = VERSION;
+  header[1] = codec;
+  serializer.writeRawBytes(header);
   serializer.writeHeader();
   serializer.writeValue(value);
   return serializer.releaseBuffer();
@@ -58,13 +66,14 @@ export function frame(codec: number, value: unknown): Buffer {
 /** Reads a framed message; any malformed input surfaces as SerializationError. */
 export function unframe(bytes: Uint8Array): { codec: number; value: unknown } {
   if (!(bytes instanceof Uint8Array)) throw new SerializationError('loads(bytes): expected a Buffer or Uint8Array');
-  if (bytes.length < 4) throw new SerializationError(`loads: ${bytes.length} bytes is too short for a message`);
+  if (bytes.length < HEADER + 2) throw new SerializationError(`loads: ${bytes.length} bytes is too short for a message`);
   if (bytes[0] !== VERSION)
     throw new SerializationError(`loads: format version ${bytes[0]} is not ${VERSION} (sender and receiver run different versions)`);
   const codec = bytes[1]!;
   if (codec !== CODEC_PLAIN && codec !== CODEC_GRAPH) throw new SerializationError(`loads: unknown codec ${codec}`);
   try {
-    const deserializer = new v8.DefaultDeserializer(bytes.subarray(2));
+    const deserializer = new v8.DefaultDeserializer(bytes);
+    deserializer.readRawBytes(HEADER);
     deserializer.readHeader();
     return { codec, value: deserializer.readValue() };
   } catch (error) {

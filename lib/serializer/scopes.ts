@@ -49,6 +49,10 @@ function connect(): inspector.Session {
 /** Brings a remote object back as the live value (objects keep their identity). */
 function materialize(remote: RemoteObject): unknown {
   if (remote.objectId === undefined && remote.unserializableValue === undefined) return remote.value;
+  if (remote.objectId !== undefined && remote.type === 'object') {
+    post('Runtime.callFunctionOn', { objectId: remote.objectId, functionDeclaration: 'function () { globalThis[Symbol.for("multiprocess.serializer.slot")] = this; }' });
+    return take();
+  }
   const argument = remote.objectId !== undefined ? { objectId: remote.objectId } : { unserializableValue: remote.unserializableValue };
   post('Runtime.callFunctionOn', {
     objectId: remoteOf(globalThis),
