@@ -1,10 +1,76 @@
-// multiprocess/serializer: dumps/loads of closures, classes and handles (issue: the serializer).
-import { NotImplementedError } from '../errors';
+// multiprocess/serializer: "dill for JavaScript" — dumps/loads of data, closures, classes,
+// errors and registered handles. The wire format is a framed v8.serialize payload (see format.ts).
+import * as inspector from 'node:inspector';
+import { SerializationError } from '../errors';
+import { indexEsm } from './byref';
+import { Decoder } from './decode';
+import { Encoder, isPlain, type EncodeOptions, type ScopeRecord } from './encode';
+import { CODEC_GRAPH, CODEC_PLAIN, frame, unframe } from './format';
+import { Refusal, toSerializationError } from './paths';
 
-export function dumps(_value: unknown): Buffer {
-  throw new NotImplementedError('multiprocess/serializer dumps');
+export { register, type Reducer } from './registry';
+export { SerializationError };
+
+export interface DumpsOptions extends EncodeOptions {
+  /** How error paths start, e.g. 'args' gives `args[0].client.socket`. Default 'value'. */
+  root?: string;
 }
 
-export function loads(_bytes: Uint8Array): unknown {
-  throw new NotImplementedError('multiprocess/serializer loads');
+/** Serializes `value`; throws SerializationError (with `.path`) for what cannot travel. */
+export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
+  if (isPlain(value)) return frame(CODEC_PLAIN, value);
+  const encoder = new Encoder(options);
+  let root: unknown;
+  try {
+    root = encoder.encode(value);
+  } catch (error) {
+    if (error instanceof Refusal) throw toSerializationError(error, options.root ?? 'value');
+    if (error instanceof SerializationError) throw error;
+    const path = options.root ?? 'value';
+    throw new SerializationError(`cannot serialize ${path}: ${(error as Error).message}`, { path, cause: error });
+  }
+  return frame(CODEC_GRAPH, [root, encoder.functions, encoder.scopes]);
 }
+
+/** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes. */
+export function loads(bytes: Uint8Array): unknown {
+  const { codec, value } = unframe(bytes);
+  if (codec === CODEC_PLAIN) return value;
+  try {
+    if (!Array.isArray(value) || value.length !== 3 || !Array.isArray(value[2])) throw new SerializationError('loads: malformed message (not a graph)');
+    return new Decoder(value[1], value[2] as ScopeRecord[]).run(value[0]);
+  } catch (error) {
+    if (error instanceof SerializationError) throw error;
+    throw new SerializationError(`loads: malformed message (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/**
+ * Like `dumps`, and first indexes the ES modules loaded so far, so that their exports go by
+ * reference (Node keeps no synchronous registry of ES modules). Use it from ESM code.
+ */
+export async function dumpsAsync(value: unknown, options: DumpsOptions = {}): Promise<Buffer> {
+  if (!isPlain(value)) await indexEsm(await loadedModuleUrls());
+  return dumps(value, options);
+}
+
+/** URLs of the ES modules V8 has parsed: `Debugger.enable` replays a scriptParsed event for each. */
+async function loadedModuleUrls(): Promise<string[]> {
+  const session = new inspector.Session();
+  session.connect();
+  const urls = new Set<string>();
+  session.on('Debugger.scriptParsed', (event) => {
+    const url = event.params.url;
+    if (url.startsWith('file:') && !urls.has(url)) urls.add(url);
+  });
+  const post = (method: string): Promise<void> =>
+    new Promise((done, fail) => session.post(method, (error: Error | null) => (error ? fail(error) : done())));
+  try {
+    await post('Debugger.enable');
+    await post('Debugger.disable');
+  } finally {
+    session.disconnect();
+  }
+  return [...urls];
+}
+

@@ -1,0 +1,174 @@
+// The by-reference index: globals, builtin modules and exports of importable modules travel as
+// "where to find it" and are looked up on the receiver instead of being copied.
+import { builtinModules, createRequire } from 'node:module';
+import * as path from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import * as types from 'node:util/types';
+import { SerializationError } from '../errors';
+import type { Ref } from './format';
+
+// A curated list: requiring every builtin has side effects and warnings on some versions.
+const BUILTINS = [
+  'assert', 'async_hooks', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'diagnostics_channel', 'dns',
+  'events', 'fs', 'fs/promises', 'http', 'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process',
+  'querystring', 'readline', 'stream', 'stream/promises', 'string_decoder', 'timers', 'timers/promises', 'tls',
+  'tty', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+].filter((name) => builtinModules.includes(name));
+
+/** Files whose module a fresh `node` can load by path (a .ts file needs a loader the receiver may lack). */
+const LOADABLE = /\.(c?js|mjs|json|node)$/;
+
+const index = new Map<unknown, Ref>();
+let indexedCjs = -1;
+const indexedFiles = new Set<string>();
+
+function add(value: unknown, ref: Ref): void {
+  if ((typeof value === 'function' || (typeof value === 'object' && value !== null)) && !index.has(value)) index.set(value, ref);
+}
+
+function addMembers(owner: unknown, make: (keys: string[]) => Ref, keys: string[], depth: number): void {
+  if (owner === null || (typeof owner !== 'object' && typeof owner !== 'function')) return;
+  add(owner, make(keys));
+  if (depth === 0) return;
+  for (const key of Object.getOwnPropertyNames(owner)) {
+    if (key === 'caller' || key === 'arguments' || key === 'constructor') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(owner, key);
+    if (descriptor && 'value' in descriptor) addMembers(descriptor.value, make, [...keys, key], depth - 1);
+  }
+}
+
+function indexGlobals(): void {
+  for (const key of Object.getOwnPropertyNames(globalThis)) {
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
+    if (!descriptor || !('value' in descriptor) || key === 'globalThis') continue;
+    // Constructors, their statics and prototypes (with methods); namespaces such as Math and JSON.
+    addMembers(descriptor.value, (keys) => ['g', keys], [key], typeof descriptor.value === 'function' ? 3 : 1);
+  }
+  // Intrinsics without a global name, reached through prototypes of builtins.
+  const intrinsics: Record<string, unknown> = {
+    AsyncFunction: Object.getPrototypeOf(async function () {}),
+    GeneratorFunction: Object.getPrototypeOf(function* () {}),
+    AsyncGeneratorFunction: Object.getPrototypeOf(async function* () {}),
+    TypedArray: Object.getPrototypeOf(Uint8Array),
+  };
+  for (const [name, value] of Object.entries(intrinsics)) add(value, ['g', ['%' + name]]);
+  for (const name of BUILTINS) addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
+}
+
+const nodeRequire = createRequire(__filename);
+
+/** Indexes CJS modules a fresh process could load by path; not the main module (its functions go by value). */
+function indexCjs(): void {
+  const cache = require.cache;
+  const files = Object.keys(cache);
+  if (files.length === indexedCjs) return;
+  indexedCjs = files.length;
+  const main = require.main?.filename;
+  for (const file of files) {
+    const mod = cache[file];
+    if (!mod || !mod.loaded || file === main || indexedFiles.has(file) || !LOADABLE.test(file) || !path.isAbsolute(file)) continue;
+    indexedFiles.add(file);
+    add(mod, ['f', file, ['%module']]);
+    addMembers(mod.exports, (keys) => ['f', file, keys], [], 1);
+  }
+}
+
+let ready = false;
+
+/** The reference for `value`, if a receiver can look it up rather than rebuild it. */
+export function lookup(value: object): Ref | undefined {
+  if (!ready) {
+    indexGlobals();
+    ready = true;
+  }
+  let ref = index.get(value);
+  if (ref === undefined && typeof value === 'function') {
+    indexCjs();
+    ref = index.get(value);
+  }
+  // `import * as fs from 'node:fs'`: a builtin's namespace stands for its CommonJS exports.
+  if (ref === undefined && types.isModuleNamespaceObject(value)) {
+    const cjs = index.get((value as { default?: unknown }).default);
+    if (cjs?.[0] === 'm' && cjs[2].length === 0) ref = cjs;
+  }
+  return ref;
+}
+
+/** Adds the exports of already-loaded ES modules (imported again here, so this is async). */
+export async function indexEsm(urls: Iterable<string>): Promise<void> {
+  for (const url of urls) {
+    const file = url.startsWith('file:') ? fileURLToPath(url) : undefined;
+    if (!file || indexedFiles.has(file) || !LOADABLE.test(file) || file === process.argv[1]) continue;
+    indexedFiles.add(file);
+    try {
+      const namespace = (await import(url)) as Record<string, unknown>;
+      for (const key of Object.keys(namespace)) addMembers(namespace[key], (keys) => ['f', file, keys], [key], 1);
+    } catch {
+      // A module that fails to import again is simply not by-reference.
+    }
+  }
+}
+
+const resolved = new Map<string, unknown>();
+
+function walk(root: unknown, keys: readonly string[], what: string): unknown {
+  let value = root;
+  for (const key of keys) {
+    if (value === null || value === undefined) throw new SerializationError(`loads: ${what} has no ${keys.join('.')}`);
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** Looks a reference up on the receiver (ES modules load through require(esm), Node >= 20.19). */
+export function resolve(ref: Ref): unknown {
+  const key = JSON.stringify(ref);
+  if (resolved.has(key)) return resolved.get(key);
+  let value: unknown;
+  try {
+    switch (ref[0]) {
+      case 'g': {
+        const [first, ...rest] = ref[1];
+        const intrinsic = first?.startsWith('%') ? lookupIntrinsic(first) : undefined;
+        value = intrinsic ?? walk(globalThis, ref[1], 'the global object');
+        if (intrinsic) value = walk(intrinsic, rest, first!);
+        break;
+      }
+      case 'm':
+        value = walk(nodeRequire(ref[1]), ref[2], `module '${ref[1]}'`);
+        break;
+      case 'f':
+        value = ref[2][0] === '%module' ? nodeRequire.cache[ref[1]] ?? (nodeRequire(ref[1]), nodeRequire.cache[ref[1]]) : walk(nodeRequire(ref[1]), ref[2], `module '${ref[1]}'`);
+        break;
+      case 'r':
+        value = createRequire(ref[1]);
+        break;
+      default:
+        throw new SerializationError(`loads: unknown reference kind ${JSON.stringify(ref[0])}`);
+    }
+  } catch (error) {
+    if (error instanceof SerializationError) throw error;
+    throw new SerializationError(`loads: cannot import ${describe(ref)}: ${(error as Error).message}`, { cause: error });
+  }
+  resolved.set(key, value);
+  return value;
+}
+
+function lookupIntrinsic(name: string): unknown {
+  ready || (indexGlobals(), (ready = true));
+  for (const [value, ref] of index) if (ref[0] === 'g' && ref[1][0] === name) return value;
+  return undefined;
+}
+
+export function describe(ref: Ref): string {
+  switch (ref[0]) {
+    case 'g':
+      return ref[1].join('.');
+    case 'm':
+      return `require('${ref[1]}')${ref[2].map((k) => `.${k}`).join('')}`;
+    case 'f':
+      return `${pathToFileURL(ref[1]).href}${ref[2].length ? '#' + ref[2].join('.') : ''}`;
+    case 'r':
+      return `require (of ${ref[1]})`;
+  }
+}

@@ -1,0 +1,505 @@
+// The sender's pre-pass: decides whether a value is plain data (v8 alone carries it), and otherwise
+// rewrites the graph into v8-serializable form with markers for functions, prototypes and references.
+import { ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { Stream } from 'node:stream';
+import * as types from 'node:util/types';
+import { MessagePort, Worker } from 'node:worker_threads';
+import { analyze, type FunctionAnalysis } from './analyze';
+import { lookup } from './byref';
+import { MARK, Tag, type Ref } from './format';
+import { keyStep, Refusal } from './paths';
+import { reducerFor } from './registry';
+import { readBound, readProxyTarget, readScopes, type ScopeEntry } from './scopes';
+
+export interface EncodeOptions {
+  /**
+   * Closures whose captured scopes look identical (same kind, same names, identical values) share
+   * one scope on the receiver, as they did on the sender. Set false to give every function its own
+   * copy (sharing cannot be observed directly, only inferred). Default true.
+   */
+  shareScopes?: boolean;
+}
+
+/** A by-value function on the wire. */
+export interface FunctionRecord {
+  /** Source to compile. */
+  s: string;
+  /** Form: 0 expression, 1 method, 2 getter, 3 setter. */
+  f: number;
+  /** Compile in strict mode. */
+  t: boolean;
+  /** Innermost scope index, -1 for none. */
+  c: number;
+  /** Own properties to overlay (descriptor lists, see `encodeProperties`). */
+  p?: unknown;
+  /** Superclass of a class with `extends`. */
+  sp?: unknown;
+  /** Own properties of `F.prototype` to overlay, and its [[Prototype]] when not the default. */
+  pp?: unknown;
+  ppp?: unknown;
+  /** A prototype object that replaced the original `F.prototype`. */
+  po?: unknown;
+  /** [[Prototype]] of the home object of a method using `super`. */
+  hp?: unknown;
+}
+
+export interface ScopeRecord {
+  /** Parent scope index, -1 for none. */
+  u: number;
+  n: string[];
+  v: unknown[];
+}
+
+const FORMS = { expression: 0, method: 1, get: 2, set: 3 } as const;
+// `name` is sent: helpers such as esbuild's __name() redefine it.
+const FUNCTION_SKIP = new Set(['length', 'prototype', 'arguments', 'caller']);
+const PLAIN_LEAF_PROTOS = new Set<object>([
+  Date.prototype, RegExp.prototype, ArrayBuffer.prototype, DataView.prototype, Buffer.prototype,
+  Number.prototype, String.prototype, Boolean.prototype, BigInt.prototype,
+  ...[Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array,
+    Float64Array, BigInt64Array, BigUint64Array].map((c) => c.prototype),
+]);
+const GENERATOR_PROTOS = new Set<object>([
+  Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {}),
+]);
+
+/** True when v8.serialize alone reproduces `value` exactly (no functions, classes, accessors...). */
+export function isPlain(value: unknown): boolean {
+  const seen = new Set<object>();
+  const check = (v: unknown): boolean => {
+    if (typeof v !== 'object') return typeof v !== 'function' && typeof v !== 'symbol';
+    if (v === null || seen.has(v)) return true;
+    seen.add(v);
+    const proto = Object.getPrototypeOf(v);
+    if (proto === Object.prototype) {
+      // Accessors are not looked for here (reading descriptors would cost more than v8 itself):
+      // as with structuredClone, plain data carries a getter's current value.
+      if (types.isProxy(v) || !Object.isExtensible(v) || Object.getOwnPropertySymbols(v).length > 0) return false;
+      const keys = Object.keys(v);
+      if (Object.getOwnPropertyNames(v).length !== keys.length) return false;
+      for (const key of keys) if (!check((v as Record<string, unknown>)[key])) return false;
+      return true;
+    }
+    if (proto === Array.prototype) {
+      if (types.isProxy(v)) return false;
+      const a = v as unknown[];
+      const keys = Object.keys(a);
+      if (keys.length === a.length) {
+        for (let i = 0; i < a.length; i++) if (!check(a[i])) return false;
+      } else for (const k of keys) if (!check(a[k as unknown as number])) return false;
+      return Object.getOwnPropertySymbols(a).length === 0;
+    }
+    if (proto === Map.prototype) {
+      if (Reflect.ownKeys(v).length > 0) return false;
+      for (const [k, x] of v as Map<unknown, unknown>) if (!check(k) || !check(x)) return false;
+      return true;
+    }
+    if (proto === Set.prototype) {
+      if (Reflect.ownKeys(v).length > 0) return false;
+      for (const k of v as Set<unknown>) if (!check(k)) return false;
+      return true;
+    }
+    return PLAIN_LEAF_PROTOS.has(proto) && !types.isProxy(v) && (!types.isDate(v) || Reflect.ownKeys(v).length === 0);
+  };
+  return check(value);
+}
+
+const marker = (tag: Tag, fields: object): Record<string, unknown> => ({ [MARK]: tag, ...fields });
+
+function nativeSource(source: string): boolean {
+  return source.endsWith('{ [native code] }');
+}
+
+/** One message's pre-pass: memo of encoded objects, the function table and the scope table. */
+export class Encoder {
+  readonly functions: FunctionRecord[] = [];
+  readonly scopes: ScopeRecord[] = [];
+  private readonly memo = new Map<unknown, unknown>();
+  private readonly shareScopes: boolean;
+  /** Scope identity inference: sender scope entries already given a record, by description+names. */
+  private readonly scopeCandidates = new Map<string, { entry: ScopeEntry; index: number }[]>();
+
+  constructor(options: EncodeOptions = {}) {
+    this.shareScopes = options.shareScopes ?? true;
+  }
+
+  encode(value: unknown): unknown {
+    switch (typeof value) {
+      case 'object':
+        return value === null ? null : this.encodeObject(value);
+      case 'function':
+        return this.encodeFunction(value);
+      case 'symbol': {
+        const key = Symbol.keyFor(value);
+        if (key === undefined) throw new Refusal(`${String(value)} is a unique symbol; only Symbol.for() symbols can be sent`);
+        return marker(Tag.Symbol, { k: key });
+      }
+      default:
+        return value;
+    }
+  }
+
+  /** Encodes a child, adding its step to the path of a refusal raised below it. */
+  private child(value: unknown, step: string | (() => string), home?: object): unknown {
+    try {
+      return typeof value === 'function' && home ? this.encodeFunction(value, home) : this.encode(value);
+    } catch (error) {
+      if (error instanceof Refusal) error.steps.push(typeof step === 'string' ? step : step());
+      throw error;
+    }
+  }
+
+  private encodeObject(o: object): unknown {
+    const done = this.memo.get(o);
+    if (done !== undefined) return done;
+    if (types.isProxy(o)) return this.remember(o, marker(Tag.Ref, { r: proxiedModule(o) }));
+    refuseObject(o);
+    const reducer = reducerFor(o);
+    if (reducer) {
+      const out = marker(Tag.Reduced, { n: reducer.name });
+      this.memo.set(o, out);
+      out.s = this.child(reducer.reducer.reduce(o), `<reduced ${reducer.name}>`);
+      return out;
+    }
+    const ref = lookup(o);
+    if (ref) return this.remember(o, marker(Tag.Ref, { r: ref }));
+    const proto = Object.getPrototypeOf(o) as object | null;
+    if (Array.isArray(o)) return this.encodeArray(o, proto);
+    if (proto === Object.prototype && !Object.hasOwn(o, MARK)) return this.encodePlainObject(o);
+    if (types.isMap(o) || types.isSet(o)) return this.encodeCollection(o as Map<unknown, unknown> | Set<unknown>, proto);
+    if (types.isNativeError(o) || o instanceof Error) return this.encodeError(o as Error, proto);
+    if (types.isDate(o) || types.isRegExp(o) || types.isBoxedPrimitive(o) || types.isAnyArrayBuffer(o) || types.isArrayBufferView(o)) {
+      if (types.isSharedArrayBuffer(o)) throw new Refusal('a SharedArrayBuffer cannot be copied between processes (use SharedMemory)');
+      if (proto !== null && PLAIN_LEAF_PROTOS.has(proto) && (!types.isDate(o) || Reflect.ownKeys(o).length === 0)) return this.remember(o, o);
+      const out = marker(Tag.Wrapped, { v: structuredClone(o) });
+      this.memo.set(o, out);
+      out.p = this.child(proto, '.__proto__');
+      if (!types.isArrayBufferView(o)) Object.assign(out, this.encodeProperties(o));
+      return out;
+    }
+    const ctor = Object.hasOwn(o, 'constructor') ? (o as { constructor: unknown }).constructor : undefined;
+    if (typeof ctor === 'function' && ctor.prototype === o) {
+      const out = marker(Tag.Prototype, {});
+      this.memo.set(o, out);
+      out.f = this.child(ctor, '.constructor');
+      return out;
+    }
+    refuseInstance(proto);
+    const out = marker(Tag.Object, {});
+    this.memo.set(o, out);
+    out.p = this.child(proto, '.__proto__');
+    Object.assign(out, this.encodeProperties(o));
+    if (!Object.isExtensible(o)) out.x = Object.isFrozen(o) ? 3 : Object.isSealed(o) ? 2 : 1;
+    return out;
+  }
+
+  private remember<T>(o: unknown, out: T): T {
+    this.memo.set(o, out);
+    return out;
+  }
+
+  private encodePlainObject(o: object): unknown {
+    const descriptors = Object.getOwnPropertyDescriptors(o);
+    let simple = Object.isExtensible(o) && Object.getOwnPropertySymbols(o).length === 0;
+    if (simple)
+      for (const key in descriptors) {
+        const d = descriptors[key]!;
+        if (!d.enumerable || !d.writable || !d.configurable || !('value' in d)) simple = false;
+      }
+    if (!simple) {
+      const out = marker(Tag.Object, {});
+      this.memo.set(o, out);
+      out.p = this.child(Object.prototype, '.__proto__');
+      Object.assign(out, this.encodeProperties(o, undefined, descriptors));
+      if (!Object.isExtensible(o)) out.x = Object.isFrozen(o) ? 3 : Object.isSealed(o) ? 2 : 1;
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    this.memo.set(o, out);
+    for (const key in descriptors) {
+      const encoded = this.child(descriptors[key]!.value, () => keyStep(key), o);
+      if (key === '__proto__') Object.defineProperty(out, key, { value: encoded, writable: true, enumerable: true, configurable: true });
+      else out[key] = encoded;
+    }
+    return out;
+  }
+
+  private encodeArray(a: unknown[], proto: object | null): unknown {
+    const copy: unknown[] = new Array(a.length);
+    let result: unknown = copy;
+    if (proto !== Array.prototype) {
+      result = marker(Tag.Array, { e: copy });
+      this.memo.set(a, result);
+      (result as Record<string, unknown>).p = this.child(proto, '.__proto__');
+    } else this.memo.set(a, copy);
+    const keys = Object.keys(a);
+    if (keys.length === a.length) {
+      for (let i = 0; i < a.length; i++) copy[i] = this.child(a[i], () => `[${i}]`);
+    } else {
+      for (const key of keys) (copy as unknown as Record<string, unknown>)[key] = this.child(a[key as unknown as number], () => keyStep(key));
+    }
+    return result;
+  }
+
+  private encodeCollection(c: Map<unknown, unknown> | Set<unknown>, proto: object | null): unknown {
+    const isSet = types.isSet(c);
+    const standard = proto === (isSet ? Set.prototype : Map.prototype) && Reflect.ownKeys(c).length === 0;
+    if (standard) {
+      const out = isSet ? new Set<unknown>() : new Map<unknown, unknown>();
+      this.memo.set(c, out);
+      let i = 0;
+      for (const [k, v] of c.entries()) {
+        const key = this.child(k, () => `<key ${i}>`);
+        if (isSet) (out as Set<unknown>).add(key);
+        else (out as Map<unknown, unknown>).set(key, this.child(v, () => (typeof k === 'object' || typeof k === 'function' ? `<value ${i}>` : `.get(${JSON.stringify(typeof k === 'bigint' ? `${k}n` : k) ?? String(k)})`)));
+        i++;
+      }
+      return out;
+    }
+    const entries: unknown[] = [];
+    const out = marker(Tag.Collection, { s: isSet ? 1 : 0, e: entries });
+    this.memo.set(c, out);
+    out.p = this.child(proto, '.__proto__');
+    let i = 0;
+    for (const [k, v] of c.entries()) {
+      entries.push(this.child(k, () => `<key ${i}>`));
+      if (!isSet) entries.push(this.child(v, () => `<value ${i}>`));
+      i++;
+    }
+    Object.assign(out, this.encodeProperties(c));
+    return out;
+  }
+
+  private encodeError(e: Error, proto: object | null): unknown {
+    const out = marker(Tag.Error, {});
+    this.memo.set(e, out);
+    out.p = this.child(proto, '.__proto__');
+    // On Node 22+ `stack` is an own accessor: send the string it shows.
+    const descriptors = Object.getOwnPropertyDescriptors(e) as Record<string | symbol, PropertyDescriptor>;
+    if (descriptors.stack && !('value' in descriptors.stack)) descriptors.stack = { value: e.stack, writable: true, enumerable: false, configurable: true };
+    Object.assign(out, this.encodeProperties(e, undefined, descriptors));
+    return out;
+  }
+
+  /**
+   * Own properties as `d` (keys and values of ordinary data properties, flattened) and `a`
+   * (key, flags, value, get, set for the rest; flags: 1 writable, 2 enumerable, 4 configurable, 8 accessor).
+   */
+  private encodeProperties(o: object, skip?: (key: string | symbol, d: PropertyDescriptor) => boolean, all?: Record<string | symbol, PropertyDescriptor>): { d?: unknown[]; a?: unknown[] } {
+    const descriptors = all ?? (Object.getOwnPropertyDescriptors(o) as Record<string | symbol, PropertyDescriptor>);
+    const d: unknown[] = [];
+    const a: unknown[] = [];
+    for (const key of Reflect.ownKeys(descriptors)) {
+      const descriptor = descriptors[key]!;
+      if (skip?.(key, descriptor)) continue;
+      let wireKey: unknown = key;
+      if (typeof key === 'symbol') {
+        const registered = Symbol.keyFor(key);
+        if (registered === undefined) throw new Refusal(`its property key ${String(key)} is a unique symbol; only Symbol.for() keys can be sent`);
+        wireKey = marker(Tag.Symbol, { k: registered });
+      }
+      const step = (): string => keyStep(key);
+      if ('value' in descriptor && descriptor.writable && descriptor.enumerable && descriptor.configurable) {
+        d.push(wireKey, this.child(descriptor.value, step, o));
+        continue;
+      }
+      const flags = (descriptor.writable ? 1 : 0) | (descriptor.enumerable ? 2 : 0) | (descriptor.configurable ? 4 : 0) | ('value' in descriptor ? 0 : 8);
+      a.push(
+        wireKey,
+        flags,
+        this.child(descriptor.value, step, o),
+        this.child(descriptor.get, () => `${step()}<get>`, o),
+        this.child(descriptor.set, () => `${step()}<set>`, o),
+      );
+    }
+    return a.length > 0 ? { d, a } : { d };
+  }
+
+  private encodeFunction(fn: Function, home?: object): unknown {
+    const done = this.memo.get(fn);
+    if (done !== undefined) return done;
+    const ref = lookup(fn);
+    if (ref) return this.remember(fn, marker(Tag.Ref, { r: ref }));
+    const requireOf = requireFunctionRef(fn);
+    if (requireOf) return this.remember(fn, marker(Tag.Ref, { r: requireOf }));
+    const source = Function.prototype.toString.call(fn);
+    if (nativeSource(source)) return this.encodeNative(fn);
+    const analysis = analyze(source);
+    const name = fn.name ? ` ${fn.name}` : '';
+    if (analysis.refusal) throw new Refusal(`function${name} cannot be sent: ${analysis.refusal}`);
+    const index = this.functions.length;
+    const record: FunctionRecord = { s: analysis.source, f: FORMS[analysis.form], t: isStrict(fn, analysis), c: -1 };
+    this.functions.push(record);
+    const out = marker(Tag.Function, { i: index });
+    this.memo.set(fn, out);
+    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, analysis);
+    if (analysis.isClass && analysis.source !== source) record.sp = this.child(Object.getPrototypeOf(fn), '<superclass>');
+    const fromBody = analysis.isClass ? (d: PropertyDescriptor) => definedInBody(source, d) : () => false;
+    const own = this.encodeProperties(fn, (key, d) => (typeof key === 'string' && FUNCTION_SKIP.has(key)) || fromBody(d));
+    if (own.d!.length > 0 || own.a) record.p = own;
+    this.encodePrototype(fn, record, analysis, source);
+    if (analysis.usesSuper && analysis.form !== 'expression') {
+      if (!home) throw new Refusal(`method${name} uses 'super' and was not reached through the object that holds it`);
+      record.hp = this.child(Object.getPrototypeOf(home), '<home>.__proto__');
+    }
+    return out;
+  }
+
+  private encodePrototype(fn: Function, record: FunctionRecord, analysis: FunctionAnalysis, source: string): void {
+    if (!Object.hasOwn(fn, 'prototype') || analysis.form !== 'expression' || GENERATOR_PROTOS.has(Object.getPrototypeOf(fn))) return;
+    const prototype = (fn as { prototype?: unknown }).prototype;
+    if (typeof prototype !== 'object' || prototype === null) return;
+    if (!Object.hasOwn(prototype, 'constructor') || (prototype as { constructor: unknown }).constructor !== fn) {
+      record.po = this.child(prototype, '.prototype');
+      return;
+    }
+    // The receiver's rebuilt F has its own F.prototype: references to it become Prototype markers.
+    if (!this.memo.has(prototype)) this.memo.set(prototype, marker(Tag.Prototype, { f: this.memo.get(fn) }));
+    const fromBody = analysis.isClass ? (d: PropertyDescriptor) => definedInBody(source, d) : () => false;
+    const props = this.encodePropertiesAt(prototype, (key, d) => key === 'constructor' || fromBody(d));
+    if (props.d!.length > 0 || props.a) record.pp = props;
+    const parent = Object.getPrototypeOf(prototype);
+    if (!analysis.isClass && parent !== Object.prototype) record.ppp = this.child(parent, '.prototype.__proto__');
+  }
+
+  private encodePropertiesAt(o: object, skip: (key: string | symbol, d: PropertyDescriptor) => boolean): { d?: unknown[]; a?: unknown[] } {
+    try {
+      return this.encodeProperties(o, skip);
+    } catch (error) {
+      if (error instanceof Refusal) error.steps.push('.prototype');
+      throw error;
+    }
+  }
+
+  private encodeNative(fn: Function): unknown {
+    if (fn.name.startsWith('bound ')) {
+      const parts = readBound(fn);
+      if (parts) {
+        const out = marker(Tag.Bound, {});
+        this.memo.set(fn, out);
+        out.t = this.child(parts.target, '<bound target>');
+        out.h = this.child(parts.boundThis, '<bound this>');
+        out.a = this.child(parts.boundArgs, '<bound args>');
+        return out;
+      }
+    }
+    throw new Refusal(`native function ${fn.name || '<anonymous>'} cannot be found by reference on the receiver (it is not a global, a builtin module export or an export of an importable module)`);
+  }
+
+  /** Reads the captured free variables and returns the innermost scope record index. */
+  private encodeScopes(fn: Function, analysis: FunctionAnalysis): number {
+    const chain = readScopes(fn);
+    const needed = new Map<number, string[]>();
+    for (const name of analysis.free) {
+      const at = chain.findIndex((entry) => name in entry.object);
+      if (at >= 0) needed.set(at, [...(needed.get(at) ?? []), name]);
+    }
+    let parent = -1;
+    for (let at = chain.length - 1; at >= 0; at--) {
+      const names = needed.get(at);
+      if (!names) continue;
+      const entry = chain[at]!;
+      const index = this.scopeFor(entry, parent);
+      const record = this.scopes[index]!;
+      for (const name of names) {
+        if (record.n.includes(name)) continue;
+        record.n.push(name);
+        let value: unknown;
+        try {
+          value = entry.object[name];
+        } catch {
+          record.v.push(marker(Tag.Uninitialized, {}));
+          continue;
+        }
+        record.v.push(this.child(value, `<closure ${name}>`));
+      }
+      parent = index;
+    }
+    return parent;
+  }
+
+  private scopeFor(entry: ScopeEntry, parent: number): number {
+    const names = Object.keys(entry.object);
+    const key = `${parent}\u0000${entry.description}\u0000${names.join('\u0000')}`;
+    const candidates = this.scopeCandidates.get(key) ?? [];
+    if (this.shareScopes) {
+      const same = candidates.find((c) => names.every((n) => Object.is(readSafe(c.entry.object, n), readSafe(entry.object, n))));
+      if (same) return same.index;
+    }
+    const index = this.scopes.length;
+    this.scopes.push({ u: parent, n: [], v: [] });
+    candidates.push({ entry, index });
+    this.scopeCandidates.set(key, candidates);
+    return index;
+  }
+}
+
+function readSafe(object: Record<string, unknown>, name: string): unknown {
+  try {
+    return object[name];
+  } catch {
+    return readSafe; // a TDZ binding: equal only to another TDZ binding
+  }
+}
+
+/** Sloppy plain functions carry own `caller`/`arguments`; strict ones and classes do not. */
+function isStrict(fn: Function, analysis: FunctionAnalysis): boolean {
+  if (analysis.isClass) return true;
+  if (analysis.isArrow || analysis.form !== 'expression') return false;
+  const plain = Object.getPrototypeOf(fn) === Function.prototype;
+  return plain ? !Object.hasOwn(fn, 'caller') : false;
+}
+
+function definedInBody(classSource: string, d: PropertyDescriptor): boolean {
+  const inBody = (f: unknown): boolean => typeof f === 'function' && classSource.includes(Function.prototype.toString.call(f));
+  return 'value' in d ? inBody(d.value) : (d.get === undefined || inBody(d.get)) && (d.set === undefined || inBody(d.set));
+}
+
+/** A CommonJS `require` captured by a closure: the receiver makes its own for the same directory. */
+function requireFunctionRef(fn: Function): Ref | undefined {
+  const r = fn as Partial<NodeJS.Require>;
+  if (fn.name !== 'require' || r.cache !== require.cache || typeof r.resolve !== 'function') return undefined;
+  const main = r.main?.filename;
+  return ['r', main ?? `${process.cwd()}/`];
+}
+
+/** A Proxy is refused unless it wraps a module that goes by reference (test runners proxy imports). */
+function proxiedModule(proxy: object): Ref {
+  const target = readProxyTarget(proxy);
+  if (typeof target === 'object' && target !== null) {
+    const ref = lookup(target) ?? lookup((target as { default?: object }).default ?? {});
+    if (ref && (ref[0] === 'm' || ref[0] === 'f') && ref[2].length === 0) return ref;
+  }
+  throw new Refusal('it is a Proxy, whose handler cannot be read');
+}
+
+/** Values that hold live state of this process and have no meaning elsewhere. */
+function refuseObject(o: object): void {
+  if (types.isPromise(o)) throw new Refusal('it is a Promise; await it and send the result');
+  if (types.isWeakMap(o) || types.isWeakSet(o)) throw new Refusal(`it is a ${types.isWeakMap(o) ? 'WeakMap' : 'WeakSet'}, whose entries cannot be enumerated`);
+  if (o instanceof WeakRef || o instanceof FinalizationRegistry) throw new Refusal(`it is a ${o instanceof WeakRef ? 'WeakRef' : 'FinalizationRegistry'}, tied to this process's garbage collector`);
+  if (types.isGeneratorObject(o) || types.isMapIterator(o) || types.isSetIterator(o) || /Iterator\]$/.test(Object.prototype.toString.call(o)))
+    throw new Refusal('it is an in-flight iterator or generator, whose position cannot be copied; send the remaining items instead');
+  if (types.isExternal(o)) throw new Refusal('it is a native external pointer');
+  if (types.isModuleNamespaceObject(o)) return;
+  if (o instanceof Stream || o instanceof net.Server || o instanceof dgram.Socket || o instanceof ChildProcess || o instanceof Worker || o instanceof MessagePort)
+    throw new Refusal(`it is a ${o.constructor?.name ?? 'native'} handle (socket, stream, server, child process or worker), which only exists in this process`);
+  if ((o as { constructor?: { name?: string } }).constructor?.name === 'FileHandle' && typeof (o as { fd?: unknown }).fd === 'number')
+    throw new Refusal('it is a FileHandle, which only exists in this process (send the path instead)');
+}
+
+/** Instances of native classes (handles) and of classes with #private fields cannot be rebuilt. */
+function refuseInstance(proto: object | null): void {
+  for (let p = proto; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    const ctor = Object.hasOwn(p, 'constructor') ? (p as { constructor: unknown }).constructor : undefined;
+    if (typeof ctor !== 'function') continue;
+    if (lookup(p)) return;
+    const source = Function.prototype.toString.call(ctor);
+    if (nativeSource(source))
+      throw new Refusal(`it is a native object (class ${ctor.name || '<anonymous>'}) that only exists in this process`);
+    if (source.startsWith('class') && analyze(source).hasPrivate)
+      throw new Refusal(`it is an instance of class ${ctor.name || '<anonymous>'} with #private fields, which cannot be read; register a reducer for the class (register(${ctor.name || 'Class'}, { reduce, restore }))`);
+  }
+}

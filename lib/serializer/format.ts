@@ -1,0 +1,82 @@
+// Wire format: a version byte, a codec byte, 6 reserved bytes, then a v8.serialize payload. Marker objects inside the
+// GRAPH codec carry what v8 cannot (functions, prototypes, references); their tags live here.
+import * as v8 from 'node:v8';
+import { SerializationError } from '../errors';
+
+export const VERSION = 1;
+/** Plain data: the payload is the value itself, read back with v8.deserialize and nothing else. */
+export const CODEC_PLAIN = 0;
+/** The pre-pass output: `[root, functions, scopes]` with markers (see `Tag`). */
+export const CODEC_GRAPH = 1;
+
+/** The own key that makes a decoded plain object a marker (user objects holding it are escaped). */
+export const MARK = '\u0000mp';
+
+export const enum Tag {
+  /** An object rebuilt from prototype + property descriptors: { p, d, a?, x? }. */
+  Object = 1,
+  /** A function of the message's function table: { i }. */
+  Function = 2,
+  /** A registered Symbol.for key: { k }. */
+  Symbol = 3,
+  /** Something the receiver imports or looks up itself: { r: Ref }. */
+  Ref = 4,
+  /** `F.prototype` of a function of the message or a reference: { f }. */
+  Prototype = 5,
+  /** A bound function: { t, h, a }. */
+  Bound = 6,
+  /** An Error: { p, m, s, d, a? } built from a real Error so it keeps its internal slot. */
+  Error = 7,
+  /** A Map or Set subclass / with own props, or holding encoded entries: { p, e, set, d }. */
+  Collection = 8,
+  /** An array subclass or array with accessors: { p, e, d }. */
+  Array = 9,
+  /** A value that travelled through a registered reducer: { n, s }. */
+  Reduced = 10,
+  /** A boxed primitive, typed array, Date, … with a non-default prototype or own props: { v, p, d }. */
+  Wrapped = 11,
+  /** `undefined` inside a plain container is fine for v8; this marks a captured TDZ binding. */
+  Uninitialized = 12,
+}
+
+/** Where a by-reference value lives: a global path, a builtin module export, a CJS/ESM file export, or a require function. */
+export type Ref =
+  | ['g', string[]]
+  | ['m', string, string[]]
+  | ['f', string, string[]]
+  | ['r', string];
+
+/**
+ * Our header (version, codec, 6 reserved bytes) goes in front of v8's own in one pass. Eight bytes
+ * keep typed-array data as aligned as raw v8.serialize would, so the receiver can view it in place.
+ */
+const HEADER = 8;
+
+export function frame(codec: number, value: unknown): Buffer {
+  const serializer = new v8.DefaultSerializer();
+  const header = Buffer.alloc(HEADER);
+  header[0] = VERSION;
+  header[1] = codec;
+  serializer.writeRawBytes(header);
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return serializer.releaseBuffer();
+}
+
+/** Reads a framed message; any malformed input surfaces as SerializationError. */
+export function unframe(bytes: Uint8Array): { codec: number; value: unknown } {
+  if (!(bytes instanceof Uint8Array)) throw new SerializationError('loads(bytes): expected a Buffer or Uint8Array');
+  if (bytes.length < HEADER + 2) throw new SerializationError(`loads: ${bytes.length} bytes is too short for a message`);
+  if (bytes[0] !== VERSION)
+    throw new SerializationError(`loads: format version ${bytes[0]} is not ${VERSION} (sender and receiver run different versions)`);
+  const codec = bytes[1]!;
+  if (codec !== CODEC_PLAIN && codec !== CODEC_GRAPH) throw new SerializationError(`loads: unknown codec ${codec}`);
+  try {
+    const deserializer = new v8.DefaultDeserializer(bytes);
+    deserializer.readRawBytes(HEADER);
+    deserializer.readHeader();
+    return { codec, value: deserializer.readValue() };
+  } catch (error) {
+    throw new SerializationError(`loads: malformed or truncated message (${(error as Error).message})`, { cause: error });
+  }
+}

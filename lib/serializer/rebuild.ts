@@ -1,0 +1,76 @@
+// The receiver's compiler: one factory per message shape, nested blocks mirroring the scope tree,
+// so functions that shared a scope share it again. Compiled factories are cached by their source.
+import { SerializationError } from '../errors';
+
+/** What the factory needs of a function: its source, form and strictness, and its scope. */
+export interface FunctionShape {
+  readonly source: string;
+  readonly form: number;
+  readonly strict: boolean;
+  readonly scope: number;
+}
+
+export interface ScopeShape {
+  readonly parent: number;
+  readonly names: readonly string[];
+}
+
+type Factory = (functions: unknown[], setters: ((values: unknown[]) => void)[]) => void;
+
+const factories = new Map<string, Factory>();
+const FACTORY_LIMIT = 1024;
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function factorySource(functions: readonly FunctionShape[], scopes: readonly ScopeShape[]): string {
+  const children = scopes.map(() => [] as number[]);
+  const members = [[] as number[], ...scopes.map(() => [] as number[])];
+  const roots: number[] = [];
+  scopes.forEach((scope, i) => (scope.parent < 0 ? roots : children[scope.parent]!).push(i));
+  functions.forEach((fn, i) => members[fn.scope + 1]!.push(i));
+  const emitFunction = (i: number): string => {
+    const { source, form, strict } = functions[i]!;
+    const value = form === 0 ? `(${source}\n)` : `({${source}\n})`;
+    return strict ? `__mpF[${i}] = (function () { "use strict"; return ${value}; })();\n` : `__mpF[${i}] = ${value};\n`;
+  };
+  const emitScope = (s: number): string => {
+    const names = scopes[s]!.names;
+    for (const name of names) if (!IDENTIFIER.test(name)) throw new SerializationError(`loads: malformed message (variable name ${JSON.stringify(name)})`);
+    const declare = names.length > 0 ? `let ${names.join(', ')};\n` : '';
+    const setter = `__mpS[${s}] = function (__mpV) { ${names.map((n, j) => `${n} = __mpV[${j}];`).join(' ')} };\n`;
+    return `{\n${declare}${setter}${children[s]!.map(emitScope).join('')}${members[s + 1]!.map(emitFunction).join('')}}\n`;
+  };
+  return `${roots.map(emitScope).join('')}${members[0]!.map(emitFunction).join('')}`;
+}
+
+/** Runs the (cached) factory: returns each function's value (for methods, the holding literal) and the scope setters. */
+export function instantiate(functions: readonly FunctionShape[], scopes: readonly ScopeShape[]): { values: unknown[]; setters: ((values: unknown[]) => void)[] } {
+  const body = factorySource(functions, scopes);
+  let factory = factories.get(body);
+  if (!factory) {
+    try {
+      factory = new Function('__mpF', '__mpS', body) as Factory;
+    } catch (error) {
+      if (error instanceof EvalError || /disallowed/i.test((error as Error).message))
+        throw new SerializationError(
+          'loads: this process runs with --disallow-code-generation-from-strings (or a CSP that forbids eval), so functions sent by value cannot be rebuilt; send only data, or functions that go by reference (exports of importable modules)',
+          { cause: error },
+        );
+      throw new SerializationError(`loads: a function in the message does not compile (${(error as Error).message})`, { cause: error });
+    }
+    if (factories.size >= FACTORY_LIMIT) factories.delete(factories.keys().next().value!);
+    factories.set(body, factory);
+  }
+  const values: unknown[] = new Array(functions.length);
+  const setters: ((values: unknown[]) => void)[] = new Array(scopes.length);
+  factory(values, setters);
+  return { values, setters };
+}
+
+/** The function held by an object-literal wrapper (`({ m() {} })`, `({ get x() {} })`). */
+export function memberOf(holder: object, form: number): Function {
+  const key = Reflect.ownKeys(holder)[0]!;
+  const descriptor = Object.getOwnPropertyDescriptor(holder, key)!;
+  const fn = form === 2 ? descriptor.get : form === 3 ? descriptor.set : descriptor.value;
+  if (typeof fn !== 'function') throw new SerializationError('loads: malformed message (method holder without a function)');
+  return fn;
+}

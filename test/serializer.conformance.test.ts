@@ -1,0 +1,273 @@
+// Conformance: every case is dumped here and loaded in a REAL fresh node process (one child for
+// the whole batch), which answers util.inspect of the case's probe; refusals are checked at the sender.
+import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as util from 'node:util';
+import * as vm from 'node:vm';
+import ts from 'typescript';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadBuilt, requireHelper, roundTrip, type Answer } from './helpers/serializer-harness';
+
+const ser = loadBuilt();
+const helperTypes = requireHelper('./serializer-types.cjs') as { Temperature: new (c: number) => { celsius: number }; double: (x: number) => number };
+
+interface Case {
+  name: string;
+  value: unknown;
+  probe: (v: any) => unknown;
+  expect: unknown;
+  options?: Parameters<typeof ser.dumps>[1];
+}
+
+const cases: Case[] = [];
+const add = (name: string, value: unknown, probe: Case['probe'], expected: unknown, options?: Case['options']): void => {
+  cases.push({ name, value, probe, expect: expected, options });
+};
+
+// --- structured-clone data, with full fidelity ---
+const shared = { n: 1 } as { n: number; self?: unknown };
+shared.self = shared;
+const sparse: number[] = [];
+sparse[1_000_000] = 7;
+add('Map with object keys', new Map<unknown, unknown>([[{ k: 1 }, 'a'], ['b', [1, 2]]]), (v) => [v instanceof Map, [...v]], [true, [[{ k: 1 }, 'a'], ['b', [1, 2]]]]);
+add('Set', new Set([1, 'a', { x: 1 }]), (v) => [v instanceof Set, [...v]], [true, [1, 'a', { x: 1 }]]);
+add('Date', new Date(Date.UTC(2020, 1, 2)), (v) => [v instanceof Date, v.toISOString()], [true, '2020-02-02T00:00:00.000Z']);
+add('RegExp with flags', /a+b/dgimsy, (v) => [v instanceof RegExp, v.source, v.flags], [true, 'a+b', 'dgimsy']);
+add('BigInt', 2n ** 70n, (v) => [typeof v, v], ['bigint', 2n ** 70n]);
+add('typed arrays', [new Float64Array([1.5, NaN, -0]), new BigInt64Array([-1n]), new Uint8ClampedArray([300])], (v) => v, [new Float64Array([1.5, NaN, -0]), new BigInt64Array([-1n]), new Uint8ClampedArray([255])]);
+add('DataView and ArrayBuffer', (() => { const b = new ArrayBuffer(4); new DataView(b).setUint16(0, 513); return [new DataView(b), b]; })(), (v) => [v[0] instanceof DataView, v[0].getUint16(0), v[1] instanceof ArrayBuffer, v[1].byteLength], [true, 513, true, 4]);
+add('Buffer stays Buffer', Buffer.from('héllo'), (v) => [Buffer.isBuffer(v), v.toString()], [true, 'héllo']);
+add('cycles and shared references', { a: shared, b: shared }, (v) => [v.a === v.b, v.a.self === v.a, v.a.n], [true, true, 1]);
+add('undefined vs holes', [undefined, , 3], (v) => [0 in v, 1 in v, v.length, v[0]], [true, false, 3, undefined]); // eslint-disable-line no-sparse-arrays
+add('-0 and NaN', [-0, NaN, Infinity], (v) => [Object.is(v[0], -0), Number.isNaN(v[1]), v[2]], [true, true, Infinity]);
+add('sparse array stays sparse', sparse, (v) => [v.length, Object.keys(v)], [1_000_001, ['1000000']]);
+add('boxed primitives', [Object(1), Object('s'), Object(true), Object(1n)], (v) => v.map((x: object) => `${typeof x}:${String(x.valueOf())}`), ['object:1', 'object:s', 'object:true', 'object:1']);
+add('null-prototype object', Object.assign(Object.create(null) as object, { a: 1 }), (v) => [Object.getPrototypeOf(v), v.a], [null, 1]);
+add('Symbol.for keys and values', { [Symbol.for('k')]: 1, s: Symbol.for('v') }, (v) => [v[Symbol.for('k')], v.s === Symbol.for('v')], [1, true]);
+add('accessors, non-enumerable, frozen', Object.freeze(Object.defineProperties({ base: 2 }, { twice: { get() { return (this as { base: number }).base * 2; }, enumerable: true }, hidden: { value: 'h' } })), (v) => [v.twice, v.hidden, Object.keys(v), Object.isFrozen(v)], [4, 'h', ['base', 'twice'], true]);
+add('an object holding the marker key', { '\u0000mp': 1, x: () => 2 }, (v) => [v['\u0000mp'], v.x()], [1, 2]);
+
+// --- functions ---
+let base = 10;
+const addBase = (x: number) => x + base;
+add('arrow closure (snapshot of a free variable)', addBase, (f) => f(1), 11);
+function fact(n: number): number {
+  return n <= 1 ? 1 : n * fact(n - 1);
+}
+add('function declaration with recursion', fact, (f) => f(5), 120);
+const fibExpr = function fibo(n: number): number {
+  return n < 2 ? n : fibo(n - 1) + fibo(n - 2);
+};
+add('named function expression recursion', fibExpr, (f) => f(10), 55);
+add('async function', async (x: number) => (await Promise.resolve(x)) * 3, async (f) => [f.constructor.name, await f(2)], ['AsyncFunction', 6]);
+add('generator', function* (n: number) { for (let i = 0; i < n; i++) yield i; }, (f) => [...f(3)], [0, 1, 2]);
+add('async generator', async function* () { yield 1; yield 2; }, async (f) => { const out = []; for await (const x of f()) out.push(x); return out; }, [1, 2]);
+const greeter = { hi() { return 'base'; } };
+add('method using super', { __proto__: greeter, hi() { return `${super.hi()}!`; } }, (o) => o.hi(), 'base!');
+add('getter and setter', { v_: 1, get v() { return this.v_; }, set v(x: number) { this.v_ = x * 10; } }, (o) => { o.v = 5; return o.v; }, 50);
+add('bound function', function (this: { v: number }, a: number, b: number) { return this.v + a + b; }.bind({ v: 1 }, 2), (f) => [f(3), f.name], [6, 'bound ']);
+function Person(this: { name: string }, name: string) { this.name = name; }
+Person.prototype.hello = function (this: { name: string }) { return `hi ${this.name}`; };
+add('ES5 constructor with prototype', { P: Person, p: new (Person as any)('ann') }, (v) => [v.p.hello(), v.p instanceof v.P, new v.P('bo').hello()], ['hi ann', true, 'hi bo']);
+function makeCounter() {
+  let count = 0;
+  return { inc: () => ++count, get: () => count };
+}
+const counter = makeCounter();
+counter.inc();
+add('two closures share their scope again', counter, (c) => { c.inc(); c.inc(); return c.get(); }, 3);
+add('opt-out: shareScopes false', counter, (c) => { c.inc(); return c.get(); }, 1, { shareScopes: false });
+const withProps = Object.assign((x: number) => x, { meta: { tag: 'm' } });
+add('function own properties', withProps, (f) => f.meta.tag, 'm');
+const outerFn = (x: number) => x * 2;
+const inner = { outerFn, table: [1, 2] };
+add('closure over another closure and an object', (i: number) => inner.outerFn(inner.table[i]!), (f) => f(1), 4);
+
+// --- modules and globals by reference ---
+const usesFs = () => fs;
+add('captured module namespace is the receiver module', usesFs, (f) => f() === process.getBuiltinModule('fs'), true);
+add('captured builtin export is the receiver function', () => readFileSync, (f) => f() === process.getBuiltinModule('fs').readFileSync, true);
+add('globals by reference', [Math.max, JSON, Array.prototype.map], (v) => [v[0] === Math.max, v[1] === JSON, v[2] === Array.prototype.map], [true, true, true]);
+add('export of an importable module by reference', helperTypes.double, (f) => [f(21), f.name], [42, 'double']);
+
+// --- classes and instances ---
+function makeShape(k: number) {
+  class Shape {
+    static made = 0;
+    constructor(readonly side: number) {
+      Shape.made++;
+    }
+    area() { return this.side * this.side * k; }
+    static unit() { return new Shape(1); }
+  }
+  class Square extends Shape {
+    override area() { return super.area() + 1; }
+    get label() { return `square ${this.side}`; }
+  }
+  return { Shape, Square };
+}
+const { Square } = makeShape(2);
+const sq = new Square(3);
+add('class defined in a function: instance, chain, statics, no constructor call', sq, (s) => [s.area(), s.label, Object.getPrototypeOf(s.constructor).made, Object.getPrototypeOf(s.constructor).unit().area(), s.constructor.name], [19, 'square 3', 1, 2, 'Square']);
+add('a class itself', Square, (C) => [new C(2).area(), C.name, Object.getPrototypeOf(C).name], [9, 'Square', 'Shape']);
+class ValidationError extends Error {
+  field = 'email';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ValidationError';
+  }
+}
+const err = new ValidationError('bad email', { cause: new RangeError('too long') });
+add('Error subclass with message, stack, cause, own props', err, (e) => [e instanceof Error, e.constructor.name, e.message, e.field, e.cause instanceof RangeError, e.cause.message, typeof e.stack === 'string' && e.stack.includes('conformance')], [true, 'ValidationError', 'bad email', 'email', true, 'too long', true]);
+class Registry extends Map<string, number> { total() { let t = 0; for (const v of this.values()) t += v; return t; } }
+class Tags extends Set<string> { joined() { return [...this].join(','); } }
+class Stack extends Array<number> { top() { return this[this.length - 1]; } }
+const stack = new Stack();
+stack.push(1, 2, 3);
+add('Map, Set and Array subclasses', [new Registry([['a', 1], ['b', 2]]), new Tags(['x', 'y']), stack], (v) => [v[0].total(), v[0] instanceof Map, v[1].joined(), v[2].top(), Array.isArray(v[2]), v[2].length], [3, true, 'x,y', 3, true, 3]);
+add('registered reducer', new helperTypes.Temperature(21.5), (t) => [t.constructor.name, t.celsius], ['Temperature', 21.5]);
+
+// --- compiled output ---
+function compiled(source: string, target: ts.ScriptTarget): Record<string, any> {
+  const js = ts.transpileModule(source, { compilerOptions: { target, module: ts.ModuleKind.CommonJS } }).outputText;
+  const exports: Record<string, any> = {};
+  vm.runInThisContext(`(function (exports, require) {${js}\n})`)(exports, requireHelper);
+  return exports;
+}
+const tsSource = `
+  const scale = 3;
+  export const later = async (x: number) => { await null; return x * scale; };
+  export class Base { constructor(public v: number) {} twice() { return this.v * 2; } }
+  export class Derived extends Base { twice() { return super.twice() + scale; } }
+`;
+for (const [label, target] of [['ES5', ts.ScriptTarget.ES5], ['ES2015', ts.ScriptTarget.ES2015]] as const) {
+  const m = compiled(tsSource, target);
+  add(`tsc ${label} output: __awaiter async arrow and class with super`, { later: m.later, d: new m.Derived(4) }, async (v) => [await v.later(2), v.d.twice()], [6, 11]);
+}
+// esbuild/tsx keep-names and lowered-async helpers.
+const esbuildOut = vm.runInThisContext(`(() => {
+  var __defProp = Object.defineProperty;
+  var __name = (target, value) => __defProp(target, "name", { value, configurable: true });
+  var __async = (__this, __arguments, generator) => new Promise((resolve, reject) => {
+    var step = (x) => x.done ? resolve(x.value) : Promise.resolve(x.value).then((v) => step(generator.next(v)), reject);
+    step((generator = generator.apply(__this, __arguments)).next());
+  });
+  const k = 5;
+  const work = /* @__PURE__ */ __name((x) => __async(this, null, function* () { return (yield x) + k; }), "work");
+  return work;
+})()`);
+add('esbuild/tsx output: __name and __async helpers', esbuildOut, async (f) => [f.name, await f(1)], ['work', 6]);
+
+describe('conformance: round trips into a fresh node process', () => {
+  let answers: Answer[] = [];
+  beforeAll(async () => {
+    answers = await roundTrip(cases.map((c) => ser.dumps({ value: c.value, probe: c.probe }, c.options)));
+  });
+
+  it('has at least 40 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {
+    const c = cases[i]!;
+    expect(answers[i]).toEqual({ ok: util.inspect(c.expect, { depth: 6, sorted: true }) });
+  });
+
+  it('sends snapshot values: a later change on the sender does not travel back', async () => {
+    const bytes = ser.dumps({ value: addBase, probe: (f: (x: number) => number) => f(0) });
+    base = 100;
+    const [answer] = await roundTrip([bytes, ser.dumps({ value: addBase, probe: (f: (x: number) => number) => f(0) })]);
+    expect(answer).toEqual({ ok: '10' });
+    base = 10;
+  });
+
+  it('sends module exports by reference, not their source', () => {
+    const bytes = ser.dumps(helperTypes.double).toString('latin1');
+    expect(bytes).toContain('serializer-types.cjs');
+    expect(bytes).not.toContain('x * 2');
+  });
+
+  it('keeps a sparse array small on the wire', () => {
+    expect(ser.dumps(sparse).length).toBeLessThan(64);
+  });
+
+  it('tells a receiver started with --disallow-code-generation-from-strings what is wrong', async () => {
+    const [fn, data] = await roundTrip(
+      [ser.dumps({ value: (x: number) => x, probe: () => 1 }), ser.dumps({ value: 1, probe: Math.abs })],
+      ['--disallow-code-generation-from-strings'],
+    );
+    expect(fn!.error).toMatch(/SerializationError: .*--disallow-code-generation-from-strings/);
+    expect(data).toEqual({ ok: '1' });
+  });
+});
+
+describe('refusals at the sender, with the path from the named root', () => {
+  const refuse = (value: unknown, path: string, reason: RegExp, root?: string): void => {
+    let error: unknown;
+    try {
+      ser.dumps(value, root ? { root } : {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ser.SerializationError);
+    expect((error as { path: string }).path).toBe(path);
+    expect((error as Error).message).toMatch(reason);
+  };
+  it('unique Symbol()', () => refuse({ a: { b: [1, 2, Symbol('x')] } }, 'value.a.b[2]', /unique symbol/));
+  it('unique symbol key', () => refuse({ o: { [Symbol('k')]: 1 } }, 'value.o', /unique symbol/));
+  it('WeakMap, WeakSet, WeakRef, FinalizationRegistry', () => {
+    refuse({ w: new WeakMap() }, 'value.w', /WeakMap/);
+    refuse([new WeakSet()], 'value[0]', /WeakSet/);
+    refuse({ r: new WeakRef({}) }, 'value.r', /WeakRef/);
+    refuse({ f: new FinalizationRegistry(() => {}) }, 'value.f', /FinalizationRegistry/);
+  });
+  it('Promise', () => refuse({ p: Promise.resolve(1) }, 'value.p', /Promise/));
+  it('in-flight iterators', () => {
+    refuse({ it: new Map([[1, 2]]).entries() }, 'value.it', /iterator/);
+    refuse({ g: (function* () { yield 1; })() }, 'value.g', /iterator/);
+    refuse({ a: [1, 2][Symbol.iterator]() }, 'value.a', /iterator/);
+  });
+  it('Proxy', () => refuse({ p: new Proxy({}, {}) }, 'value.p', /Proxy/));
+  it('sockets and streams, under the caller root', () => {
+    const socket = new net.Socket();
+    refuse([{ client: { socket } }], 'args[0].client.socket', /Socket handle/, 'args');
+    socket.destroy();
+    refuse({ s: process.stdout }, 'value.s', /handle/);
+  });
+  it('FileHandle', async () => {
+    const handle = await fs.promises.open(__filename_or_self(), 'r');
+    try {
+      refuse({ h: handle }, 'value.h', /FileHandle/);
+    } finally {
+      await handle.close();
+    }
+  });
+  it('unreachable native functions', () => refuse({ g: Object.getOwnPropertyDescriptor(Object.prototype, '__proto__')!.get }, 'value.g', /native function/));
+  it("arrows using lexical this, arguments, super, new.target", () => {
+    const o = { v: 1, f() { return () => this.v; } };
+    refuse({ f: o.f() }, 'value.f', /lexical 'this'/);
+    function outer(this: unknown, ..._a: unknown[]) { return () => arguments[0]; }
+    refuse({ f: outer(1) }, 'value.f', /lexical 'arguments'/);
+    const s = { __proto__: greeter, f() { return () => super.hi(); } };
+    refuse({ f: s.f() }, 'value.f', /lexical 'super'/);
+    function Ctor(this: unknown) { return { f: () => new.target }; }
+    refuse((new (Ctor as any)() as { f: unknown }).f, 'value', /new\.target/);
+  });
+  it('#private fields without a reducer', () => {
+    class Secret { #key = 1; peek() { return this.#key; } }
+    refuse({ list: [new Secret()] }, 'value.list[0]', /#private fields.*register/);
+  });
+  it('import.meta outside by-reference (analysis)', () => {
+    const { analyze } = requireHelper('../../dist/serializer/analyze.js') as typeof import('../../lib/serializer/analyze');
+    expect(analyze('() => import.meta.url').refusal).toMatch(/import\.meta/);
+  });
+  it('a closure path names the captured variable', () => {
+    const secret = new WeakMap();
+    refuse({ job: () => secret }, 'value.job<closure secret>', /WeakMap/);
+  });
+});
+
+function __filename_or_self(): string {
+  return requireHelper.resolve('./serializer-types.cjs');
+}
