@@ -2,6 +2,8 @@
 // built package in dist/), runs the given async function body, and reports over IPC.
 const mp = require('../../dist/index.js');
 const sharedctypes = (() => { try { return require('../../dist/sharedctypes.js'); } catch { return {}; } })();
+// Loaded before any handle arrives so its reducers are registered.
+const sharedMemory = (() => { try { return require('../../dist/shared-memory.js'); } catch { return {}; } })();
 const { toWire, fromWire } = require('./wire.cjs')(require('../../dist/serializer/registry.js'));
 
 const AsyncFunction = (async () => {}).constructor;
@@ -16,8 +18,8 @@ process.on('message', async (message) => {
   const send = (data) => process.send({ data: toWire(data) });
   const receive = () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => { waiting = resolve; }));
   try {
-    const run = new AsyncFunction('h', 'mp', 'send', 'receive', 'sharedctypes', message.body);
-    const result = await run(fromWire(message.handles), mp, send, receive, sharedctypes);
+    const run = new AsyncFunction('h', 'mp', 'send', 'receive', 'sharedctypes', 'sharedMemory', message.body);
+    const result = await run(fromWire(message.handles), mp, send, receive, sharedctypes, sharedMemory);
     process.send({ done: toWire(result) }, () => process.disconnect());
   } catch (error) {
     process.send({ error: String(error && error.stack || error) }, () => process.disconnect());
