@@ -4,3 +4,5 @@ export { Pipe } from './connection';
 export { cpuCount, setExecutable } from './context';
 export { currentProcess, Process } from './process';
 export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';
+export { Array, RawArray, RawValue, SharedArray, Value } from './sharedctypes';
+export type { ArrayInit, CInput, CValue, SharedCtypesOptions, SynchronizedOptions, Typecode, TypedArrayOf } from './sharedctypes';

@@ -3,6 +3,8 @@
 const mp = require('../../dist/index.js');
 const connection = require('../../dist/connection.js');
 const sharedctypes = (() => { try { return require('../../dist/sharedctypes.js'); } catch { return {}; } })();
+// Loaded before any handle arrives so its reducers are registered.
+const sharedMemory = (() => { try { return require('../../dist/shared-memory.js'); } catch { return {}; } })();
 const { toWire, fromWire } = require('./wire.cjs')(require('../../dist/serializer/registry.js'));
 
 const AsyncFunction = (async () => {}).constructor;
@@ -17,8 +19,8 @@ process.on('message', async (message) => {
   const send = (data) => process.send({ data: toWire(data) });
   const receive = () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => { waiting = resolve; }));
   try {
-    const run = new AsyncFunction('h', 'mp', 'send', 'receive', 'sharedctypes', 'connection', message.body);
-    const result = await run(fromWire(message.handles), mp, send, receive, sharedctypes, connection);
+    const run = new AsyncFunction('h', 'mp', 'send', 'receive', 'sharedctypes', 'sharedMemory', 'connection', message.body);
+    const result = await run(fromWire(message.handles), mp, send, receive, sharedctypes, sharedMemory, connection);
     process.send({ done: toWire(result) }, () => process.disconnect());
   } catch (error) {
     process.send({ error: String(error && error.stack || error) }, () => process.disconnect());
