@@ -1,3 +1,5 @@
+# multiprocess: the ABI-stable N-API addon. multiprocess_park: platform parking for fork, built per
+# Node ABI (node.h), with a .so name so that node-gyp-build never mistakes it for the main addon.
 {
   "targets": [
     {
@@ -9,7 +11,8 @@
         "native/resource_tracker.cc",
         "native/wait.cc",
         "native/system.cc",
-        "native/unix_socket.cc"
+        "native/unix_socket.cc",
+        "native/fork.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -31,6 +34,13 @@
           "ldflags": ["-fsanitize=address,undefined"]
         }]
       ]
+    },
+    {
+      "target_name": "multiprocess_park",
+      "target_conditions": [["_type=='loadable_module'", { "product_extension": "so" }]],
+      "sources": ["native/park/park.cc"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": { "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "11.0" }
     }
   ]
 }

@@ -1,8 +1,15 @@
 // The package root: the default context's classes and the module functions (CPython's multiprocessing/__init__).
 export * from './errors';
 export { Pipe } from './connection';
-export { cpuCount, setExecutable } from './context';
-export { currentProcess, Process } from './process';
-export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';
 export { Array, RawArray, RawValue, SharedArray, Value } from './sharedctypes';
 export type { ArrayInit, CInput, CValue, SharedCtypesOptions, SynchronizedOptions, Typecode, TypedArrayOf } from './sharedctypes';
+export { Context, cpuCount, getAllStartMethods, getContext, getStartMethod, setExecutable, setStartMethod } from './context';
+export { CRITICAL, DEBUG, ERROR, getLogger, INFO, logToStderr, SUBDEBUG, SUBWARNING, WARNING } from './logging';
+export { activeChildren, currentProcess, parentProcess, Process } from './process';
+export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';
+
+/** No-op: there is no frozen-executable bootstrap to intercept (CPython's freeze_support). */
+export function freezeSupport(): void {}
+
+/** No-op: connections are always transferable here (CPython's allow_connection_pickling). */
+export function allowConnectionPickling(): void {}

@@ -1,6 +1,7 @@
 // Registers the native pieces of multiprocess; each lives in the file named after its kernel concept.
 #include <napi.h>
 
+#include "fork.h"
 #include "semlock.h"
 #include "shm.h"
 #include "system.h"
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mp::InitWait(env, exports);
   mp::InitSystem(env, exports);
   mp::InitUnixSocket(env, exports);
+  mp::InitFork(env, exports);
   return exports;
 }
 

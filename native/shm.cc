@@ -224,6 +224,23 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
 
 Segment::~Segment() { Release(); }
 
+// Runs on the only thread of a fresh fork child: no other thread can hold live_mutex's copy.
+void Segment::AdoptAfterFork() {
+  std::lock_guard<std::mutex> lock(live_mutex);
+  const int32_t me = getpid();
+  for (Segment* segment : live_segments) {
+    if (segment->closed_ || !segment->header_ || segment->user_pid_ == me) continue;
+    bool first = false;
+    segment->in_table_ = AddUser(segment->header_, &first);
+    segment->user_pid_ = me;
+    try {
+      if (first) TrackSegment(segment->name_, true);
+    } catch (const std::system_error&) {
+      // The inherited tracker pipe is gone: the slot in the header still protects the segment.
+    }
+  }
+}
+
 // Gives up this object's use of the segment; unlinks the name when it was the last user.
 bool Segment::Release() {
   if (closed_) return false;

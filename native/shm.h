@@ -33,6 +33,9 @@ class Segment : public Napi::ObjectWrap<Segment> {
   static Napi::Function Init(Napi::Env env);
   // The Segment behind a JS value, or a TypeError if it is not one / is closed.
   static Segment* From(const Napi::Value& value);
+  // In a fork child: registers this process as a user of every managed segment it inherited, so
+  // a segment the parent drops stays alive while the child still uses it.
+  static void AdoptAfterFork();
 
   explicit Segment(const Napi::CallbackInfo& info);
   ~Segment() override;

@@ -1,0 +1,347 @@
+// fork(2) inside Node.js, with every remedy measured in shared/notes/fork.md: refuse unless this
+// is the only JS thread, undo V8's MADV_DONTFORK, re-arm libuv in the child, leave with _exit.
+#include "fork.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "shm.h"
+#include "wait.h"
+
+namespace mp {
+namespace {
+
+struct Fd {
+  explicit Fd(int fd = -1) : fd(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  void reset(int next = -1) {
+    if (fd >= 0) close(fd);
+    fd = next;
+  }
+  int release() {
+    int out = fd;
+    fd = -1;
+    return out;
+  }
+  int fd;
+};
+
+// Set in a fork child: its libuv threadpool is gone until first use, and so are the platform threads.
+bool threadpool_started = false;
+// Pipe-sentinel fallback: the write end this process holds as its own life marker, which its
+// own fork children must not keep open.
+int own_sentinel_write = -1;
+
+uv_loop_t* LoopOf(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
+    throw Napi::Error::New(env, "fork: napi_get_uv_event_loop failed");
+  return loop;
+}
+
+// libuv starts all its pool threads at once on first use; starting it here makes the thread count
+// deterministic (0 or UV_THREADPOOL_SIZE would be ambiguous with Workers).
+void EnsureThreadpool(uv_loop_t* loop) {
+  if (threadpool_started) return;
+  auto* req = new uv_work_t;
+  int rc = uv_queue_work(loop, req, [](uv_work_t*) {}, [](uv_work_t* done, int) { delete done; });
+  if (rc != 0) delete req;
+  threadpool_started = true;
+}
+
+int ThreadpoolSize() {
+  const char* value = getenv("UV_THREADPOOL_SIZE");
+  int size = value ? atoi(value) : 4;
+  if (size <= 0) size = 1;
+  return size > 1024 ? 1024 : size;
+}
+
+int CountThreads() {
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (dirent* entry = readdir(dir))
+    if (entry->d_name[0] != '.') count++;
+  closedir(dir);
+  return count;
+}
+
+bool OnMainThread() {
+#ifdef __linux__
+  return syscall(SYS_gettid) == getpid();
+#else
+  return true;
+#endif
+}
+
+// Undoes V8's MADV_DONTFORK on every private mapping; without it the child has no JS heap.
+void DoForkPass() {
+#ifdef __linux__
+  Fd maps(open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
+  if (maps.fd < 0) return;
+  std::string text;
+  char chunk[65536];
+  ssize_t got;
+  while ((got = read(maps.fd, chunk, sizeof(chunk))) > 0) text.append(chunk, static_cast<size_t>(got));
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    unsigned long start = 0, stop = 0;
+    char perms[8] = {0};
+    if (sscanf(line.c_str(), "%lx-%lx %7s", &start, &stop, perms) != 3 || perms[3] != 'p') continue;
+    if (line.find("[vvar]") != std::string::npos || line.find("[vdso]") != std::string::npos ||
+        line.find("[vsyscall]") != std::string::npos)
+      continue;
+    madvise(reinterpret_cast<void*>(start), stop - start, MADV_DOFORK);
+  }
+#endif
+}
+
+int PidfdOpen(pid_t pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+bool PidfdSupported() {
+  static int supported = -1;
+  if (supported < 0) {
+    int fd = PidfdOpen(getpid());
+    supported = fd >= 0;
+    if (fd >= 0) close(fd);
+  }
+  return supported == 1;
+}
+
+// The parent's JS signal listeners need its event loop; in the child they would swallow SIGTERM.
+// Ignored signals (SIGPIPE) stay ignored and V8's fault handlers stay, as CPython's fork child keeps them.
+void ResetSignalHandlers() {
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+        sig == SIGPROF)
+      continue;
+    struct sigaction current;
+    if (sigaction(sig, nullptr, &current) != 0) continue;
+    if (!(current.sa_flags & SA_SIGINFO) && (current.sa_handler == SIG_IGN || current.sa_handler == SIG_DFL)) continue;
+    signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// waitpid(WNOHANG): null while running, the exit code, or -N for signal N.
+Napi::Value StatusValue(Napi::Env env, int status) {
+  if (WIFEXITED(status)) return Napi::Number::New(env, WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return Napi::Number::New(env, -WTERMSIG(status));
+  return env.Null();
+}
+
+Napi::Value Reap(Napi::Env env, pid_t pid) {
+  int status = 0;
+  pid_t got;
+  do got = waitpid(pid, &status, WNOHANG);
+  while (got < 0 && errno == EINTR);
+  if (got == 0) return env.Null();
+  if (got < 0) ThrowErrno(env, "waitpid(" + std::to_string(pid) + ")");
+  return StatusValue(env, status);
+}
+
+// forkProcess(expectedThreads) -> { pid, sentinel } in the parent, { pid: 0 } in the child.
+// expectedThreads: the threads this process has besides the libuv pool (main, platform, signal).
+Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t expected_base = IntArg(info, 0, "forkProcess(expectedThreads)");
+  if (!OnMainThread())
+    throw Napi::Error::New(env,
+                           "fork is not possible from a worker_threads Worker: the child would have no main "
+                           "thread. Use the 'spawn' or 'forkserver' start method");
+  uv_loop_t* loop = LoopOf(env);
+  EnsureThreadpool(loop);
+  const int expected = static_cast<int>(expected_base) + ThreadpoolSize();
+  const int threads = CountThreads();
+  if (threads > expected) {
+    Napi::Error error = Napi::Error::New(
+        env, "fork refused: this process runs " + std::to_string(threads) + " threads where Node itself has " +
+                 std::to_string(expected) +
+                 "; the extra ones belong to a live worker_threads Worker, an attached inspector or a native "
+                 "addon, and a fork child would inherit their locks held forever. Terminate them first, or use "
+                 "the 'spawn' or 'forkserver' start method");
+    error.Set("code", Napi::String::New(env, "ERR_MP_FORK_UNSAFE"));
+    throw error;
+  }
+
+  const bool use_pidfd = PidfdSupported();
+  int life[2] = {-1, -1};
+  if (!use_pidfd && pipe(life) != 0) ThrowErrno(env, "pipe(sentinel)");
+  Fd life_read(life[0]), life_write(life[1]);
+  if (life_read.fd >= 0) fcntl(life_read.fd, F_SETFD, FD_CLOEXEC);
+
+  DoForkPass();
+  pid_t pid = fork();
+  if (pid < 0) ThrowErrno(env, "fork");
+  Napi::Object result = Napi::Object::New(env);
+  if (pid == 0) {
+    uv_loop_fork(loop);
+    threadpool_started = false;
+    if (own_sentinel_write >= 0) close(own_sentinel_write);
+    own_sentinel_write = life_write.release();
+    if (own_sentinel_write >= 0) fcntl(own_sentinel_write, F_SETFD, FD_CLOEXEC);
+    Segment::AdoptAfterFork();
+    ResetSignalHandlers();
+    result.Set("pid", Napi::Number::New(env, 0));
+    return result;
+  }
+  life_write.reset();
+  int sentinel = use_pidfd ? PidfdOpen(pid) : life_read.release();
+  result.Set("pid", Napi::Number::New(env, pid));
+  result.Set("sentinel", Napi::Number::New(env, sentinel));
+  return result;
+}
+
+Napi::Value ThreadCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), CountThreads()); }
+
+Napi::Value GetPid(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), getpid()); }
+
+// exitNow(code): _exit, skipping atexit handlers and the joins of platform threads that a fork
+// child does not have. The caller flushes stdio first.
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  int64_t code = IntArg(info, 0, "exitNow(code)");
+  _exit(static_cast<int>(code & 0xff));
+}
+
+Napi::Value ReapChild(const Napi::CallbackInfo& info) {
+  return Reap(info.Env(), static_cast<pid_t>(IntArg(info, 0, "reap(pid)")));
+}
+
+// waitChild(pid, sentinel, timeoutMs): blocks until the child ends or the time is up (< 0: forever).
+Napi::Value WaitChild(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const pid_t pid = static_cast<pid_t>(IntArg(info, 0, "waitChild(pid)"));
+  const int sentinel = static_cast<int>(IntArg(info, 1, "waitChild(sentinel)"));
+  const double timeout_ms = info[2].As<Napi::Number>().DoubleValue();
+  const double deadline = MonotonicMs() + timeout_ms;
+  for (;;) {
+    Napi::Value code = Reap(env, pid);
+    if (!code.IsNull()) return code;
+    double left = timeout_ms < 0 ? -1 : deadline - MonotonicMs();
+    if (timeout_ms >= 0 && left <= 0) return env.Null();
+    pollfd watch{sentinel, POLLIN, 0};
+    int rc = poll(&watch, 1, left < 0 ? -1 : static_cast<int>(left) + 1);
+    if (rc < 0 && errno != EINTR) ThrowErrno(env, "poll(sentinel)");
+    if (rc > 0 && !(watch.revents & POLLIN)) {
+      // A sentinel that cannot signal (closed, error): fall back to sleeping a little.
+      usleep(1000);
+    }
+  }
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(IntArg(info, 0, "closeFd(fd)"));
+  if (fd >= 0 && close(fd) != 0 && errno != EINTR) ThrowErrno(info.Env(), "close(" + std::to_string(fd) + ")");
+  return info.Env().Undefined();
+}
+
+// new SentinelWatch(fd, onReady): calls onReady once when fd becomes readable (the child ended),
+// from the event loop; ref'd while armed, like any pending I/O. close() stops it.
+class SentinelWatch : public Napi::ObjectWrap<SentinelWatch> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "SentinelWatch", {InstanceMethod<&SentinelWatch::Close>("close")});
+  }
+
+  explicit SentinelWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SentinelWatch>(info) {
+    Napi::Env env = info.Env();
+    const int fd = static_cast<int>(IntArg(info, 0, "SentinelWatch(fd)"));
+    if (!info[1].IsFunction()) ThrowType(env, "SentinelWatch(fd, onReady): onReady must be a function");
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    int rc = uv_poll_init(LoopOf(env), poll_, fd);
+    if (rc == 0) rc = uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, OnReady);
+    if (rc != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      ThrowErrno(env, "uv_poll_start(sentinel)", -rc);
+    }
+    env_ = env;
+    Ref();  // alive while armed, even if JS drops it
+  }
+
+  ~SentinelWatch() override { Stop(); }
+
+ private:
+  static void OnReady(uv_poll_t* handle, int, int) {
+    auto* self = static_cast<SentinelWatch*>(handle->data);
+    Napi::HandleScope scope(self->env_);
+    self->Stop();
+    Napi::Function callback = self->callback_.Value();
+    self->callback_.Reset();
+    self->Unref();
+    try {
+      callback.MakeCallback(self->env_.Global(), {});
+    } catch (const Napi::Error& error) {
+      napi_fatal_exception(self->env_, error.Value());  // becomes an uncaughtException, as for any callback
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (poll_ != nullptr) {
+      Stop();
+      callback_.Reset();
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (poll_ == nullptr) return;
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference callback_;
+  Napi::Env env_ = nullptr;
+};
+
+}  // namespace
+
+void InitFork(Napi::Env env, Napi::Object exports) {
+  exports.Set("forkProcess", Napi::Function::New(env, ForkProcess, "forkProcess"));
+  exports.Set("threadCount", Napi::Function::New(env, ThreadCount, "threadCount"));
+  exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
+  exports.Set("reap", Napi::Function::New(env, ReapChild, "reap"));
+  exports.Set("waitChild", Napi::Function::New(env, WaitChild, "waitChild"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("SentinelWatch", SentinelWatch::Init(env));
+}
+
+}  // namespace mp

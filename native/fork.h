@@ -1,0 +1,8 @@
+// fork(2) of a running Node.js process (thread audit, MADV_DOFORK pass, uv_loop_fork), _exit, and
+// reaping children through waitpid and a sentinel fd the event loop can watch.
+#pragma once
+#include <napi.h>
+
+namespace mp {
+void InitFork(Napi::Env env, Napi::Object exports);
+}

@@ -1,0 +1,141 @@
+// Platform parking for fork (shared/notes/fork-parking.md): before fork(2), every V8 platform worker
+// runs a task of ours that blocks on a pipe, so none holds a V8 lock or waits on the task queue's
+// condition variable when the process is copied. Uses node.h, so it is built per Node ABI, apart
+// from the ABI-stable main addon.
+#include <fcntl.h>
+#include <node.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+#include <v8-platform.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace {
+
+// One gate per park(): tasks that start after a timed-out park() use their own gate, so their
+// late "started" bytes never count for the next park().
+struct Gate {
+  int started[2] = {-1, -1};
+  int release[2] = {-1, -1};
+  ~Gate() { CloseAll(); }
+  void CloseAll() {
+    for (int* fds : {started, release})
+      for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0) close(fds[i]), fds[i] = -1;
+  }
+};
+
+std::shared_ptr<Gate> gate;  // the gate of the tasks parked now
+int parked = 0;
+
+class ParkTask : public v8::Task {
+ public:
+  explicit ParkTask(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
+  void Run() override {
+    char byte = 1;
+    while (write(gate_->started[1], &byte, 1) < 0 && errno == EINTR) {
+    }
+    while (read(gate_->release[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  std::shared_ptr<Gate> gate_;
+};
+
+double NowMs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
+}
+
+void Throw(v8::Isolate* isolate, const std::string& message) {
+  isolate->ThrowException(v8::Exception::Error(v8::String::NewFromUtf8(isolate, message.c_str()).ToLocalChecked()));
+}
+
+node::MultiIsolatePlatform* PlatformOf(v8::Isolate* isolate) {
+  return node::GetMultiIsolatePlatform(node::GetCurrentEnvironment(isolate->GetCurrentContext()));
+}
+
+// The count includes the delayed-task scheduler, which never runs worker tasks.
+int WorkerThreads(node::MultiIsolatePlatform* platform) { return platform ? platform->NumberOfWorkerThreads() - 1 : 0; }
+
+void Release(Gate* to, int count) {
+  char bytes[64];
+  memset(bytes, 1, sizeof(bytes));
+  while (count > 0) {
+    ssize_t wrote = write(to->release[1], bytes, count < 64 ? count : 64);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) break;
+    count -= static_cast<int>(wrote);
+  }
+}
+
+// workerThreads() -> the number of platform worker threads parking occupies.
+void WorkerThreadsJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(WorkerThreads(PlatformOf(args.GetIsolate())));
+}
+
+// park(timeoutMs) -> true when every platform worker runs a parked task; false (all released)
+// when they did not all start in time, e.g. behind a long GC task.
+void ParkJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  double timeout_ms = args[0]->IsNumber() ? args[0].As<v8::Number>()->Value() : 1000;
+  if (parked > 0) return Throw(isolate, "park: the platform is already parked");
+  auto fresh = std::make_shared<Gate>();
+  if (pipe2(fresh->started, O_CLOEXEC) != 0 || pipe2(fresh->release, O_CLOEXEC) != 0)
+    return Throw(isolate, std::string("park: pipe2 failed: ") + strerror(errno));
+  gate = fresh;
+  node::MultiIsolatePlatform* platform = PlatformOf(isolate);
+  const int count = WorkerThreads(platform);
+  for (int i = 0; i < count; i++) platform->CallOnWorkerThread(std::make_unique<ParkTask>(gate));
+  parked = count;
+  int started = 0;
+  const double deadline = NowMs() + timeout_ms;
+  char bytes[64];
+  while (started < count) {
+    double left = deadline - NowMs();
+    if (left <= 0) break;
+    pollfd watch{gate->started[0], POLLIN, 0};
+    if (poll(&watch, 1, static_cast<int>(left) + 1) <= 0) continue;
+    ssize_t got = read(gate->started[0], bytes, static_cast<size_t>(count - started < 64 ? count - started : 64));
+    if (got > 0) started += static_cast<int>(got);
+  }
+  if (started < count) {
+    // Late starters find their release byte waiting and finish at once.
+    Release(gate.get(), parked);
+    parked = 0;
+    gate.reset();
+    args.GetReturnValue().Set(false);
+    return;
+  }
+  args.GetReturnValue().Set(true);
+}
+
+// release(): in the parent after fork, lets the parked tasks finish.
+void ReleaseJs(const v8::FunctionCallbackInfo<v8::Value>&) {
+  if (gate) Release(gate.get(), parked);
+  parked = 0;
+  gate.reset();
+}
+
+// forgetInChild(): the fork child has no platform threads; drop the pipes it inherited.
+// The queued task objects in the child keep the gate referenced, so close its fds explicitly.
+void ForgetInChildJs(const v8::FunctionCallbackInfo<v8::Value>&) {
+  if (gate) gate->CloseAll();
+  gate.reset();
+  parked = 0;
+}
+
+}  // namespace
+
+NODE_MODULE_INIT(/* exports, module, context */) {
+  NODE_SET_METHOD(exports, "workerThreads", WorkerThreadsJs);
+  NODE_SET_METHOD(exports, "park", ParkJs);
+  NODE_SET_METHOD(exports, "release", ReleaseJs);
+  NODE_SET_METHOD(exports, "forgetInChild", ForgetInChildJs);
+}
