@@ -52,7 +52,7 @@ export function timeoutArg(timeoutMs: number | null | undefined, what: string): 
  * This process's pid for hot paths: reading the `process` global costs ~35 ns (it is an accessor
  * on globalThis). A fork child must update it.
  */
-export const thisProcess = { pid: process.pid };
+export const thisProcess: { pid: number } = { pid: process.pid };
 
 /** Options accepted by every Async twin (API.md §1). */
 export interface AbortOptions {

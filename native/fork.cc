@@ -183,7 +183,7 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
                            "thread. Use the 'spawn' or 'forkserver' start method");
   uv_loop_t* loop = LoopOf(env);
   EnsureThreadpool(loop);
-  const int expected = static_cast<int>(expected_base) + ThreadpoolSize();
+  const int expected = static_cast<int>(expected_base) + ThreadpoolSize() + LiveWatcherThreads();
   const int threads = CountThreads();
   if (threads > expected) {
     Napi::Error error = Napi::Error::New(

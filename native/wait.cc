@@ -59,6 +59,7 @@ void WakeWord(std::atomic<int32_t>* word, int32_t count) {
 namespace {
 
 constexpr double kOwnerCheckMs = 100;
+std::atomic<int> live_watcher_threads{0};
 
 // new Watcher(segment, offset, onReady): calls onReady on the JS thread each time, after arm(),
 // the SemLock has a token (or a dead holder) to take. Idle watchers keep no event loop alive.
@@ -77,7 +78,9 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     if (!info[2].IsFunction()) ThrowType(env, "Watcher callback must be a function");
     ready_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "mpjs-semlock-watch", 0, 1);
     ready_.Unref(env);
+    owner_pid_ = getpid();
     thread_ = std::thread([this] { Run(); });
+    live_watcher_threads.fetch_add(1);
   }
 
   ~Watcher() override { Stop(); }
@@ -124,12 +127,19 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 
   void Stop() {
     if (stopping_.exchange(true)) return;
+    if (getpid() != owner_pid_) {
+      // A fork child inherits this object but not its thread: nothing to wake or join, and the
+      // thread-safe function belongs to the parent's loop.
+      thread_.detach();
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
     }
     armed_cv_.notify_one();
     WakeWord(&state_->value, INT_MAX);  // other sleepers re-check and park again
     thread_.join();
+    live_watcher_threads.fetch_sub(1);
     ready_.Release();
   }
 
@@ -141,9 +151,12 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   std::condition_variable armed_cv_;
   bool armed_ = false;
   std::atomic<bool> stopping_{false};
+  pid_t owner_pid_ = 0;
 };
 
 }  // namespace
+
+int LiveWatcherThreads() { return live_watcher_threads.load(); }
 
 void InitWait(Napi::Env env, Napi::Object exports) { exports.Set("Watcher", Watcher::Init(env)); }
 

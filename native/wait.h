@@ -16,6 +16,9 @@ double MonotonicMs();
 void WaitOnWord(std::atomic<int32_t>* word, int32_t expected, double timeout_ms);
 void WakeWord(std::atomic<int32_t>* word, int32_t count);
 
+// Watcher threads running in this process: known threads for fork's audit of unexplained ones.
+int LiveWatcherThreads();
+
 void InitWait(Napi::Env env, Napi::Object exports);
 
 }  // namespace mp

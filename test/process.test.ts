@@ -108,3 +108,26 @@ describe('fork', () => {
     expect(() => new (getContext('forkserver').Process)({ target() {} }).start()).toThrow(/getContext\('fork'\)/);
   });
 });
+
+describe('fork beside async lock waits', () => {
+  it('counts the lock watcher thread as known, and the child still uses the lock', async () => {
+    const lock = new Lock();
+    lock.acquire();
+    const waiting = lock.acquireAsync(50); // contended: starts this lock's watcher thread
+    expect(await waiting).toBe(false);
+    lock.release();
+    const child = new Process({ target: () => process.exit(lock.acquire(true, 5000) ? 0 : 9) });
+    child.start();
+    child.join();
+    expect(child.exitcode).toBe(0);
+    // The child exited holding it: the parent takes it over, as from any dead holder.
+    const silence = (): void => undefined;
+    process.on('warning', silence);
+    try {
+      expect(lock.acquire(false)).toBe(true);
+      expect(lock.ownerDied).toBe(true);
+    } finally {
+      process.off('warning', silence);
+    }
+  });
+});

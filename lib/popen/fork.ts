@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { AbortOptions } from '../util';
+import { thisProcess, type AbortOptions } from '../util';
 import { native } from '../native';
 import type { Launchable, Popen } from './index';
 
@@ -166,7 +166,8 @@ export const ForkPopenClass = {
     if (forked.pid === 0) {
       inForkChild = true;
       park?.forgetInChild();
-      Object.defineProperty(process, 'pid', { value: forkBinding.getpid(), writable: false, enumerable: true, configurable: true });
+      thisProcess.pid = forkBinding.getpid();
+      Object.defineProperty(process, 'pid', { value: thisProcess.pid, writable: false, enumerable: true, configurable: true });
       exitChild(launchable._bootstrap());
     }
     return new ForkPopen(forked.pid, forked.sentinel ?? -1);
