@@ -76,11 +76,15 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     state_ = StateArg(info, 0);
     mapping_ = Segment::From(info[0])->mapping();
     if (!info[2].IsFunction()) ThrowType(env, "Watcher callback must be a function");
-    ready_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "mpjs-semlock-watch", 0, 1);
+    // At environment teardown Node may finalize the function before this object: Stop() must then
+    // leave it alone, so the function's finalizer tells us.
+    std::shared_ptr<std::atomic<bool>> finalized = finalized_;
+    ready_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "mpjs-semlock-watch", 0, 1,
+                                           [finalized](Napi::Env) { finalized->store(true); });
     ready_.Unref(env);
     owner_pid_ = getpid();
     thread_ = std::thread([this] { Run(); });
-    live_watcher_threads.fetch_add(1);
+    CountWatcherThread(1);
   }
 
   ~Watcher() override { Stop(); }
@@ -139,13 +143,14 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     armed_cv_.notify_one();
     WakeWord(&state_->value, INT_MAX);  // other sleepers re-check and park again
     thread_.join();
-    live_watcher_threads.fetch_sub(1);
-    ready_.Release();
+    CountWatcherThread(-1);
+    if (!finalized_->load()) ready_.Release();
   }
 
   SemLockState* state_ = nullptr;
   std::shared_ptr<Mapping> mapping_;  // keeps the word mapped while the thread waits on it
   Napi::ThreadSafeFunction ready_;
+  std::shared_ptr<std::atomic<bool>> finalized_ = std::make_shared<std::atomic<bool>>(false);
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable armed_cv_;
@@ -157,6 +162,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 }  // namespace
 
 int LiveWatcherThreads() { return live_watcher_threads.load(); }
+void CountWatcherThread(int delta) { live_watcher_threads.fetch_add(delta); }
 
 void InitWait(Napi::Env env, Napi::Object exports) { exports.Set("Watcher", Watcher::Init(env)); }
 

@@ -16,8 +16,10 @@ double MonotonicMs();
 void WaitOnWord(std::atomic<int32_t>* word, int32_t expected, double timeout_ms);
 void WakeWord(std::atomic<int32_t>* word, int32_t count);
 
-// Watcher threads running in this process: known threads for fork's audit of unexplained ones.
+// Watcher threads running in this process (SemLock and ring watchers): known threads for fork's
+// audit of unexplained ones. Watchers count themselves in and out.
 int LiveWatcherThreads();
+void CountWatcherThread(int delta);
 
 void InitWait(Napi::Env env, Napi::Object exports);
 
