@@ -12,7 +12,8 @@
         "native/wait.cc",
         "native/system.cc",
         "native/unix_socket.cc",
-        "native/fork.cc"
+        "native/fork.cc",
+        "native/ring.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -34,6 +34,13 @@ export interface NativeFdWatcher {
   close(): void;
 }
 
+/** Calls onChange once, after arm(expected), when a ring word differs from `expected`. */
+export interface NativeRingWatcher {
+  arm(expected: number): void;
+  idle(): void;
+  close(): void;
+}
+
 export type FdWatcherCallback = (error: Error | null, result: Buffer | null | true) => void;
 
 export type SocketFamily = 'AF_UNIX' | 'AF_INET';
@@ -52,6 +59,12 @@ export interface NativeBinding {
   semAcquire(segment: NativeSegment, offset: number, timeoutMs: number): Take;
   semTryTake(segment: NativeSegment, offset: number): Take;
   semWake(segment: NativeSegment, offset: number, count: number): void;
+  /** Parks while the int32 at wordOffset equals expected (counted at waitersOffset); < 0 waits forever. */
+  ringWait(segment: NativeSegment, wordOffset: number, expected: number, waitersOffset: number, timeoutMs: number): void;
+  ringWake(segment: NativeSegment, wordOffset: number): void;
+  /** True when the SemLock at lockOffset is held by a process that no longer exists. */
+  ringOwnerDied(segment: NativeSegment, lockOffset: number): boolean;
+  RingWatcher: new (segment: NativeSegment, wordOffset: number, waitersOffset: number, onChange: () => void) => NativeRingWatcher;
   socketPair(): [number, number];
   /** [read end, write end] */
   pipePair(): [number, number];

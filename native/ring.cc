@@ -1,0 +1,171 @@
+// Ring waits: blocking waits until a 32-bit word of a segment changes, wakes, writer-death checks,
+// and RingWatcher (one thread parked on one word, calling back into the event loop).
+#include "ring.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "errors.h"
+#include "semlock.h"
+#include "shm.h"
+#include "wait.h"
+
+namespace mp {
+namespace {
+
+// The int32 word at byte `offset` of the Segment passed as argument `index` (bounds and alignment checked).
+std::atomic<int32_t>* WordArg(const Napi::CallbackInfo& info, size_t index, size_t offset_index) {
+  Segment* segment = Segment::From(info[index]);
+  int64_t offset = IntArg(info, offset_index, "offset");
+  if (offset < 0 || offset % 4 != 0 || static_cast<size_t>(offset) + 4 > segment->size())
+    throw Napi::RangeError::New(info.Env(), "ring word offset " + std::to_string(offset) + " is outside its segment");
+  return reinterpret_cast<std::atomic<int32_t>*>(segment->data() + offset);
+}
+
+// ringWait(segment, wordOffset, expected, waitersOffset, timeoutMs): parks while the word equals
+// `expected`, at most timeoutMs (< 0: no limit). Callers re-check their condition on return.
+Napi::Value RingWait(const Napi::CallbackInfo& info) {
+  std::atomic<int32_t>* word = WordArg(info, 0, 1);
+  const int32_t expected = static_cast<int32_t>(IntArg(info, 2, "expected"));
+  std::atomic<int32_t>* waiters = WordArg(info, 0, 3);
+  if (!info[4].IsNumber()) ThrowType(info.Env(), "timeout must be a number");
+  const double timeout = info[4].As<Napi::Number>().DoubleValue();
+  // The count goes up before the word is re-checked (inside futex_wait): a writer that changes
+  // the word and then reads a zero count cannot have missed this sleeper.
+  waiters->fetch_add(1);
+  WaitOnWord(word, expected, timeout);
+  waiters->fetch_sub(1);
+  return info.Env().Undefined();
+}
+
+Napi::Value RingWake(const Napi::CallbackInfo& info) {
+  WakeWord(WordArg(info, 0, 1), INT_MAX);
+  return info.Env().Undefined();
+}
+
+// ringOwnerDied(segment, lockOffset): the SemLock there is held by a process that no longer exists.
+Napi::Value RingOwnerDied(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), OwnerDied(StateArg(info, 0)));
+}
+
+// new RingWatcher(segment, wordOffset, waitersOffset, onChange): after arm(expected), calls
+// onChange on the JS thread once the word differs from `expected`. Idle watchers keep no loop alive.
+class RingWatcher : public Napi::ObjectWrap<RingWatcher> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "RingWatcher",
+                       {InstanceMethod<&RingWatcher::Arm>("arm"), InstanceMethod<&RingWatcher::Idle>("idle"),
+                        InstanceMethod<&RingWatcher::Close>("close")});
+  }
+
+  explicit RingWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingWatcher>(info) {
+    Napi::Env env = info.Env();
+    word_ = WordArg(info, 0, 1);
+    waiters_ = WordArg(info, 0, 2);
+    mapping_ = Segment::From(info[0])->mapping();
+    if (!info[3].IsFunction()) ThrowType(env, "RingWatcher callback must be a function");
+    // At environment teardown Node may finalize the function before this object: Stop() must then
+    // leave it alone, so the function's finalizer tells us.
+    std::shared_ptr<std::atomic<bool>> finalized = finalized_;
+    changed_ = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "mpjs-ring-watch", 0, 1,
+                                             [finalized](Napi::Env) { finalized->store(true); });
+    changed_.Unref(env);
+    owner_pid_ = getpid();
+    thread_ = std::thread([this] { Run(); });
+    CountWatcherThread(1);
+  }
+
+  ~RingWatcher() override { Stop(); }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      armed_cv_.wait(lock, [this] { return armed_ || stopping_.load(); });
+      if (stopping_) return;
+      armed_ = false;
+      const int32_t expected = expected_;
+      lock.unlock();
+      while (!stopping_ && word_->load() == expected) {
+        waiters_->fetch_add(1);
+        WaitOnWord(word_, expected, -1);
+        waiters_->fetch_sub(1);
+      }
+      if (stopping_) return;
+      changed_.NonBlockingCall();
+      lock.lock();
+    }
+  }
+
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    if (stopping_) throw Napi::Error::New(info.Env(), "RingWatcher is closed");
+    const int32_t expected = static_cast<int32_t>(IntArg(info, 0, "expected"));
+    changed_.Ref(info.Env());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      expected_ = expected;
+      armed_ = true;
+    }
+    armed_cv_.notify_one();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Idle(const Napi::CallbackInfo& info) {
+    if (!stopping_) changed_.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    if (getpid() != owner_pid_) {
+      // A fork child inherits this object but not its thread (see wait.cc's Watcher).
+      thread_.detach();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+    }
+    armed_cv_.notify_one();
+    WakeWord(word_, INT_MAX);  // other sleepers re-check the word and park again
+    thread_.join();
+    CountWatcherThread(-1);
+    if (!finalized_->load()) changed_.Release();
+  }
+
+  std::atomic<int32_t>* word_ = nullptr;
+  std::atomic<int32_t>* waiters_ = nullptr;
+  std::shared_ptr<Mapping> mapping_;  // keeps the words mapped while the thread waits on them
+  Napi::ThreadSafeFunction changed_;
+  std::shared_ptr<std::atomic<bool>> finalized_ = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable armed_cv_;
+  bool armed_ = false;
+  int32_t expected_ = 0;
+  std::atomic<bool> stopping_{false};
+  pid_t owner_pid_ = 0;
+};
+
+}  // namespace
+
+void InitRing(Napi::Env env, Napi::Object exports) {
+  exports.Set("ringWait", Napi::Function::New(env, RingWait, "ringWait"));
+  exports.Set("ringWake", Napi::Function::New(env, RingWake, "ringWake"));
+  exports.Set("ringOwnerDied", Napi::Function::New(env, RingOwnerDied, "ringOwnerDied"));
+  exports.Set("RingWatcher", RingWatcher::Init(env));
+}
+
+}  // namespace mp
