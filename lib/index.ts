@@ -6,6 +6,8 @@ export type { ArrayInit, CInput, CValue, SharedCtypesOptions, SynchronizedOption
 export { Context, cpuCount, getAllStartMethods, getContext, getStartMethod, setExecutable, setStartMethod } from './context';
 export { CRITICAL, DEBUG, ERROR, getLogger, INFO, logToStderr, SUBDEBUG, SUBWARNING, WARNING } from './logging';
 export { activeChildren, currentProcess, parentProcess, Process } from './process';
+export { JoinableQueue, Queue, SimpleQueue } from './queues';
+export type { QueueOptions } from './queues';
 export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';
 
 /** No-op: there is no frozen-executable bootstrap to intercept (CPython's freeze_support). */
