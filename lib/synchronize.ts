@@ -264,15 +264,16 @@ export abstract class SemLock {
   private _takeFast(): boolean {
     const state = this._state;
     if (this._maxvalue === 1) {
+      // Re-entry first: plain reads, where a failing CAS would still lock the cache line.
+      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId) {
+        state[COUNT]++;
+        return true;
+      }
       if (Atomics.compareExchange(state, VALUE, 1, 0) === 1) {
         state[OWNER_TID] = threadId;
         state[COUNT] = 1;
         state[OWNER_PID] = thisProcess.pid;
         this.ownerDied = false;
-        return true;
-      }
-      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId) {
-        state[COUNT]++;
         return true;
       }
       return false;
