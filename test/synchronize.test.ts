@@ -399,6 +399,16 @@ describe('Barrier', () => {
     expect(barrier.broken).toBe(false);
   });
 
+  it('the action is a closure that travels and runs in the child that trips the barrier', async () => {
+    const actions = new Semaphore(0);
+    const barrier = new Barrier(2, () => actions.release());
+    const waiting = barrier.waitAsync(20_000);
+    await until(() => barrier.nWaiting === 1);
+    const c = child({ barrier }, 'return h.barrier.wait(20000);');
+    expect([await waiting, await c.result()].sort()).toEqual([0, 1]);
+    expect(actions.getValue()).toBe(1);
+  });
+
   it('breaks on timeout, and reset() repairs it', async () => {
     const barrier = new Barrier(2);
     expect(() => barrier.wait(30)).toThrow(BrokenBarrierError);

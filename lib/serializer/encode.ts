@@ -154,8 +154,8 @@ export class Encoder {
   private encodeObject(o: object): unknown {
     const done = this.memo.get(o);
     if (done !== undefined) return done;
-    if (types.isProxy(o)) return this.remember(o, marker(Tag.Ref, { r: proxiedModule(o) }));
-    refuseObject(o);
+    // A registered reducer speaks for its class first: this package's SharedArray and
+    // ShareableList are Proxies over shared memory and travel by name.
     const reducer = reducerFor(o);
     if (reducer) {
       const out = marker(Tag.Reduced, { n: reducer.name });
@@ -163,6 +163,8 @@ export class Encoder {
       out.s = this.child(reducer.reducer.reduce(o), `<reduced ${reducer.name}>`);
       return out;
     }
+    if (types.isProxy(o)) return this.remember(o, marker(Tag.Ref, { r: proxiedModule(o) }));
+    refuseObject(o);
     const ref = lookup(o);
     if (ref) return this.remember(o, marker(Tag.Ref, { r: ref }));
     const proto = Object.getPrototypeOf(o) as object | null;

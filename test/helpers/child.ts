@@ -1,13 +1,13 @@
 // Starts test/helpers/child.cjs with handles and a function body; the test talks to it with events.
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import * as registry from '../../lib/serializer/registry';
+import '../../lib/index';
+import '../../lib/shared-memory';
+import { dumps, loads } from '../../lib/serializer/index';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { toWire, fromWire } = require('./wire.cjs')(registry) as {
-  toWire(value: unknown): unknown;
-  fromWire(value: unknown): unknown;
-};
+// Values (handles included) cross the IPC channel as serializer bytes in base64.
+const toWire = (value: unknown): string => dumps(value).toString('base64');
+const fromWire = (text: unknown): unknown => loads(Buffer.from(text as string, 'base64'));
 
 export interface Child {
   readonly process: ChildProcess;
