@@ -148,3 +148,45 @@ describe('Pipe and Connection bytes', () => {
     expect(await c.result()).toBe(1 << 20);
   }, 60_000);
 });
+
+describe('Connection objects', () => {
+  it('send/recv carry structured values, closures and handles; recvAsync too', async () => {
+    const { Lock } = await import('../lib/index');
+    const [a, b] = pipe();
+    const base = 10;
+    const lock = new Lock();
+    a.send({ when: new Date(0), tags: new Set(['x']), add: (n: number) => n + base, lock });
+    const got = b.recv() as { when: Date; tags: Set<string>; add(n: number): number; lock: InstanceType<typeof Lock> };
+    expect(got.when.getTime()).toBe(0);
+    expect([...got.tags]).toEqual(['x']);
+    expect(got.add(5)).toBe(15);
+    expect(got.lock.acquire(false)).toBe(true);
+    expect(lock.acquire(false)).toBe(false); // the same kernel object
+    got.lock.release();
+    b.send([1, 2n, 'three']);
+    expect(await a.recvAsync()).toEqual([1, 2n, 'three']);
+  });
+
+  it('an unserializable value fails at the sender with its path, and nothing is sent', () => {
+    const [a, b] = pipe();
+    expect(() => a.send({ inner: [new WeakMap()] })).toThrow(/value\.inner\[0\]/);
+    expect(b.poll()).toBe(false);
+    a.send('still usable');
+    expect(b.recv()).toBe('still usable');
+  });
+
+  it('a child process receives objects over an inherited Connection', async () => {
+    const [mine, theirs] = pipe();
+    const c = child(`
+      const conn = new connection.Connection(4);
+      const { f, n } = conn.recv();
+      conn.send(f(n));
+      return 'ok';
+    `, { fds: [theirs.fileno()] });
+    theirs.close();
+    const factor = 3;
+    mine.send({ f: (x: number) => x * factor, n: 14 });
+    expect(await mine.recvAsync()).toBe(42);
+    expect(await c.result()).toBe('ok');
+  });
+});
