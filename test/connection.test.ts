@@ -2,25 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { BufferTooShort, EOFError, Pipe } from '../lib/index';
 import { Connection } from '../lib/connection';
-import { startChild, type Child, type ChildOptions } from './helpers/child';
+import { child } from './helpers/child';
 
-const children: Child[] = [];
 const open: Connection[] = [];
 function pipe(duplex = true): [Connection, Connection] {
   const pair = Pipe(duplex);
   open.push(...pair);
   return pair;
 }
-function child(body: string, options: ChildOptions): Child {
-  const started = startChild({}, body, options);
-  children.push(started);
-  return started;
-}
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await c.exited;
-  }
+afterEach(() => {
   for (const connection of open.splice(0)) connection.close();
 });
 
@@ -121,7 +111,7 @@ describe('Pipe and Connection bytes', () => {
 
   it('moves 16 MiB and 256 MiB messages between processes, blocking and async', async () => {
     const [mine, theirs] = pipe();
-    const c = child(`
+    const c = child({}, `
       const conn = new connection.Connection(4);
       const sizes = [16 << 20, 256 << 20];
       for (const size of sizes) {
@@ -177,7 +167,7 @@ describe('Connection objects', () => {
 
   it('a child process receives objects over an inherited Connection', async () => {
     const [mine, theirs] = pipe();
-    const c = child(`
+    const c = child({}, `
       const conn = new connection.Connection(4);
       const { f, n } = conn.recv();
       conn.send(f(n));

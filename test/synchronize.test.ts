@@ -1,16 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, TimeoutError } from '../lib/index';
-import { startChild, type Child } from './helpers/child';
-
-const children: Child[] = [];
-function child(handles: Record<string, unknown>, body: string): Child {
-  const started = startChild(handles, body);
-  children.push(started);
-  return started;
-}
+import { child } from './helpers/child';
 /** Waits for shared state another process changes (no event exists for "parked in a wait"). */
 async function until(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -20,12 +13,6 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await c.exited;
-  }
-});
 
 describe('Lock', () => {
   it('acquires, refuses a second non-blocking acquire, and releases', () => {
