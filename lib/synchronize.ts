@@ -193,6 +193,12 @@ export abstract class SemLock {
       state[OWNER_TID] = 0;
       state[COUNT] = 0;
       if (Atomics.compareExchange(state, VALUE, 0, 1) !== 0) throw this._releasedTooMany();
+    } else if (this._maxvalue === SEM_VALUE_MAX) {
+      // Unbounded: one atomic add; the bound only guards against overflow.
+      if (Atomics.add(state, VALUE, 1) >= SEM_VALUE_MAX) {
+        Atomics.sub(state, VALUE, 1);
+        throw this._releasedTooMany();
+      }
     } else {
       for (;;) {
         const value = Atomics.load(state, VALUE);
