@@ -53,6 +53,14 @@ export class Context {
 const contexts = new Map<StartMethod, Context>(METHODS.map((method) => [method, new Context(method)]));
 const defaultContext = new Context(null);
 
+/**
+ * The package root's Process: the default context's, following setStartMethod (as CPython's
+ * multiprocessing.Process). Also the only kind the serializer can send: the base class's prototype
+ * would travel as a plain object with every method by value.
+ */
+export const Process = defaultContext.Process;
+export type Process<A extends unknown[] = unknown[]> = BaseProcess<A>;
+
 // Subclasses of Process travel by value to spawn and forkserver children, and their superclass
 // (ours) must arrive as the child's own class, by reference. The serializer finds by reference what
 // a fresh node can look up: globals, builtins, CommonJS files in require.cache — but this package

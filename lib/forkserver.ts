@@ -11,7 +11,8 @@
 import './index'; // every handle's reducer registers on import
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess } from './popen/payload';
+import { decodeProcess, encodeProcess } from './popen/payload';
+import { Process } from './context';
 
 const CONTROL_FD = 3;
 
@@ -35,6 +36,8 @@ function serve(): void {
       process.emitWarning(`multiprocess forkserver: cannot preload ${module}: ${(error as Error).message}`);
     }
   }
+  // Children inherit compiled code: decoding a process object once here makes their first one fast.
+  decodeProcess(encodeProcess(new Process({ target: (n: number) => n, args: [0] })));
   control = new native.FdWatcher(CONTROL_FD, onRequest);
   control.waitReadable();
 }

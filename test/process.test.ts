@@ -163,9 +163,13 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
 });
 
 describe('start methods', () => {
-  it('forkserver is the default on Linux', () => {
+  it('forkserver is the default on Linux, and the root Process follows it', () => {
     expect(getAllStartMethods()).toEqual(['forkserver', 'spawn', 'fork']);
-    expect(mp.getStartMethod(true) ?? 'forkserver').toBe('forkserver');
+    expect(mp.getStartMethod()).toBe('forkserver');
+    const p = new mp.Process({ target: async (n: number) => process.exit(n), args: [5] });
+    p.start();
+    p.join(20_000);
+    expect(p.exitcode).toBe(5);
   });
 
   it('spawn runs the executable given to setExecutable', () => {
