@@ -3,6 +3,7 @@
 // the BUILT one (dist/), as a user loads it: what a target captures from it goes by reference.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 const root = path.resolve(__dirname, '..');
 const mp = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
 const { activeChildren, currentProcess, getContext, getAllStartMethods, Array: SharedArray, Barrier, Event, Lock, ProcessError, Semaphore, Value } = mp;
+
+const { wait } = createRequire(import.meta.url)(path.join(root, 'dist/connection.js')) as typeof import('../lib/connection');
 
 type Method = 'fork' | 'spawn' | 'forkserver';
 
@@ -46,7 +49,9 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
     p.join(50);
     expect(p.exitcode).toBeNull();
     expect(p.isAlive()).toBe(true);
+    expect(wait([p.sentinel], 0)).toEqual([]);
     p.terminate();
+    expect(wait([p.sentinel], 20_000)).toEqual([p.sentinel]);
     p.join();
     expect(p.exitcode).toBe(-15);
     expect(String(p)).toMatch(/stopped exitcode=-SIGTERM>$/);
@@ -157,6 +162,39 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
     expect(rejected.exitcode).toBe(1);
   });
 
+  it.runIf(byValue)('ends like a Node script: exitCode, beforeExit work, a late uncaught exception', () => {
+    const value = new Value('i', 0);
+    expect(
+      run(
+        (v: typeof value) => {
+          process.exitCode = 3;
+          process.once('beforeExit', () => setTimeout(() => (v.value = 1), 10));
+        },
+        [value],
+      ),
+    ).toBe(3);
+    expect(value.value).toBe(1);
+    expect(run(() => void setTimeout(() => { throw new Error('late (expected on stderr)'); }, 10))).toBe(1);
+  });
+
+  it.runIf(byValue)('what cannot travel is refused at start(), with its path in args', () => {
+    const p = new Process({ target: () => undefined, args: [1, { sock: new net.Socket() }] });
+    expect(() => p.start()).toThrow(expect.objectContaining({ name: 'SerializationError', path: 'args[1].sock' }));
+    expect(p.pid).toBeNull();
+  });
+
+  it.runIf(method !== 'spawn')('a GC-heavy child completes', () => {
+    expect(
+      run(() => {
+        let keep: unknown[] = [];
+        for (let i = 0; i < 2_000_000; i++) {
+          keep.push({ i, s: `x${i}` });
+          if (keep.length > 400_000) keep = [];
+        }
+      }),
+    ).toBe(0);
+  });
+
   it.runIf(!byValue)('an async target is refused in a fork child, with the alternative named', () => {
     expect(run(async () => undefined)).toBe(1);
   });
@@ -227,21 +265,6 @@ describe('start methods', () => {
       w.on('exit', () => {});`;
     const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
     expect(out.stdout).toMatch(/refused: fork is not possible from a worker_threads Worker/);
-  });
-
-  it('a GC-heavy fork child completes', () => {
-    const p = new (getContext('fork').Process)({
-      target: () => {
-        let keep: unknown[] = [];
-        for (let i = 0; i < 2_000_000; i++) {
-          keep.push({ i, s: `x${i}` });
-          if (keep.length > 400_000) keep = [];
-        }
-      },
-    });
-    p.start();
-    p.join(20_000);
-    expect(p.exitcode).toBe(0);
   });
 });
 
