@@ -20,6 +20,7 @@ const FIELDS: [string, string][] = [
 
 export function encodeProcess(process: Launchable): Buffer {
   const logger = getLogger();
+  // A level above every other is enabled exactly when logToStderr() turned the handler on.
   const payload: Payload = { process, log: { level: logger.level, stderr: logger.isEnabledFor(Infinity) } };
   try {
     return dumps(payload, { root: '' });
