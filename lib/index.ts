@@ -3,9 +3,9 @@ export * from './errors';
 export { Pipe } from './connection';
 export { Array, RawArray, RawValue, SharedArray, Value } from './sharedctypes';
 export type { ArrayInit, CInput, CValue, SharedCtypesOptions, SynchronizedOptions, Typecode, TypedArrayOf } from './sharedctypes';
-export { Context, cpuCount, getAllStartMethods, getContext, getStartMethod, setExecutable, setStartMethod } from './context';
+export { Context, cpuCount, getAllStartMethods, getContext, getStartMethod, Process, setExecutable, setForkserverPreload, setStartMethod } from './context';
 export { CRITICAL, DEBUG, ERROR, getLogger, INFO, logToStderr, SUBDEBUG, SUBWARNING, WARNING } from './logging';
-export { activeChildren, currentProcess, parentProcess, Process } from './process';
+export { activeChildren, currentProcess, parentProcess } from './process';
 export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';
 
 /** No-op: there is no frozen-executable bootstrap to intercept (CPython's freeze_support). */
