@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as util from 'node:util';
 import * as vm from 'node:vm';
 import ts from 'typescript';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadBuilt, requireHelper, roundTrip, type Answer } from './helpers/serializer-harness';
 
 const ser = loadBuilt();
@@ -199,6 +199,88 @@ describe('conformance: round trips into a fresh node process', () => {
     );
     expect(fn!.error).toMatch(/SerializationError: .*--disallow-code-generation-from-strings/);
     expect(data).toEqual({ ok: '1' });
+  });
+});
+
+describe('repeated dumps of one closure: cached reads of never-reassigned bindings stay snapshots', () => {
+  const scopes = requireHelper('../../dist/serializer/scopes.js') as typeof import('../../lib/serializer/scopes');
+  const probe = (f: () => unknown) => f();
+
+  /** Dumps `fn` once per step (after `step(i)`), counting the scope reads of the last two dumps. */
+  async function sendRepeatedly(fn: () => unknown, step: (i: number) => void, steps = 4): Promise<{ answers: Answer[]; laterReads: number }> {
+    const spy = vi.spyOn(scopes, 'readScopes');
+    const messages: Buffer[] = [];
+    let laterReads = 0;
+    try {
+      for (let i = 0; i < steps; i++) {
+        step(i);
+        const before = spy.mock.calls.length;
+        messages.push(ser.dumps({ value: fn, probe }));
+        if (i >= steps - 2) laterReads += spy.mock.calls.length - before;
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    return { answers: await roundTrip(messages), laterReads };
+  }
+  const oks = (...values: unknown[]): Answer[] => values.map((v) => ({ ok: util.inspect(v) }));
+
+  it('a const object whose contents change carries the new contents (read once, then cached)', async () => {
+    const box = { n: 0, tags: ['a'] };
+    const readBox = () => [box.n, box.tags.length];
+    const { answers, laterReads } = await sendRepeatedly(readBox, (i) => {
+      box.n = i;
+      box.tags.push('x');
+    });
+    expect(answers).toEqual(oks([0, 2], [1, 3], [2, 4], [3, 5]));
+    expect(laterReads).toBe(0);
+  });
+
+  it('a let reassigned between dumps carries the new value (read at every dumps)', async () => {
+    let level = 0;
+    const readLevel = () => level;
+    const { answers, laterReads } = await sendRepeatedly(readLevel, (i) => (level = i * 10));
+    expect(answers).toEqual(oks(0, 10, 20, 30));
+    expect(laterReads).toBe(2);
+  });
+
+  it('a let never reassigned is cached like a const', async () => {
+    let fixed = { v: 'a' }; // eslint-disable-line prefer-const
+    const readFixed = () => fixed.v;
+    const { answers, laterReads } = await sendRepeatedly(readFixed, (i) => (fixed.v = 'abcd'[i]!));
+    expect(answers).toEqual(oks('a', 'b', 'c', 'd'));
+    expect(laterReads).toBe(0);
+  });
+
+  it('a var initialised in a loop carries the value of the current iteration', async () => {
+    const readCurrent = () => current;
+    const messages: Buffer[] = [];
+    for (const n of [1, 2, 3, 4]) {
+      var current = n * 100; // eslint-disable-line no-var
+      messages.push(ser.dumps({ value: readCurrent, probe }));
+    }
+    expect(await roundTrip(messages)).toEqual(oks(100, 200, 300, 400));
+  });
+
+  it('a closure dumped before its const is initialised is not cached with the TDZ value', async () => {
+    const readLate = () => late;
+    const messages = [ser.dumps({ value: readLate, probe: (f: () => unknown) => [f()] }), ser.dumps({ value: readLate, probe: (f: () => unknown) => [f()] })];
+    const late = 'ready';
+    messages.push(ser.dumps({ value: readLate, probe: (f: () => unknown) => [f()] }));
+    expect(await roundTrip(messages)).toEqual(oks([undefined], [undefined], ['ready']));
+  });
+
+  it('an import binding is live (read at every dumps); a namespace import is a fixed object (cached)', async () => {
+    const exporter = requireHelper('./serializer-live-export.mjs') as { bump: () => void };
+    const { makeReaders } = requireHelper('./serializer-live-import.mjs') as { makeReaders: () => { named: () => number; namespace: () => number } };
+    const { named, namespace } = makeReaders();
+    const viaNamed = await sendRepeatedly(named, (i) => i > 0 && exporter.bump());
+    expect(viaNamed.answers).toEqual(oks(0, 1, 2, 3));
+    expect(viaNamed.laterReads).toBe(2);
+    const viaNamespace = await sendRepeatedly(namespace, (i) => i > 0 && exporter.bump());
+    // The namespace of an importable module travels by reference: the receiver's own module.
+    expect(viaNamespace.answers).toEqual(oks(0, 0, 0, 0));
+    expect(viaNamespace.laterReads).toBe(0);
   });
 });
 

@@ -11,7 +11,8 @@ import { lookup } from './byref';
 import { MARK, Tag, type Ref } from './format';
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
-import { readBound, readProxyTarget, readScopes, type ScopeEntry } from './scopes';
+import { capturedScopes } from './captures';
+import { readBound, readProxyTarget, type ScopeEntry } from './scopes';
 
 export interface EncodeOptions {
   /**
@@ -334,7 +335,7 @@ export class Encoder {
     this.functions.push(record);
     const out = marker(Tag.Function, { i: index });
     this.memo.set(fn, out);
-    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, analysis);
+    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, source, analysis);
     if (analysis.isClass && analysis.source !== source) record.sp = this.child(Object.getPrototypeOf(fn), '<superclass>');
     const fromBody = analysis.isClass ? (d: PropertyDescriptor) => definedInBody(source, d) : () => false;
     const own = this.encodeProperties(fn, (key, d) => (typeof key === 'string' && FUNCTION_SKIP.has(key)) || fromBody(d));
@@ -389,8 +390,8 @@ export class Encoder {
   }
 
   /** Reads the captured free variables and returns the innermost scope record index. */
-  private encodeScopes(fn: Function, analysis: FunctionAnalysis): number {
-    const chain = readScopes(fn);
+  private encodeScopes(fn: Function, source: string, analysis: FunctionAnalysis): number {
+    const chain = capturedScopes(fn, source, analysis.free);
     const needed = new Map<number, string[]>();
     for (const name of analysis.free) {
       const at = chain.findIndex((entry) => name in entry.object);
