@@ -78,6 +78,13 @@ const counter = makeCounter();
 counter.inc();
 add('two closures share their scope again', counter, (c) => { c.inc(); c.inc(); return c.get(); }, 3);
 add('opt-out: shareScopes false', counter, (c) => { c.inc(); return c.get(); }, 1, { shareScopes: false });
+const awkward = { neg: -0, nan: NaN, big: 2n ** 64n, undef: undefined, when: new Date(0), holes: [1, , 3] }; // eslint-disable-line no-sparse-arrays
+const twice = { x: 1 };
+add('closure over values JSON cannot carry (v8 codec)', () => [awkward, twice, twice], (f) => { const [a, t1, t2] = f(); return [Object.is(a.neg, -0), Number.isNaN(a.nan), a.big, 'undef' in a, a.when instanceof Date, 1 in a.holes, t1 === t2]; }, [true, true, 2n ** 64n, true, true, false, true]);
+const texts = { 'clé': 'ü\u{1F600}', lone: '\ud800', ['__proto__']: 'own', nested: [{ deep: 'x' }] };
+add('closure over text JSON carries exactly (JSON codec)', () => texts, (f) => { const t = f(); return [Object.keys(t), t['clé'], t.lone === '\ud800', Object.getPrototypeOf(t) === Object.prototype, t.nested[0].deep]; }, [['clé', 'lone', '__proto__', 'nested'], 'ü\u{1F600}', true, true, 'x']);
+const renamed = Object.defineProperty(function original() { return 1; }, 'name', { value: 'renamed', configurable: true });
+add('function names: inferred, anonymous, redefined', { inferred: () => 1, anon: [() => 2][0], renamed }, (v) => [v.inferred.name, v.anon.name, v.renamed.name, Object.getOwnPropertyNames(v.renamed).includes('name')], ['inferred', '', 'renamed', true]);
 const withProps = Object.assign((x: number) => x, { meta: { tag: 'm' } });
 add('function own properties', withProps, (f) => f.meta.tag, 'm');
 const outerFn = (x: number) => x * 2;
@@ -186,6 +193,14 @@ describe('conformance: round trips into a fresh node process', () => {
     const bytes = ser.dumps(helperTypes.double).toString('latin1');
     expect(bytes).toContain('serializer-types.cjs');
     expect(bytes).not.toContain('x * 2');
+  });
+
+  it('sends a graph JSON carries exactly as JSON, anything else through v8', () => {
+    const k = 2;
+    expect(ser.dumps((x: number) => x * k)[1]).toBe(2);
+    expect(ser.dumps(() => awkward)[1]).toBe(1);
+    const fn = () => 1;
+    expect(ser.dumps([fn, fn])[1]).toBe(1); // a shared reference
   });
 
   it('keeps a sparse array small on the wire', () => {
