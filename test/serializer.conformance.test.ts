@@ -299,6 +299,33 @@ describe('repeated dumps of one closure: cached reads of never-reassigned bindin
   });
 });
 
+describe('which captured bindings count as never reassigned (analysis of the defining script)', () => {
+  const scopes = requireHelper('../../dist/serializer/scopes.js') as typeof import('../../lib/serializer/scopes');
+  const { immutableBindings } = requireHelper('../../dist/serializer/bindings.js') as typeof import('../../lib/serializer/bindings');
+  const classify = (fn: Function, names: string[]): string[] => [...immutableBindings(scopes.readScopes(fn).location!, fn.toString(), names)].sort();
+
+  it('const, unassigned let/var, declarations: yes; assigned let, a loop counter: no', () => {
+    const fn = new Function('const c = {}; let l = 1; let w = 1; w = 2; var v = 1; for (var i = 0; i < 1; i++) {} function d() {} class K {} return () => [c, l, w, v, i, d, K];')();
+    expect(classify(fn, ['c', 'l', 'w', 'v', 'i', 'd', 'K'])).toEqual(['K', 'c', 'd', 'l', 'v']);
+  });
+  it('a var initialised inside a loop: no', () => {
+    const fn = new Function('const fns = []; for (const n of [1]) { var cur = n; fns.push(() => cur); } return fns[0];')();
+    expect(classify(fn, ['cur'])).toEqual([]);
+  });
+  it('under a with, or beside a direct eval: no', () => {
+    expect(classify(new Function('o', 'const c = 1; with (o) { return () => c; }')({}), ['c'])).toEqual([]);
+    expect(classify(new Function('const c = 1; eval(""); return () => c;')(), ['c'])).toEqual([]);
+  });
+  it('a parameter: yes, unless its function uses arguments', () => {
+    expect(classify(new Function('a', 'return () => a;')(1), ['a'])).toEqual(['a']);
+    expect(classify(new Function('a', 'arguments[0] = 2; return () => a;')(1), ['a'])).toEqual([]);
+  });
+  it('top level of a classic script: only a const (other scripts may assign the rest)', () => {
+    const fn = vm.runInThisContext('let mpTopLet = 1; const mpTopConst = 2; (() => [mpTopLet, mpTopConst])');
+    expect(classify(fn, ['mpTopLet', 'mpTopConst'])).toEqual(['mpTopConst']);
+  });
+});
+
 describe('refusals at the sender, with the path from the named root', () => {
   const refuse = (value: unknown, path: string, reason: RegExp, root?: string): void => {
     let error: unknown;

@@ -138,14 +138,19 @@ function neverReassigned(script: ParsedScript, variable: eslintScope.Variable): 
  */
 export function immutableBindings(location: FunctionLocation, source: string, names: readonly string[]): Set<string> {
   const immutable = new Set<string>();
-  const script = scriptFor(location.scriptId);
-  const node = script && findFunction(script, location, source);
-  const scope = node && script.manager.acquire(node);
-  if (!script || !scope) return immutable;
-  for (const name of names) {
-    const refs = scope.through.filter((ref) => ref.identifier.name === name);
-    const variable = refs[0]?.resolved;
-    if (variable && refs.every((ref) => ref.resolved === variable) && !crossesWith(scope.upper, variable.scope) && neverReassigned(script, variable)) immutable.add(name);
+  try {
+    const script = scriptFor(location.scriptId);
+    const node = script && findFunction(script, location, source);
+    const scope = node && script.manager.acquire(node);
+    if (!script || !scope) return immutable;
+    for (const name of names) {
+      const refs = scope.through.filter((ref) => ref.identifier.name === name);
+      const variable = refs[0]?.resolved;
+      if (variable && refs.every((ref) => ref.resolved === variable) && !crossesWith(scope.upper, variable.scope) && neverReassigned(script, variable)) immutable.add(name);
+    }
+  } catch {
+    // An analysis failure must not fail dumps: the bindings are read at every dumps, as before.
+    immutable.clear();
   }
   return immutable;
 }
