@@ -95,7 +95,7 @@ export function lookup(value: object): Ref | undefined {
     if (ref === undefined) unexported.add(value);
   }
   // `import * as fs from 'node:fs'`: a builtin's namespace stands for its CommonJS exports.
-  if (ref === undefined && types.isModuleNamespaceObject(value)) {
+  if (ref === undefined && typeof value === 'object' && types.isModuleNamespaceObject(value)) {
     const cjs = index.get((value as { default?: unknown }).default);
     if (cjs?.[0] === 'm' && cjs[2].length === 0) ref = cjs;
   }

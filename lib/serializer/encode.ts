@@ -357,8 +357,8 @@ export class Encoder {
     const source = sourceOf(fn);
     if (nativeSource(source)) return this.encodeNative(fn);
     const analysis = analyze(source);
-    const name = fn.name ? ` ${fn.name}` : '';
-    if (analysis.refusal) throw new Refusal(`function${name} cannot be sent: ${analysis.refusal}`);
+    const name = (): string => (fn.name ? ` ${fn.name}` : ''); // only for refusals: not built per message
+    if (analysis.refusal) throw new Refusal(`function${name()} cannot be sent: ${analysis.refusal}`);
     const index = this.functions.length;
     const record: FunctionRecord = { s: analysis.source, f: FORMS[analysis.form], t: isStrict(fn, analysis), c: -1 };
     this.functions.push(record);
@@ -377,7 +377,7 @@ export class Encoder {
     }
     this.encodePrototype(fn, record, analysis, source);
     if (analysis.usesSuper && analysis.form !== 'expression') {
-      if (!home) throw new Refusal(`method${name} uses 'super' and was not reached through the object that holds it`);
+      if (!home) throw new Refusal(`method${name()} uses 'super' and was not reached through the object that holds it`);
       record.hp = this.child(Object.getPrototypeOf(home), '<home>.__proto__');
     }
     return out;
@@ -449,7 +449,7 @@ export class Encoder {
           record.v.push(marker(Tag.Uninitialized, {}));
           continue;
         }
-        record.v.push(this.child(value, `<closure ${name}>`));
+        record.v.push(this.child(value, () => `<closure ${name}>`));
       }
       parent = index;
     }
