@@ -3,7 +3,7 @@
 import { ProcessError } from './errors';
 import { native } from './native';
 import { ForkPopenClass } from './popen/fork';
-import { ForkserverPopen } from './popen/forkserver';
+import { ForkserverPopenClass } from './popen/forkserver';
 import type { PopenClass, StartMethod } from './popen/index';
 import { SpawnPopen } from './popen/spawn';
 import { _setPopenResolver, Process as BaseProcess } from './process';
@@ -24,12 +24,15 @@ export function getExecutable(): string {
   return native.getExecutable() ?? process.execPath;
 }
 
-const POPEN: Record<StartMethod, PopenClass> = { fork: ForkPopenClass, spawn: SpawnPopen, forkserver: ForkserverPopen };
-const METHODS: StartMethod[] = process.platform === 'darwin' ? ['spawn', 'forkserver'] : ['forkserver', 'spawn', 'fork'];
-// API.md's default (forkserver on Linux) is not built yet; until it is, the default that works is fork.
-const DEFAULT: StartMethod = process.platform === 'darwin' ? 'spawn' : 'fork';
+export { setForkserverPreload } from './popen/forkserver';
 
-const kMethod = Symbol('multiprocess.startMethod');
+const POPEN: Record<StartMethod, PopenClass> = { fork: ForkPopenClass, spawn: SpawnPopen, forkserver: ForkserverPopenClass };
+const METHODS: StartMethod[] = process.platform === 'darwin' ? ['spawn', 'forkserver'] : ['forkserver', 'spawn', 'fork'];
+// API.md: forkserver on Linux (CPython 3.14's choice: no user flags, a server that is ours to keep quiet).
+const DEFAULT: StartMethod = METHODS[0]!;
+
+// A registered symbol: subclasses travel by value, and their prototype chain with this key.
+const kMethod = Symbol.for('multiprocess.startMethod');
 let chosen: StartMethod | null = null;
 
 /** A context: the package's classes bound to one start method (CPython's BaseContext). */
@@ -47,8 +50,30 @@ export class Context {
   }
 }
 
-const contexts = new Map<StartMethod, Context>();
+const contexts = new Map<StartMethod, Context>(METHODS.map((method) => [method, new Context(method)]));
 const defaultContext = new Context(null);
+
+/**
+ * The package root's Process: the default context's, following setStartMethod (as CPython's
+ * multiprocessing.Process). Also the only kind the serializer can send: the base class's prototype
+ * would travel as a plain object with every method by value.
+ */
+export const Process = defaultContext.Process;
+export type Process<A extends unknown[] = unknown[]> = BaseProcess<A>;
+
+// Subclasses of Process travel by value to spawn and forkserver children, and their superclass
+// (ours) must arrive as the child's own class, by reference. The serializer finds by reference what
+// a fresh node can look up: globals, builtins, CommonJS files in require.cache — but this package
+// may run from lib/ under a loader or a test runner, outside require.cache. A global works in
+// every case; it must exist before the serializer's first lookup indexes the globals.
+if (!Object.hasOwn(globalThis, '__multiprocess'))
+  Object.defineProperty(globalThis, '__multiprocess', {
+    value: Object.freeze({
+      Process: BaseProcess,
+      default: defaultContext.Process,
+      ...Object.fromEntries([...contexts].map(([method, context]) => [method, context.Process])),
+    }),
+  });
 
 function checkMethod(method: unknown): StartMethod {
   if (typeof method !== 'string' || !METHODS.includes(method as StartMethod))
@@ -59,10 +84,7 @@ function checkMethod(method: unknown): StartMethod {
 /** The context of a start method, or the default one; using it never sets the global method. */
 export function getContext(method?: StartMethod | null): Context {
   if (method === undefined || method === null) return defaultContext;
-  const known = checkMethod(method);
-  let context = contexts.get(known);
-  if (!context) contexts.set(known, (context = new Context(known)));
-  return context;
+  return contexts.get(checkMethod(method))!;
 }
 
 export function getStartMethod(allowNone = false): StartMethod | null {

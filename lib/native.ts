@@ -92,6 +92,19 @@ export interface NativeBinding {
   cpuCount(): number;
   setExecutable(path: string): void;
   getExecutable(): string | null;
+  /** { pid, sentinel } in the parent, { pid: 0 } in the child. */
+  forkProcess(expectedThreads: number): { pid: number; sentinel?: number };
+  /** posix_spawn with fds[i] as fd i in the child (0-2 included); the sentinel is a pidfd or a pipe. */
+  spawnProcess(file: string, args: string[], fds: number[]): { pid: number; sentinel: number };
+  threadCount(): number;
+  getpid(): number;
+  exitNow(code: number): never;
+  /** The exit code (-N for signal N) of a child that ended, reaping it; null while it runs. */
+  reap(pid: number): number | null;
+  waitChild(pid: number, sentinel: number, timeoutMs: number): number | null;
+  SentinelWatch: new (fd: number, onReady: () => void) => { close(): void };
+  /** Keeps a fork child's loop alive; calls onBeforeExit, then onEmpty, once nothing else would. */
+  IdleWatch: new (onBeforeExit: () => void, onEmpty: () => void) => { close(): void };
 }
 
 // node-gyp-build ships no types: it returns the addon's exports object.

@@ -86,11 +86,12 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     installExitHook();
   }
 
-  /** Runs in the child: becomes the current process, runs run(), returns the exit code. */
+  /**
+   * Runs in a fork child, inside start() with the caller's stack above it: the target must be
+   * synchronous, and process.exit(n) unwinds back here. Returns the exit code.
+   */
   _bootstrap(): number {
-    current = { name: this._name, identity: this._identity, daemon: this._daemon, authkey: this.authkey, parentPid: this._parentPid, parentName: this._parentName };
-    counter = 1;
-    children.clear();
+    this._becomeCurrent();
     let code = 0;
     const exit = process.exit;
     process.exit = ((code?: number | string | null) => {
@@ -98,18 +99,14 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     }) as typeof process.exit;
     try {
       const result = this.run();
-      if (result !== null && typeof (result as PromiseLike<unknown>)?.then === 'function')
+      if (isThenable(result))
         throw new ProcessError(
-          'an async target (or run() returning a Promise) cannot run in a fork child yet: the child runs inside start() and cannot return to the event loop; use a synchronous target',
+          "an async target (or run() returning a Promise) cannot run in a fork child: the child runs inside start() and cannot return to the event loop; use the 'spawn' or 'forkserver' start method, or a synchronous target",
         );
       code = Number(process.exitCode ?? 0);
     } catch (error) {
       if (error instanceof ChildExit) code = error.code;
-      else {
-        const text = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
-        writeStderr(`Process ${this._name}:\n${text}\n`);
-        code = 1;
-      }
+      else code = this._reportFailure(error);
     } finally {
       process.exit = exit;
     }
@@ -119,6 +116,33 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
       writeStderr(`Process ${this._name}: error at exit: ${String(error)}\n`);
     }
     return code;
+  }
+
+  /**
+   * Runs in a spawn or forkserver child, from its own event loop: awaits run(); then the child
+   * exits when its loop is empty, like a Node script (exit code 1 if run() threw or rejected).
+   * process.exit(n) is Node's own; the 'exit' event joins this child's children.
+   */
+  async _bootstrapAsync(): Promise<void> {
+    this._becomeCurrent();
+    try {
+      await this.run();
+    } catch (error) {
+      process.exitCode = this._reportFailure(error);
+    }
+  }
+
+  private _becomeCurrent(): void {
+    current = { name: this._name, identity: this._identity, daemon: this._daemon, authkey: this.authkey, parentPid: this._parentPid, parentName: this._parentName };
+    counter = 1;
+    children.clear();
+  }
+
+  /** Prints what run() threw, as CPython prints the traceback; the exit code that follows. */
+  private _reportFailure(error: unknown): number {
+    const text = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
+    writeStderr(`Process ${this._name}:\n${text}\n`);
+    return 1;
   }
 
   join(timeoutMs?: number | null): void {
@@ -220,6 +244,10 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   [inspect.custom](): string {
     return this.toString();
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function';
 }
 
 // process.exit(n) inside a fork child's target: unwinds to _bootstrap, which exits with n.

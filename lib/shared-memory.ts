@@ -7,7 +7,7 @@ import { NotImplementedError } from './errors';
 import { native, type NativeSegment } from './native';
 import { register } from './serializer/registry';
 import { pyBytesRepr, pyFloatRepr } from './sharedctypes';
-import { kernelName } from './util';
+import { arrayIndex, kernelName } from './util';
 
 /** Options of SharedMemory, as CPython's `SharedMemory(name=None, create=False, size=0)`. */
 export interface SharedMemoryOptions {
@@ -172,27 +172,19 @@ function pack(item: unknown, where: string): Packed {
   throw new TypeError(`${where}: a ShareableList holds numbers, bigints, booleans, null, strings and Buffers, not ${typeof item === 'object' ? item?.constructor?.name ?? 'object' : typeof item}`);
 }
 
-function indexKey(key: string | symbol): number {
-  if (typeof key !== 'string') return -1;
-  const first = key.charCodeAt(0);
-  if (first < 48 || first > 57) return -1;
-  const index = Number(key);
-  return Number.isInteger(index) && String(index) === key ? index : -1;
-}
-
 const listTraps: ProxyHandler<ShareableList> = {
   get(target, key, receiver) {
-    const index = indexKey(key);
+    const index = arrayIndex(key);
     return index < 0 ? Reflect.get(target, key, receiver) : index < target.length ? target.at(index) : undefined;
   },
   set(target, key, value, receiver) {
-    const index = indexKey(key);
+    const index = arrayIndex(key);
     if (index < 0) return Reflect.set(target, key, value, receiver);
     target.set(index, value as ShareableItem);
     return true;
   },
   has(target, key) {
-    const index = indexKey(key);
+    const index = arrayIndex(key);
     return index < 0 ? Reflect.has(target, key) : index < target.length;
   },
 };

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import type { NativeSegment } from './native';
 import { register } from './serializer/registry';
 import { Lock, RLock } from './synchronize';
-import { attachSegment, createSegment } from './util';
+import { arrayIndex, attachSegment, createSegment } from './util';
 
 // ---------------------------------------------------------------------------------------------
 // Typecodes
@@ -489,28 +489,20 @@ export class Synchronized<C extends Typecode = Typecode> extends SynchronizedBas
   }
 }
 
-function indexKey(key: string | symbol): number {
-  if (typeof key !== 'string') return -1;
-  const first = key.charCodeAt(0);
-  if (first < 48 || first > 57) return -1;
-  const index = Number(key);
-  return Number.isInteger(index) && String(index) === key ? index : -1;
-}
-
 // Index access `a[i]` on a synchronized array; everything else goes to the wrapper itself.
 const arrayTraps: ProxyHandler<SynchronizedArray> = {
   get(target, key, receiver) {
-    const index = indexKey(key);
+    const index = arrayIndex(key);
     return index < 0 ? Reflect.get(target, key, receiver) : target.at(index);
   },
   set(target, key, value, receiver) {
-    const index = indexKey(key);
+    const index = arrayIndex(key);
     if (index < 0) return Reflect.set(target, key, value, receiver);
     target.set(index, value);
     return true;
   },
   has(target, key) {
-    const index = indexKey(key);
+    const index = arrayIndex(key);
     return index < 0 ? Reflect.has(target, key) : index < target.length;
   },
 };

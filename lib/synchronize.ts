@@ -193,6 +193,12 @@ export abstract class SemLock {
       state[OWNER_TID] = 0;
       state[COUNT] = 0;
       if (Atomics.compareExchange(state, VALUE, 0, 1) !== 0) throw this._releasedTooMany();
+    } else if (this._maxvalue === SEM_VALUE_MAX) {
+      // Unbounded: one atomic add; the bound only guards against overflow.
+      if (Atomics.add(state, VALUE, 1) >= SEM_VALUE_MAX) {
+        Atomics.sub(state, VALUE, 1);
+        throw this._releasedTooMany();
+      }
     } else {
       for (;;) {
         const value = Atomics.load(state, VALUE);
@@ -264,15 +270,16 @@ export abstract class SemLock {
   private _takeFast(): boolean {
     const state = this._state;
     if (this._maxvalue === 1) {
+      // Re-entry first: plain reads, where a failing CAS would still lock the cache line.
+      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId) {
+        state[COUNT]++;
+        return true;
+      }
       if (Atomics.compareExchange(state, VALUE, 1, 0) === 1) {
         state[OWNER_TID] = threadId;
         state[COUNT] = 1;
         state[OWNER_PID] = thisProcess.pid;
         this.ownerDied = false;
-        return true;
-      }
-      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId) {
-        state[COUNT]++;
         return true;
       }
       return false;

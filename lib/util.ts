@@ -58,3 +58,12 @@ export const thisProcess: { pid: number } = { pid: process.pid };
 export interface AbortOptions {
   signal?: AbortSignal;
 }
+
+/** The array index a Proxy trap's property key names, or -1 (`'01'`, `'-1'` and `'1.5'` are not indices). */
+export function arrayIndex(key: string | symbol): number {
+  if (typeof key !== 'string') return -1;
+  const first = key.charCodeAt(0);
+  if (first < 48 || first > 57) return -1;
+  const index = Number(key);
+  return Number.isInteger(index) && String(index) === key ? index : -1;
+}

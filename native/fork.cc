@@ -1,11 +1,13 @@
 // fork(2) inside Node.js, with every remedy measured in shared/notes/fork.md: refuse unless this
-// is the only JS thread, undo V8's MADV_DONTFORK, re-arm libuv in the child, leave with _exit.
+// is the only JS thread, undo V8's MADV_DONTFORK, re-arm libuv in the child, leave with _exit; and
+// posix_spawn of fresh node children whose pid we alone reap.
 #include "fork.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,7 +19,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 #include "shm.h"
@@ -45,6 +49,9 @@ struct Fd {
 
 // Set in a fork child: its libuv threadpool is gone until first use, and so are the platform threads.
 bool threadpool_started = false;
+// The warm-up request of EnsureThreadpool until its callback ran. A child forked meanwhile never
+// sees it complete (its pool threads are gone), so it must not count as pending there.
+uv_work_t* warmup_pending = nullptr;
 // Pipe-sentinel fallback: the write end this process holds as its own life marker, which its
 // own fork children must not keep open.
 int own_sentinel_write = -1;
@@ -61,8 +68,12 @@ uv_loop_t* LoopOf(Napi::Env env) {
 void EnsureThreadpool(uv_loop_t* loop) {
   if (threadpool_started) return;
   auto* req = new uv_work_t;
-  int rc = uv_queue_work(loop, req, [](uv_work_t*) {}, [](uv_work_t* done, int) { delete done; });
+  int rc = uv_queue_work(loop, req, [](uv_work_t*) {}, [](uv_work_t* done, int) {
+    if (warmup_pending == done) warmup_pending = nullptr;
+    delete done;
+  });
   if (rc != 0) delete req;
+  else warmup_pending = req;
   threadpool_started = true;
 }
 
@@ -209,6 +220,11 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
   if (pid == 0) {
     uv_loop_fork(loop);
     threadpool_started = false;
+    if (warmup_pending != nullptr) {
+      // What libuv's uv__req_unregister does; the request itself is leaked with the parent's pool.
+      loop->active_reqs.count--;
+      warmup_pending = nullptr;
+    }
     if (own_sentinel_write >= 0) close(own_sentinel_write);
     own_sentinel_write = life_write.release();
     if (own_sentinel_write >= 0) fcntl(own_sentinel_write, F_SETFD, FD_CLOEXEC);
@@ -221,6 +237,63 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
   int sentinel = use_pidfd ? PidfdOpen(pid) : life_read.release();
   result.Set("pid", Napi::Number::New(env, pid));
   result.Set("sentinel", Napi::Number::New(env, sentinel));
+  return result;
+}
+
+// spawnProcess(file, args, fds) -> { pid, sentinel }: posix_spawn (vfork-like: no page-table copy,
+// nothing but exec runs in the child) with fds[i] as fd i (also 0-2: a parent's stdio may be
+// close-on-exec, and dup2 onto a new slot clears that), default signal dispositions and an
+// empty mask (Node ignores SIGPIPE; a fresh node must not inherit that). We own the pid: only our
+// waitpid(pid) reaps it, unlike child_process whose SIGCHLD handler would race a blocking join.
+Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsArray() || !info[2].IsArray())
+    ThrowType(env, "spawnProcess(file: string, args: string[], fds: number[])");
+  const std::string file = info[0].As<Napi::String>();
+  std::vector<std::string> args;
+  Napi::Array list = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) args.push_back(list.Get(i).ToString());
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  // Sources are first copied above every target slot, so no dup2 overwrites a later source.
+  Napi::Array given = info[2].As<Napi::Array>();
+  std::deque<Fd> sources;  // a deque never moves its elements (Fd is not copyable)
+  const bool use_pidfd = PidfdSupported();
+  int life[2] = {-1, -1};
+  if (!use_pidfd && pipe2(life, O_CLOEXEC) != 0) ThrowErrno(env, "pipe(sentinel)");
+  Fd life_read(life[0]), life_write(life[1]);
+  const uint32_t count = given.Length() + (use_pidfd ? 0 : 1);
+  for (uint32_t i = 0; i < count; i++) {
+    int fd = i < given.Length() ? given.Get(i).As<Napi::Number>().Int32Value() : life_write.fd;
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, static_cast<int>(count));
+    // A closed stdio fd of ours stays closed in the child.
+    if (copy < 0 && !(errno == EBADF && i < 3)) ThrowErrno(env, "dup(" + std::to_string(fd) + ")");
+    sources.emplace_back(copy);
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attributes);
+  for (uint32_t i = 0; i < count; i++)
+    if (sources[i].fd >= 0) posix_spawn_file_actions_adddup2(&actions, sources[i].fd, static_cast<int>(i));
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, file.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (rc != 0) ThrowErrno(env, "posix_spawn(" + file + ")", rc);
+  life_write.reset();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, pid));
+  result.Set("sentinel", Napi::Number::New(env, use_pidfd ? PidfdOpen(pid) : life_read.release()));
   return result;
 }
 
@@ -331,6 +404,99 @@ class SentinelWatch : public Napi::ObjectWrap<SentinelWatch> {
   Napi::Env env_ = nullptr;
 };
 
+// new IdleWatch(onBeforeExit, onEmpty): for a fork child, whose loop must never end by itself (its
+// parked platform threads never finish, so Node's final DrainTasks would wait forever). A ref'd
+// async handle keeps the loop alive; before each poll, when nothing else would keep it alive (no
+// active ref'd handle, no closing handle, no request), onBeforeExit runs (ticks drain after it) and,
+// if still nothing is pending, onEmpty, which exits. close() stops it.
+class IdleWatch : public Napi::ObjectWrap<IdleWatch> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "IdleWatch", {InstanceMethod<&IdleWatch::Close>("close")});
+  }
+
+  explicit IdleWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IdleWatch>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction() || !info[1].IsFunction())
+      ThrowType(env, "IdleWatch(onBeforeExit, onEmpty): both must be functions");
+    before_exit_ = Napi::Persistent(info[0].As<Napi::Function>());
+    empty_ = Napi::Persistent(info[1].As<Napi::Function>());
+    env_ = env;
+    loop_ = LoopOf(env);
+    keep_ = new uv_async_t;
+    prepare_ = new uv_prepare_t;
+    uv_async_init(loop_, keep_, nullptr);
+    uv_prepare_init(loop_, prepare_);
+    prepare_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+    uv_prepare_start(prepare_, OnPrepare);
+    Ref();
+  }
+
+  ~IdleWatch() override { Stop(); }
+
+ private:
+  struct Census {
+    const IdleWatch* self;
+    bool busy;
+  };
+
+  bool LoopIsEmpty() const {
+    if (loop_->active_reqs.count > 0) return false;
+    Census census{this, false};
+    uv_walk(
+        loop_,
+        [](uv_handle_t* handle, void* arg) {
+          auto* census = static_cast<Census*>(arg);
+          if (handle == reinterpret_cast<uv_handle_t*>(census->self->keep_) ||
+              handle == reinterpret_cast<uv_handle_t*>(census->self->prepare_))
+            return;
+          if (uv_is_closing(handle) || (uv_is_active(handle) && uv_has_ref(handle))) census->busy = true;
+        },
+        &census);
+    return !census.busy;
+  }
+
+  static void OnPrepare(uv_prepare_t* handle) {
+    auto* self = static_cast<IdleWatch*>(handle->data);
+    if (!self->LoopIsEmpty()) return;
+    Napi::HandleScope scope(self->env_);
+    self->Call(self->before_exit_);
+    if (self->prepare_ != nullptr && self->LoopIsEmpty()) self->Call(self->empty_);
+  }
+
+  void Call(Napi::FunctionReference& callback) {
+    try {
+      callback.MakeCallback(env_.Global(), {});
+    } catch (const Napi::Error& error) {
+      napi_fatal_exception(env_, error.Value());
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (prepare_ != nullptr) {
+      Stop();
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (prepare_ == nullptr) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(prepare_), [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(keep_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    prepare_ = nullptr;
+    keep_ = nullptr;
+  }
+
+  uv_loop_t* loop_ = nullptr;
+  uv_async_t* keep_ = nullptr;
+  uv_prepare_t* prepare_ = nullptr;
+  Napi::FunctionReference before_exit_;
+  Napi::FunctionReference empty_;
+  Napi::Env env_ = nullptr;
+};
+
 }  // namespace
 
 void InitFork(Napi::Env env, Napi::Object exports) {
@@ -342,6 +508,8 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("waitChild", Napi::Function::New(env, WaitChild, "waitChild"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("SentinelWatch", SentinelWatch::Init(env));
+  exports.Set("IdleWatch", IdleWatch::Init(env));
+  exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess, "spawnProcess"));
 }
 
 }  // namespace mp

@@ -37,8 +37,9 @@ int FdArg(const Napi::CallbackInfo& info, size_t index) {
   return static_cast<int>(fd);
 }
 
-// Waits until `fd` is ready for `events`; false on timeout. timeout_ms < 0 waits forever.
-bool WaitReady(int fd, short events, double timeout_ms) {
+// poll(2) with a CLOCK_MONOTONIC deadline, retried on EINTR with the remaining time; returns
+// poll's count (0 on timeout). timeout_ms < 0 waits forever.
+int PollWithDeadline(pollfd* entries, size_t count, double timeout_ms) {
   const double deadline = timeout_ms < 0 ? -1 : MonotonicMs() + timeout_ms;
   for (;;) {
     int wait = -1;
@@ -46,12 +47,16 @@ bool WaitReady(int fd, short events, double timeout_ms) {
       double left = deadline - MonotonicMs();
       wait = left <= 0 ? 0 : static_cast<int>(left + 0.999);
     }
-    pollfd entry{fd, events, 0};
-    int ready = poll(&entry, 1, wait);
-    if (ready > 0) return true;
-    if (ready == 0) return false;
-    if (errno != EINTR) return true;  // let the following read/write report the error
+    int ready = poll(entries, count, wait);
+    if (ready >= 0 || errno != EINTR) return ready;
   }
+}
+
+// Waits until `fd` is ready for `events`; false on timeout. An error reports ready, so the
+// following read or write reports it.
+bool WaitReady(int fd, short events, double timeout_ms) {
+  pollfd entry{fd, events, 0};
+  return PollWithDeadline(&entry, 1, timeout_ms) != 0;
 }
 
 // Writes every byte of `parts`, also to a non-blocking fd; returns 0 or errno.
@@ -250,22 +255,11 @@ Napi::Value PollMany(const Napi::CallbackInfo& info) {
   Napi::Array list = info[0].As<Napi::Array>();
   std::vector<pollfd> entries(list.Length());
   for (uint32_t i = 0; i < list.Length(); i++) entries[i] = {list.Get(i).As<Napi::Number>().Int32Value(), POLLIN, 0};
-  const double timeout = info[1].As<Napi::Number>().DoubleValue();
-  const double deadline = timeout < 0 ? -1 : MonotonicMs() + timeout;
+  if (PollWithDeadline(entries.data(), entries.size(), info[1].As<Napi::Number>().DoubleValue()) < 0) ThrowErrno(env, "poll");
   Napi::Array ready = Napi::Array::New(env);
-  for (;;) {
-    int wait = -1;
-    if (deadline >= 0) {
-      double left = deadline - MonotonicMs();
-      wait = left <= 0 ? 0 : static_cast<int>(left + 0.999);
-    }
-    int count = poll(entries.data(), entries.size(), wait);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) ThrowErrno(env, "poll");
-    for (uint32_t i = 0; i < entries.size(); i++)
-      if (entries[i].revents != 0) ready.Set(ready.Length(), Napi::Number::New(env, i));
-    return ready;
-  }
+  for (uint32_t i = 0; i < entries.size(); i++)
+    if (entries[i].revents != 0) ready.Set(ready.Length(), Napi::Number::New(env, i));
+  return ready;
 }
 
 // sendFds(fd, fds): one byte carrying the descriptors (SCM_RIGHTS).

@@ -2,25 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { BufferTooShort, EOFError, Pipe } from '../lib/index';
 import { Connection } from '../lib/connection';
-import { startChild, type Child, type ChildOptions } from './helpers/child';
+import { child } from './helpers/child';
 
-const children: Child[] = [];
 const open: Connection[] = [];
 function pipe(duplex = true): [Connection, Connection] {
   const pair = Pipe(duplex);
   open.push(...pair);
   return pair;
 }
-function child(body: string, options: ChildOptions): Child {
-  const started = startChild({}, body, options);
-  children.push(started);
-  return started;
-}
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await c.exited;
-  }
+afterEach(() => {
   for (const connection of open.splice(0)) connection.close();
 });
 
@@ -121,7 +111,7 @@ describe('Pipe and Connection bytes', () => {
 
   it('moves 16 MiB and 256 MiB messages between processes, blocking and async', async () => {
     const [mine, theirs] = pipe();
-    const c = child(`
+    const c = child({}, `
       const conn = new connection.Connection(4);
       const sizes = [16 << 20, 256 << 20];
       for (const size of sizes) {
@@ -147,4 +137,46 @@ describe('Pipe and Connection bytes', () => {
     mine.sendBytes(big.subarray(0, 1 << 20));
     expect(await c.result()).toBe(1 << 20);
   }, 60_000);
+});
+
+describe('Connection objects', () => {
+  it('send/recv carry structured values, closures and handles; recvAsync too', async () => {
+    const { Lock } = await import('../lib/index');
+    const [a, b] = pipe();
+    const base = 10;
+    const lock = new Lock();
+    a.send({ when: new Date(0), tags: new Set(['x']), add: (n: number) => n + base, lock });
+    const got = b.recv() as { when: Date; tags: Set<string>; add(n: number): number; lock: InstanceType<typeof Lock> };
+    expect(got.when.getTime()).toBe(0);
+    expect([...got.tags]).toEqual(['x']);
+    expect(got.add(5)).toBe(15);
+    expect(got.lock.acquire(false)).toBe(true);
+    expect(lock.acquire(false)).toBe(false); // the same kernel object
+    got.lock.release();
+    b.send([1, 2n, 'three']);
+    expect(await a.recvAsync()).toEqual([1, 2n, 'three']);
+  });
+
+  it('an unserializable value fails at the sender with its path, and nothing is sent', () => {
+    const [a, b] = pipe();
+    expect(() => a.send({ inner: [new WeakMap()] })).toThrow(/value\.inner\[0\]/);
+    expect(b.poll()).toBe(false);
+    a.send('still usable');
+    expect(b.recv()).toBe('still usable');
+  });
+
+  it('a child process receives objects over an inherited Connection', async () => {
+    const [mine, theirs] = pipe();
+    const c = child({}, `
+      const conn = new connection.Connection(4);
+      const { f, n } = conn.recv();
+      conn.send(f(n));
+      return 'ok';
+    `, { fds: [theirs.fileno()] });
+    theirs.close();
+    const factor = 3;
+    mine.send({ f: (x: number) => x * factor, n: 14 });
+    expect(await mine.recvAsync()).toBe(42);
+    expect(await c.result()).toBe('ok');
+  });
 });

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as util from 'node:util';
 import * as vm from 'node:vm';
 import ts from 'typescript';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadBuilt, requireHelper, roundTrip, type Answer } from './helpers/serializer-harness';
 
 const ser = loadBuilt();
@@ -78,6 +78,13 @@ const counter = makeCounter();
 counter.inc();
 add('two closures share their scope again', counter, (c) => { c.inc(); c.inc(); return c.get(); }, 3);
 add('opt-out: shareScopes false', counter, (c) => { c.inc(); return c.get(); }, 1, { shareScopes: false });
+const awkward = { neg: -0, nan: NaN, big: 2n ** 64n, undef: undefined, when: new Date(0), holes: [1, , 3] }; // eslint-disable-line no-sparse-arrays
+const twice = { x: 1 };
+add('closure over values JSON cannot carry (v8 codec)', () => [awkward, twice, twice], (f) => { const [a, t1, t2] = f(); return [Object.is(a.neg, -0), Number.isNaN(a.nan), a.big, 'undef' in a, a.when instanceof Date, 1 in a.holes, t1 === t2]; }, [true, true, 2n ** 64n, true, true, false, true]);
+const texts = { 'clé': 'ü\u{1F600}', lone: '\ud800', ['__proto__']: 'own', nested: [{ deep: 'x' }] };
+add('closure over text JSON carries exactly (JSON codec)', () => texts, (f) => { const t = f(); return [Object.keys(t), t['clé'], t.lone === '\ud800', Object.getPrototypeOf(t) === Object.prototype, t.nested[0].deep]; }, [['clé', 'lone', '__proto__', 'nested'], 'ü\u{1F600}', true, true, 'x']);
+const renamed = Object.defineProperty(function original() { return 1; }, 'name', { value: 'renamed', configurable: true });
+add('function names: inferred, anonymous, redefined', { inferred: () => 1, anon: [() => 2][0], renamed }, (v) => [v.inferred.name, v.anon.name, v.renamed.name, Object.getOwnPropertyNames(v.renamed).includes('name')], ['inferred', '', 'renamed', true]);
 const withProps = Object.assign((x: number) => x, { meta: { tag: 'm' } });
 add('function own properties', withProps, (f) => f.meta.tag, 'm');
 const outerFn = (x: number) => x * 2;
@@ -188,6 +195,14 @@ describe('conformance: round trips into a fresh node process', () => {
     expect(bytes).not.toContain('x * 2');
   });
 
+  it('sends a graph JSON carries exactly as JSON, anything else through v8', () => {
+    const k = 2;
+    expect(ser.dumps((x: number) => x * k)[1]).toBe(2);
+    expect(ser.dumps(() => awkward)[1]).toBe(1);
+    const fn = () => 1;
+    expect(ser.dumps([fn, fn])[1]).toBe(1); // a shared reference
+  });
+
   it('keeps a sparse array small on the wire', () => {
     expect(ser.dumps(sparse).length).toBeLessThan(64);
   });
@@ -199,6 +214,115 @@ describe('conformance: round trips into a fresh node process', () => {
     );
     expect(fn!.error).toMatch(/SerializationError: .*--disallow-code-generation-from-strings/);
     expect(data).toEqual({ ok: '1' });
+  });
+});
+
+describe('repeated dumps of one closure: cached reads of never-reassigned bindings stay snapshots', () => {
+  const scopes = requireHelper('../../dist/serializer/scopes.js') as typeof import('../../lib/serializer/scopes');
+  const probe = (f: () => unknown) => f();
+
+  /** Dumps `fn` once per step (after `step(i)`), counting the scope reads of the last two dumps. */
+  async function sendRepeatedly(fn: () => unknown, step: (i: number) => void, steps = 4): Promise<{ answers: Answer[]; laterReads: number }> {
+    const spy = vi.spyOn(scopes, 'readScopes');
+    const messages: Buffer[] = [];
+    let laterReads = 0;
+    try {
+      for (let i = 0; i < steps; i++) {
+        step(i);
+        const before = spy.mock.calls.length;
+        messages.push(ser.dumps({ value: fn, probe }));
+        if (i >= steps - 2) laterReads += spy.mock.calls.length - before;
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    return { answers: await roundTrip(messages), laterReads };
+  }
+  const oks = (...values: unknown[]): Answer[] => values.map((v) => ({ ok: util.inspect(v) }));
+
+  it('a const object whose contents change carries the new contents (read once, then cached)', async () => {
+    const box = { n: 0, tags: ['a'] };
+    const readBox = () => [box.n, box.tags.length];
+    const { answers, laterReads } = await sendRepeatedly(readBox, (i) => {
+      box.n = i;
+      box.tags.push('x');
+    });
+    expect(answers).toEqual(oks([0, 2], [1, 3], [2, 4], [3, 5]));
+    expect(laterReads).toBe(0);
+  });
+
+  it('a let reassigned between dumps carries the new value (read at every dumps)', async () => {
+    let level = 0;
+    const readLevel = () => level;
+    const { answers, laterReads } = await sendRepeatedly(readLevel, (i) => (level = i * 10));
+    expect(answers).toEqual(oks(0, 10, 20, 30));
+    expect(laterReads).toBe(2);
+  });
+
+  it('a let never reassigned is cached like a const', async () => {
+    let fixed = { v: 'a' }; // eslint-disable-line prefer-const
+    const readFixed = () => fixed.v;
+    const { answers, laterReads } = await sendRepeatedly(readFixed, (i) => (fixed.v = 'abcd'[i]!));
+    expect(answers).toEqual(oks('a', 'b', 'c', 'd'));
+    expect(laterReads).toBe(0);
+  });
+
+  it('a var initialised in a loop carries the value of the current iteration', async () => {
+    const readCurrent = () => current;
+    const messages: Buffer[] = [];
+    for (const n of [1, 2, 3, 4]) {
+      var current = n * 100; // eslint-disable-line no-var
+      messages.push(ser.dumps({ value: readCurrent, probe }));
+    }
+    expect(await roundTrip(messages)).toEqual(oks(100, 200, 300, 400));
+  });
+
+  it('a closure dumped before its const is initialised is not cached with the TDZ value', async () => {
+    const readLate = () => late;
+    const messages = [ser.dumps({ value: readLate, probe: (f: () => unknown) => [f()] }), ser.dumps({ value: readLate, probe: (f: () => unknown) => [f()] })];
+    const late = 'ready';
+    messages.push(ser.dumps({ value: readLate, probe: (f: () => unknown) => [f()] }));
+    expect(await roundTrip(messages)).toEqual(oks([undefined], [undefined], ['ready']));
+  });
+
+  it('an import binding is live (read at every dumps); a namespace import is a fixed object (cached)', async () => {
+    const exporter = requireHelper('./serializer-live-export.mjs') as { bump: () => void };
+    const { makeReaders } = requireHelper('./serializer-live-import.mjs') as { makeReaders: () => { named: () => number; namespace: () => number } };
+    const { named, namespace } = makeReaders();
+    const viaNamed = await sendRepeatedly(named, (i) => i > 0 && exporter.bump());
+    expect(viaNamed.answers).toEqual(oks(0, 1, 2, 3));
+    expect(viaNamed.laterReads).toBe(2);
+    const viaNamespace = await sendRepeatedly(namespace, (i) => i > 0 && exporter.bump());
+    // The namespace of an importable module travels by reference: the receiver's own module.
+    expect(viaNamespace.answers).toEqual(oks(0, 0, 0, 0));
+    expect(viaNamespace.laterReads).toBe(0);
+  });
+});
+
+describe('which captured bindings count as never reassigned (analysis of the defining script)', () => {
+  const scopes = requireHelper('../../dist/serializer/scopes.js') as typeof import('../../lib/serializer/scopes');
+  const { immutableBindings } = requireHelper('../../dist/serializer/bindings.js') as typeof import('../../lib/serializer/bindings');
+  const classify = (fn: Function, names: string[]): string[] => [...immutableBindings(scopes.readScopes(fn).location!, fn.toString(), names)].sort();
+
+  it('const, unassigned let/var, declarations: yes; assigned let, a loop counter: no', () => {
+    const fn = new Function('const c = {}; let l = 1; let w = 1; w = 2; var v = 1; for (var i = 0; i < 1; i++) {} function d() {} class K {} return () => [c, l, w, v, i, d, K];')();
+    expect(classify(fn, ['c', 'l', 'w', 'v', 'i', 'd', 'K'])).toEqual(['K', 'c', 'd', 'l', 'v']);
+  });
+  it('a var initialised inside a loop: no', () => {
+    const fn = new Function('const fns = []; for (const n of [1]) { var cur = n; fns.push(() => cur); } return fns[0];')();
+    expect(classify(fn, ['cur'])).toEqual([]);
+  });
+  it('under a with, or beside a direct eval: no', () => {
+    expect(classify(new Function('o', 'const c = 1; with (o) { return () => c; }')({}), ['c'])).toEqual([]);
+    expect(classify(new Function('const c = 1; eval(""); return () => c;')(), ['c'])).toEqual([]);
+  });
+  it('a parameter: yes, unless its function uses arguments', () => {
+    expect(classify(new Function('a', 'return () => a;')(1), ['a'])).toEqual(['a']);
+    expect(classify(new Function('a', 'arguments[0] = 2; return () => a;')(1), ['a'])).toEqual([]);
+  });
+  it('top level of a classic script: only a const (other scripts may assign the rest)', () => {
+    const fn = vm.runInThisContext('let mpTopLet = 1; const mpTopConst = 2; (() => [mpTopLet, mpTopConst])');
+    expect(classify(fn, ['mpTopLet', 'mpTopConst'])).toEqual(['mpTopConst']);
   });
 });
 

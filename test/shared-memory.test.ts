@@ -5,14 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { NotImplementedError } from '../lib/errors';
 import { ShareableList, SharedMemory, SharedMemoryManager } from '../lib/shared-memory';
-import { startChild, type Child } from './helpers/child';
+import { child } from './helpers/child';
 
-const children: Child[] = [];
-function child(handles: Record<string, unknown>, body: string): Child {
-  const started = startChild(handles, body);
-  children.push(started);
-  return started;
-}
 
 // Every block a test creates is unlinked here, even when the test fails.
 const created: SharedMemory[] = [];
@@ -22,10 +16,6 @@ function track<T extends SharedMemory | ShareableList>(obj: T): T {
 }
 
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await c.exited;
-  }
   for (const shm of created.splice(0)) {
     shm.close();
     try {

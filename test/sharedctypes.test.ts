@@ -1,22 +1,9 @@
 import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Array as MpArray, Lock, RawArray, RawValue, RLock, Semaphore, SharedArray, Value } from '../lib/index';
-import { startChild, type Child } from './helpers/child';
+import { child } from './helpers/child';
 
-const children: Child[] = [];
-function child(handles: Record<string, unknown>, body: string): Child {
-  const started = startChild(handles, body);
-  children.push(started);
-  return started;
-}
-
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await c.exited;
-  }
-});
 
 describe('Value', () => {
   // [typecode, a value stored as is, [input, what C makes of it] (wrap-around)]

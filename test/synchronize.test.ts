@@ -1,16 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, TimeoutError } from '../lib/index';
-import { startChild, type Child } from './helpers/child';
-
-const children: Child[] = [];
-function child(handles: Record<string, unknown>, body: string): Child {
-  const started = startChild(handles, body);
-  children.push(started);
-  return started;
-}
+import { child } from './helpers/child';
 /** Waits for shared state another process changes (no event exists for "parked in a wait"). */
 async function until(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -20,12 +13,6 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await c.exited;
-  }
-});
 
 describe('Lock', () => {
   it('acquires, refuses a second non-blocking acquire, and releases', () => {
@@ -397,6 +384,16 @@ describe('Barrier', () => {
     expect(barrier.parties).toBe(3);
     expect(barrier.nWaiting).toBe(0);
     expect(barrier.broken).toBe(false);
+  });
+
+  it('the action is a closure that travels and runs in the child that trips the barrier', async () => {
+    const actions = new Semaphore(0);
+    const barrier = new Barrier(2, () => actions.release());
+    const waiting = barrier.waitAsync(20_000);
+    await until(() => barrier.nWaiting === 1);
+    const c = child({ barrier }, 'return h.barrier.wait(20000);');
+    expect([await waiting, await c.result()].sort()).toEqual([0, 1]);
+    expect(actions.getValue()).toBe(1);
   });
 
   it('breaks on timeout, and reset() repairs it', async () => {

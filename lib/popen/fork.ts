@@ -1,32 +1,27 @@
 // The fork start method: a real fork(2) of this process; the child runs the Process in the same heap,
 // nothing serialized. Parks the V8 platform threads around the fork when the park addon loads.
+//
+// A fork child wakes up inside start(), with the caller's JavaScript stack above it. It cannot
+// return to the event loop without running the rest of the parent's code, and a nested loop would
+// run the parent's timers, sockets and servers, which are live copies in the child. So the target
+// must be synchronous: it runs, then the child _exits. Async targets need spawn or forkserver, whose
+// children return to a loop that holds nothing of anyone else's (forkHere and exitWhenIdle below
+// serve the forkserver's children too).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { thisProcess, type AbortOptions } from '../util';
 import { native } from '../native';
+import { thisProcess } from '../util';
+import { ChildPopen } from './child';
 import type { Launchable, Popen } from './index';
-
-// Native pieces of native/fork.cc (typed here until lib/native.ts takes them over).
-interface ForkBinding {
-  forkProcess(expectedThreads: number): { pid: number; sentinel?: number };
-  threadCount(): number;
-  getpid(): number;
-  exitNow(code: number): never;
-  reap(pid: number): number | null;
-  waitChild(pid: number, sentinel: number, timeoutMs: number): number | null;
-  closeFd(fd: number): void;
-  SentinelWatch: new (fd: number, onReady: () => void) => { close(): void };
-}
 
 interface ParkBinding {
   workerThreads(): number;
   park(timeoutMs: number): boolean;
   release(): void;
   forgetInChild(): void;
+  exitWithoutPlatform(): void;
 }
-
-export const forkBinding = native as unknown as ForkBinding;
 
 let parkBinding: ParkBinding | null | undefined;
 let warned = false;
@@ -91,85 +86,56 @@ function flushStdio(): void {
 /** Ends a fork child at once: no exit handlers, no joins of platform threads it does not have. */
 export function exitChild(code: number): never {
   flushStdio();
-  return forkBinding.exitNow(code);
+  return native.exitNow(code);
 }
 
-class ForkPopen implements Popen {
-  private _code: number | null = null;
-  private _closed = false;
-
-  constructor(
-    readonly pid: number,
-    readonly sentinel: number,
-  ) {}
-
-  poll(): number | null {
-    if (this._code === null && !this._closed) this._code = forkBinding.reap(this.pid);
-    return this._code;
+/**
+ * fork(2) with every remedy (thread audit, parking, DOFORK pass): the child's pid and sentinel in
+ * the parent, null in the child, whose process.pid is then its own.
+ */
+export function forkHere(): { pid: number; sentinel: number } | null {
+  const park = loadPark();
+  if (!park) warnUnparked();
+  const expected = expectedThreads(park);
+  // Parking needs platform threads, which a fork child does not have.
+  const parked = park && !inForkChild ? park.park(1000) : false;
+  let forked: { pid: number; sentinel?: number } | undefined;
+  try {
+    forked = native.forkProcess(expected);
+  } finally {
+    if (parked && forked?.pid !== 0) park!.release();
   }
+  if (forked.pid !== 0) return { pid: forked.pid, sentinel: forked.sentinel ?? -1 };
+  inForkChild = true;
+  park?.forgetInChild();
+  thisProcess.pid = native.getpid();
+  Object.defineProperty(process, 'pid', { value: thisProcess.pid, writable: false, enumerable: true, configurable: true });
+  return null;
+}
 
-  wait(timeoutMs: number): number | null {
-    if (this._code !== null || this._closed) return this._code;
-    this._code = forkBinding.waitChild(this.pid, this.sentinel, timeoutMs);
-    return this._code;
-  }
-
-  waitAsync(timeoutMs: number, options?: AbortOptions): Promise<number | null> {
-    if (this.poll() !== null || timeoutMs === 0) return Promise.resolve(this._code);
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (settle: () => void): void => {
-        watch.close();
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        settle();
-      };
-      const onAbort = (): void => finish(() => reject(signal?.reason));
-      const watch = new forkBinding.SentinelWatch(this.sentinel, () => finish(() => resolve(this.wait(-1))));
-      if (timeoutMs > 0) timer = setTimeout(() => finish(() => resolve(this.poll())), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  sendSignal(signal: NodeJS.Signals): void {
-    if (this.poll() !== null) return;
-    try {
-      process.kill(this.pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
-  }
-
-  close(): void {
-    if (this._closed) return;
-    this._closed = true;
-    forkBinding.closeFd(this.sentinel);
-  }
+/**
+ * In a fork child that returns to its event loop (a forkserver child): the loop must never end by
+ * itself (Node's last DrainTasks would wait for the parked platform tasks forever, and its exit
+ * would join platform threads the child does not have). So the child exits through process.exit
+ * once nothing else is pending — after 'beforeExit' and 'exit' ran, as at the end of a Node
+ * script — and every exit, also a fatal exception's, ends in _exit.
+ */
+export function exitWhenIdle(): void {
+  const park = loadPark();
+  if (park) park.exitWithoutPlatform();
+  else (process as unknown as { reallyExit(code: number): never }).reallyExit = exitChild;
+  const exitCode = (): number => Number(process.exitCode ?? 0);
+  new native.IdleWatch(
+    () => process.emit('beforeExit', exitCode()),
+    () => process.exit(exitCode()),
+  );
 }
 
 export const ForkPopenClass = {
   method: 'fork' as const,
   start(launchable: Launchable): Popen {
-    const park = loadPark();
-    if (!park) warnUnparked();
-    const expected = expectedThreads(park);
-    // Parking needs platform threads, which a fork child does not have.
-    const parked = park && !inForkChild ? park.park(1000) : false;
-    let forked: { pid: number; sentinel?: number } | undefined;
-    try {
-      forked = forkBinding.forkProcess(expected);
-    } finally {
-      if (parked && forked?.pid !== 0) park!.release();
-    }
-    if (forked.pid === 0) {
-      inForkChild = true;
-      park?.forgetInChild();
-      thisProcess.pid = forkBinding.getpid();
-      Object.defineProperty(process, 'pid', { value: thisProcess.pid, writable: false, enumerable: true, configurable: true });
-      exitChild(launchable._bootstrap());
-    }
-    return new ForkPopen(forked.pid, forked.sentinel ?? -1);
+    const forked = forkHere();
+    if (forked === null) exitChild(launchable._bootstrap());
+    return new ChildPopen(forked.pid, forked.sentinel);
   },
 };

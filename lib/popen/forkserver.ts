@@ -1,14 +1,140 @@
-// The forkserver start method: one quiet server process forks each child on request. It waits for
-// the serializer (multiprocess/serializer); until then start() says so and names the alternative.
-import { NotImplementedError } from '../errors';
-import type { Launchable, Popen } from './index';
+// The forkserver start method, client side: one server per process (lib/forkserver.ts), started on
+// first use; per child a status socketpair and a data pipe, whose far ends travel to the server by
+// SCM_RIGHTS. The status socket is the sentinel: the server writes the exit code on it.
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
-export const ForkserverPopen = {
+import { ProcessError } from '../errors';
+import { native } from '../native';
+import { thisProcess, type AbortOptions } from '../util';
+import { waitSentinelAsync, type Launchable, type Popen } from './index';
+import { encodeProcess } from './payload';
+import { spawnNode } from './spawn';
+
+const SERVER = path.join(__dirname, '..', 'forkserver.js');
+
+let preload: string[] = [];
+let server: { owner: number; pid: number; control: number; sentinel: number } | null = null;
+
+/** Modules the server loads before forking any child (CPython's set_forkserver_preload). */
+export function setForkserverPreload(moduleNames: string[]): void {
+  if (!Array.isArray(moduleNames) || moduleNames.some((name) => typeof name !== 'string'))
+    throw new TypeError('setForkserverPreload(moduleNames): moduleNames must be an array of strings');
+  preload = [...moduleNames];
+}
+
+// Specifiers resolve from the main module, as the user wrote them there; unresolvable ones go as
+// given, and the server warns about them.
+function resolvePreload(): string[] {
+  const from = createRequire(require.main?.filename ?? path.join(process.cwd(), 'index.js'));
+  return preload.map((name) => {
+    try {
+      return from.resolve(name);
+    } catch {
+      return name;
+    }
+  });
+}
+
+function startServer(): NonNullable<typeof server> {
+  const [ours, theirs] = native.socketPair();
+  let spawned: { pid: number; sentinel: number };
+  try {
+    spawned = spawnNode(SERVER, ['--single-threaded'], [theirs]);
+  } catch (error) {
+    native.closeFd(ours);
+    throw error;
+  } finally {
+    native.closeFd(theirs);
+  }
+  native.sendFrame(ours, Buffer.from(JSON.stringify(resolvePreload())));
+  return { owner: thisProcess.pid, pid: spawned.pid, control: ours, sentinel: spawned.sentinel };
+}
+
+/** This process's server; a fork child has none of its own until it asks (the parent's is the parent's). */
+function ensureServer(): NonNullable<typeof server> {
+  if (server !== null && server.owner === thisProcess.pid && native.reap(server.pid) === null) return server;
+  if (server !== null && server.owner === thisProcess.pid) {
+    native.closeFd(server.control);
+    native.closeFd(server.sentinel);
+  }
+  server = startServer();
+  return server;
+}
+
+function readInt(fd: number): number | null {
+  const frame = native.recvFrame(fd, 64);
+  return frame === null ? null : Number(String(frame));
+}
+
+class ForkserverPopen implements Popen {
+  private _code: number | null = null;
+  private _closed = false;
+
+  constructor(
+    readonly pid: number,
+    readonly sentinel: number,
+  ) {}
+
+  poll(): number | null {
+    return this.wait(0);
+  }
+
+  wait(timeoutMs: number): number | null {
+    if (this._code !== null || this._closed) return this._code;
+    if (!native.pollFd(this.sentinel, timeoutMs)) return null;
+    // EOF: the server died before it could report, as CPython's 255.
+    this._code = readInt(this.sentinel) ?? 255;
+    return this._code;
+  }
+
+  waitAsync(timeoutMs: number, options?: AbortOptions): Promise<number | null> {
+    return waitSentinelAsync(this, timeoutMs, options);
+  }
+
+  sendSignal(signal: NodeJS.Signals): void {
+    if (this.poll() !== null) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    native.closeFd(this.sentinel);
+  }
+}
+
+export const ForkserverPopenClass = {
   method: 'forkserver' as const,
-  start(_process: Launchable): Popen {
-    throw new NotImplementedError(
-      "The 'forkserver' start method (it needs the serializer to send the process object)" +
-        "; use getContext('fork') meanwhile, e.g. new (getContext('fork').Process)({ target })",
-    );
+  start(launchable: Launchable): Popen {
+    const bytes = encodeProcess(launchable);
+    const [statusOurs, statusTheirs] = native.socketPair();
+    const [readEnd, writeEnd] = native.pipePair();
+    let pid: number | null = null;
+    try {
+      const { control } = ensureServer();
+      native.sendFds(control, [statusTheirs, readEnd]);
+      pid = readInt(statusOurs);
+      if (pid === null) throw new ProcessError('the forkserver ended before it started the child');
+    } finally {
+      native.closeFd(statusTheirs);
+      native.closeFd(readEnd);
+      if (pid === null) {
+        native.closeFd(statusOurs);
+        native.closeFd(writeEnd);
+      }
+    }
+    try {
+      native.sendFrame(writeEnd, bytes);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+    } finally {
+      native.closeFd(writeEnd);
+    }
+    return new ForkserverPopen(pid, statusOurs);
   },
 };

@@ -1,11 +1,12 @@
 // The start-method strategies behind one small interface (CPython's Popen classes): a Process
 // holds one Popen per started child and asks it about the child's life.
+import { native } from '../native';
 import type { AbortOptions } from '../util';
 
 /** What a Process needs from a start method once the child runs. */
 export interface Popen {
   readonly pid: number;
-  /** An fd that becomes readable when the child ends (a pidfd, or a pipe only the child holds). */
+  /** An fd that becomes readable when the child ends (a pidfd, a pipe only the child holds, a status socket). */
   readonly sentinel: number;
   /** The exit code if the child ended (reaping it), else null. */
   poll(): number | null;
@@ -19,8 +20,10 @@ export interface Popen {
 
 /** The object a start method launches: the Process, seen from the strategy. */
 export interface Launchable {
-  /** Runs in the child; returns its exit code. */
+  /** Runs in a fork child, inside start(): sync only; returns the exit code. */
   _bootstrap(): number;
+  /** Runs in a spawn or forkserver child, from its event loop; the loop's end decides the exit. */
+  _bootstrapAsync(): Promise<void>;
 }
 
 export type StartMethod = 'fork' | 'spawn' | 'forkserver';
@@ -28,4 +31,25 @@ export type StartMethod = 'fork' | 'spawn' | 'forkserver';
 export interface PopenClass {
   readonly method: StartMethod;
   start(process: Launchable): Popen;
+}
+
+/** waitAsync over a sentinel fd: the event loop watches it, then wait(-1) collects the code at once. */
+export function waitSentinelAsync(popen: Popen, timeoutMs: number, options?: AbortOptions): Promise<number | null> {
+  const now = popen.poll();
+  if (now !== null || timeoutMs === 0) return Promise.resolve(now);
+  const signal = options?.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (settle: () => void): void => {
+      watch.close();
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onAbort = (): void => finish(() => reject(signal?.reason));
+    const watch = new native.SentinelWatch(popen.sentinel, () => finish(() => resolve(popen.wait(-1))));
+    if (timeoutMs > 0) timer = setTimeout(() => finish(() => resolve(popen.poll())), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

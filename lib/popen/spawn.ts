@@ -1,14 +1,61 @@
-// The spawn start method: a fresh node process that receives the process object by value. It waits
-// for the serializer (multiprocess/serializer); until then start() says so and names the alternative.
-import { NotImplementedError } from '../errors';
+// The spawn start method: a fresh node (setExecutable, the parent's execArgv so loaders apply)
+// running dist/bootstrap.js, which reads the process object from a pipe at fd 3. Started with
+// posix_spawn, so this process alone reaps the child and a blocking join() can waitpid it.
+import * as path from 'node:path';
+
+import { getExecutable } from '../context';
+import { native } from '../native';
+import { ChildPopen } from './child';
 import type { Launchable, Popen } from './index';
+import { encodeProcess } from './payload';
+
+const BOOTSTRAP = path.join(__dirname, '..', 'bootstrap.js');
+
+// Flags that name what a node runs (a script to evaluate, a REPL, a test or watch mode): the
+// parent's own business. Everything else (--import, --require, --conditions, V8 flags) applies.
+const OWN_ENTRY = /^(-e|--eval|-p|--print|-pe|-i|--interactive|-c|--check|--test|--watch|--watch-path|--watch-preserve-output|--input-type)(=|$)/;
+const TAKES_VALUE = new Set(['-e', '--eval', '-p', '--print', '-pe', '--watch-path', '--input-type']);
+
+/** The parent's execArgv minus the flags that say what it runs. */
+export function childExecArgv(): string[] {
+  const kept: string[] = [];
+  const flags = process.execArgv;
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i]!;
+    const own = OWN_ENTRY.exec(flag);
+    if (!own) kept.push(flag);
+    else if (own[2] === '' && TAKES_VALUE.has(own[1]!)) i++;
+  }
+  return kept;
+}
+
+/** Starts `node [execArgv] script` with this process's stdio and fds[i] at fd 3 + i. */
+export function spawnNode(script: string, extraFlags: string[], fds: number[]): { pid: number; sentinel: number } {
+  return native.spawnProcess(getExecutable(), [getExecutable(), ...childExecArgv(), ...extraFlags, script], [0, 1, 2, ...fds]);
+}
 
 export const SpawnPopen = {
   method: 'spawn' as const,
-  start(_process: Launchable): Popen {
-    throw new NotImplementedError(
-      "The 'spawn' start method (it needs the serializer to send the process object)" +
-        "; use getContext('fork') meanwhile, e.g. new (getContext('fork').Process)({ target })",
-    );
+  start(launchable: Launchable): Popen {
+    const bytes = encodeProcess(launchable);
+    const [readEnd, writeEnd] = native.pipePair();
+    let spawned: { pid: number; sentinel: number };
+    try {
+      spawned = spawnNode(BOOTSTRAP, [], [readEnd]);
+    } catch (error) {
+      native.closeFd(writeEnd);
+      throw error;
+    } finally {
+      native.closeFd(readEnd);
+    }
+    try {
+      native.sendFrame(writeEnd, bytes);
+    } catch (error) {
+      // A child that died before reading (EPIPE) reports itself through its exit code.
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+    } finally {
+      native.closeFd(writeEnd);
+    }
+    return new ChildPopen(spawned.pid, spawned.sentinel);
   },
 };

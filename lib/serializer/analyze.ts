@@ -56,7 +56,7 @@ function parseFunction(source: string): { program: acorn.Program; fn: Node; form
 }
 
 /** Visits every node below `node`; `enter` returns false to skip a subtree. */
-function visit(node: unknown, enter: (node: Node, parent: Node | null) => boolean, parent: Node | null = null): void {
+export function visit(node: unknown, enter: (node: Node, parent: Node | null) => boolean, parent: Node | null = null): void {
   if (!node || typeof node !== 'object') return;
   if (Array.isArray(node)) {
     for (const child of node) visit(child, enter, parent);

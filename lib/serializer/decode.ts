@@ -30,10 +30,11 @@ export class Decoder {
 
   constructor(records: unknown, private readonly scopes: ScopeRecord[]) {
     this.records = asArray(records, 'function table') as FunctionRecord[];
-    for (const r of this.records) if (!isRecord(r) || typeof r.s !== 'string' || typeof r.c !== 'number' || r.c >= scopes.length || ![0, 1, 2, 3].includes(r.f)) malformed('function record');
+    for (const r of this.records)
+      if (!isRecord(r) || typeof r.s !== 'string' || typeof r.c !== 'number' || r.c >= scopes.length || ![0, 1, 2, 3].includes(r.f) || (r.n !== undefined && typeof r.n !== 'string')) malformed('function record');
     for (const s of scopes) if (!isRecord(s) || !Array.isArray(s.n) || !Array.isArray(s.v) || typeof s.u !== 'number' || s.u >= scopes.indexOf(s)) malformed('scope record');
     const { values, setters } = this.records.length === 0 ? { values: [], setters: [] } : instantiate(
-      this.records.map((r) => ({ source: r.s, form: r.f, strict: r.t === true, scope: r.c })),
+      this.records.map((r) => ({ source: r.s, form: r.f, strict: r.t === true, scope: r.c, name: r.n })),
       scopes.map((s) => ({ parent: s.u, names: s.n.map(String) })),
     );
     this.holders = values;
@@ -224,6 +225,8 @@ export class Decoder {
     }
     if (r.ppp !== undefined) Object.setPrototypeOf(fn.prototype!, this.decode(r.ppp) as object | null);
     if (r.pp !== undefined) this.defineProperties(fn.prototype!, r.pp as Rec);
+    // The factory named anonymous functions; a function whose own name differs is renamed here.
+    if (r.n !== undefined && fn.name !== r.n) Object.defineProperty(fn, 'name', { value: r.n, configurable: true });
     if (r.p !== undefined) this.defineProperties(fn, r.p as Rec);
     if (r.hp !== undefined) Object.setPrototypeOf(this.holders[i] as object, this.decode(r.hp) as object | null);
     return fn;

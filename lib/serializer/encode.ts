@@ -11,7 +11,8 @@ import { lookup } from './byref';
 import { MARK, Tag, type Ref } from './format';
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
-import { readBound, readProxyTarget, readScopes, type ScopeEntry } from './scopes';
+import { capturedScopes } from './captures';
+import { readBound, readProxyTarget, type ScopeEntry } from './scopes';
 
 export interface EncodeOptions {
   /**
@@ -32,6 +33,8 @@ export interface FunctionRecord {
   t: boolean;
   /** Innermost scope index, -1 for none. */
   c: number;
+  /** `name`, when it is the usual read-only own property (helpers such as esbuild's __name() set it). */
+  n?: string;
   /** Own properties to overlay (descriptor lists, see `encodeProperties`). */
   p?: unknown;
   /** Superclass of a class with `extends`. */
@@ -53,7 +56,7 @@ export interface ScopeRecord {
 }
 
 const FORMS = { expression: 0, method: 1, get: 2, set: 3 } as const;
-// `name` is sent: helpers such as esbuild's __name() redefine it.
+// `name` travels as FunctionRecord.n, or with the other own properties when it is unusual.
 const FUNCTION_SKIP = new Set(['length', 'prototype', 'arguments', 'caller']);
 const PLAIN_LEAF_PROTOS = new Set<object>([
   Date.prototype, RegExp.prototype, ArrayBuffer.prototype, DataView.prototype, Buffer.prototype,
@@ -108,6 +111,15 @@ export function isPlain(value: unknown): boolean {
 
 const marker = (tag: Tag, fields: object): Record<string, unknown> => ({ [MARK]: tag, ...fields });
 
+const sources = new WeakMap<Function, string>();
+
+/** A function's source text, kept per function (it never changes): the same string also hashes once in analyze(). */
+function sourceOf(fn: Function): string {
+  let source = sources.get(fn);
+  if (source === undefined) sources.set(fn, (source = Function.prototype.toString.call(fn)));
+  return source;
+}
+
 function nativeSource(source: string): boolean {
   return source.endsWith('{ [native code] }');
 }
@@ -116,6 +128,8 @@ function nativeSource(source: string): boolean {
 export class Encoder {
   readonly functions: FunctionRecord[] = [];
   readonly scopes: ScopeRecord[] = [];
+  /** The output holds only what JSON reproduces exactly: a tree of strings, finite numbers, booleans and null. */
+  jsonSafe = true;
   private readonly memo = new Map<unknown, unknown>();
   private readonly shareScopes: boolean;
   /** Scope identity inference: sender scope entries already given a record, by description+names. */
@@ -136,9 +150,22 @@ export class Encoder {
         if (key === undefined) throw new Refusal(`${String(value)} is a unique symbol; only Symbol.for() symbols can be sent`);
         return marker(Tag.Symbol, { k: key });
       }
+      case 'number':
+        if (!Number.isFinite(value) || Object.is(value, -0)) this.jsonSafe = false;
+        return value;
+      case 'undefined':
+      case 'bigint':
+        this.jsonSafe = false;
+        return value;
       default:
         return value;
     }
+  }
+
+  /** A value met again (a shared reference, a cycle): JSON would copy it. */
+  private again(encoded: unknown): unknown {
+    this.jsonSafe = false;
+    return encoded;
   }
 
   /** Encodes a child, adding its step to the path of a refusal raised below it. */
@@ -153,9 +180,9 @@ export class Encoder {
 
   private encodeObject(o: object): unknown {
     const done = this.memo.get(o);
-    if (done !== undefined) return done;
-    if (types.isProxy(o)) return this.remember(o, marker(Tag.Ref, { r: proxiedModule(o) }));
-    refuseObject(o);
+    if (done !== undefined) return this.again(done);
+    // A registered reducer speaks for its class first: this package's SharedArray and
+    // ShareableList are Proxies over shared memory and travel by name.
     const reducer = reducerFor(o);
     if (reducer) {
       const out = marker(Tag.Reduced, { n: reducer.name });
@@ -163,6 +190,8 @@ export class Encoder {
       out.s = this.child(reducer.reducer.reduce(o), `<reduced ${reducer.name}>`);
       return out;
     }
+    if (types.isProxy(o)) return this.remember(o, marker(Tag.Ref, { r: proxiedModule(o) }));
+    refuseObject(o);
     const ref = lookup(o);
     if (ref) return this.remember(o, marker(Tag.Ref, { r: ref }));
     const proto = Object.getPrototypeOf(o) as object | null;
@@ -172,6 +201,7 @@ export class Encoder {
     if (types.isNativeError(o) || o instanceof Error) return this.encodeError(o as Error, proto);
     if (types.isDate(o) || types.isRegExp(o) || types.isBoxedPrimitive(o) || types.isAnyArrayBuffer(o) || types.isArrayBufferView(o)) {
       if (types.isSharedArrayBuffer(o)) throw new Refusal('a SharedArrayBuffer cannot be copied between processes (use SharedMemory)');
+      this.jsonSafe = false;
       if (proto !== null && PLAIN_LEAF_PROTOS.has(proto) && (!types.isDate(o) || Reflect.ownKeys(o).length === 0)) return this.remember(o, o);
       const out = marker(Tag.Wrapped, { v: structuredClone(o) });
       this.memo.set(o, out);
@@ -238,6 +268,7 @@ export class Encoder {
     if (keys.length === a.length) {
       for (let i = 0; i < a.length; i++) copy[i] = this.child(a[i], () => `[${i}]`);
     } else {
+      this.jsonSafe = false; // holes
       for (const key of keys) (copy as unknown as Record<string, unknown>)[key] = this.child(a[key as unknown as number], () => keyStep(key));
     }
     return result;
@@ -247,6 +278,7 @@ export class Encoder {
     const isSet = types.isSet(c);
     const standard = proto === (isSet ? Set.prototype : Map.prototype) && Reflect.ownKeys(c).length === 0;
     if (standard) {
+      this.jsonSafe = false;
       const out = isSet ? new Set<unknown>() : new Map<unknown, unknown>();
       this.memo.set(c, out);
       let i = 0;
@@ -319,29 +351,35 @@ export class Encoder {
 
   private encodeFunction(fn: Function, home?: object): unknown {
     const done = this.memo.get(fn);
-    if (done !== undefined) return done;
+    if (done !== undefined) return this.again(done);
     const ref = lookup(fn);
     if (ref) return this.remember(fn, marker(Tag.Ref, { r: ref }));
     const requireOf = requireFunctionRef(fn);
     if (requireOf) return this.remember(fn, marker(Tag.Ref, { r: requireOf }));
-    const source = Function.prototype.toString.call(fn);
+    const source = sourceOf(fn);
     if (nativeSource(source)) return this.encodeNative(fn);
     const analysis = analyze(source);
-    const name = fn.name ? ` ${fn.name}` : '';
-    if (analysis.refusal) throw new Refusal(`function${name} cannot be sent: ${analysis.refusal}`);
+    const name = (): string => (fn.name ? ` ${fn.name}` : ''); // only for refusals: not built per message
+    if (analysis.refusal) throw new Refusal(`function${name()} cannot be sent: ${analysis.refusal}`);
     const index = this.functions.length;
     const record: FunctionRecord = { s: analysis.source, f: FORMS[analysis.form], t: isStrict(fn, analysis), c: -1 };
     this.functions.push(record);
     const out = marker(Tag.Function, { i: index });
     this.memo.set(fn, out);
-    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, analysis);
+    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, source, analysis);
     if (analysis.isClass && analysis.source !== source) record.sp = this.child(Object.getPrototypeOf(fn), '<superclass>');
-    const fromBody = analysis.isClass ? (d: PropertyDescriptor) => definedInBody(source, d) : () => false;
-    const own = this.encodeProperties(fn, (key, d) => (typeof key === 'string' && FUNCTION_SKIP.has(key)) || fromBody(d));
-    if (own.d!.length > 0 || own.a) record.p = own;
+    const nameProperty = Object.getOwnPropertyDescriptor(fn, 'name');
+    if (typeof nameProperty?.value === 'string' && !nameProperty.writable && !nameProperty.enumerable && nameProperty.configurable) record.n = nameProperty.value;
+    const skipped = (key: string | symbol): boolean => typeof key === 'string' && (FUNCTION_SKIP.has(key) || (key === 'name' && record.n !== undefined));
+    // Most functions own nothing else: skip reading every descriptor then.
+    if (!Reflect.ownKeys(fn).every(skipped)) {
+      const fromBody = analysis.isClass ? (d: PropertyDescriptor) => definedInBody(source, d) : () => false;
+      const own = this.encodeProperties(fn, (key, d) => skipped(key) || fromBody(d));
+      if (own.d!.length > 0 || own.a) record.p = own;
+    }
     this.encodePrototype(fn, record, analysis, source);
     if (analysis.usesSuper && analysis.form !== 'expression') {
-      if (!home) throw new Refusal(`method${name} uses 'super' and was not reached through the object that holds it`);
+      if (!home) throw new Refusal(`method${name()} uses 'super' and was not reached through the object that holds it`);
       record.hp = this.child(Object.getPrototypeOf(home), '<home>.__proto__');
     }
     return out;
@@ -389,8 +427,8 @@ export class Encoder {
   }
 
   /** Reads the captured free variables and returns the innermost scope record index. */
-  private encodeScopes(fn: Function, analysis: FunctionAnalysis): number {
-    const chain = readScopes(fn);
+  private encodeScopes(fn: Function, source: string, analysis: FunctionAnalysis): number {
+    const chain = capturedScopes(fn, source, analysis.free);
     const needed = new Map<number, string[]>();
     for (const name of analysis.free) {
       const at = chain.findIndex((entry) => name in entry.object);
@@ -413,7 +451,7 @@ export class Encoder {
           record.v.push(marker(Tag.Uninitialized, {}));
           continue;
         }
-        record.v.push(this.child(value, `<closure ${name}>`));
+        record.v.push(this.child(value, () => `<closure ${name}>`));
       }
       parent = index;
     }
@@ -453,7 +491,7 @@ function isStrict(fn: Function, analysis: FunctionAnalysis): boolean {
 }
 
 function definedInBody(classSource: string, d: PropertyDescriptor): boolean {
-  const inBody = (f: unknown): boolean => typeof f === 'function' && classSource.includes(Function.prototype.toString.call(f));
+  const inBody = (f: unknown): boolean => typeof f === 'function' && classSource.includes(sourceOf(f as Function));
   return 'value' in d ? inBody(d.value) : (d.get === undefined || inBody(d.get)) && (d.set === undefined || inBody(d.set));
 }
 
@@ -496,7 +534,7 @@ function refuseInstance(proto: object | null): void {
     const ctor = Object.hasOwn(p, 'constructor') ? (p as { constructor: unknown }).constructor : undefined;
     if (typeof ctor !== 'function') continue;
     if (lookup(p)) return;
-    const source = Function.prototype.toString.call(ctor);
+    const source = sourceOf(ctor);
     if (nativeSource(source))
       throw new Refusal(`it is a native object (class ${ctor.name || '<anonymous>'}) that only exists in this process`);
     if (source.startsWith('class') && analyze(source).hasPrivate)

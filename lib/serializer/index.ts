@@ -5,7 +5,7 @@ import { SerializationError } from '../errors';
 import { indexEsm } from './byref';
 import { Decoder } from './decode';
 import { Encoder, isPlain, type EncodeOptions, type ScopeRecord } from './encode';
-import { CODEC_GRAPH, CODEC_PLAIN, frame, unframe } from './format';
+import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, frame, unframe } from './format';
 import { Refusal, toSerializationError } from './paths';
 
 export { register, type Reducer } from './registry';
@@ -29,7 +29,7 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
     const path = options.root ?? 'value';
     throw new SerializationError(`cannot serialize ${path}: ${(error as Error).message}`, { path, cause: error });
   }
-  return frame(CODEC_GRAPH, [root, encoder.functions, encoder.scopes]);
+  return frame(encoder.jsonSafe ? CODEC_JSON : CODEC_GRAPH, [root, encoder.functions, encoder.scopes]);
 }
 
 /** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes. */

@@ -1,13 +1,15 @@
 // The receiver's compiler: one factory per message shape, nested blocks mirroring the scope tree,
-// so functions that shared a scope share it again. Compiled factories are cached by their source.
+// so functions that shared a scope share it again. Compiled factories are cached by message shape.
 import { SerializationError } from '../errors';
 
-/** What the factory needs of a function: its source, form and strictness, and its scope. */
+/** What the factory needs of a function: its source, form and strictness, its scope and its name. */
 export interface FunctionShape {
   readonly source: string;
   readonly form: number;
   readonly strict: boolean;
   readonly scope: number;
+  /** Given to an anonymous function expression by name inference (no defineProperty per message). */
+  readonly name?: string;
 }
 
 export interface ScopeShape {
@@ -28,8 +30,9 @@ function factorySource(functions: readonly FunctionShape[], scopes: readonly Sco
   scopes.forEach((scope, i) => (scope.parent < 0 ? roots : children[scope.parent]!).push(i));
   functions.forEach((fn, i) => members[fn.scope + 1]!.push(i));
   const emitFunction = (i: number): string => {
-    const { source, form, strict } = functions[i]!;
-    const value = form === 0 ? `(${source}\n)` : `({${source}\n})`;
+    const { source, form, strict, name } = functions[i]!;
+    const key = name ? JSON.stringify(name) : '';
+    const value = form !== 0 ? `({${source}\n})` : key ? `({ ${key}: ${source}\n })[${key}]` : `(${source}\n)`;
     return strict ? `__mpF[${i}] = (function () { "use strict"; return ${value}; })();\n` : `__mpF[${i}] = ${value};\n`;
   };
   const emitScope = (s: number): string => {
@@ -42,11 +45,21 @@ function factorySource(functions: readonly FunctionShape[], scopes: readonly Sco
   return `${roots.map(emitScope).join('')}${members[0]!.map(emitFunction).join('')}`;
 }
 
+/** Everything the factory source depends on, cheaper to build than the source itself (once per message). */
+function shapeKey(functions: readonly FunctionShape[], scopes: readonly ScopeShape[]): string {
+  let key = '';
+  for (const fn of functions) key += `${fn.form}${fn.strict ? 1 : 0}${fn.scope}\u0000${fn.name ?? ''}\u0000${fn.source}\u0000`;
+  key += '\u0001';
+  for (const scope of scopes) key += `${scope.parent}\u0000${scope.names.join('\u0000')}\u0001`;
+  return key;
+}
+
 /** Runs the (cached) factory: returns each function's value (for methods, the holding literal) and the scope setters. */
 export function instantiate(functions: readonly FunctionShape[], scopes: readonly ScopeShape[]): { values: unknown[]; setters: ((values: unknown[]) => void)[] } {
-  const body = factorySource(functions, scopes);
-  let factory = factories.get(body);
+  const key = shapeKey(functions, scopes);
+  let factory = factories.get(key);
   if (!factory) {
+    const body = factorySource(functions, scopes);
     try {
       factory = new Function('__mpF', '__mpS', body) as Factory;
     } catch (error) {
@@ -58,7 +71,7 @@ export function instantiate(functions: readonly FunctionShape[], scopes: readonl
       throw new SerializationError(`loads: a function in the message does not compile (${(error as Error).message})`, { cause: error });
     }
     if (factories.size >= FACTORY_LIMIT) factories.delete(factories.keys().next().value!);
-    factories.set(body, factory);
+    factories.set(key, factory);
   }
   const values: unknown[] = new Array(functions.length);
   const setters: ((values: unknown[]) => void)[] = new Array(scopes.length);

@@ -9,6 +9,20 @@ export interface ScopeEntry {
   readonly object: Record<string, unknown>;
 }
 
+/** Where V8 compiled a function: its script and the 0-based line/column of its start. */
+export interface FunctionLocation {
+  readonly scriptId: string;
+  readonly lineNumber: number;
+  readonly columnNumber: number;
+}
+
+/** A script's text exactly as V8 compiled it, and how it was compiled. */
+export interface ScriptText {
+  readonly source: string;
+  readonly url: string;
+  readonly isModule: boolean;
+}
+
 export interface BoundParts {
   readonly target: Function;
   readonly boundThis: unknown;
@@ -97,16 +111,47 @@ function withGroup<T>(read: () => T): T {
   }
 }
 
-/** The function's scope chain without the global scope (globals are looked up on the receiver). */
-export function readScopes(fn: Function): ScopeEntry[] {
+/**
+ * The function's scope chain without the global scope (globals are looked up on the receiver),
+ * and where the function was compiled (read in the same round, it is free).
+ */
+export function readScopes(fn: Function): { entries: ScopeEntry[]; location?: FunctionLocation } {
   return withGroup(() => {
-    const scopes = internals(fn).get('[[Scopes]]');
-    if (!scopes) return [];
+    const parts = internals(fn);
+    const location = parts.get('[[FunctionLocation]]')?.value as FunctionLocation | undefined;
+    const scopes = parts.get('[[Scopes]]');
+    if (!scopes) return { entries: [], location };
     const list = materialize(scopes) as ArrayLike<ScopeEntry>;
     const entries: ScopeEntry[] = [];
     for (let i = 0; i < list.length; i++) if (list[i]!.description !== 'Global') entries.push(list[i]!);
-    return entries;
+    return { entries, location };
   });
+}
+
+/**
+ * The text of a script, through the Debugger domain, which is enabled only for this call:
+ * `Debugger.enable` replays a scriptParsed event per loaded script (milliseconds, growing with their
+ * number) and while it is on a `debugger` statement would pause; after disabling it, other code
+ * runs as fast as before (measured). Undefined when the inspector cannot answer synchronously.
+ */
+export function readScript(scriptId: string): ScriptText | undefined {
+  session ??= connect();
+  let parsed: { url: string; isModule?: boolean } | undefined;
+  const onParsed = (event: inspector.InspectorNotification<inspector.Debugger.ScriptParsedEventDataType>): void => {
+    if (event.params.scriptId === scriptId) parsed = event.params;
+  };
+  session.on('Debugger.scriptParsed', onParsed);
+  try {
+    post('Debugger.enable', {});
+    const { scriptSource } = post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId });
+    return parsed ? { source: scriptSource, url: parsed.url, isModule: parsed.isModule === true } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    session.off('Debugger.scriptParsed', onParsed);
+    // Not through post(): even if enable was answered late, disable is queued after it.
+    session.post('Debugger.disable');
+  }
 }
 
 export function readBound(fn: Function): BoundParts | undefined {

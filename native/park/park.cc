@@ -1,10 +1,12 @@
 // Platform parking for fork (shared/notes/fork-parking.md): before fork(2), every V8 platform worker
 // runs a task of ours that blocks on a pipe, so none holds a V8 lock or waits on the task queue's
-// condition variable when the process is copied. Uses node.h, so it is built per Node ABI, apart
-// from the ABI-stable main addon.
+// condition variable when the process is copied; and the exit path of a fork child, which must not
+// join platform threads it does not have. Uses node.h, so it is built per Node ABI, apart from the
+// ABI-stable main addon.
 #include <fcntl.h>
 #include <node.h>
 #include <poll.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 #include <v8-platform.h>
@@ -131,6 +133,17 @@ void ForgetInChildJs(const v8::FunctionCallbackInfo<v8::Value>&) {
   parked = 0;
 }
 
+// exitWithoutPlatform(): in a fork child, routes every exit Node takes (process.exit, reallyExit, a
+// fatal exception) to _exit once the 'exit' event has run: Node's own exit disposes the platform,
+// joining worker threads that exist only in the parent (a hang or a crash).
+void ExitWithoutPlatformJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  node::SetProcessExitHandler(node::GetCurrentEnvironment(args.GetIsolate()->GetCurrentContext()),
+                              [](node::Environment*, int code) {
+                                fflush(nullptr);
+                                _exit(code);
+                              });
+}
+
 }  // namespace
 
 NODE_MODULE_INIT(/* exports, module, context */) {
@@ -138,4 +151,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "park", ParkJs);
   NODE_SET_METHOD(exports, "release", ReleaseJs);
   NODE_SET_METHOD(exports, "forgetInChild", ForgetInChildJs);
+  NODE_SET_METHOD(exports, "exitWithoutPlatform", ExitWithoutPlatformJs);
 }

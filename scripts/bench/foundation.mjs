@@ -1,18 +1,13 @@
 // Bench rows for the foundation: shm segment create/attach beside SharedArrayBuffer and CPython's
-// SharedMemory, and the Node IPC baselines that the Pipe and Process rows will be measured against.
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
+// SharedMemory, and the Node process-start baselines that the Process rows are measured against.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { cpython } from './cpython.mjs';
 import { medianOf, timePerOp } from './measure.mjs';
+import { startPeer } from './peers.mjs';
 
 const { native } = createRequire(import.meta.url)('../../dist/native.js');
-const echo = fileURLToPath(new URL('./children/echo.mjs', import.meta.url));
 const SIZE = 64 << 20;
-const SMALL = { op: 'ping', n: 1 };
 
 let serial = 0;
 const segmentName = () => `/mpjs-bench-${process.pid}-${serial++}`;
@@ -47,29 +42,6 @@ async function segments() {
   ];
 }
 
-/** A started fork child or Worker running children/echo.mjs, behind one send/receive/stop shape. */
-async function startPeer(kind) {
-  if (kind === 'fork') {
-    const child = fork(echo, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await once(child, 'message');
-    return { child, send: (m) => child.send(m), stop: async () => { child.disconnect(); await once(child, 'exit'); } };
-  }
-  const child = new Worker(echo);
-  await once(child, 'message');
-  return { child, send: (m) => child.postMessage(m), stop: () => child.terminate() };
-}
-
-async function roundTrip(kind) {
-  const peer = await startPeer(kind);
-  const ms = await timePerOp(() => {
-    const reply = once(peer.child, 'message');
-    peer.send(SMALL);
-    return reply;
-  }, { batch: 200 });
-  await peer.stop();
-  return ms * 1000;
-}
-
 async function startToFirstMessage(kind) {
   return medianOf(async () => {
     const start = performance.now();
@@ -80,23 +52,8 @@ async function startToFirstMessage(kind) {
   });
 }
 
-async function ipc() {
-  const pyRoundTrip = await cpython(`
-    import multiprocessing as mp
-    def echo(conn):
-        while (message := conn.recv()) is not None:
-            conn.send(message)
-    if __name__ == '__main__':
-        ours, theirs = mp.Pipe()
-        p = mp.Process(target=echo, args=(theirs,))
-        p.start()
-        small = {'op': 'ping', 'n': 1}
-        result = median_ms(lambda: (ours.send(small), ours.recv()), batch=200) * 1000
-        ours.send(None)
-        p.join()
-        print(result)
-  `);
-  const pySpawn = await cpython(`
+async function spawnStart() {
+  const py = await cpython(`
     import multiprocessing as mp
     def hello(conn):
         conn.send('ready')
@@ -114,15 +71,12 @@ async function ipc() {
         print(median_of(sample))
   `);
   return [
-    { name: 'message round trip, small object', unit: 'µs', ours: null,
-      baselines: { 'child_process.fork': await roundTrip('fork'), 'worker_threads': await roundTrip('worker') },
-      cpython: pyRoundTrip, better: 'lower', target: 12 },
     { name: 'process start → first message, spawn', unit: 'ms', ours: null,
       baselines: { 'child_process.fork': await startToFirstMessage('fork'), 'worker_threads': await startToFirstMessage('worker') },
-      cpython: pySpawn, better: 'lower', target: 60 },
+      cpython: py, better: 'lower', target: 60 },
   ];
 }
 
 export async function run() {
-  return [...(await segments()), ...(await ipc())];
+  return [...(await segments()), ...(await spawnStart())];
 }

@@ -36,25 +36,32 @@ function meets(row) {
   return row.better === 'lower' ? row.ours <= row.target : row.ours >= row.target;
 }
 
-const labels = [...new Set(rows.flatMap((row) => Object.keys(row.baselines)))];
-const header = ['operation', 'ours', ...labels, 'CPython', 'ours/CPython', 'target'];
-const table = rows.map((row) => [
-  row.name,
-  figure(row.ours, row.unit),
-  ...labels.map((label) => figure(row.baselines[label], row.unit)),
-  figure(row.cpython, row.unit),
-  row.ours != null && row.cpython ? `${(row.ours / row.cpython).toFixed(2)}×` : '—',
-  row.target === undefined
-    ? '—'
-    : `${row.better === 'lower' ? '≤' : '≥'} ${row.target} ${row.unit}${row.ours == null ? '' : meets(row) ? ' ✓' : ' ✗'}`,
-]);
+/** One table per bench module, with only the baseline columns its rows use. */
+function render(moduleRows) {
+  const labels = [...new Set(moduleRows.flatMap((row) => Object.keys(row.baselines)))];
+  const header = ['operation', 'ours', ...labels, 'CPython', 'ours/CPython', 'target'];
+  const table = moduleRows.map((row) => [
+    row.name,
+    figure(row.ours, row.unit),
+    ...labels.map((label) => figure(row.baselines[label], row.unit)),
+    figure(row.cpython, row.unit),
+    row.ours != null && row.cpython ? `${(row.ours / row.cpython).toFixed(2)}×` : '—',
+    row.target === undefined
+      ? '—'
+      : `${row.better === 'lower' ? '≤' : '≥'} ${row.target} ${row.unit}${row.ours == null ? '' : meets(row) ? ' ✓' : ' ✗'}`,
+  ]);
+  // Aligned pipes: readable in a terminal and a valid Markdown table for the README.
+  const widths = header.map((_, i) => Math.max(...[header, ...table].map((cells) => cells[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`;
+  return [line(header), rule, ...table.map(line)].join('\n');
+}
 
-// Aligned pipes: readable in a terminal and a valid Markdown table for the README.
-const widths = header.map((_, i) => Math.max(...[header, ...table].map((cells) => cells[i].length)));
-const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
 const python = pythonVersion() ?? 'python3 not found: no CPython column';
-console.log(`\nNode ${process.version}, ${python}, ${os.cpus().length} CPUs — medians; compare within one run\n`);
-console.log([line(header), `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`, ...table.map(line)].join('\n'));
+console.log(`\nNode ${process.version}, ${python}, ${os.cpus().length} CPUs — medians; compare within one run`);
+for (const module of [...new Set(rows.map((row) => row.module))]) {
+  console.log(`\n### ${module}\n\n${render(rows.filter((row) => row.module === module))}`);
+}
 
 // Only a full run refreshes the results file the README table is made from.
 if (filters.length === 0) {

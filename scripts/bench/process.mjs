@@ -1,53 +1,40 @@
-// Bench rows for process start: fork start → first message and start + join, beside
-// child_process.fork and CPython's fork method measured in the same run.
-import { fork as cpFork, spawnSync } from 'node:child_process';
+// Bench rows for process start under each start method: start → first message (the child releases
+// a semaphore the parent waits on) and start + join, beside CPython's same start method measured in
+// the same run (warmed up first, so forkserver rows never include starting the server), and
+// child_process.fork as the Node baseline.
+import { fork as cpFork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
+import { cpython } from './cpython.mjs';
 
 const require = createRequire(import.meta.url);
 const mp = require('../../dist/index.js');
-const { Process } = mp.getContext('fork');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const RUNS = { fork: 40, forkserver: 40, spawn: 10 };
 
-function forkFirstMessage(runs) {
-  const times = [];
+function measure(method, runs) {
+  const { Process } = mp.getContext(method);
+  const sem = new mp.Semaphore(0);
+  const warm = new Process({ target: () => undefined });
+  warm.start();
+  warm.join();
+  const first = [];
+  const join = [];
   for (let i = 0; i < runs; i++) {
-    const [r, w] = pipe();
-    const t0 = performance.now();
-    const p = new Process({ target: () => fs.writeSync(w, 'x') });
+    let t0 = performance.now();
+    const p = new Process({ target: (s) => s.release(), args: [sem] });
     p.start();
-    fs.readSync(r, Buffer.alloc(1));
-    times.push(performance.now() - t0);
+    sem.acquire();
+    first.push(performance.now() - t0);
     p.join();
-    fs.closeSync(r);
-    fs.closeSync(w);
+    t0 = performance.now();
+    const q = new Process({ target: () => undefined });
+    q.start();
+    q.join();
+    join.push(performance.now() - t0);
   }
-  return median(times);
-}
-
-function forkJoin(runs) {
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    const p = new Process({ target: () => undefined });
-    p.start();
-    p.join();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
-}
-
-// Node's fs has no pipe(): a FIFO, reopened blocking through /proc so readSync waits for the child.
-function pipe() {
-  const name = `/tmp/mpjs-bench-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  spawnSync('mkfifo', [name]);
-  const r = fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const w = fs.openSync(name, 'w');
-  fs.unlinkSync(name);
-  const rb = fs.openSync(`/proc/self/fd/${r}`, 'r');
-  fs.closeSync(r);
-  return [rb, w];
+  return { first: median(first), join: median(join) };
 }
 
 async function childProcessFirstMessage(runs) {
@@ -65,33 +52,34 @@ async function childProcessFirstMessage(runs) {
   return median(times);
 }
 
-function cpython(runs) {
-  const code = `
-import multiprocessing as mp, time, statistics, os
-def f(w): os.write(w, b'x')
-def g(): pass
-if __name__ == '__main__':
-    ctx = mp.get_context('fork'); a = []; b = []
-    for _ in range(${runs}):
-        r, w = os.pipe(); t = time.perf_counter(); p = ctx.Process(target=f, args=(w,)); p.start(); os.read(r, 1)
-        a.append((time.perf_counter() - t) * 1e3); p.join(); os.close(r); os.close(w)
-        t = time.perf_counter(); p = ctx.Process(target=g); p.start(); p.join(); b.append((time.perf_counter() - t) * 1e3)
-    print(statistics.median(a), statistics.median(b))`;
-  const out = spawnSync('python3', ['-c', code], { encoding: 'utf8' });
-  const [first, join] = out.stdout.trim().split(/\s+/).map(Number);
-  return { first, join };
-}
+const python = (method, runs) => cpython(`
+  import multiprocessing as mp
+  def f(s): s.release()
+  def g(): pass
+  if __name__ == '__main__':
+      ctx = mp.get_context('${method}'); s = ctx.Semaphore(0); a = []; b = []
+      w = ctx.Process(target=g); w.start(); w.join()
+      for _ in range(${runs}):
+          t = time.perf_counter(); p = ctx.Process(target=f, args=(s,)); p.start(); s.acquire()
+          a.append((time.perf_counter() - t) * 1e3); p.join()
+          t = time.perf_counter(); p = ctx.Process(target=g); p.start(); p.join(); b.append((time.perf_counter() - t) * 1e3)
+      print(json.dumps({'first': statistics.median(a), 'join': statistics.median(b)}))`);
+
+const TARGETS = { fork: { first: 2, join: 2 }, forkserver: { first: 4 }, spawn: {} };
 
 export async function run() {
-  const runs = 50;
-  const first = forkFirstMessage(runs);
-  const join = forkJoin(runs);
+  const rows = [];
   const cp = await childProcessFirstMessage(10);
-  const py = cpython(runs);
-  return [
-    { name: 'fork: start → first message', unit: 'ms', ours: first, baselines: { 'child_process.fork': cp }, cpython: py.first, better: 'lower', target: 2 },
-    { name: 'fork: start + join', unit: 'ms', ours: join, baselines: {}, cpython: py.join, better: 'lower', target: 2 },
-  ];
+  for (const method of ['fork', 'forkserver', 'spawn']) {
+    const ours = measure(method, RUNS[method]);
+    const py = await python(method, RUNS[method]);
+    const target = TARGETS[method];
+    rows.push(
+      { name: `${method}: start → first message`, unit: 'ms', ours: ours.first, baselines: { 'child_process.fork': cp }, cpython: py?.first, better: 'lower', target: target.first },
+      { name: `${method}: start + join`, unit: 'ms', ours: ours.join, baselines: {}, cpython: py?.join, better: 'lower', target: target.join },
+    );
+  }
+  return rows;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.table(await run());

@@ -8,9 +8,13 @@ import { Packr } from 'msgpackr';
 const require = createRequire(import.meta.url);
 const { dumps, loads } = require('../../dist/serializer/index.js');
 
-/** Round trips per second of `fn` over about `ms` milliseconds (after a warm-up). */
-function rate(fn, ms = 300) {
-  for (let i = 0; i < 50; i++) fn();
+/**
+ * Round trips per second of `fn` over about `ms` milliseconds, after a timed warm-up: a fixed 50
+ * calls left the JIT still compiling (or recovering from the previous row's deopts), and the first
+ * repeated dumps of a closure analyses its script once (tens of ms, more with thousands of scripts).
+ */
+function rate(fn, ms = 300, warmup = 500) {
+  for (const start = performance.now(); performance.now() - start < warmup; ) for (let i = 0; i < 20; i++) fn();
   let n = 0;
   const start = performance.now();
   let elapsed = 0;

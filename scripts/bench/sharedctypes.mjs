@@ -8,7 +8,6 @@ import { Worker } from 'node:worker_threads';
 const require = createRequire(import.meta.url);
 const mp = require('../../dist/index.js');
 const { SharedMemory } = require('../../dist/shared-memory.js');
-const registry = require('../../dist/serializer/registry.js');
 
 const INCREMENTS = 200_000;
 const PROCESSES = 2;
@@ -18,20 +17,10 @@ const SHM_ROUNDS = 200;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-// Handles as plain JSON, through the reducer registry (the serializer proper is not built yet).
-function toWire(value) {
-  if (value === null || typeof value !== 'object') return value;
-  const entry = registry.reducerFor(value);
-  if (entry) return { $handle: entry.name, state: toWire(entry.reducer.reduce(value)) };
-  if (Array.isArray(value)) return value.map(toWire);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)]));
-}
-function fromWire(value) {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(fromWire);
-  if (typeof value.$handle === 'string') return registry.reducerNamed(value.$handle).reducer.restore(fromWire(value.state));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromWire(v)]));
-}
+const { dumps, loads } = require('../../dist/serializer/index.js');
+// Handles travel through the serializer, as base64 over the IPC channel.
+const toWire = (value) => dumps(value).toString('base64');
+const fromWire = (text) => loads(Buffer.from(text, 'base64'));
 
 // The child side: attach, say ready, wait for the shared start signal, count, say done.
 if (process.env.MPJS_BENCH_CHILD === 'sharedctypes') {

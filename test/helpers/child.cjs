@@ -2,10 +2,14 @@
 // built package in dist/), runs the given async function body, and reports over IPC.
 const mp = require('../../dist/index.js');
 const connection = require('../../dist/connection.js');
-const sharedctypes = (() => { try { return require('../../dist/sharedctypes.js'); } catch { return {}; } })();
+const sharedctypes = require('../../dist/sharedctypes.js');
 // Loaded before any handle arrives so its reducers are registered.
-const sharedMemory = (() => { try { return require('../../dist/shared-memory.js'); } catch { return {}; } })();
-const { toWire, fromWire } = require('./wire.cjs')(require('../../dist/serializer/registry.js'));
+const sharedMemory = require('../../dist/shared-memory.js');
+const { dumps, loads } = require('../../dist/serializer/index.js');
+
+// Values (handles included) cross the IPC channel as serializer bytes in base64.
+const toWire = (value) => dumps(value).toString('base64');
+const fromWire = (text) => loads(Buffer.from(text, 'base64'));
 
 const AsyncFunction = (async () => {}).constructor;
 const inbox = [];
@@ -13,7 +17,8 @@ let waiting = null;
 
 process.on('message', async (message) => {
   if (message.body === undefined) {
-    if (waiting) { const resolve = waiting; waiting = null; resolve(message.data); } else inbox.push(message.data);
+    const data = fromWire(message.data);
+    if (waiting) { const resolve = waiting; waiting = null; resolve(data); } else inbox.push(data);
     return;
   }
   const send = (data) => process.send({ data: toWire(data) });

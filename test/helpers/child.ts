@@ -1,13 +1,14 @@
 // Starts test/helpers/child.cjs with handles and a function body; the test talks to it with events.
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import * as registry from '../../lib/serializer/registry';
+import { afterEach } from 'vitest';
+import '../../lib/index';
+import '../../lib/shared-memory';
+import { dumps, loads } from '../../lib/serializer/index';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { toWire, fromWire } = require('./wire.cjs')(registry) as {
-  toWire(value: unknown): unknown;
-  fromWire(value: unknown): unknown;
-};
+// Values (handles included) cross the IPC channel as serializer bytes in base64.
+const toWire = (value: unknown): string => dumps(value).toString('base64');
+const fromWire = (text: unknown): unknown => loads(Buffer.from(text as string, 'base64'));
 
 export interface Child {
   readonly process: ChildProcess;
@@ -57,4 +58,21 @@ export function startChild(handles: Record<string, unknown>, body: string, optio
     result: () => result,
     exited,
   };
+}
+
+const started: Child[] = [];
+
+// Every child a test starts through child() is gone before the next test: killed if still running.
+afterEach(async () => {
+  for (const c of started.splice(0)) {
+    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+    await c.exited;
+  }
+});
+
+/** startChild, with the child killed and reaped after the current test. */
+export function child(handles: Record<string, unknown>, body: string, options?: ChildOptions): Child {
+  const c = startChild(handles, body, options);
+  started.push(c);
+  return c;
 }

@@ -1,5 +1,5 @@
 // Peer for the Pipe rows: a Connection on fd 4 (handed over by the parent) that echoes small
-// messages, answers each large one with one byte, and exits at EOF.
+// messages (bytes as they are), answers each large one with one byte, and exits at EOF.
 const { Connection } = require('../../../dist/connection.js');
 
 const connection = new Connection(4);

@@ -1,0 +1,41 @@
+// The process object on the wire, for spawn and forkserver children: the Process itself by value
+// (target, args, name, daemon, authkey, identity, parent pid and name; a subclass with its run()),
+// beside the logging settings the child inherits (CPython's preparation data).
+import { SerializationError } from '../errors';
+import { getLogger, logToStderr } from '../logging';
+import { dumps, loads } from '../serializer/index';
+import type { Launchable } from './index';
+
+interface Payload {
+  process: Launchable;
+  log: { level: number; stderr: boolean };
+}
+
+// Error paths name what the user passed (args[0].sock), not the Process's fields.
+const FIELDS: [string, string][] = [
+  ['.process._args', 'args'],
+  ['.process._target', 'target'],
+  ['.process', 'process'],
+];
+
+export function encodeProcess(process: Launchable): Buffer {
+  const logger = getLogger();
+  // A level above every other is enabled exactly when logToStderr() turned the handler on.
+  const payload: Payload = { process, log: { level: logger.level, stderr: logger.isEnabledFor(Infinity) } };
+  try {
+    return dumps(payload, { root: '' });
+  } catch (error) {
+    if (!(error instanceof SerializationError)) throw error;
+    const [field, name] = FIELDS.find(([field]) => error.path.startsWith(field)) ?? ['', ''];
+    const path = name + error.path.slice(field.length);
+    throw new SerializationError(error.message.replace(error.path, path), { path, cause: error.cause });
+  }
+}
+
+/** In the child: the process object, with the parent's logging settings applied. */
+export function decodeProcess(bytes: Uint8Array): Launchable {
+  const { process, log } = loads(bytes) as Payload;
+  if (log.stderr) logToStderr(log.level);
+  else getLogger().setLevel(log.level);
+  return process;
+}
