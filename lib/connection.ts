@@ -11,10 +11,23 @@ import { inspect } from 'node:util';
 import { AuthenticationError, BufferTooShort, EOFError, InvalidStateError } from './errors';
 import { native, type NativeFdWatcher, type SocketFamily } from './native';
 import { dumps, loads } from './serializer/index';
+import { passFd, register, takeFd } from './serializer/registry';
 import { kernelName, timeoutArg, type AbortOptions } from './util';
 
+/** A frame and the descriptors that came with it (SCM_RIGHTS; empty on other routes). */
+interface Frame {
+  bytes: Buffer;
+  fds: number[];
+}
+
+const NO_FDS: number[] = [];
+
+function closeFds(fds: number[]): void {
+  for (const fd of fds) if (fd >= 0) native.closeFd(fd);
+}
+
 interface PendingRead {
-  resolve(frame: Buffer): void;
+  resolve(frame: Frame): void;
   reject(reason: unknown): void;
   signal: AbortSignal | undefined;
   onAbort: () => void;
@@ -50,7 +63,9 @@ export class Connection {
   private _watcher: NativeFdWatcher | undefined;
   private readonly _reads: PendingRead[] = [];
   // A frame finished after its reader gave up (aborted): kept so no message is lost.
-  private readonly _stash: Buffer[] = [];
+  private readonly _stash: Frame[] = [];
+  // Whether descriptors can travel here (AF_UNIX); asked of the kernel on first use.
+  private _unixSocket: boolean | undefined;
   private _eof = false;
   private _reading = false;
   private _pollWaiter: (() => void) | undefined;
@@ -94,28 +109,25 @@ export class Connection {
     native.sendFrame(this._fd, start === 0 && count === bytes.byteLength ? bytes : bytes.subarray(start, start + count));
   }
 
-  /** Sends a serialized object (see multiprocess/serializer). */
+  /**
+   * Sends a serialized object (see multiprocess/serializer). Over an AF_UNIX socket, Connections
+   * inside it travel with their descriptors (SCM_RIGHTS); elsewhere they are refused.
+   */
   send(obj: unknown): void {
     this._check('send', 'writable');
-    native.sendFrame(this._fd, dumps(obj));
+    if (!this._carriesFds()) {
+      native.sendFrame(this._fd, dumps(obj));
+      return;
+    }
+    const fds: number[] = [];
+    const bytes = dumps(obj, { fds });
+    native.sendFrame(this._fd, bytes, fds);
   }
 
   /** Blocks until a whole message arrives; EOFError when the peer closed and nothing is left. */
   recvBytes(maxLength?: number): Buffer {
     this._check('recvBytes', 'readable');
-    const limit = this._maxLength(maxLength);
-    const stashed = this._stash.shift();
-    if (stashed) return stashed;
-    this._assertNoAsyncRead('recvBytes');
-    let frame: Buffer | null;
-    try {
-      frame = native.recvFrame(this._fd, limit);
-    } catch (error) {
-      this._closeOnBadLength(error);
-      throw error;
-    }
-    if (frame === null) throw this._eofError('recvBytes');
-    return frame;
+    return this._recvFrame('recvBytes', this._maxLength(maxLength), false).bytes;
   }
 
   /** Reads a message into `buffer` at byte `offset`; returns its length. BufferTooShort carries it when it does not fit. */
@@ -126,7 +138,8 @@ export class Connection {
     if (start < 0) throw new RangeError('Connection.recvBytesInto: negative offset');
     if (start > buffer.byteLength) throw new RangeError('Connection.recvBytesInto: offset too large');
     const stashed = this._stash.shift();
-    const result = stashed ?? (this._assertNoAsyncRead('recvBytesInto'), native.recvFrameInto(this._fd, buffer, start));
+    if (stashed) closeFds(stashed.fds);
+    const result = stashed?.bytes ?? (this._assertNoAsyncRead('recvBytesInto'), native.recvFrameInto(this._fd, buffer, start));
     if (result === null) throw this._eofError('recvBytesInto');
     if (typeof result === 'number') return result;
     if (stashed && result.byteLength <= buffer.byteLength - start) {
@@ -136,19 +149,51 @@ export class Connection {
     throw new BufferTooShort(`Connection.recvBytesInto: the message (${result.byteLength} bytes) does not fit in ${buffer.byteLength - start} bytes`, { data: result });
   }
 
+  /** Receives an object; Connections in it arrive with their descriptors. */
   recv(): unknown {
-    return loads(this.recvBytes());
+    this._check('recv', 'readable');
+    return decodeFrame(this._recvFrame('recv', -1, this._carriesFds()));
   }
 
   /** The Async twin of recvBytes. */
-  recvBytesAsync(options?: AbortOptions): Promise<Buffer> {
+  async recvBytesAsync(options?: AbortOptions): Promise<Buffer> {
     this._check('recvBytesAsync', 'readable');
-    const signal = options?.signal;
+    const frame = await this._recvFrameAsync('recvBytesAsync', options?.signal);
+    closeFds(frame.fds);
+    return frame.bytes;
+  }
+
+  async recvAsync(options?: AbortOptions): Promise<unknown> {
+    this._check('recvAsync', 'readable');
+    return decodeFrame(await this._recvFrameAsync('recvAsync', options?.signal));
+  }
+
+  private _recvFrame(call: string, limit: number, wantFds: boolean): Frame {
+    const stashed = this._stash.shift();
+    if (stashed) {
+      if (!wantFds) closeFds(stashed.fds);
+      return stashed;
+    }
+    this._assertNoAsyncRead(call);
+    const fds: number[] = wantFds ? [] : NO_FDS;
+    let bytes: Buffer | null;
+    try {
+      bytes = wantFds ? native.recvFrame(this._fd, limit, fds) : native.recvFrame(this._fd, limit);
+    } catch (error) {
+      closeFds(fds);
+      this._closeOnBadLength(error);
+      throw error;
+    }
+    if (bytes === null) throw this._eofError(call);
+    return { bytes, fds };
+  }
+
+  private _recvFrameAsync(call: string, signal: AbortSignal | undefined): Promise<Frame> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const stashed = this._stash.shift();
     if (stashed) return Promise.resolve(stashed);
-    if (this._eof) return Promise.reject(this._eofError('recvBytesAsync'));
-    return new Promise<Buffer>((resolve, reject) => {
+    if (this._eof) return Promise.reject(this._eofError(call));
+    return new Promise<Frame>((resolve, reject) => {
       const read: PendingRead = {
         resolve,
         reject,
@@ -165,10 +210,6 @@ export class Connection {
       this._reads.push(read);
       if (this._reads.length === 1 && !this._reading) this._readNext();
     });
-  }
-
-  async recvAsync(options?: AbortOptions): Promise<unknown> {
-    return loads(await this.recvBytesAsync(options));
   }
 
   /** True when a message (or EOF) is ready. No argument polls (0 ms); null waits forever. */
@@ -212,6 +253,7 @@ export class Connection {
     this._watcher = undefined;
     native.closeFd(this._fd);
     this._fd = -1;
+    for (const frame of this._stash.splice(0)) closeFds(frame.fds);
     const closed = new InvalidStateError('Connection.recvAsync(): the connection was closed while waiting');
     for (const read of this._reads.splice(0)) {
       read.signal?.removeEventListener('abort', read.onAbort);
@@ -250,16 +292,21 @@ export class Connection {
   }
 
   private _ensureWatcher(): NativeFdWatcher {
-    this._watcher ??= new native.FdWatcher(this._fd, (error, result) => this._onWatcher(error, result));
+    this._watcher ??= new native.FdWatcher(this._fd, (error, result, fds) => this._onWatcher(error, result, fds));
     return this._watcher;
   }
 
   private _readNext(): void {
     this._reading = true;
-    this._ensureWatcher().readFrame(-1);
+    this._ensureWatcher().readFrame(-1, this._carriesFds());
   }
 
-  private _onWatcher(error: Error | null, result: Buffer | null | true): void {
+  private _carriesFds(): boolean {
+    this._unixSocket ??= native.isUnixSocket(this._fd);
+    return this._unixSocket;
+  }
+
+  private _onWatcher(error: Error | null, result: Buffer | null | true, fds?: number[]): void {
     if (result === true) {
       this._pollWaiter?.();
       return;
@@ -274,9 +321,9 @@ export class Connection {
       for (const pending of [read, ...this._reads.splice(0)]) pending?.reject(this._eofError('recvAsync'));
       return;
     } else if (read) {
-      read.resolve(result);
+      read.resolve({ bytes: result, fds: fds ?? NO_FDS });
     } else {
-      this._stash.push(result);
+      this._stash.push({ bytes: result, fds: fds ?? NO_FDS });
     }
     if (this._reads.length > 0 && this._fd >= 0) this._readNext();
   }
@@ -308,6 +355,33 @@ export class Connection {
     return new EOFError(`Connection.${call}(): the other end closed the connection and no message is left`);
   }
 }
+
+/** Rebuilds a received object; its handles take their descriptors, and the ones left over are closed. */
+function decodeFrame({ bytes, fds }: Frame): unknown {
+  if (fds.length === 0) return loads(bytes);
+  try {
+    return loads(bytes, { fds });
+  } finally {
+    closeFds(fds);
+  }
+}
+
+// A Connection travels as its descriptor where the route carries descriptors (SCM_RIGHTS, a
+// spawn child's payload); the receiver gets its own copy, and the sender keeps its end open (as
+// CPython's DupFd). Every other route refuses it with the path of the value.
+register(
+  Connection,
+  {
+    reduce: (connection: Connection) => ({
+      fd: passFd(connection.fileno(), 'a Connection'),
+      readable: connection.readable,
+      writable: connection.writable,
+    }),
+    restore: (state: { fd: number; readable: boolean; writable: boolean }) =>
+      new Connection(takeFd(state.fd), { readable: state.readable, writable: state.writable }),
+  },
+  'multiprocess.Connection',
+);
 
 /** A pair of connected Connections: duplex over socketpair(2), or [reader, writer] over pipe(2). */
 export function Pipe(duplex = true): [Connection, Connection] {

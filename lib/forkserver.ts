@@ -1,7 +1,7 @@
 // The forkserver (run as dist/forkserver.js by the first forkserver Process of a parent, with
 // --single-threaded): loads the preload modules, then forks each child on request. fd 3 is the
 // control socket to the parent; a request carries, by SCM_RIGHTS, the child's status socket and the
-// read end of its data pipe. The server answers with the pid, reaps the child (pidfd sentinel) and
+// far end of its data socket. The server answers with the pid, reaps the child (pidfd sentinel) and
 // writes its exit code on the status socket, which is the parent's sentinel.
 //
 // The child returns from the request handler to this server's event loop — the stack above it is
@@ -15,6 +15,8 @@ import { decodeProcess, encodeProcess } from './popen/payload';
 import { Process } from './context';
 
 const CONTROL_FD = 3;
+// The parent's resource tracker: the server and its children belong to the parent's tree.
+const TRACKER_FD = 4;
 
 /** A child the server reaps: its status socket, its sentinel and the loop's watch on it. */
 interface Child {
@@ -27,6 +29,7 @@ const live = new Map<number, Child>();
 let control: NativeFdWatcher;
 
 function serve(): void {
+  native.adoptTracker(TRACKER_FD);
   const preload = JSON.parse(String(native.recvFrame(CONTROL_FD, -1) ?? '[]')) as string[];
   for (const module of preload) {
     try {
@@ -99,13 +102,14 @@ function becomeChild(status: number, data: number): void {
   live.clear();
   exitWhenIdle();
   let bytes: Buffer | null;
+  const fds: number[] = [];
   try {
-    bytes = native.recvFrame(data, -1);
+    bytes = native.recvFrame(data, -1, fds);
   } finally {
     native.closeFd(data);
   }
   if (bytes === null) process.exit(255);
-  void decodeProcess(bytes)._bootstrapAsync();
+  void decodeProcess(bytes, fds)._bootstrapAsync();
 }
 
 serve();

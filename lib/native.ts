@@ -10,6 +10,10 @@ export interface NativeSegment {
   readonly buffer: ArrayBuffer;
   /** Live processes using a managed segment. */
   users(): number;
+  /** A handle to this segment went into a message: the message keeps the segment alive. */
+  sent(): void;
+  /** A message's handle to this segment arrived (and this process now uses it). */
+  received(): void;
   /** Drops this object's use; true when it was the last user and the name was unlinked. */
   close(): boolean;
   unlink(): void;
@@ -22,9 +26,16 @@ export interface NativeWatcher {
 }
 
 /** Async reads of one fd driven by the event loop; one operation at a time. */
+/** An eventfd that is readable exactly while a Queue's ring holds bytes. */
+export interface NativeRingReadable {
+  fileno(): number;
+  close(): void;
+}
+
 export interface NativeFdWatcher {
   /** Reads one frame; the callback gets (null, frame) or (null, null) at EOF, or (error). */
-  readFrame(maxLength: number): void;
+  /** With wantFds, the descriptors that come with the frame go to the callback (an AF_UNIX socket). */
+  readFrame(maxLength: number, wantFds?: boolean): void;
   /** The callback gets (null, true) once a read would not block. */
   waitReadable(): void;
   /** The callback gets (null, true) once a write would not block (a connect finished). */
@@ -41,7 +52,7 @@ export interface NativeRingWatcher {
   close(): void;
 }
 
-export type FdWatcherCallback = (error: Error | null, result: Buffer | null | true) => void;
+export type FdWatcherCallback = (error: Error | null, result: Buffer | null | true, fds: number[]) => void;
 
 export type SocketFamily = 'AF_UNIX' | 'AF_INET';
 
@@ -65,15 +76,19 @@ export interface NativeBinding {
   /** True when the SemLock at lockOffset is held by a process that no longer exists. */
   ringOwnerDied(segment: NativeSegment, lockOffset: number): boolean;
   RingWatcher: new (segment: NativeSegment, wordOffset: number, waitersOffset: number, onChange: () => void) => NativeRingWatcher;
+  RingReadable: new (segment: NativeSegment, tailOffset: number, headOffset: number, readersWaitingOffset: number, writersWaitingOffset: number) => NativeRingReadable;
   socketPair(): [number, number];
   /** [read end, write end] */
   pipePair(): [number, number];
   closeFd(fd: number): void;
   /** A close-on-exec duplicate of fd. */
   dupFd(fd: number): number;
-  sendFrame(fd: number, bytes: Uint8Array): void;
+  /** `fds` (an AF_UNIX socket only) travel with the frame (SCM_RIGHTS). */
+  sendFrame(fd: number, bytes: Uint8Array, fds?: number[]): void;
   /** null at EOF; maxLength < 0 means no limit. */
-  recvFrame(fd: number, maxLength: number): Buffer | null;
+  /** With fdsOut, the descriptors that came with the frame are appended to it. */
+  recvFrame(fd: number, maxLength: number, fdsOut?: number[]): Buffer | null;
+  isUnixSocket(fd: number): boolean;
   /** The length written, the whole message when it does not fit, or null at EOF. */
   recvFrameInto(fd: number, target: ArrayBufferView, offset: number): number | Buffer | null;
   pollFd(fd: number, timeoutMs: number): boolean;
@@ -87,6 +102,10 @@ export interface NativeBinding {
   connectSocket(family: SocketFamily, address: string, port: number, blocking: boolean): [number, boolean];
   connectResult(fd: number): void;
   sendFds(fd: number, fds: number[]): void;
+  /** The write end of this process tree's resource tracker pipe (started on first use). */
+  trackerFd(): number;
+  /** Joins the tree whose tracker pipe is `fd` (spawn and forkserver children). */
+  adoptTracker(fd: number): void;
   recvFds(fd: number, count: number): number[];
   FdWatcher: new (fd: number, callback: FdWatcherCallback) => NativeFdWatcher;
   cpuCount(): number;

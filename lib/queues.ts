@@ -14,11 +14,11 @@
 import { inspect } from 'node:util';
 
 import { Empty, Full, InvalidStateError } from './errors';
-import { native, type NativeRingWatcher, type NativeSegment } from './native';
+import { native, type NativeRingReadable, type NativeRingWatcher, type NativeSegment } from './native';
 import { dumps, loads } from './serializer/index';
 import { register } from './serializer/registry';
 import { Lock, SemLock } from './synchronize';
-import { attachSegment, createSegment, thisProcess, timeoutArg, type AbortOptions } from './util';
+import { createSegment, receiveSegment, sendSegment, thisProcess, timeoutArg, type AbortOptions } from './util';
 
 // Byte offsets in the segment. Positions are free-running uint32 byte counts in the low half of a
 // 64-bit word whose high half counts whole messages, so a position and its count change together.
@@ -81,6 +81,9 @@ const DEFAULT_BUFFER_BYTES = 4 << 20;
 const MIN_BUFFER_BYTES = 4096;
 // How often a reader in the middle of a chunked message checks that its writer still lives.
 const WRITER_CHECK_MS = 100;
+// A sleeper re-reads its word at least this often: a writer killed between its commit and its
+// wake-up call would otherwise leave the message unseen until the next put.
+const RECHECK_MS = 250;
 
 function align(bytes: number): number {
   return (bytes + RECORD_HEADER - 1) & ~(RECORD_HEADER - 1);
@@ -259,7 +262,7 @@ class Ring {
 
   /** Blocks until the word at `word` differs from `expected` or timeoutMs passes. */
   waitWord(word: number, waiters: number, expected: number, timeoutMs: number | undefined): void {
-    native.ringWait(this.segment, word, expected, waiters, timeoutMs ?? -1);
+    native.ringWait(this.segment, word, expected, waiters, Math.min(timeoutMs ?? RECHECK_MS, RECHECK_MS));
   }
 
   /** The Async twin of waitWord; rejects with the signal's reason when it aborts. */
@@ -403,10 +406,21 @@ function maxsizeArg(maxsize: number, what: string): number {
   return Math.max(0, Math.min(maxsize, 0x7fffffff));
 }
 
+/**
+ * CPython's Queue._reader, for wait()/waitAsync(): its fileno() is readable while the queue holds
+ * messages. The messages live in shared memory, not in a pipe, so this is an eventfd that a thread
+ * keeps in step with the ring (started on first use; it costs the queue's readers a wake-up call).
+ * Readable means "a get() would find data", not that this process will win the race for it.
+ */
+export interface QueueReader {
+  fileno(): number;
+}
+
 /** What Queue and SimpleQueue share: a Ring, closing, and the put/get drivers. */
 abstract class RingQueue<T> {
   protected _ring!: Ring;
   protected _closed = false;
+  private _readable: { handle: NativeRingReadable; pid: number } | undefined;
 
   /** @internal Rebuilds a queue of class `cls` over an existing segment (a handle from another process). */
   static _attach<Q extends RingQueue<unknown>>(cls: abstract new (...args: never[]) => Q, segment: NativeSegment): Q {
@@ -420,15 +434,33 @@ abstract class RingQueue<T> {
     this._closed = false;
   }
 
+  /** @internal The shared segment that holds the ring (its name is the queue's identity). */
+  _segment(): NativeSegment {
+    return this._ring.segment;
+  }
+
   /** @internal */
   _segmentName(): string {
     return this._ring.segment.name;
+  }
+
+  /** The readable handle wait() watches (see QueueReader). */
+  get _reader(): QueueReader {
+    this._check('_reader');
+    // A fork child inherits the eventfd but not the thread that drives it: it needs its own.
+    if (this._readable?.pid !== thisProcess.pid) {
+      const handle = new native.RingReadable(this._ring.segment, TAIL, HEAD, READERS_WAITING, WRITERS_WAITING);
+      this._readable = { handle, pid: thisProcess.pid };
+    }
+    return this._readable.handle;
   }
 
   close(): void {
     if (this._closed) return;
     this._closed = true;
     this._ring.closeWatchers();
+    if (this._readable?.pid === thisProcess.pid) this._readable.handle.close();
+    this._readable = undefined;
   }
 
   [inspect.custom](): string {
@@ -518,12 +550,22 @@ export class Queue<T = unknown> extends RingQueue<T> {
     return this._ring.maxsize > 0 && this._ring.size() >= this._ring.maxsize;
   }
 
+  // CPython buffers puts in the process and a feeder thread flushes them into a pipe; a process
+  // that put items waits at exit until they are flushed, so joining it before draining the queue
+  // can deadlock (the documented "joining processes that use queues" hazard), and
+  // cancel_join_thread() avoids that by letting buffered items be lost. Here put() writes the
+  // message into the shared ring before it returns: there is no buffer, no feeder thread and
+  // nothing to flush at exit, so a producer whose puts returned always exits, and joining it
+  // before draining cannot deadlock. What remains of the hazard is inside put(): a message larger
+  // than the ring's free bytes (bufferBytes, 4 MiB by default), or a put beyond maxsize, waits
+  // for readers there, visibly and subject to put's timeout (Full), never at exit.
+
   /** CPython's join_thread: waits for buffered puts to be flushed. Puts here are never buffered. */
   joinThread(): void {
     if (!this._closed) throw new InvalidStateError(`${this.constructor.name}.joinThread(): close() the queue first`);
   }
 
-  /** CPython's cancel_join_thread: here every put is already in shared memory, so nothing is ever lost at exit. */
+  /** CPython's cancel_join_thread: nothing to cancel; every put is already in shared memory, and stays readable after this process exits. */
   cancelJoinThread(): void {}
 
   override toString(): string {
@@ -616,8 +658,8 @@ for (const [name, cls] of Object.entries(queueClasses)) {
   register(
     cls,
     {
-      reduce: (queue: RingQueue<unknown>) => ({ segment: queue._segmentName() }),
-      restore: (state: { segment: string }) => RingQueue._attach(cls, attachSegment(state.segment)),
+      reduce: (queue: RingQueue<unknown>) => ({ segment: sendSegment(queue._segment()) }),
+      restore: (state: { segment: string }) => RingQueue._attach(cls, receiveSegment(state.segment)),
     },
     `multiprocess.${name}`,
   );

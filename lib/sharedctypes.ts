@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import type { NativeSegment } from './native';
 import { register } from './serializer/registry';
 import { Lock, RLock } from './synchronize';
-import { arrayIndex, attachSegment, createSegment } from './util';
+import { arrayIndex, createSegment, receiveSegment, sendSegment } from './util';
 
 // ---------------------------------------------------------------------------------------------
 // Typecodes
@@ -127,9 +127,9 @@ function sharedSubclass(Base: TypedArrayClass & { BYTES_PER_ELEMENT: number; nam
       reduce: (array) => {
         const segment = segmentOf.get(array);
         if (!segment) throw new TypeError(`this ${Base.name} is not backed by a shared segment`);
-        return { segment: segment.name, byteOffset: array.byteOffset, length: array.length };
+        return { segment: sendSegment(segment), byteOffset: array.byteOffset, length: array.length };
       },
-      restore: (state) => viewOf(Shared, attachSegment(state.segment), state.byteOffset, state.length),
+      restore: (state) => viewOf(Shared, receiveSegment(state.segment), state.byteOffset, state.length),
     },
     `multiprocess.RawArray.${Base.name}`,
   );

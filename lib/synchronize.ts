@@ -8,7 +8,7 @@ import { BrokenBarrierError, InvalidStateError, TimeoutError } from './errors';
 import { native, Take, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
-import { attachSegment, createSegment, thisProcess, timeoutArg, type AbortOptions } from './util';
+import { createSegment, receiveSegment, sendSegment, thisProcess, timeoutArg, type AbortOptions } from './util';
 
 // Int32 slots of a SemLock (native/semlock.h, SemLockState).
 const VALUE = 0;
@@ -39,11 +39,11 @@ interface PlacementState {
 }
 
 function placementState(placement: Placement): PlacementState {
-  return { segment: placement.segment.name, offset: placement.offset };
+  return { segment: sendSegment(placement.segment), offset: placement.offset };
 }
 
 function attachPlacement(state: PlacementState): Placement {
-  return { segment: attachSegment(state.segment), offset: state.offset };
+  return { segment: receiveSegment(state.segment), offset: state.offset };
 }
 
 function threadSuffix(): string {
@@ -553,8 +553,8 @@ export class Event {
   }
 
   /** @internal */
-  _parts(): { cond: Condition; segment: string } {
-    return { cond: this._cond, segment: this._segment.name };
+  _parts(): { cond: Condition; segment: NativeSegment } {
+    return { cond: this._cond, segment: this._segment };
   }
 
   isSet(): boolean {
@@ -645,8 +645,8 @@ export class Barrier {
   }
 
   /** @internal */
-  _parts(): { cond: Condition; segment: string; parties: number; action: (() => unknown) | null; timeout: number | null } {
-    return { cond: this._cond, segment: this._segment.name, parties: this._parties, action: this._action, timeout: this._timeout };
+  _parts(): { cond: Condition; segment: NativeSegment; parties: number; action: (() => unknown) | null; timeout: number | null } {
+    return { cond: this._cond, segment: this._segment, parties: this._parties, action: this._action, timeout: this._timeout };
   }
 
   get parties(): number {
@@ -774,8 +774,11 @@ register(
 register(
   Event,
   {
-    reduce: (event: Event) => event._parts(),
-    restore: (state: { cond: Condition; segment: string }) => Event._attach(state.cond, attachSegment(state.segment)),
+    reduce: (event: Event) => {
+      const { cond, segment } = event._parts();
+      return { cond, segment: sendSegment(segment) };
+    },
+    restore: (state: { cond: Condition; segment: string }) => Event._attach(state.cond, receiveSegment(state.segment)),
   },
   'multiprocess.Event',
 );
@@ -783,9 +786,12 @@ register(
 register(
   Barrier,
   {
-    reduce: (barrier: Barrier) => barrier._parts(),
-    restore: (state: ReturnType<Barrier['_parts']>) =>
-      Barrier._attach(state.cond, attachSegment(state.segment), state.parties, state.action, state.timeout),
+    reduce: (barrier: Barrier) => {
+      const parts = barrier._parts();
+      return { ...parts, segment: sendSegment(parts.segment) };
+    },
+    restore: (state: Omit<ReturnType<Barrier['_parts']>, 'segment'> & { segment: string }) =>
+      Barrier._attach(state.cond, receiveSegment(state.segment), state.parties, state.action, state.timeout),
   },
   'multiprocess.Barrier',
 );

@@ -37,6 +37,19 @@ export function attachSegment(name: string): NativeSegment {
   return remember(new native.Segment(name, 0, false, true));
 }
 
+/** A managed segment's name for a handle in a message; the message counts as a user until received. */
+export function sendSegment(segment: NativeSegment): string {
+  segment.sent();
+  return segment.name;
+}
+
+/** Attaches to the segment of a handle that arrived in a message (the counterpart of sendSegment). */
+export function receiveSegment(name: string): NativeSegment {
+  const segment = attachSegment(name);
+  segment.received();
+  return segment;
+}
+
 /**
  * CPython's timeout rules in milliseconds: undefined/null waits forever (-1 for native calls),
  * 0 or negative polls (0).

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "fork.h"
+#include "resource_tracker.h"
 #include "ring.h"
 #include "semlock.h"
 #include "shm.h"
@@ -17,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mp::InitUnixSocket(env, exports);
   mp::InitFork(env, exports);
   mp::InitRing(env, exports);
+  mp::InitResourceTracker(env, exports);
   return exports;
 }
 

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "errors.h"
 #include "shm.h"
 
 namespace mp {
@@ -116,14 +117,39 @@ int StartTracker() {
   return fds[1];
 }
 
+int EnsureTracker() {
+  std::lock_guard<std::mutex> lock(start_mutex);
+  if (tracker_fd < 0) tracker_fd = StartTracker();
+  return tracker_fd;
+}
+
+Napi::Value TrackerFd(const Napi::CallbackInfo& info) {
+  try {
+    return Napi::Number::New(info.Env(), EnsureTracker());
+  } catch (const std::system_error& error) {
+    ThrowErrno(info.Env(), error.what(), error.code().value());
+  }
+}
+
+Napi::Value AdoptTracker(const Napi::CallbackInfo& info) {
+  const int fd = static_cast<int>(IntArg(info, 0, "fd"));
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) ThrowErrno(info.Env(), "adoptTracker(fcntl)");
+  std::lock_guard<std::mutex> lock(start_mutex);
+  if (tracker_fd >= 0 && tracker_fd != fd) close(tracker_fd);
+  tracker_fd = fd;
+  return info.Env().Undefined();
+}
+
 }  // namespace
+
+void InitResourceTracker(Napi::Env env, Napi::Object exports) {
+  exports.Set("trackerFd", Napi::Function::New(env, TrackerFd, "trackerFd"));
+  exports.Set("adoptTracker", Napi::Function::New(env, AdoptTracker, "adoptTracker"));
+}
 
 void TrackSegment(const std::string& name, bool add) {
   if (name.size() + 2 > kNameMax) return;
-  {
-    std::lock_guard<std::mutex> lock(start_mutex);
-    if (tracker_fd < 0) tracker_fd = StartTracker();
-  }
+  EnsureTracker();
   std::string line = (add ? "+" : "-") + name + "\n";
   // One write below PIPE_BUF is atomic, so lines from many threads and processes never mix.
   while (write(tracker_fd, line.data(), line.size()) < 0 && errno == EINTR) {

@@ -2,10 +2,18 @@
 // segment this process tree uses and, once all of them are gone (even by SIGKILL), unlinks
 // the segments left without a live user.
 #pragma once
+#include <napi.h>
+
 #include <string>
 
 namespace mp {
 // Reports one more (`add`) or one less use of segment `name` by this process; starts the tracker
 // on first use. Throws std::system_error when the tracker cannot be started.
 void TrackSegment(const std::string& name, bool add);
+
+// trackerFd() (the write end of this process's tracker pipe, starting the tracker if needed) and
+// adoptTracker(fd): a spawn or forkserver child joins its parent's tree instead of starting its own
+// tracker, so a segment it hands over outlives it for as long as the tree lives (CPython passes its
+// tracker's fd to spawned children the same way).
+void InitResourceTracker(Napi::Env env, Napi::Object exports);
 }

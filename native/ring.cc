@@ -1,7 +1,9 @@
 // Ring waits: blocking waits until a 32-bit word of a segment changes, wakes, writer-death checks,
-// and RingWatcher (one thread parked on one word, calling back into the event loop).
+// RingWatcher (one thread parked on one word, calling back into the event loop) and RingReadable
+// (an eventfd that mirrors whether the ring holds bytes).
 #include "ring.h"
 
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +22,10 @@
 
 namespace mp {
 namespace {
+
+// Sleepers re-read their word at least this often (lib/queues.ts RECHECK_MS): a writer killed
+// between its commit and its wake-up call must not leave a message unseen.
+constexpr double kRecheckMs = 250;
 
 // The int32 word at byte `offset` of the Segment passed as argument `index` (bounds and alignment checked).
 std::atomic<int32_t>* WordArg(const Napi::CallbackInfo& info, size_t index, size_t offset_index) {
@@ -87,6 +93,11 @@ class RingWatcher : public Napi::ObjectWrap<RingWatcher> {
 
  private:
   void Run() {
+    RunUntilStopped();
+    exited_.store(true);
+  }
+
+  void RunUntilStopped() {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
       armed_cv_.wait(lock, [this] { return armed_ || stopping_.load(); });
@@ -96,7 +107,7 @@ class RingWatcher : public Napi::ObjectWrap<RingWatcher> {
       lock.unlock();
       while (!stopping_ && word_->load() == expected) {
         waiters_->fetch_add(1);
-        WaitOnWord(word_, expected, -1);
+        WaitOnWord(word_, expected, kRecheckMs);
         waiters_->fetch_sub(1);
       }
       if (stopping_) return;
@@ -139,8 +150,7 @@ class RingWatcher : public Napi::ObjectWrap<RingWatcher> {
       std::lock_guard<std::mutex> lock(mutex_);
     }
     armed_cv_.notify_one();
-    WakeWord(word_, INT_MAX);  // other sleepers re-check the word and park again
-    thread_.join();
+    JoinWatcherThread(thread_, exited_, word_);
     CountWatcherThread(-1);
     if (!finalized_->load()) changed_.Release();
   }
@@ -156,6 +166,97 @@ class RingWatcher : public Napi::ObjectWrap<RingWatcher> {
   bool armed_ = false;
   int32_t expected_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> exited_{false};
+  pid_t owner_pid_ = 0;
+};
+
+// new RingReadable(segment, tailOffset, headOffset, readersWaitingOffset, writersWaitingOffset):
+// an eventfd that is readable exactly while the ring holds bytes, so poll(2), wait() and the event
+// loop can watch a Queue like CPython's Queue._reader pipe. Its thread parks on the tail word
+// while the ring is empty and on the head word while it is not.
+class RingReadable : public Napi::ObjectWrap<RingReadable> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "RingReadable",
+                       {InstanceMethod<&RingReadable::Fileno>("fileno"), InstanceMethod<&RingReadable::Close>("close")});
+  }
+
+  explicit RingReadable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingReadable>(info) {
+    tail_ = WordArg(info, 0, 1);
+    head_ = WordArg(info, 0, 2);
+    readers_waiting_ = WordArg(info, 0, 3);
+    writers_waiting_ = WordArg(info, 0, 4);
+    mapping_ = Segment::From(info[0])->mapping();
+    event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (event_fd_ < 0) ThrowErrno(info.Env(), "eventfd");
+    owner_pid_ = getpid();
+    thread_ = std::thread([this] {
+      Run();
+      exited_.store(true);
+    });
+    CountWatcherThread(1);
+  }
+
+  ~RingReadable() override { Stop(); }
+
+ private:
+  void Run() {
+    bool readable = false;
+    while (!stopping_) {
+      const int32_t tail = tail_->load();
+      const int32_t head = head_->load();
+      if (tail != head) {
+        if (!readable) {
+          const uint64_t one = 1;
+          readable = write(event_fd_, &one, sizeof(one)) == sizeof(one);
+        }
+        Park(head_, head, writers_waiting_);
+      } else {
+        if (readable) {
+          uint64_t count;
+          readable = read(event_fd_, &count, sizeof(count)) != sizeof(count);
+        }
+        Park(tail_, tail, readers_waiting_);
+      }
+    }
+  }
+
+  void Park(std::atomic<int32_t>* word, int32_t expected, std::atomic<int32_t>* waiters) {
+    waiters->fetch_add(1);
+    if (!stopping_) WaitOnWord(word, expected, kRecheckMs);
+    waiters->fetch_sub(1);
+  }
+
+  Napi::Value Fileno(const Napi::CallbackInfo& info) {
+    if (stopping_) throw Napi::Error::New(info.Env(), "the queue's reader is closed");
+    return Napi::Number::New(info.Env(), event_fd_);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    if (getpid() != owner_pid_) {
+      thread_.detach();  // a fork child inherits this object but not its thread
+    } else {
+      JoinWatcherThread(thread_, exited_, tail_, head_);
+      CountWatcherThread(-1);
+    }
+    close(event_fd_);
+  }
+
+  std::atomic<int32_t>* tail_ = nullptr;
+  std::atomic<int32_t>* head_ = nullptr;
+  std::atomic<int32_t>* readers_waiting_ = nullptr;
+  std::atomic<int32_t>* writers_waiting_ = nullptr;
+  std::shared_ptr<Mapping> mapping_;  // keeps the words mapped while the thread waits on them
+  int event_fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> exited_{false};
   pid_t owner_pid_ = 0;
 };
 
@@ -166,6 +267,7 @@ void InitRing(Napi::Env env, Napi::Object exports) {
   exports.Set("ringWake", Napi::Function::New(env, RingWake, "ringWake"));
   exports.Set("ringOwnerDied", Napi::Function::New(env, RingOwnerDied, "ringOwnerDied"));
   exports.Set("RingWatcher", RingWatcher::Init(env));
+  exports.Set("RingReadable", RingReadable::Init(env));
 }
 
 }  // namespace mp

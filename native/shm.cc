@@ -29,7 +29,9 @@ struct SegmentHeader {
   uint32_t version;
   uint64_t size;
   std::atomic<int32_t> overflow;  // users that found the table full; they block reclamation
-  int32_t reserved;
+  // Handles to this segment inside messages not yet received: a message is a user too, so a
+  // handle whose sender exits before its receiver attaches still finds the segment.
+  std::atomic<int32_t> in_flight;
   struct Slot {
     std::atomic<int32_t> pid;
     std::atomic<int32_t> count;
@@ -86,8 +88,10 @@ bool AddUser(SegmentHeader* h, bool* first) {
 }
 
 // True when no live process uses the segment; reclaims the slots of dead ones on the way.
-bool NoLiveUser(SegmentHeader* h) {
-  if (h->overflow.load() > 0) return false;
+// `count_in_flight`: handles in undelivered messages count as users (not once every process of
+// the tree is gone: nobody is left to receive them).
+bool NoLiveUser(SegmentHeader* h, bool count_in_flight) {
+  if (h->overflow.load() > 0 || (count_in_flight && h->in_flight.load() > 0)) return false;
   for (auto& slot : h->users) {
     int32_t pid = slot.pid.load();
     if (pid == 0) continue;
@@ -113,7 +117,7 @@ bool RemoveUser(SegmentHeader* h, bool in_table, bool* last) {
     }
     break;
   }
-  return NoLiveUser(h);
+  return NoLiveUser(h, true);
 }
 
 }  // namespace
@@ -127,7 +131,7 @@ bool SegmentUnused(const char* name) {
     void* base = mmap(nullptr, sizeof(SegmentHeader), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base != MAP_FAILED) {
       auto* header = static_cast<SegmentHeader*>(base);
-      unused = header->magic == kMagic && NoLiveUser(header);
+      unused = header->magic == kMagic && NoLiveUser(header, false);
       munmap(base, sizeof(SegmentHeader));
     }
   }
@@ -154,6 +158,8 @@ Napi::Function Segment::Init(Napi::Env env) {
                          InstanceAccessor<&Segment::Size>("size"),
                          InstanceAccessor<&Segment::Closed>("closed"),
                          InstanceMethod<&Segment::Users>("users"),
+                         InstanceMethod<&Segment::Sent>("sent"),
+                         InstanceMethod<&Segment::Received>("received"),
                          InstanceMethod<&Segment::Close>("close"),
                          InstanceMethod<&Segment::Unlink>("unlink"),
                      });
@@ -260,7 +266,9 @@ bool Segment::ReleaseUse() {
   if (!header_ || user_pid_ != getpid()) return false;
   bool last = false;
   bool unused = RemoveUser(header_, in_table_, &last);
-  if (last) TrackSegment(name_, false);
+  // While a message still carries a handle, the tracker keeps the name: if that message is never
+  // received, the tracker unlinks the segment once the whole tree is gone.
+  if (last && header_->in_flight.load() == 0) TrackSegment(name_, false);
   return unused && shm_unlink(name_.c_str()) == 0;
 }
 
@@ -297,6 +305,22 @@ Napi::Value Segment::Users(const Napi::CallbackInfo& info) {
     if (pid != 0 && ProcessAlive(pid)) users++;
   }
   return Napi::Number::New(info.Env(), users);
+}
+
+// sent(): a handle to this segment went into a message; received(): a message's handle arrived
+// (and its receiver is now a user). A handle received more often than sent never drives it negative.
+Napi::Value Segment::Sent(const Napi::CallbackInfo& info) {
+  if (header_ && !closed_) header_->in_flight.fetch_add(1);
+  return info.Env().Undefined();
+}
+
+Napi::Value Segment::Received(const Napi::CallbackInfo& info) {
+  if (header_ && !closed_) {
+    int32_t count = header_->in_flight.load();
+    while (count > 0 && !header_->in_flight.compare_exchange_weak(count, count - 1)) {
+    }
+  }
+  return info.Env().Undefined();
 }
 
 // close() -> true when this was the last user and the name was unlinked.

@@ -50,6 +50,8 @@ class Segment : public Napi::ObjectWrap<Segment> {
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   Napi::Value Users(const Napi::CallbackInfo& info);
+  Napi::Value Sent(const Napi::CallbackInfo& info);
+  Napi::Value Received(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Unlink(const Napi::CallbackInfo& info);
   bool Release();

@@ -84,11 +84,40 @@ int WriteAll(int fd, iovec* parts, int count) {
   return 0;
 }
 
+// The most descriptors one message may carry (the kernel's SCM_MAX_FD).
+constexpr size_t kMaxFds = 253;
+
+// One read; with `fds`, a recvmsg that also collects the descriptors (SCM_RIGHTS) that came with
+// these bytes. A plain read lets the kernel close any that came: nothing leaks either way.
+ssize_t ReadSome(int fd, uint8_t* target, size_t length, std::vector<int>* fds) {
+  if (fds == nullptr) return read(fd, target, length);
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  iovec part{target, length};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  ssize_t n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
+  if (n < 0 || message.msg_controllen == 0) return n;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const uint8_t* data = CMSG_DATA(header);
+    for (size_t i = 0; i < count; i++) {
+      int received;
+      memcpy(&received, data + i * sizeof(int), sizeof(int));
+      fds->push_back(received);
+    }
+  }
+  return n;
+}
+
 // Reads exactly `length` bytes unless the peer closes first; returns the count read, or -errno.
-int64_t ReadExact(int fd, uint8_t* target, size_t length) {
+int64_t ReadExact(int fd, uint8_t* target, size_t length, std::vector<int>* fds = nullptr) {
   size_t got = 0;
   while (got < length) {
-    ssize_t n = read(fd, target + got, length - got);
+    ssize_t n = ReadSome(fd, target + got, length - got, fds);
     if (n > 0) {
       got += static_cast<size_t>(n);
     } else if (n == 0) {
@@ -162,22 +191,79 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sendFrame(fd, bytes): the header and the payload in one writev when they fit.
+// Sends the first bytes of `parts` with `fds` attached (SCM_RIGHTS) and advances `parts` past
+// what went; returns 0 or errno. The rest goes by WriteAll: the descriptors travel once.
+int SendWithFds(int fd, iovec*& parts, int& count, const std::vector<int>& fds) {
+  std::vector<uint8_t> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  msghdr message{};
+  message.msg_iov = parts;
+  message.msg_iovlen = static_cast<size_t>(count);
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
+  ssize_t wrote;
+  for (;;) {
+    wrote = sendmsg(fd, &message, MSG_NOSIGNAL);
+    if (wrote >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
+    WaitReady(fd, POLLOUT, -1);
+  }
+  while (count > 0 && static_cast<size_t>(wrote) >= parts->iov_len) {
+    wrote -= static_cast<ssize_t>(parts->iov_len);
+    parts++;
+    count--;
+  }
+  if (count > 0) {
+    parts->iov_base = static_cast<uint8_t*>(parts->iov_base) + wrote;
+    parts->iov_len -= static_cast<size_t>(wrote);
+  }
+  return 0;
+}
+
+// sendFrame(fd, bytes, fds?): the header and the payload in one writev when they fit; `fds`
+// (an AF_UNIX socket only) travel with the header.
 Napi::Value SendFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   if (!info[1].IsTypedArray()) ThrowType(env, "sendFrame: bytes must be a Uint8Array");
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
   uint8_t header[12];
-  iovec parts[2] = {{header, EncodeHeader(bytes.ByteLength(), header)}, {bytes.Data(), bytes.ByteLength()}};
-  if (int err = WriteAll(fd, parts, bytes.ByteLength() > 0 ? 2 : 1)) ThrowErrno(env, "write", err);
+  iovec storage[2] = {{header, EncodeHeader(bytes.ByteLength(), header)}, {bytes.Data(), bytes.ByteLength()}};
+  iovec* parts = storage;
+  int count = bytes.ByteLength() > 0 ? 2 : 1;
+  if (info.Length() > 2 && info[2].IsArray() && info[2].As<Napi::Array>().Length() > 0) {
+    Napi::Array list = info[2].As<Napi::Array>();
+    if (list.Length() > kMaxFds) throw Napi::RangeError::New(env, "sendFrame: at most 253 descriptors per message");
+    std::vector<int> fds(list.Length());
+    for (uint32_t i = 0; i < list.Length(); i++) fds[i] = list.Get(i).As<Napi::Number>().Int32Value();
+    if (int err = SendWithFds(fd, parts, count, fds)) ThrowErrno(env, "sendmsg(SCM_RIGHTS)", err);
+  }
+  if (int err = WriteAll(fd, parts, count)) ThrowErrno(env, "write", err);
   return env.Undefined();
 }
 
+// The descriptors that arrived with a frame, appended to the JS array `out`.
+void AppendFds(Napi::Env env, Napi::Array out, const std::vector<int>& fds) {
+  for (int received : fds) out.Set(out.Length(), Napi::Number::New(env, received));
+}
+
+// isUnixSocket(fd): whether descriptors can travel over fd (SCM_RIGHTS needs AF_UNIX).
+Napi::Value IsUnixSocket(const Napi::CallbackInfo& info) {
+  int domain = 0;
+  socklen_t length = sizeof(domain);
+  bool unix_socket = getsockopt(FdArg(info, 0), SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 && domain == AF_UNIX;
+  return Napi::Boolean::New(info.Env(), unix_socket);
+}
+
 // Reads a frame header; false on a clean EOF before it.
-bool ReadHeader(Napi::Env env, int fd, uint64_t* length) {
+bool ReadHeader(Napi::Env env, int fd, uint64_t* length, std::vector<int>* fds = nullptr) {
   uint8_t header[8];
-  int64_t got = ReadExact(fd, header, 4);
+  int64_t got = ReadExact(fd, header, 4, fds);
   if (got < 0) ThrowErrno(env, "read", static_cast<int>(-got));
   if (got == 0) return false;
   if (got < 4) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
@@ -203,13 +289,24 @@ void ReadBody(Napi::Env env, int fd, uint8_t* target, uint64_t length) {
     throw Napi::Error::New(env, "the peer closed the connection in the middle of a message");
 }
 
-// recvFrame(fd, maxLength): a Buffer, or null at EOF. maxLength < 0: no limit.
+// recvFrame(fd, maxLength, fdsOut?): a Buffer, or null at EOF. maxLength < 0: no limit. With
+// fdsOut (an array), the descriptors that came with the frame are appended to it.
 Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   int64_t max_length = IntArg(info, 1, "maxLength");
+  const bool want_fds = info.Length() > 2 && info[2].IsArray();
+  std::vector<int> fds;
   uint64_t length;
-  if (!ReadHeader(env, fd, &length)) return env.Null();
+  bool got_header;
+  try {
+    got_header = ReadHeader(env, fd, &length, want_fds ? &fds : nullptr);
+  } catch (...) {
+    for (int received : fds) close(received);
+    throw;
+  }
+  if (want_fds) AppendFds(env, info[2].As<Napi::Array>(), fds);
+  if (!got_header) return env.Null();
   if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) {
     Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(length) + " bytes > maxLength");
     error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
@@ -268,30 +365,14 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
   if (!info[1].IsArray()) ThrowType(env, "sendFds: fds must be an array");
   Napi::Array list = info[1].As<Napi::Array>();
+  if (list.Length() < 1 || list.Length() > kMaxFds) throw Napi::RangeError::New(env, "sendFds: 1..253 descriptors");
   std::vector<int> fds(list.Length());
   for (uint32_t i = 0; i < list.Length(); i++) fds[i] = list.Get(i).As<Napi::Number>().Int32Value();
-  std::vector<uint8_t> control(CMSG_SPACE(sizeof(int) * fds.size()));
   uint8_t marker = 'F';
   iovec part{&marker, 1};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
-  for (;;) {
-    if (sendmsg(fd, &message, MSG_NOSIGNAL) >= 0) break;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) {
-      WaitReady(fd, POLLOUT, -1);
-      continue;
-    }
-    ThrowErrno(env, "sendmsg(SCM_RIGHTS)");
-  }
+  iovec* parts = &part;
+  int count = 1;
+  if (int err = SendWithFds(fd, parts, count, fds)) ThrowErrno(env, "sendmsg(SCM_RIGHTS)", err);
   return env.Undefined();
 }
 
@@ -300,39 +381,22 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   int64_t count = IntArg(info, 1, "count");
-  if (count < 1 || count > 253) throw Napi::RangeError::New(env, "recvFds: count must be 1..253");
-  std::vector<uint8_t> control(CMSG_SPACE(sizeof(int) * count));
+  if (count < 1 || count > static_cast<int64_t>(kMaxFds)) throw Napi::RangeError::New(env, "recvFds: count must be 1..253");
   uint8_t marker;
-  iovec part{&marker, 1};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  ssize_t got;
-  for (;;) {
-    got = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
-    if (got >= 0) break;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) {
-      WaitReady(fd, POLLIN, -1);
-      continue;
-    }
-    ThrowErrno(env, "recvmsg(SCM_RIGHTS)");
+  std::vector<int> fds;
+  int64_t got = ReadExact(fd, &marker, 1, &fds);
+  if (got < 0) {
+    for (int received : fds) close(received);
+    ThrowErrno(env, "recvmsg(SCM_RIGHTS)", static_cast<int>(-got));
   }
   if (got == 0) throw Napi::Error::New(env, "the peer closed the connection before sending descriptors");
-  Napi::Array fds = Napi::Array::New(env);
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-    size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const int* received = reinterpret_cast<const int*>(CMSG_DATA(header));
-    for (size_t i = 0; i < n; i++) fds.Set(fds.Length(), Napi::Number::New(env, received[i]));
-  }
-  if ((message.msg_flags & MSG_CTRUNC) != 0) {
-    for (uint32_t i = 0; i < fds.Length(); i++) close(fds.Get(i).As<Napi::Number>().Int32Value());
+  if (fds.size() > static_cast<size_t>(count)) {
+    for (int received : fds) close(received);
     throw Napi::Error::New(env, "recvFds: more descriptors arrived than expected");
   }
-  return fds;
+  Napi::Array result = Napi::Array::New(env);
+  AppendFds(env, result, fds);
+  return result;
 }
 
 // A socket address from (family, address, port): a path (a leading NUL selects Linux's abstract
@@ -517,6 +581,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   ~FdWatcher() override {
     if (handle_ != nullptr) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
     CloseHandle();
+    CloseFds();
   }
 
  private:
@@ -545,6 +610,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
 
   Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
     max_length_ = IntArg(info, 0, "maxLength");
+    want_fds_ = info.Length() > 1 && info[1].ToBoolean();
+    CloseFds();
     header_got_ = 0;
     header_long_ = false;
     body_got_ = 0;
@@ -575,6 +642,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     CloseHandle();
     mode_ = Mode::kIdle;
     body_.Reset();
+    CloseFds();
     return info.Env().Undefined();
   }
 
@@ -599,7 +667,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return;
         want = std::min(want, static_cast<size_t>(available));
       }
-      ssize_t n = read(fd_, target, want);
+      ssize_t n = ReadSome(fd_, target, want, want_fds_ ? &fds_ : nullptr);
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) return;
         return Finish(ErrnoError(env, "read", errno).Value(), env.Undefined());
@@ -644,10 +712,20 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     Finish(env_.Null(), frame);
   }
 
+  // A frame's descriptors go to the callback with it; those of a failed or abandoned read are closed.
   void Finish(Napi::Value error, Napi::Value result) {
     mode_ = Mode::kIdle;
     if (handle_ != nullptr) uv_poll_stop(handle_);
-    callback_.MakeCallback(Value(), {error, result}, *context_);
+    Napi::Array fds = Napi::Array::New(env_);
+    if (error.IsNull()) AppendFds(env_, fds, fds_);
+    else CloseFds();
+    fds_.clear();
+    callback_.MakeCallback(Value(), {error, result, fds}, *context_);
+  }
+
+  void CloseFds() {
+    for (int received : fds_) close(received);
+    fds_.clear();
   }
 
   Napi::Env env_ = nullptr;
@@ -663,6 +741,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   uint64_t body_length_ = 0;
   size_t body_got_ = 0;
   Napi::Reference<Napi::Buffer<uint8_t>> body_;
+  bool want_fds_ = false;
+  std::vector<int> fds_;
 };
 
 }  // namespace
@@ -679,6 +759,7 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("pollMany", Napi::Function::New(env, PollMany, "pollMany"));
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("isUnixSocket", Napi::Function::New(env, IsUnixSocket, "isUnixSocket"));
   exports.Set("listenSocket", Napi::Function::New(env, ListenSocket, "listenSocket"));
   exports.Set("acceptSocket", Napi::Function::New(env, AcceptSocket, "acceptSocket"));
   exports.Set("connectSocket", Napi::Function::New(env, ConnectSocket, "connectSocket"));

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #endif
 
+#include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <memory>
@@ -56,6 +57,16 @@ void WakeWord(std::atomic<int32_t>* word, int32_t count) {
 #endif
 }
 
+void JoinWatcherThread(std::thread& thread, const std::atomic<bool>& exited, std::atomic<int32_t>* word,
+                       std::atomic<int32_t>* other_word) {
+  while (!exited.load()) {
+    WakeWord(word, INT_MAX);  // other sleepers re-check their condition and park again
+    if (other_word != nullptr) WakeWord(other_word, INT_MAX);
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  thread.join();
+}
+
 namespace {
 
 constexpr double kOwnerCheckMs = 100;
@@ -91,6 +102,11 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 
  private:
   void Run() {
+    RunUntilStopped();
+    exited_.store(true);
+  }
+
+  void RunUntilStopped() {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
       armed_cv_.wait(lock, [this] { return armed_ || stopping_.load(); });
@@ -141,8 +157,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       std::lock_guard<std::mutex> lock(mutex_);
     }
     armed_cv_.notify_one();
-    WakeWord(&state_->value, INT_MAX);  // other sleepers re-check and park again
-    thread_.join();
+    JoinWatcherThread(thread_, exited_, &state_->value);
     CountWatcherThread(-1);
     if (!finalized_->load()) ready_.Release();
   }
@@ -156,6 +171,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   std::condition_variable armed_cv_;
   bool armed_ = false;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> exited_{false};
   pid_t owner_pid_ = 0;
 };
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 
 namespace mp {
 
@@ -20,6 +21,12 @@ void WakeWord(std::atomic<int32_t>* word, int32_t count);
 // audit of unexplained ones. Watchers count themselves in and out.
 int LiveWatcherThreads();
 void CountWatcherThread(int delta);
+
+// Joins a watcher thread that may be parked on `word` after its owner set its stop flag. A wake
+// sent between the thread's last look at that flag and its futex call is lost, so this wakes the
+// word until the thread says it has left its loop (`exited`).
+void JoinWatcherThread(std::thread& thread, const std::atomic<bool>& exited, std::atomic<int32_t>* word,
+                       std::atomic<int32_t>* other_word = nullptr);
 
 void InitWait(Napi::Env env, Napi::Object exports);
 

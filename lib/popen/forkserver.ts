@@ -1,6 +1,6 @@
 // The forkserver start method, client side: one server per process (lib/forkserver.ts), started on
-// first use; per child a status socketpair and a data pipe, whose far ends travel to the server by
-// SCM_RIGHTS. The status socket is the sentinel: the server writes the exit code on it.
+// first use; per child a status socketpair and a data socketpair (which also carries Connections
+// in args), whose far ends travel to the server by SCM_RIGHTS. The status socket is the sentinel: the server writes the exit code on it.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -40,7 +40,7 @@ function startServer(): NonNullable<typeof server> {
   const [ours, theirs] = native.socketPair();
   let spawned: { pid: number; sentinel: number };
   try {
-    spawned = spawnNode(SERVER, ['--single-threaded'], [theirs]);
+    spawned = spawnNode(SERVER, ['--single-threaded'], [theirs, native.trackerFd()]);
   } catch (error) {
     native.closeFd(ours);
     throw error;
@@ -111,9 +111,11 @@ class ForkserverPopen implements Popen {
 export const ForkserverPopenClass = {
   method: 'forkserver' as const,
   start(launchable: Launchable): Popen {
-    const bytes = encodeProcess(launchable);
+    const fds: number[] = [];
+    const bytes = encodeProcess(launchable, fds);
     const [statusOurs, statusTheirs] = native.socketPair();
-    const [readEnd, writeEnd] = native.pipePair();
+    // A socket, not a pipe: Connections in args travel beside the payload (SCM_RIGHTS).
+    const [readEnd, writeEnd] = native.socketPair();
     let pid: number | null = null;
     try {
       const { control } = ensureServer();
@@ -129,7 +131,7 @@ export const ForkserverPopenClass = {
       }
     }
     try {
-      native.sendFrame(writeEnd, bytes);
+      native.sendFrame(writeEnd, bytes, fds);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
     } finally {

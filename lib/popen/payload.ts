@@ -3,6 +3,7 @@
 // beside the logging settings the child inherits (CPython's preparation data).
 import { SerializationError } from '../errors';
 import { getLogger, logToStderr } from '../logging';
+import { native } from '../native';
 import { dumps, loads } from '../serializer/index';
 import type { Launchable } from './index';
 
@@ -18,12 +19,13 @@ const FIELDS: [string, string][] = [
   ['.process', 'process'],
 ];
 
-export function encodeProcess(process: Launchable): Buffer {
+/** The payload's bytes; the descriptors of Connections in it are appended to `fds`, to travel beside them. */
+export function encodeProcess(process: Launchable, fds?: number[]): Buffer {
   const logger = getLogger();
   // A level above every other is enabled exactly when logToStderr() turned the handler on.
   const payload: Payload = { process, log: { level: logger.level, stderr: logger.isEnabledFor(Infinity) } };
   try {
-    return dumps(payload, { root: '' });
+    return dumps(payload, { root: '', fds });
   } catch (error) {
     if (!(error instanceof SerializationError)) throw error;
     const [field, name] = FIELDS.find(([field]) => error.path.startsWith(field)) ?? ['', ''];
@@ -33,8 +35,14 @@ export function encodeProcess(process: Launchable): Buffer {
 }
 
 /** In the child: the process object, with the parent's logging settings applied. */
-export function decodeProcess(bytes: Uint8Array): Launchable {
-  const { process, log } = loads(bytes) as Payload;
+export function decodeProcess(bytes: Uint8Array, fds: number[] = []): Launchable {
+  let payload: Payload;
+  try {
+    payload = loads(bytes, { fds }) as Payload;
+  } finally {
+    for (const fd of fds) if (fd >= 0) native.closeFd(fd);
+  }
+  const { process, log } = payload;
   if (log.stderr) logToStderr(log.level);
   else getLogger().setLevel(log.level);
   return process;

@@ -1,5 +1,6 @@
 // The spawn start method: a fresh node (setExecutable, the parent's execArgv so loaders apply)
-// running dist/bootstrap.js, which reads the process object from a pipe at fd 3. Started with
+// running dist/bootstrap.js, which reads the process object from a socket at fd 3 and joins this
+// process's resource tracker at fd 4. Started with
 // posix_spawn, so this process alone reaps the child and a blocking join() can waitpid it.
 import * as path from 'node:path';
 
@@ -37,11 +38,13 @@ export function spawnNode(script: string, extraFlags: string[], fds: number[]): 
 export const SpawnPopen = {
   method: 'spawn' as const,
   start(launchable: Launchable): Popen {
-    const bytes = encodeProcess(launchable);
-    const [readEnd, writeEnd] = native.pipePair();
+    const fds: number[] = [];
+    const bytes = encodeProcess(launchable, fds);
+    // A socket, not a pipe: Connections in args travel beside the payload (SCM_RIGHTS).
+    const [readEnd, writeEnd] = native.socketPair();
     let spawned: { pid: number; sentinel: number };
     try {
-      spawned = spawnNode(BOOTSTRAP, [], [readEnd]);
+      spawned = spawnNode(BOOTSTRAP, [], [readEnd, native.trackerFd()]);
     } catch (error) {
       native.closeFd(writeEnd);
       throw error;
@@ -49,7 +52,7 @@ export const SpawnPopen = {
       native.closeFd(readEnd);
     }
     try {
-      native.sendFrame(writeEnd, bytes);
+      native.sendFrame(writeEnd, bytes, fds);
     } catch (error) {
       // A child that died before reading (EPIPE) reports itself through its exit code.
       if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;

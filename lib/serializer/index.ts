@@ -8,12 +8,24 @@ import { Encoder, isPlain, type EncodeOptions, type ScopeRecord } from './encode
 import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, frame, unframe } from './format';
 import { Refusal, toSerializationError } from './paths';
 
+import { collectingFds, providingFds } from './registry';
+
 export { register, type Reducer } from './registry';
 export { SerializationError };
 
 export interface DumpsOptions extends EncodeOptions {
   /** How error paths start, e.g. 'args' gives `args[0].client.socket`. Default 'value'. */
   root?: string;
+  /**
+   * For routes that carry file descriptors: handles such as a Connection append theirs here, to
+   * be sent beside the bytes. Without it, such handles are refused.
+   */
+  fds?: number[];
+}
+
+export interface LoadsOptions {
+  /** The descriptors that came with the message; restored handles take theirs (set to -1). */
+  fds?: number[];
 }
 
 /** Serializes `value`; throws SerializationError (with `.path`) for what cannot travel. */
@@ -22,7 +34,7 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
   const encoder = new Encoder(options);
   let root: unknown;
   try {
-    root = encoder.encode(value);
+    root = collectingFds(options.fds, () => encoder.encode(value));
   } catch (error) {
     if (error instanceof Refusal) throw toSerializationError(error, options.root ?? 'value');
     if (error instanceof SerializationError) throw error;
@@ -33,12 +45,12 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
 }
 
 /** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes. */
-export function loads(bytes: Uint8Array): unknown {
+export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
   const { codec, value } = unframe(bytes);
   if (codec === CODEC_PLAIN) return value;
   try {
     if (!Array.isArray(value) || value.length !== 3 || !Array.isArray(value[2])) throw new SerializationError('loads: malformed message (not a graph)');
-    return new Decoder(value[1], value[2] as ScopeRecord[]).run(value[0]);
+    return providingFds(options.fds, () => new Decoder(value[1], value[2] as ScopeRecord[]).run(value[0]));
   } catch (error) {
     if (error instanceof SerializationError) throw error;
     throw new SerializationError(`loads: malformed message (${(error as Error).message})`, { cause: error });

@@ -1,5 +1,8 @@
 // The reducer registry (pickle's __reduce__ / copyreg): custom types and this package's handles
 // register how they turn into plain state and back. The serializer consults it for every object.
+// Handles that are file descriptors travel beside the bytes, where the route can carry them.
+import { SerializationError } from '../errors';
+import { Refusal } from './paths';
 
 export interface Reducer<T, S> {
   /** Plain, serializable state that is enough to rebuild the object in another process. */
@@ -48,4 +51,53 @@ export function reducerFor(obj: object): RegisteredType | undefined {
 
 export function reducerNamed(name: string): RegisteredType | undefined {
   return byName.get(name);
+}
+
+// The descriptors of the message being encoded or decoded: set by a route that carries them
+// (SCM_RIGHTS over an AF_UNIX socket, a spawn child's payload) for one dumps or loads.
+let outgoingFds: number[] | null = null;
+let incomingFds: number[] | null = null;
+
+/** Runs `encode` with `fds` collecting the descriptors its reducers pass (see passFd). */
+export function collectingFds<T>(fds: number[] | undefined, encode: () => T): T {
+  const previous = outgoingFds;
+  outgoingFds = fds ?? null;
+  try {
+    return encode();
+  } finally {
+    outgoingFds = previous;
+  }
+}
+
+/** Runs `decode` with `fds`, the descriptors that came with the message (see takeFd). */
+export function providingFds<T>(fds: number[] | undefined, decode: () => T): T {
+  const previous = incomingFds;
+  incomingFds = fds ?? null;
+  try {
+    return decode();
+  } finally {
+    incomingFds = previous;
+  }
+}
+
+/**
+ * In a reduce(): sends `fd` with the message (the receiver gets its own copy) and returns its
+ * index for the state. Refuses where the route cannot carry descriptors, naming `what` is sent.
+ */
+export function passFd(fd: number, what: string): number {
+  if (!outgoingFds)
+    throw new Refusal(
+      `${what} is a file descriptor, which this route cannot carry: only Connection.send over an AF_UNIX socket (Pipe(), ` +
+        `an AF_UNIX Listener/Client) and the args of a Process carry descriptors (not a Queue, a one-way Pipe(false), TCP or dumps())`,
+    );
+  outgoingFds.push(fd);
+  return outgoingFds.length - 1;
+}
+
+/** In a restore(): takes the descriptor passed at `index`; the caller owns it (untaken ones are closed by the route). */
+export function takeFd(index: number): number {
+  const fd = incomingFds?.[index];
+  if (fd === undefined || fd < 0) throw new SerializationError(`loads: the message names file descriptor ${index}, which did not arrive with it`);
+  incomingFds![index] = -1;
+  return fd;
 }
