@@ -125,6 +125,12 @@ interface WordWatch {
   listeners: Set<() => void>;
 }
 
+// Watches with a pending async wait, rooted like any pending I/O: otherwise the waiting promise,
+// its queue and the watch reference only each other (the watcher's thread holds its listeners
+// weakly, so that an idle queue can be collected), and a GC collects them, stopping the thread
+// before the message the promise waits for arrives.
+const watchesWithWaiters = new Set<WordWatch>();
+
 /** The shared state of one queue: the segment, its two locks and the ring. */
 class Ring {
   readonly segment: NativeSegment;
@@ -275,12 +281,16 @@ class Ring {
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         watch.listeners.delete(listener);
-        if (watch.listeners.size === 0) watch.watcher.idle();
+        if (watch.listeners.size === 0) {
+          watchesWithWaiters.delete(watch);
+          watch.watcher.idle();
+        }
         settle();
       };
       const listener = (): void => done(resolve);
       const onAbort = (): void => done(() => reject(signal?.reason));
       watch.listeners.add(listener);
+      watchesWithWaiters.add(watch);
       if (timeoutMs !== undefined) timer = setTimeout(listener, timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       watch.watcher.arm(expected);
@@ -292,7 +302,10 @@ class Ring {
   }
 
   closeWatchers(): void {
-    for (const watch of this._watches.values()) if (watch.pid === thisProcess.pid) watch.watcher.close();
+    for (const watch of this._watches.values()) {
+      watchesWithWaiters.delete(watch);
+      if (watch.pid === thisProcess.pid) watch.watcher.close();
+    }
     this._watches.clear();
   }
 

@@ -20,14 +20,6 @@ constexpr double kOwnerCheckMs = 100;
 // sooner than a futex sleep and wake-up round trip.
 constexpr int kSpins = 200;
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 Napi::Value SemInit(const Napi::CallbackInfo& info) {
   SemLockState* state = StateArg(info, 0);
   int64_t value = IntArg(info, 2, "value");

@@ -59,6 +59,19 @@ bool WaitReady(int fd, short events, double timeout_ms) {
   return PollWithDeadline(&entry, 1, timeout_ms) != 0;
 }
 
+// Advances `parts` (and `count`) past the first `wrote` bytes.
+void SkipWritten(iovec*& parts, int& count, size_t wrote) {
+  while (count > 0 && wrote >= parts->iov_len) {
+    wrote -= parts->iov_len;
+    parts++;
+    count--;
+  }
+  if (count > 0) {
+    parts->iov_base = static_cast<uint8_t*>(parts->iov_base) + wrote;
+    parts->iov_len -= wrote;
+  }
+}
+
 // Writes every byte of `parts`, also to a non-blocking fd; returns 0 or errno.
 int WriteAll(int fd, iovec* parts, int count) {
   while (count > 0) {
@@ -71,15 +84,7 @@ int WriteAll(int fd, iovec* parts, int count) {
       }
       return errno;
     }
-    while (count > 0 && static_cast<size_t>(wrote) >= parts->iov_len) {
-      wrote -= static_cast<ssize_t>(parts->iov_len);
-      parts++;
-      count--;
-    }
-    if (count > 0) {
-      parts->iov_base = static_cast<uint8_t*>(parts->iov_base) + wrote;
-      parts->iov_len -= static_cast<size_t>(wrote);
-    }
+    SkipWritten(parts, count, static_cast<size_t>(wrote));
   }
   return 0;
 }
@@ -213,15 +218,7 @@ int SendWithFds(int fd, iovec*& parts, int& count, const std::vector<int>& fds) 
     if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
     WaitReady(fd, POLLOUT, -1);
   }
-  while (count > 0 && static_cast<size_t>(wrote) >= parts->iov_len) {
-    wrote -= static_cast<ssize_t>(parts->iov_len);
-    parts++;
-    count--;
-  }
-  if (count > 0) {
-    parts->iov_base = static_cast<uint8_t*>(parts->iov_base) + wrote;
-    parts->iov_len -= static_cast<size_t>(wrote);
-  }
+  SkipWritten(parts, count, static_cast<size_t>(wrote));
   return 0;
 }
 

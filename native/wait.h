@@ -10,6 +10,15 @@
 
 namespace mp {
 
+// The pause a spin loop makes between looks at shared memory.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // Milliseconds on CLOCK_MONOTONIC.
 double MonotonicMs();
 // Parks while *word == expected, for at most `timeout_ms` (< 0: no limit). Returns on wake,

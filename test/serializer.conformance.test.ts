@@ -395,3 +395,32 @@ describe('refusals at the sender, with the path from the named root', () => {
 function __filename_or_self(): string {
   return requireHelper.resolve('./serializer-types.cjs');
 }
+
+describe('plain data: JSON when JSON reproduces it exactly, v8 otherwise', () => {
+  it('picks codec 3 only for JSON-exact trees, and every value round-trips exactly', async () => {
+    const { dumps, loads } = await import('../lib/serializer/index');
+    const shared = { s: 1 };
+    const cases: [unknown, number][] = [
+      [{ i: 0, text: 'small message', nested: [1, 'two', null, true, { 'é\u{1F600}': '\ud800' }] }, 3],
+      ['just a string', 3],
+      [1, 3],
+      [true, 3],
+      [[1, undefined, 3], 0],
+      [{ a: undefined }, 0],
+      [-0, 0],
+      [[NaN, Infinity], 0],
+      [[shared, shared], 0],
+      [[1, , 3], 0], // eslint-disable-line no-sparse-arrays
+      [{ d: new Date(0) }, 0],
+      [{ n: 10n }, 0],
+    ];
+    for (const [value, codec] of cases) {
+      const bytes = dumps(value);
+      expect(bytes[1]).toBe(codec);
+      const back = loads(bytes);
+      expect(back).toStrictEqual(value);
+      if (Array.isArray(value) && value[0] === shared) expect((back as unknown[])[0]).toBe((back as unknown[])[1]);
+    }
+    expect(Object.is(loads(dumps(-0)), -0)).toBe(true);
+  });
+});

@@ -15,6 +15,8 @@ export const CODEC_GRAPH = 1;
  * message is mostly such records, and v8.Serializer's fixed cost per message is several times JSON's.
  */
 export const CODEC_JSON = 2;
+/** Plain data that JSON reproduces exactly (see plainCodec): the payload is its UTF-8 JSON. */
+export const CODEC_PLAIN_JSON = 3;
 
 /** The own key that makes a decoded plain object a marker (user objects holding it are escaped). */
 export const MARK = '\u0000mp';
@@ -61,7 +63,7 @@ const HEADER = 8;
 
 export function frame(codec: number, value: unknown): Buffer {
   // The header's bytes are below 0x80: as characters they encode to themselves, in the same pass.
-  if (codec === CODEC_JSON) return Buffer.from(`${String.fromCharCode(VERSION, codec, 0, 0, 0, 0, 0, 0)}${JSON.stringify(value)}`, 'utf8');
+  if (codec === CODEC_JSON || codec === CODEC_PLAIN_JSON) return Buffer.from(`${String.fromCharCode(VERSION, codec, 0, 0, 0, 0, 0, 0)}${JSON.stringify(value)}`, 'utf8');
   const serializer = new v8.DefaultSerializer();
   const header = Buffer.alloc(HEADER);
   header[0] = VERSION;
@@ -75,13 +77,14 @@ export function frame(codec: number, value: unknown): Buffer {
 /** Reads a framed message; any malformed input surfaces as SerializationError. */
 export function unframe(bytes: Uint8Array): { codec: number; value: unknown } {
   if (!(bytes instanceof Uint8Array)) throw new SerializationError('loads(bytes): expected a Buffer or Uint8Array');
-  if (bytes.length < HEADER + 2) throw new SerializationError(`loads: ${bytes.length} bytes is too short for a message`);
+  // The shortest message is a one-character JSON value (`1`).
+  if (bytes.length < HEADER + 1) throw new SerializationError(`loads: ${bytes.length} bytes is too short for a message`);
   if (bytes[0] !== VERSION)
     throw new SerializationError(`loads: format version ${bytes[0]} is not ${VERSION} (sender and receiver run different versions)`);
   const codec = bytes[1]!;
-  if (codec !== CODEC_PLAIN && codec !== CODEC_GRAPH && codec !== CODEC_JSON) throw new SerializationError(`loads: unknown codec ${codec}`);
+  if (codec !== CODEC_PLAIN && codec !== CODEC_GRAPH && codec !== CODEC_JSON && codec !== CODEC_PLAIN_JSON) throw new SerializationError(`loads: unknown codec ${codec}`);
   try {
-    if (codec === CODEC_JSON) {
+    if (codec === CODEC_JSON || codec === CODEC_PLAIN_JSON) {
       const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
       return { codec, value: JSON.parse(buffer.toString('utf8', HEADER)) };
     }

@@ -4,8 +4,8 @@ import * as inspector from 'node:inspector';
 import { SerializationError } from '../errors';
 import { indexEsm } from './byref';
 import { Decoder } from './decode';
-import { Encoder, isPlain, type EncodeOptions, type ScopeRecord } from './encode';
-import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, frame, unframe } from './format';
+import { Encoder, isPlain, plainCodec, type EncodeOptions, type ScopeRecord } from './encode';
+import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, CODEC_PLAIN_JSON, frame, unframe } from './format';
 import { Refusal, toSerializationError } from './paths';
 
 import { collectingFds, providingFds } from './registry';
@@ -30,7 +30,8 @@ export interface LoadsOptions {
 
 /** Serializes `value`; throws SerializationError (with `.path`) for what cannot travel. */
 export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
-  if (isPlain(value)) return frame(CODEC_PLAIN, value);
+  const plain = plainCodec(value);
+  if (plain !== null) return frame(plain, value);
   const encoder = new Encoder(options);
   let root: unknown;
   try {
@@ -47,7 +48,7 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
 /** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes. */
 export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
   const { codec, value } = unframe(bytes);
-  if (codec === CODEC_PLAIN) return value;
+  if (codec === CODEC_PLAIN || codec === CODEC_PLAIN_JSON) return value;
   try {
     if (!Array.isArray(value) || value.length !== 3 || !Array.isArray(value[2])) throw new SerializationError('loads: malformed message (not a graph)');
     return providingFds(options.fds, () => new Decoder(value[1], value[2] as ScopeRecord[]).run(value[0]));
