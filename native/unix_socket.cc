@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -257,6 +258,22 @@ Napi::Value IsUnixSocket(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), unix_socket);
 }
 
+// A fresh buffer for a large frame faults its pages in one by one as the frame arrives (16384
+// faults for 64 MiB, more system time than the copy itself): where transparent huge pages are
+// on request (madvise mode), ask for them, so the kernel faults 2 MiB at a time.
+Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
+  Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::New(env, length);
+#ifdef MADV_HUGEPAGE
+  constexpr uintptr_t kHugePage = 2 << 20;
+  if (length >= 2 * kHugePage) {
+    uintptr_t start = (reinterpret_cast<uintptr_t>(frame.Data()) + kHugePage - 1) & ~(kHugePage - 1);
+    uintptr_t end = (reinterpret_cast<uintptr_t>(frame.Data()) + length) & ~(kHugePage - 1);
+    if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);  // a hint: failure costs only speed
+  }
+#endif
+  return frame;
+}
+
 // Reads a frame header; false on a clean EOF before it.
 bool ReadHeader(Napi::Env env, int fd, uint64_t* length, std::vector<int>* fds = nullptr) {
   uint8_t header[8];
@@ -309,7 +326,7 @@ Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
     error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
     throw error;
   }
-  Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::New(env, length);
+  Napi::Buffer<uint8_t> frame = FrameBuffer(env, length);
   ReadBody(env, fd, frame.Data(), length);
   return frame;
 }
@@ -327,7 +344,7 @@ Napi::Value RecvFrameInto(const Napi::CallbackInfo& info) {
   uint64_t length;
   if (!ReadHeader(env, fd, &length)) return env.Null();
   if (length > target.ByteLength() - static_cast<size_t>(offset)) {
-    Napi::Buffer<uint8_t> whole = Napi::Buffer<uint8_t>::New(env, length);
+    Napi::Buffer<uint8_t> whole = FrameBuffer(env, length);
     ReadBody(env, fd, whole.Data(), length);
     return whole;
   }
@@ -697,7 +714,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
         return Finish(error.Value(), env.Undefined());
       }
-      body_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, body_length_));
+      body_ = Napi::Persistent(FrameBuffer(env, body_length_));
       body_got_ = 0;
       if (body_length_ == 0) return Deliver();
     }
