@@ -2,21 +2,6 @@
 // from fd 3, runs it, and leaves the exit to the event loop, like any Node script. The parent's
 // main module is never imported: what the target needs travelled with it (API.md §3).
 import './index'; // every handle's reducer registers on import
-import { native } from './native';
-import { decodeProcess } from './popen/payload';
+import { runProcessFrom } from './popen/payload';
 
-const DATA_FD = 3;
-
-function main(): void {
-  let bytes: Buffer | null;
-  try {
-    bytes = native.recvFrame(DATA_FD, -1);
-  } finally {
-    native.closeFd(DATA_FD);
-  }
-  // The parent died before it sent the process object: nothing to run.
-  if (bytes === null) process.exit(255);
-  void decodeProcess(bytes)._bootstrapAsync();
-}
-
-main();
+runProcessFrom(3);

@@ -11,7 +11,7 @@
 import './index'; // every handle's reducer registers on import
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess, encodeProcess } from './popen/payload';
+import { decodeProcess, encodeProcess, runProcessFrom } from './popen/payload';
 import { Process } from './context';
 
 const CONTROL_FD = 3;
@@ -98,14 +98,7 @@ function becomeChild(status: number, data: number): void {
   }
   live.clear();
   exitWhenIdle();
-  let bytes: Buffer | null;
-  try {
-    bytes = native.recvFrame(data, -1);
-  } finally {
-    native.closeFd(data);
-  }
-  if (bytes === null) process.exit(255);
-  void decodeProcess(bytes)._bootstrapAsync();
+  runProcessFrom(data);
 }
 
 serve();

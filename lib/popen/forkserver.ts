@@ -6,9 +6,9 @@ import * as path from 'node:path';
 
 import { ProcessError } from '../errors';
 import { native } from '../native';
-import { thisProcess, type AbortOptions } from '../util';
-import { waitSentinelAsync, type Launchable, type Popen } from './index';
-import { encodeProcess } from './payload';
+import { thisProcess } from '../util';
+import { Popen, type Launchable } from './index';
+import { encodeProcess, sendProcess } from './payload';
 import { spawnNode } from './spawn';
 
 const SERVER = path.join(__dirname, '..', 'forkserver.js');
@@ -67,15 +67,8 @@ function readInt(fd: number): number | null {
   return frame === null ? null : Number(String(frame));
 }
 
-class ForkserverPopen implements Popen {
-  private _code: number | null = null;
-  private _closed = false;
-
-  constructor(
-    readonly pid: number,
-    readonly sentinel: number,
-  ) {}
-
+/** A child of the server, which reaps it and writes its exit code on the status socket (the sentinel). */
+class ForkserverPopen extends Popen {
   poll(): number | null {
     return this.wait(0);
   }
@@ -86,25 +79,6 @@ class ForkserverPopen implements Popen {
     // EOF: the server died before it could report, as CPython's 255.
     this._code = readInt(this.sentinel) ?? 255;
     return this._code;
-  }
-
-  waitAsync(timeoutMs: number, options?: AbortOptions): Promise<number | null> {
-    return waitSentinelAsync(this, timeoutMs, options);
-  }
-
-  sendSignal(signal: NodeJS.Signals): void {
-    if (this.poll() !== null) return;
-    try {
-      process.kill(this.pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
-  }
-
-  close(): void {
-    if (this._closed) return;
-    this._closed = true;
-    native.closeFd(this.sentinel);
   }
 }
 
@@ -128,13 +102,7 @@ export const ForkserverPopenClass = {
         native.closeFd(writeEnd);
       }
     }
-    try {
-      native.sendFrame(writeEnd, bytes);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
-    } finally {
-      native.closeFd(writeEnd);
-    }
+    sendProcess(writeEnd, bytes);
     return new ForkserverPopen(pid, statusOurs);
   },
 };
