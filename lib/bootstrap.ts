@@ -2,6 +2,15 @@
 // from fd 3, runs it, and leaves the exit to the event loop, like any Node script. The parent's
 // main module is never imported: what the target needs travelled with it (API.md §3).
 import './index'; // every handle's reducer registers on import
-import { runProcessFrom } from './popen/payload';
+import { native } from './native';
+import { runProcess } from './popen/payload';
 
-runProcessFrom(3);
+const DATA_FD = 3;
+
+let bytes: Buffer | null;
+try {
+  bytes = native.recvFrame(DATA_FD, -1);
+} finally {
+  native.closeFd(DATA_FD);
+}
+runProcess(bytes);

@@ -1,17 +1,21 @@
 // The forkserver (run as dist/forkserver.js by the first forkserver Process of a parent, with
 // --single-threaded): loads the preload modules, then forks each child on request. fd 3 is the
-// control socket to the parent; a request carries, by SCM_RIGHTS, the child's status socket and the
-// read end of its data pipe. The server answers with the pid, reaps the child (pidfd sentinel) and
-// writes its exit code on the status socket, which is the parent's sentinel.
+// control socket to the parent; a request is the child's status socket (by SCM_RIGHTS) followed by
+// the encoded process object, read before the fork so the child has it at once. The server answers
+// with the pid, reaps the child (pidfd sentinel) and writes its exit code on the status socket,
+// which is the parent's sentinel.
 //
 // The child returns from the request handler to this server's event loop — the stack above it is
 // our own — so unlike a fork child of an arbitrary program it can run async targets: it closes what
-// belongs to the server, reads its process object, runs it (awaiting a Promise) and exits once its
+// belongs to the server, decodes its process object, runs it (awaiting a Promise) and exits once its
 // loop is empty (exitWhenIdle: the parked platform threads rule out Node's own loop end).
+//
+// Whatever the children need is loaded and warmed up here, before any fork: a child then compiles
+// and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
 import './index'; // every handle's reducer registers on import
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess, encodeProcess, runProcessFrom } from './popen/payload';
+import { decodeProcess, encodeProcess, runProcess } from './popen/payload';
 import { Process } from './context';
 
 const CONTROL_FD = 3;
@@ -36,26 +40,32 @@ function serve(): void {
       process.emitWarning(`multiprocess forkserver: cannot preload ${module}: ${(error as Error).message}`);
     }
   }
+  native.startResourceTracker();
   // Children inherit compiled code: decoding a process object once here makes their first one fast.
   decodeProcess(encodeProcess(new Process({ target: (n: number) => n, args: [0] })));
   control = new native.FdWatcher(CONTROL_FD, onRequest);
   control.waitReadable();
 }
 
-function onRequest(error: Error | null): void {
-  let fds: number[];
+/** The next request, or null when the parent is gone (EOF). */
+function readRequest(error: Error | null): { status: number; bytes: Buffer } | null {
   try {
     if (error) throw error;
-    fds = native.recvFds(CONTROL_FD, 2);
+    const [status] = native.recvFds(CONTROL_FD, 1) as [number];
+    const bytes = native.recvFrame(CONTROL_FD, -1);
+    return bytes === null ? null : { status, bytes };
   } catch {
-    // The parent is gone (EOF): so is the reason to serve. Running children outlive the server.
-    shutDown();
-    return;
+    return null;
   }
-  const [status, data] = fds as [number, number];
+}
+
+function onRequest(error: Error | null): void {
+  const request = readRequest(error);
+  // The parent is gone: so is the reason to serve. Running children outlive the server.
+  if (request === null) return shutDown();
+  const { status, bytes } = request;
   const forked = forkHere();
-  if (forked === null) return becomeChild(status, data);
-  native.closeFd(data);
+  if (forked === null) return becomeChild(status, bytes);
   const child: Child = { status, sentinel: forked.sentinel, watch: new native.SentinelWatch(forked.sentinel, () => reap(forked.pid)) };
   live.set(forked.pid, child);
   sendInt(status, forked.pid);
@@ -87,7 +97,7 @@ function shutDown(): void {
 }
 
 /** In the fork child: drop everything of the server's, then run the process object. */
-function becomeChild(status: number, data: number): void {
+function becomeChild(status: number, bytes: Buffer): void {
   control.close();
   native.closeFd(CONTROL_FD);
   native.closeFd(status);
@@ -98,7 +108,7 @@ function becomeChild(status: number, data: number): void {
   }
   live.clear();
   exitWhenIdle();
-  runProcessFrom(data);
+  runProcess(bytes);
 }
 
 serve();

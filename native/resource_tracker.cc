@@ -17,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "errors.h"
 #include "shm.h"
 
 namespace mp {
@@ -118,16 +119,29 @@ int StartTracker() {
 
 }  // namespace
 
+void EnsureTracker() {
+  std::lock_guard<std::mutex> lock(start_mutex);
+  if (tracker_fd < 0) tracker_fd = StartTracker();
+}
+
 void TrackSegment(const std::string& name, bool add) {
   if (name.size() + 2 > kNameMax) return;
-  {
-    std::lock_guard<std::mutex> lock(start_mutex);
-    if (tracker_fd < 0) tracker_fd = StartTracker();
-  }
+  EnsureTracker();
   std::string line = (add ? "+" : "-") + name + "\n";
   // One write below PIPE_BUF is atomic, so lines from many threads and processes never mix.
   while (write(tracker_fd, line.data(), line.size()) < 0 && errno == EINTR) {
   }
+}
+
+void InitResourceTracker(Napi::Env env, Napi::Object exports) {
+  exports.Set("startResourceTracker", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                try {
+                  EnsureTracker();
+                } catch (const std::system_error& error) {
+                  ThrowErrno(info.Env(), error.what(), error.code().value());
+                }
+                return info.Env().Undefined();
+              }, "startResourceTracker"));
 }
 
 }  // namespace mp

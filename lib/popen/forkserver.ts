@@ -1,6 +1,6 @@
 // The forkserver start method, client side: one server per process (lib/forkserver.ts), started on
-// first use; per child a status socketpair and a data pipe, whose far ends travel to the server by
-// SCM_RIGHTS. The status socket is the sentinel: the server writes the exit code on it.
+// first use; per child a status socketpair, whose far end travels to the server by SCM_RIGHTS ahead
+// of the process object. The status socket is the sentinel: the server writes the exit code on it.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -8,7 +8,7 @@ import { ProcessError } from '../errors';
 import { native } from '../native';
 import { thisProcess } from '../util';
 import { Popen, type Launchable } from './index';
-import { encodeProcess, sendProcess } from './payload';
+import { encodeProcess } from './payload';
 import { spawnNode } from './spawn';
 
 const SERVER = path.join(__dirname, '..', 'forkserver.js');
@@ -87,22 +87,20 @@ export const ForkserverPopenClass = {
   start(launchable: Launchable): Popen {
     const bytes = encodeProcess(launchable);
     const [statusOurs, statusTheirs] = native.socketPair();
-    const [readEnd, writeEnd] = native.pipePair();
     let pid: number | null = null;
     try {
       const { control } = ensureServer();
-      native.sendFds(control, [statusTheirs, readEnd]);
+      // One request: the status socket, then the process object, which the server reads before it forks.
+      native.sendFds(control, [statusTheirs]);
+      native.sendFrame(control, bytes);
       pid = readInt(statusOurs);
-      if (pid === null) throw new ProcessError('the forkserver ended before it started the child');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
     } finally {
       native.closeFd(statusTheirs);
-      native.closeFd(readEnd);
-      if (pid === null) {
-        native.closeFd(statusOurs);
-        native.closeFd(writeEnd);
-      }
+      if (pid === null) native.closeFd(statusOurs);
     }
-    sendProcess(writeEnd, bytes);
+    if (pid === null) throw new ProcessError('the forkserver ended before it started the child');
     return new ForkserverPopen(pid, statusOurs);
   },
 };

@@ -53,15 +53,8 @@ export function sendProcess(fd: number, bytes: Uint8Array): void {
   }
 }
 
-/** In a spawn or forkserver child: reads the process object from fd (closing it) and runs it. */
-export function runProcessFrom(fd: number): void {
-  let bytes: Buffer | null;
-  try {
-    bytes = native.recvFrame(fd, -1);
-  } finally {
-    native.closeFd(fd);
-  }
-  // The parent died before it sent the process object: nothing to run.
+/** In a spawn or forkserver child: runs the process object; null when the parent died before it sent one. */
+export function runProcess(bytes: Buffer | null): void {
   if (bytes === null) process.exit(255);
   void decodeProcess(bytes)._bootstrapAsync();
 }
