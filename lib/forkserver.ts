@@ -1,21 +1,22 @@
 // The forkserver (run as dist/forkserver.js by the first forkserver Process of a parent, with
-// --single-threaded): loads the preload modules, then forks each child on request. fd 3 is the
+// --single-threaded): loads the preload modules, then serves requests for children. fd 3 is the
 // control socket to the parent; a request is the child's status socket (by SCM_RIGHTS) followed by
-// the encoded process object, read before the fork so the child has it at once. The server answers
-// with the pid, reaps the child (pidfd sentinel) and writes its exit code on the status socket,
-// which is the parent's sentinel.
+// the encoded process object. The server answers with the pid, reaps the child (pidfd sentinel) and
+// writes its exit code on the status socket, which is the parent's sentinel.
 //
-// The child returns from the request handler to this server's event loop — the stack above it is
-// our own — so unlike a fork child of an arbitrary program it can run async targets: it closes what
-// belongs to the server, decodes its process object, runs it (awaiting a Promise) and exits once its
-// loop is empty (exitWhenIdle: the parked platform threads rule out Node's own loop end).
+// A request costs no fork: one child, the spare, is always forked ahead and waits on a pipe for its
+// process object; the server hands it over, replies, then forks the next spare while the child runs.
+// The spare returns from forkSpare to this server's event loop — the stack above it is our own — so
+// unlike a fork child of an arbitrary program it can run async targets: it closes what belongs to
+// the server, decodes its process object, runs it (awaiting a Promise) and exits once its loop is
+// empty (exitWhenIdle: the parked platform threads rule out Node's own loop end).
 //
 // Whatever the children need is loaded and warmed up here, before any fork: a child then compiles
 // and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
 import './index'; // every handle's reducer registers on import
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess, encodeProcess, runProcess } from './popen/payload';
+import { decodeProcess, encodeProcess, runProcess, sendProcess } from './popen/payload';
 import { Process } from './context';
 
 const CONTROL_FD = 3;
@@ -28,7 +29,12 @@ interface Child {
 }
 
 const live = new Map<number, Child>();
+/** The child forked ahead of its request, and the pipe its process object will come down. */
+let spare: { pid: number; sentinel: number; pipe: number } | null = null;
 let control: NativeFdWatcher;
+// A process object decoded once here compiles the decode path for every child; each spare decodes
+// it again while it waits, which takes that path's copy-on-write faults out of a start's latency.
+let warmUp: Buffer;
 
 function serve(): void {
   const preload = JSON.parse(String(native.recvFrame(CONTROL_FD, -1) ?? '[]')) as string[];
@@ -41,9 +47,10 @@ function serve(): void {
     }
   }
   native.startResourceTracker();
-  // Children inherit compiled code: decoding a process object once here makes their first one fast.
-  decodeProcess(encodeProcess(new Process({ target: (n: number) => n, args: [0] })));
+  warmUp = encodeProcess(new Process({ target: (n: number) => n, args: [0] }));
+  decodeProcess(warmUp);
   control = new native.FdWatcher(CONTROL_FD, onRequest);
+  if (!forkSpare()) return;
   control.waitReadable();
 }
 
@@ -63,13 +70,37 @@ function onRequest(error: Error | null): void {
   const request = readRequest(error);
   // The parent is gone: so is the reason to serve. Running children outlive the server.
   if (request === null) return shutDown();
-  const { status, bytes } = request;
-  const forked = forkHere();
-  if (forked === null) return becomeChild(status, bytes);
-  const child: Child = { status, sentinel: forked.sentinel, watch: new native.SentinelWatch(forked.sentinel, () => reap(forked.pid)) };
-  live.set(forked.pid, child);
-  sendInt(status, forked.pid);
+  // A spare killed from outside while it waited is replaced.
+  if (spare !== null && native.reap(spare.pid) !== null) {
+    native.closeFd(spare.pipe);
+    native.closeFd(spare.sentinel);
+    spare = null;
+  }
+  if (spare === null && !forkSpare()) return;
+  const { pid, sentinel, pipe } = spare!;
+  spare = null;
+  sendProcess(pipe, request.bytes);
+  live.set(pid, { status: request.status, sentinel, watch: new native.SentinelWatch(sentinel, () => reap(pid)) });
+  sendInt(request.status, pid);
+  if (!forkSpare()) return;
   control.waitReadable();
+}
+
+/**
+ * Forks the next spare: true in the server. In the spare, false once it was given its process
+ * object and started it: the caller returns to the event loop, which is now the child's.
+ */
+function forkSpare(): boolean {
+  const [readEnd, writeEnd] = native.pipePair();
+  const forked = forkHere();
+  if (forked !== null) {
+    native.closeFd(readEnd);
+    spare = { pid: forked.pid, sentinel: forked.sentinel, pipe: writeEnd };
+    return true;
+  }
+  native.closeFd(writeEnd);
+  becomeChild(readEnd);
+  return false;
 }
 
 function reap(pid: number): void {
@@ -93,14 +124,23 @@ function sendInt(fd: number, value: number): void {
 function shutDown(): void {
   control.close();
   native.closeFd(CONTROL_FD);
-  // Children still running keep their sentinel watches, so the server reaps them before it ends.
+  if (spare !== null) {
+    // EOF on its pipe ends the spare; reap it like the children still running, whose sentinel
+    // watches keep the server until they end.
+    const { pid, sentinel } = spare;
+    native.closeFd(spare.pipe);
+    new native.SentinelWatch(sentinel, () => {
+      native.waitChild(pid, sentinel, -1);
+      native.closeFd(sentinel);
+    });
+    spare = null;
+  }
 }
 
-/** In the fork child: drop everything of the server's, then run the process object. */
-function becomeChild(status: number, bytes: Buffer): void {
+/** In the spare: drop everything of the server's, wait for the process object, then run it. */
+function becomeChild(pipe: number): void {
   control.close();
   native.closeFd(CONTROL_FD);
-  native.closeFd(status);
   for (const sibling of live.values()) {
     sibling.watch.close();
     native.closeFd(sibling.status);
@@ -108,6 +148,14 @@ function becomeChild(status: number, bytes: Buffer): void {
   }
   live.clear();
   exitWhenIdle();
+  decodeProcess(warmUp);
+  let bytes: Buffer | null;
+  try {
+    bytes = native.recvFrame(pipe, -1);
+  } finally {
+    native.closeFd(pipe);
+  }
+  // null: the server shut down before this spare was needed.
   runProcess(bytes);
 }
 
