@@ -17,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "deadline.h"
 #include "errors.h"
 #include "shm.h"
 
@@ -25,6 +26,8 @@ namespace {
 
 constexpr int kMaxTracked = 32768;
 constexpr size_t kNameMax = 96;
+// How long the tracker waits, after the tree is gone, for users that are still exiting.
+constexpr double kSweepMs = 3000;
 
 // The tracker's table; static so the child needs no allocation.
 struct Entry {
@@ -87,9 +90,24 @@ void Apply(char op, const char* name) {
     filled -= start;
     if (filled == sizeof(buffer)) filled = 0;  // a line longer than any name: drop it
   }
-  // Every process of the tree has exited: unlink what no live process uses any more.
-  for (auto& entry : table)
-    if (entry.uses > 0 && SegmentUnused(entry.name)) shm_unlink(entry.name);
+  // Every process of the tree has closed its end — which an exiting process does before the
+  // kernel marks it dead, so a user may still look alive for a moment (long under load): re-check
+  // the segments still in use for a while, unlinking each once no live process uses it.
+  const double deadline = MonotonicMs() + kSweepMs;
+  for (;;) {
+    bool pending = false;
+    for (auto& entry : table) {
+      if (entry.uses <= 0) continue;
+      if (SegmentUnused(entry.name)) {
+        shm_unlink(entry.name);
+        entry.uses = 0;
+      } else {
+        pending = true;
+      }
+    }
+    if (!pending || MonotonicMs() >= deadline) break;
+    usleep(20000);
+  }
   _exit(0);
 }
 
