@@ -76,6 +76,8 @@ export interface NativeBinding {
   sendFds(fd: number, fds: number[]): void;
   recvFds(fd: number, count: number): number[];
   FdWatcher: new (fd: number, callback: FdWatcherCallback) => NativeFdWatcher;
+  /** Starts this process's resource tracker now (fork children then share it). */
+  startResourceTracker(): void;
   cpuCount(): number;
   setExecutable(path: string): void;
   getExecutable(): string | null;

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "fork.h"
+#include "resource_tracker.h"
 #include "semlock.h"
 #include "shm.h"
 #include "system.h"
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mp::InitSystem(env, exports);
   mp::InitUnixSocket(env, exports);
   mp::InitFork(env, exports);
+  mp::InitResourceTracker(env, exports);
   return exports;
 }
 

@@ -2,10 +2,16 @@
 // segment this process tree uses and, once all of them are gone (even by SIGKILL), unlinks
 // the segments left without a live user.
 #pragma once
+#include <napi.h>
+
 #include <string>
 
 namespace mp {
 // Reports one more (`add`) or one less use of segment `name` by this process; starts the tracker
 // on first use. Throws std::system_error when the tracker cannot be started.
 void TrackSegment(const std::string& name, bool add);
+// Starts this process's tracker now, so that fork children inherit it instead of each starting one.
+void EnsureTracker();
+// startResourceTracker(): EnsureTracker from JS (the forkserver, before it forks anything).
+void InitResourceTracker(Napi::Env env, Napi::Object exports);
 }

@@ -7,10 +7,10 @@
 #include <atomic>
 #include <cstdint>
 
+#include "deadline.h"
+
 namespace mp {
 
-// Milliseconds on CLOCK_MONOTONIC.
-double MonotonicMs();
 // Parks while *word == expected, for at most `timeout_ms` (< 0: no limit). Returns on wake,
 // timeout, EINTR or a changed word alike: callers re-check their condition.
 void WaitOnWord(std::atomic<int32_t>* word, int32_t expected, double timeout_ms);

@@ -3,6 +3,7 @@
 // beside the logging settings the child inherits (CPython's preparation data).
 import { SerializationError } from '../errors';
 import { getLogger, logToStderr } from '../logging';
+import { native } from '../native';
 import { dumps, loads } from '../serializer/index';
 import type { Launchable } from './index';
 
@@ -38,4 +39,22 @@ export function decodeProcess(bytes: Uint8Array): Launchable {
   if (log.stderr) logToStderr(log.level);
   else getLogger().setLevel(log.level);
   return process;
+}
+
+/** Sends the encoded process object down a child's data pipe and closes it. */
+export function sendProcess(fd: number, bytes: Uint8Array): void {
+  try {
+    native.sendFrame(fd, bytes);
+  } catch (error) {
+    // A child that died before reading (EPIPE) reports itself through its exit code.
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+  } finally {
+    native.closeFd(fd);
+  }
+}
+
+/** In a spawn or forkserver child: runs the process object; null when the parent died before it sent one. */
+export function runProcess(bytes: Buffer | null): void {
+  if (bytes === null) process.exit(255);
+  void decodeProcess(bytes)._bootstrapAsync();
 }
