@@ -2,25 +2,25 @@
 // from fd 3 (with the descriptors of Connections in its args), joins the parent's resource tracker
 // (fd 4), runs it, and leaves the exit to the event loop, like any Node script. The parent's
 // main module is never imported: what the target needs travelled with it (API.md §3).
-import './index'; // every handle's reducer registers on import
-import { native } from './native';
-import { decodeProcess } from './popen/payload';
+import * as nodeModule from 'node:module';
+
+// Node >= 22.1 keeps the compiled code of our modules on disk: later children skip compiling them.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+
+// Required once the cache is on. Every handle's reducer registers on import of the index.
+require('./index');
+const { native } = require('./native') as typeof import('./native');
+const { runProcess } = require('./popen/payload') as typeof import('./popen/payload');
 
 const DATA_FD = 3;
 const TRACKER_FD = 4;
 
-function main(): void {
-  native.adoptTracker(TRACKER_FD);
-  let bytes: Buffer | null;
-  const fds: number[] = [];
-  try {
-    bytes = native.recvFrame(DATA_FD, -1, fds);
-  } finally {
-    native.closeFd(DATA_FD);
-  }
-  // The parent died before it sent the process object: nothing to run.
-  if (bytes === null) process.exit(255);
-  void decodeProcess(bytes, fds)._bootstrapAsync();
+native.adoptTracker(TRACKER_FD);
+let bytes: Buffer | null;
+const fds: number[] = [];
+try {
+  bytes = native.recvFrame(DATA_FD, -1, fds);
+} finally {
+  native.closeFd(DATA_FD);
 }
-
-main();
+runProcess(bytes, fds);

@@ -1,17 +1,22 @@
 // The forkserver (run as dist/forkserver.js by the first forkserver Process of a parent, with
-// --single-threaded): loads the preload modules, then forks each child on request. fd 3 is the
-// control socket to the parent; a request carries, by SCM_RIGHTS, the child's status socket and the
-// far end of its data socket. The server answers with the pid, reaps the child (pidfd sentinel) and
+// --single-threaded): loads the preload modules, then serves requests for children. fd 3 is the
+// control socket to the parent; a request is the child's status socket (by SCM_RIGHTS) followed by
+// the encoded process object, with the descriptors of Connections in its args. The server answers with the pid, reaps the child (pidfd sentinel) and
 // writes its exit code on the status socket, which is the parent's sentinel.
 //
-// The child returns from the request handler to this server's event loop — the stack above it is
-// our own — so unlike a fork child of an arbitrary program it can run async targets: it closes what
-// belongs to the server, reads its process object, runs it (awaiting a Promise) and exits once its
-// loop is empty (exitWhenIdle: the parked platform threads rule out Node's own loop end).
+// A request costs no fork: one child, the spare, is always forked ahead and waits on a socket for its
+// process object; the server hands it over, replies, then forks the next spare while the child runs.
+// The spare returns from forkSpare to this server's event loop — the stack above it is our own — so
+// unlike a fork child of an arbitrary program it can run async targets: it closes what belongs to
+// the server, decodes its process object, runs it (awaiting a Promise) and exits once its loop is
+// empty (exitWhenIdle: the parked platform threads rule out Node's own loop end).
+//
+// Whatever the children need is loaded and warmed up here, before any fork: a child then compiles
+// and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
 import './index'; // every handle's reducer registers on import
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess, encodeProcess } from './popen/payload';
+import { decodeProcess, encodeProcess, runProcess, sendProcess } from './popen/payload';
 import { Process } from './context';
 
 const CONTROL_FD = 3;
@@ -26,7 +31,12 @@ interface Child {
 }
 
 const live = new Map<number, Child>();
+/** The child forked ahead of its request, and the pipe its process object will come down. */
+let spare: { pid: number; sentinel: number; pipe: number } | null = null;
 let control: NativeFdWatcher;
+// A process object decoded once here compiles the decode path for every child; each spare decodes
+// it again while it waits, which takes that path's copy-on-write faults out of a start's latency.
+let warmUp: Buffer;
 
 function serve(): void {
   native.adoptTracker(TRACKER_FD);
@@ -39,30 +49,63 @@ function serve(): void {
       process.emitWarning(`multiprocess forkserver: cannot preload ${module}: ${(error as Error).message}`);
     }
   }
-  // Children inherit compiled code: decoding a process object once here makes their first one fast.
-  decodeProcess(encodeProcess(new Process({ target: (n: number) => n, args: [0] })));
+  warmUp = encodeProcess(new Process({ target: (n: number) => n, args: [0] }));
+  decodeProcess(warmUp);
   control = new native.FdWatcher(CONTROL_FD, onRequest);
+  if (!forkSpare()) return;
   control.waitReadable();
 }
 
-function onRequest(error: Error | null): void {
-  let fds: number[];
+/** The next request, or null when the parent is gone (EOF). */
+function readRequest(error: Error | null): { status: number; bytes: Buffer; fds: number[] } | null {
   try {
     if (error) throw error;
-    fds = native.recvFds(CONTROL_FD, 2);
+    const [status] = native.recvFds(CONTROL_FD, 1) as [number];
+    const fds: number[] = [];
+    const bytes = native.recvFrame(CONTROL_FD, -1, fds);
+    return bytes === null ? null : { status, bytes, fds };
   } catch {
-    // The parent is gone (EOF): so is the reason to serve. Running children outlive the server.
-    shutDown();
-    return;
+    return null;
   }
-  const [status, data] = fds as [number, number];
-  const forked = forkHere();
-  if (forked === null) return becomeChild(status, data);
-  native.closeFd(data);
-  const child: Child = { status, sentinel: forked.sentinel, watch: new native.SentinelWatch(forked.sentinel, () => reap(forked.pid)) };
-  live.set(forked.pid, child);
-  sendInt(status, forked.pid);
+}
+
+function onRequest(error: Error | null): void {
+  const request = readRequest(error);
+  // The parent is gone: so is the reason to serve. Running children outlive the server.
+  if (request === null) return shutDown();
+  // A spare killed from outside while it waited is replaced.
+  if (spare !== null && native.reap(spare.pid) !== null) {
+    native.closeFd(spare.pipe);
+    native.closeFd(spare.sentinel);
+    spare = null;
+  }
+  if (spare === null && !forkSpare()) return;
+  const { pid, sentinel, pipe } = spare!;
+  spare = null;
+  sendProcess(pipe, request.bytes, request.fds);
+  for (const fd of request.fds) native.closeFd(fd); // the child has its own copies now
+  live.set(pid, { status: request.status, sentinel, watch: new native.SentinelWatch(sentinel, () => reap(pid)) });
+  sendInt(request.status, pid);
+  if (!forkSpare()) return;
   control.waitReadable();
+}
+
+/**
+ * Forks the next spare: true in the server. In the spare, false once it was given its process
+ * object and started it: the caller returns to the event loop, which is now the child's.
+ */
+function forkSpare(): boolean {
+  // A socket, not a pipe: Connections in args travel beside the process object (SCM_RIGHTS).
+  const [readEnd, writeEnd] = native.socketPair();
+  const forked = forkHere();
+  if (forked !== null) {
+    native.closeFd(readEnd);
+    spare = { pid: forked.pid, sentinel: forked.sentinel, pipe: writeEnd };
+    return true;
+  }
+  native.closeFd(writeEnd);
+  becomeChild(readEnd);
+  return false;
 }
 
 function reap(pid: number): void {
@@ -86,14 +129,23 @@ function sendInt(fd: number, value: number): void {
 function shutDown(): void {
   control.close();
   native.closeFd(CONTROL_FD);
-  // Children still running keep their sentinel watches, so the server reaps them before it ends.
+  if (spare !== null) {
+    // EOF on its pipe ends the spare; reap it like the children still running, whose sentinel
+    // watches keep the server until they end.
+    const { pid, sentinel } = spare;
+    native.closeFd(spare.pipe);
+    new native.SentinelWatch(sentinel, () => {
+      native.waitChild(pid, sentinel, -1);
+      native.closeFd(sentinel);
+    });
+    spare = null;
+  }
 }
 
-/** In the fork child: drop everything of the server's, then run the process object. */
-function becomeChild(status: number, data: number): void {
+/** In the spare: drop everything of the server's, wait for the process object, then run it. */
+function becomeChild(pipe: number): void {
   control.close();
   native.closeFd(CONTROL_FD);
-  native.closeFd(status);
   for (const sibling of live.values()) {
     sibling.watch.close();
     native.closeFd(sibling.status);
@@ -101,15 +153,16 @@ function becomeChild(status: number, data: number): void {
   }
   live.clear();
   exitWhenIdle();
+  decodeProcess(warmUp);
   let bytes: Buffer | null;
   const fds: number[] = [];
   try {
-    bytes = native.recvFrame(data, -1, fds);
+    bytes = native.recvFrame(pipe, -1, fds);
   } finally {
-    native.closeFd(data);
+    native.closeFd(pipe);
   }
-  if (bytes === null) process.exit(255);
-  void decodeProcess(bytes, fds)._bootstrapAsync();
+  // null: the server shut down before this spare was needed.
+  runProcess(bytes, fds);
 }
 
 serve();

@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
@@ -23,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "deadline.h"
 #include "errors.h"
 #include "shm.h"
 #include "wait.h"
@@ -325,19 +325,20 @@ Napi::Value WaitChild(const Napi::CallbackInfo& info) {
     double left = timeout_ms < 0 ? -1 : deadline - MonotonicMs();
     if (timeout_ms >= 0 && left <= 0) return env.Null();
     pollfd watch{sentinel, POLLIN, 0};
-    int rc = poll(&watch, 1, left < 0 ? -1 : static_cast<int>(left) + 1);
-    if (rc < 0 && errno != EINTR) ThrowErrno(env, "poll(sentinel)");
-    if (rc > 0 && !(watch.revents & POLLIN)) {
-      // A sentinel that cannot signal (closed, error): fall back to sleeping a little.
-      usleep(1000);
-    }
+    int ready = PollWithDeadline(&watch, 1, left);
+    if (ready < 0) ThrowErrno(env, "poll(sentinel)");
+    // A sentinel that cannot signal (closed, error): fall back to sleeping a little.
+    if (ready > 0 && !(watch.revents & POLLIN)) usleep(1000);
   }
 }
 
-Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  int fd = static_cast<int>(IntArg(info, 0, "closeFd(fd)"));
-  if (fd >= 0 && close(fd) != 0 && errno != EINTR) ThrowErrno(info.Env(), "close(" + std::to_string(fd) + ")");
-  return info.Env().Undefined();
+// Runs a JS callback from a libuv callback; a throw becomes an uncaughtException, as for any callback.
+void CallFromLoop(Napi::Env env, const Napi::Function& callback) {
+  try {
+    callback.MakeCallback(env.Global(), {});
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  }
 }
 
 // new SentinelWatch(fd, onReady): calls onReady once when fd becomes readable (the child ended),
@@ -376,11 +377,7 @@ class SentinelWatch : public Napi::ObjectWrap<SentinelWatch> {
     Napi::Function callback = self->callback_.Value();
     self->callback_.Reset();
     self->Unref();
-    try {
-      callback.MakeCallback(self->env_.Global(), {});
-    } catch (const Napi::Error& error) {
-      napi_fatal_exception(self->env_, error.Value());  // becomes an uncaughtException, as for any callback
-    }
+    CallFromLoop(self->env_, callback);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -461,16 +458,8 @@ class IdleWatch : public Napi::ObjectWrap<IdleWatch> {
     auto* self = static_cast<IdleWatch*>(handle->data);
     if (!self->LoopIsEmpty()) return;
     Napi::HandleScope scope(self->env_);
-    self->Call(self->before_exit_);
-    if (self->prepare_ != nullptr && self->LoopIsEmpty()) self->Call(self->empty_);
-  }
-
-  void Call(Napi::FunctionReference& callback) {
-    try {
-      callback.MakeCallback(env_.Global(), {});
-    } catch (const Napi::Error& error) {
-      napi_fatal_exception(env_, error.Value());
-    }
+    CallFromLoop(self->env_, self->before_exit_.Value());
+    if (self->prepare_ != nullptr && self->LoopIsEmpty()) CallFromLoop(self->env_, self->empty_.Value());
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -506,7 +495,6 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("reap", Napi::Function::New(env, ReapChild, "reap"));
   exports.Set("waitChild", Napi::Function::New(env, WaitChild, "waitChild"));
-  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("SentinelWatch", SentinelWatch::Init(env));
   exports.Set("IdleWatch", IdleWatch::Init(env));
   exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess, "spawnProcess"));

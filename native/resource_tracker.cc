@@ -17,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "deadline.h"
 #include "errors.h"
 #include "shm.h"
 
@@ -25,6 +26,8 @@ namespace {
 
 constexpr int kMaxTracked = 32768;
 constexpr size_t kNameMax = 96;
+// How long the tracker waits, after the tree is gone, for users that are still exiting.
+constexpr double kSweepMs = 3000;
 
 // The tracker's table; static so the child needs no allocation.
 struct Entry {
@@ -87,9 +90,24 @@ void Apply(char op, const char* name) {
     filled -= start;
     if (filled == sizeof(buffer)) filled = 0;  // a line longer than any name: drop it
   }
-  // Every process of the tree has exited: unlink what no live process uses any more.
-  for (auto& entry : table)
-    if (entry.uses > 0 && SegmentUnused(entry.name)) shm_unlink(entry.name);
+  // Every process of the tree has closed its end — which an exiting process does before the
+  // kernel marks it dead, so a user may still look alive for a moment (long under load): re-check
+  // the segments still in use for a while, unlinking each once no live process uses it.
+  const double deadline = MonotonicMs() + kSweepMs;
+  for (;;) {
+    bool pending = false;
+    for (auto& entry : table) {
+      if (entry.uses <= 0) continue;
+      if (SegmentUnused(entry.name)) {
+        shm_unlink(entry.name);
+        entry.uses = 0;
+      } else {
+        pending = true;
+      }
+    }
+    if (!pending || MonotonicMs() >= deadline) break;
+    usleep(20000);
+  }
   _exit(0);
 }
 
@@ -117,18 +135,31 @@ int StartTracker() {
   return fds[1];
 }
 
-int EnsureTracker() {
+}  // namespace
+
+void EnsureTracker() {
   std::lock_guard<std::mutex> lock(start_mutex);
   if (tracker_fd < 0) tracker_fd = StartTracker();
-  return tracker_fd;
 }
+
+void TrackSegment(const std::string& name, bool add) {
+  if (name.size() + 2 > kNameMax) return;
+  EnsureTracker();
+  std::string line = (add ? "+" : "-") + name + "\n";
+  // One write below PIPE_BUF is atomic, so lines from many threads and processes never mix.
+  while (write(tracker_fd, line.data(), line.size()) < 0 && errno == EINTR) {
+  }
+}
+
+namespace {
 
 Napi::Value TrackerFd(const Napi::CallbackInfo& info) {
   try {
-    return Napi::Number::New(info.Env(), EnsureTracker());
+    EnsureTracker();
   } catch (const std::system_error& error) {
     ThrowErrno(info.Env(), error.what(), error.code().value());
   }
+  return Napi::Number::New(info.Env(), tracker_fd);
 }
 
 Napi::Value AdoptTracker(const Napi::CallbackInfo& info) {
@@ -145,15 +176,6 @@ Napi::Value AdoptTracker(const Napi::CallbackInfo& info) {
 void InitResourceTracker(Napi::Env env, Napi::Object exports) {
   exports.Set("trackerFd", Napi::Function::New(env, TrackerFd, "trackerFd"));
   exports.Set("adoptTracker", Napi::Function::New(env, AdoptTracker, "adoptTracker"));
-}
-
-void TrackSegment(const std::string& name, bool add) {
-  if (name.size() + 2 > kNameMax) return;
-  EnsureTracker();
-  std::string line = (add ? "+" : "-") + name + "\n";
-  // One write below PIPE_BUF is atomic, so lines from many threads and processes never mix.
-  while (write(tracker_fd, line.data(), line.size()) < 0 && errno == EINTR) {
-  }
 }
 
 }  // namespace mp

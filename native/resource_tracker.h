@@ -10,10 +10,11 @@ namespace mp {
 // Reports one more (`add`) or one less use of segment `name` by this process; starts the tracker
 // on first use. Throws std::system_error when the tracker cannot be started.
 void TrackSegment(const std::string& name, bool add);
-
+// Starts this process's tracker now, so that fork children inherit it instead of each starting one.
+void EnsureTracker();
 // trackerFd() (the write end of this process's tracker pipe, starting the tracker if needed) and
-// adoptTracker(fd): a spawn or forkserver child joins its parent's tree instead of starting its own
-// tracker, so a segment it hands over outlives it for as long as the tree lives (CPython passes its
-// tracker's fd to spawned children the same way).
+// adoptTracker(fd): a spawn child or the forkserver joins its parent's tree instead of starting its
+// own tracker, so a segment it hands over outlives it for as long as the tree lives (CPython passes
+// its tracker's fd to spawned children the same way).
 void InitResourceTracker(Napi::Env env, Napi::Object exports);
 }

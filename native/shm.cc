@@ -124,7 +124,7 @@ bool RemoveUser(SegmentHeader* h, bool in_table, bool* last) {
 
 bool SegmentUnused(const char* name) {
   int fd = shm_open(name, O_RDWR, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return errno == ENOENT;  // already unlinked: nobody can use it
   struct stat st;
   bool unused = false;
   if (fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) >= sizeof(SegmentHeader)) {

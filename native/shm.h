@@ -24,7 +24,7 @@ struct Mapping {
 
 struct SegmentHeader;
 
-// True when the managed segment `name` exists and no live process uses it. Only system calls:
+// True when no live process uses the managed segment `name` (also when it no longer exists). Only system calls:
 // safe in the forked resource tracker.
 bool SegmentUnused(const char* name);
 

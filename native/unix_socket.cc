@@ -24,8 +24,8 @@
 #include <memory>
 #include <vector>
 
+#include "deadline.h"
 #include "errors.h"
-#include "wait.h"
 
 namespace mp {
 namespace {
@@ -36,21 +36,6 @@ int FdArg(const Napi::CallbackInfo& info, size_t index) {
   int64_t fd = IntArg(info, index, "fd");
   if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(info.Env(), "fd must be a non-negative integer");
   return static_cast<int>(fd);
-}
-
-// poll(2) with a CLOCK_MONOTONIC deadline, retried on EINTR with the remaining time; returns
-// poll's count (0 on timeout). timeout_ms < 0 waits forever.
-int PollWithDeadline(pollfd* entries, size_t count, double timeout_ms) {
-  const double deadline = timeout_ms < 0 ? -1 : MonotonicMs() + timeout_ms;
-  for (;;) {
-    int wait = -1;
-    if (deadline >= 0) {
-      double left = deadline - MonotonicMs();
-      wait = left <= 0 ? 0 : static_cast<int>(left + 0.999);
-    }
-    int ready = poll(entries, count, wait);
-    if (ready >= 0 || errno != EINTR) return ready;
-  }
 }
 
 // Waits until `fd` is ready for `events`; false on timeout. An error reports ready, so the

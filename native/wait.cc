@@ -22,12 +22,6 @@
 
 namespace mp {
 
-double MonotonicMs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
-}
-
 void WaitOnWord(std::atomic<int32_t>* word, int32_t expected, double timeout_ms) {
 #ifdef __linux__
   // Not FUTEX_PRIVATE: the word is in memory shared between processes.

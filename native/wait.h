@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <thread>
 
+#include "deadline.h"
+
 namespace mp {
 
 // The pause a spin loop makes between looks at shared memory.
@@ -19,8 +21,6 @@ inline void CpuRelax() {
 #endif
 }
 
-// Milliseconds on CLOCK_MONOTONIC.
-double MonotonicMs();
 // Parks while *word == expected, for at most `timeout_ms` (< 0: no limit). Returns on wake,
 // timeout, EINTR or a changed word alike: callers re-check their condition.
 void WaitOnWord(std::atomic<int32_t>* word, int32_t expected, double timeout_ms);

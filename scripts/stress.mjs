@@ -3,6 +3,7 @@
 // reads, TCP ping-pong, a 1 ms timer). A child that does not exit in time is a hang; one that
 // exits other than 0 is a crash. Exits 1 if any method had either, or could not run.
 // usage: node scripts/stress.mjs [--children 2000] [--methods fork,spawn,forkserver] [--concurrency 2] [--timeout 30000]
+//        [--seconds N]  (per method: start no child after N s, and report the count that ran)
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
@@ -17,11 +18,13 @@ const { values: options } = parseArgs({
     methods: { type: 'string', default: mp.getAllStartMethods().join(',') },
     concurrency: { type: 'string', default: '2' },
     timeout: { type: 'string', default: '30000' },
+    seconds: { type: 'string', default: 'Infinity' },
   },
 });
 const children = Number(options.children);
 const concurrency = Number(options.concurrency);
 const timeoutMs = Number(options.timeout);
+const budgetMs = Number(options.seconds) * 1000;
 
 function light() {
   return 0;
@@ -65,12 +68,13 @@ function busyParent() {
 
 async function runMethod(method) {
   const { Process } = mp.getContext(method);
-  const result = { method, children, hangs: 0, crashes: 0, ms: 0 };
+  const result = { method, children: 0, hangs: 0, crashes: 0, ms: 0 };
   const started = performance.now();
   let next = 0;
   async function lane() {
-    while (next < children) {
+    while (next < children && performance.now() - started < budgetMs) {
       const index = next++;
+      result.children++;
       const p = new Process({ target: index % 2 ? gcHeavy : light });
       p.start();
       await p.joinAsync(timeoutMs);
@@ -95,6 +99,7 @@ const results = [];
 for (const method of options.methods.split(',')) {
   try {
     results.push(await runMethod(method));
+    console.error(`stress: ${JSON.stringify(results.at(-1))}`);
   } catch (error) {
     results.push({ method, children, error: error.message.split('\n')[0] });
   }

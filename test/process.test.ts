@@ -1,7 +1,7 @@
 // Process under every start method: real children, exit codes, signals, joins, names, handles,
 // async targets (spawn, forkserver), subclasses and closures that travel by value. The package is
 // the BUILT one (dist/), as a user loads it: what a target captures from it goes by reference.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { createRequire } from 'node:module';
@@ -257,6 +257,49 @@ describe('start methods', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('after SIGKILL of a whole process tree that used Values, Arrays and Locks, /dev/shm holds nothing of it', async () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const lock = new mp.Lock(), value = new mp.Value('i', 0), array = new mp.Array('d', 4);
+      const ready = new mp.Semaphore(0), never = new mp.Semaphore(0);
+      for (const method of ['fork', 'spawn', 'forkserver']) {
+        const { Process } = mp.getContext(method);
+        const target = (l, v, a, r, n) => { l.acquire(); v.value += 1; a[0] += 1; l.release(); r.release(); n.acquire(); };
+        new Process({ target, args: [lock, value, array, ready, never] }).start();
+      }
+      // Not ready in time: end the whole group at once (an exit would join the blocked children).
+      for (let i = 0; i < 3; i++) if (!ready.acquire(true, 40000)) { console.log('not ready'); process.kill(0, 'SIGKILL'); }
+      console.log('ready', value.value);
+      never.acquire();`;
+    // Its own process group: one kill reaches the parent, its children and the forkserver.
+    const parent = spawn(process.execPath, ['-e', script], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    const ours = (): string[] => fs.readdirSync('/dev/shm').filter((entry) => entry.startsWith(`mpjs-${parent.pid}-`));
+    const watcher = fs.watch('/dev/shm');
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        parent.stdout.setEncoding('utf8').on('data', (text: string) => resolve(text));
+        parent.on('exit', (code) => reject(new Error(`the parent exited (${code}) before it was ready`)));
+      });
+      expect(line).toMatch(/^ready 3/);
+      expect(ours().length).toBeGreaterThanOrEqual(5);
+      process.kill(-parent.pid!, 'SIGKILL');
+      // The trackers unlink once every process of the tree is gone: wait for /dev/shm to change.
+      await new Promise<void>((resolve) => {
+        const check = (): void => void (ours().length === 0 && resolve());
+        watcher.on('change', check);
+        check();
+      });
+      expect(ours()).toEqual([]);
+    } finally {
+      watcher.close();
+      try {
+        process.kill(-parent.pid!, 'SIGKILL'); // the group may outlive its leader
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    }
+  }, 60_000);
 
   it('fork is refused inside a worker_threads Worker', () => {
     const script = `

@@ -299,6 +299,56 @@ describe('repeated dumps of one closure: cached reads of never-reassigned bindin
   });
 });
 
+describe('a closure capturing only primitives: whole-message memos on both sides', () => {
+  const scopes = requireHelper('../../dist/serializer/scopes.js') as typeof import('../../lib/serializer/scopes');
+
+  it('the sender reuses the bytes (no scope read) and hands out a fresh copy each time', () => {
+    const k = 3;
+    const times = (x: number) => x * k;
+    const first = [ser.dumps(times), ser.dumps(times)];
+    const spy = vi.spyOn(scopes, 'readScopes');
+    let again: Buffer;
+    try {
+      again = ser.dumps(times);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(spy).not.toHaveBeenCalled();
+    expect(again.equals(first[1]!)).toBe(true);
+    again.fill(0);
+    expect((ser.loads(ser.dumps(times)) as typeof times)(5)).toBe(15);
+  });
+
+  it('a property added or a renaming after memoization travels', () => {
+    const k = 2;
+    const twice = (x: number) => x * k;
+    for (let i = 0; i < 3; i++) ser.dumps(twice);
+    Object.assign(twice, { label: 'doubler' });
+    expect((ser.loads(ser.dumps(twice)) as { label?: string }).label).toBe('doubler');
+    Object.defineProperty(twice, 'name', { value: 'renamed' });
+    expect((ser.loads(ser.dumps(twice)) as typeof twice).name).toBe('renamed');
+  });
+
+  it('a reassigned capture is never memoized: each message carries the current value', () => {
+    let level = 1;
+    const readLevel = () => level;
+    const seen = [1, 2, 3, 4].map((i) => {
+      level = i;
+      return (ser.loads(ser.dumps(readLevel)) as typeof readLevel)();
+    });
+    expect(seen).toEqual([1, 2, 3, 4]);
+  });
+
+  it('the receiver rebuilds a fresh function with its own scope from the same bytes every time', () => {
+    let n = 10;
+    const bump = () => ++n;
+    const bytes = ser.dumps(bump);
+    const [a, b] = [ser.loads(bytes), ser.loads(bytes)] as (typeof bump)[];
+    expect([a!(), a!(), b!()]).toEqual([11, 12, 11]);
+    expect(a).not.toBe(b);
+  });
+});
+
 describe('which captured bindings count as never reassigned (analysis of the defining script)', () => {
   const scopes = requireHelper('../../dist/serializer/scopes.js') as typeof import('../../lib/serializer/scopes');
   const { immutableBindings } = requireHelper('../../dist/serializer/bindings.js') as typeof import('../../lib/serializer/bindings');

@@ -1,13 +1,13 @@
 // The forkserver start method, client side: one server per process (lib/forkserver.ts), started on
-// first use; per child a status socketpair and a data socketpair (which also carries Connections
-// in args), whose far ends travel to the server by SCM_RIGHTS. The status socket is the sentinel: the server writes the exit code on it.
+// first use; per child a status socketpair, whose far end travels to the server by SCM_RIGHTS ahead
+// of the process object. The status socket is the sentinel: the server writes the exit code on it.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 import { ProcessError } from '../errors';
 import { native } from '../native';
-import { thisProcess, type AbortOptions } from '../util';
-import { waitSentinelAsync, type Launchable, type Popen } from './index';
+import { thisProcess } from '../util';
+import { Popen, type Launchable } from './index';
 import { encodeProcess } from './payload';
 import { spawnNode } from './spawn';
 
@@ -67,15 +67,8 @@ function readInt(fd: number): number | null {
   return frame === null ? null : Number(String(frame));
 }
 
-class ForkserverPopen implements Popen {
-  private _code: number | null = null;
-  private _closed = false;
-
-  constructor(
-    readonly pid: number,
-    readonly sentinel: number,
-  ) {}
-
+/** A child of the server, which reaps it and writes its exit code on the status socket (the sentinel). */
+class ForkserverPopen extends Popen {
   poll(): number | null {
     return this.wait(0);
   }
@@ -87,25 +80,6 @@ class ForkserverPopen implements Popen {
     this._code = readInt(this.sentinel) ?? 255;
     return this._code;
   }
-
-  waitAsync(timeoutMs: number, options?: AbortOptions): Promise<number | null> {
-    return waitSentinelAsync(this, timeoutMs, options);
-  }
-
-  sendSignal(signal: NodeJS.Signals): void {
-    if (this.poll() !== null) return;
-    try {
-      process.kill(this.pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
-  }
-
-  close(): void {
-    if (this._closed) return;
-    this._closed = true;
-    native.closeFd(this.sentinel);
-  }
 }
 
 export const ForkserverPopenClass = {
@@ -114,29 +88,20 @@ export const ForkserverPopenClass = {
     const fds: number[] = [];
     const bytes = encodeProcess(launchable, fds);
     const [statusOurs, statusTheirs] = native.socketPair();
-    // A socket, not a pipe: Connections in args travel beside the payload (SCM_RIGHTS).
-    const [readEnd, writeEnd] = native.socketPair();
     let pid: number | null = null;
     try {
       const { control } = ensureServer();
-      native.sendFds(control, [statusTheirs, readEnd]);
+      // One request: the status socket, then the process object, which the server reads before it forks.
+      native.sendFds(control, [statusTheirs]);
+      native.sendFrame(control, bytes, fds); // with the descriptors of Connections in args
       pid = readInt(statusOurs);
-      if (pid === null) throw new ProcessError('the forkserver ended before it started the child');
-    } finally {
-      native.closeFd(statusTheirs);
-      native.closeFd(readEnd);
-      if (pid === null) {
-        native.closeFd(statusOurs);
-        native.closeFd(writeEnd);
-      }
-    }
-    try {
-      native.sendFrame(writeEnd, bytes, fds);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
     } finally {
-      native.closeFd(writeEnd);
+      native.closeFd(statusTheirs);
+      if (pid === null) native.closeFd(statusOurs);
     }
+    if (pid === null) throw new ProcessError('the forkserver ended before it started the child');
     return new ForkserverPopen(pid, statusOurs);
   },
 };

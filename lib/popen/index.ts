@@ -3,19 +3,61 @@
 import { native } from '../native';
 import type { AbortOptions } from '../util';
 
-/** What a Process needs from a start method once the child runs. */
-export interface Popen {
-  readonly pid: number;
-  /** An fd that becomes readable when the child ends (a pidfd, a pipe only the child holds, a status socket). */
-  readonly sentinel: number;
+/**
+ * What a Process needs from a start method once the child runs: a child known by its pid, whose
+ * end its sentinel shows. Start methods differ only in how they learn the exit code (poll, wait).
+ */
+export abstract class Popen {
+  protected _code: number | null = null;
+  protected _closed = false;
+
+  constructor(
+    readonly pid: number,
+    /** An fd that becomes readable when the child ends (a pidfd, a pipe only the child holds, a status socket). */
+    readonly sentinel: number,
+  ) {}
+
   /** The exit code if the child ended (reaping it), else null. */
-  poll(): number | null;
+  abstract poll(): number | null;
+
   /** Blocks up to timeoutMs (< 0: forever); the exit code, or null on timeout. */
-  wait(timeoutMs: number): number | null;
-  /** Resolves when the child ended or the time is up; never parks a thread. */
-  waitAsync(timeoutMs: number, options?: AbortOptions): Promise<number | null>;
-  sendSignal(signal: NodeJS.Signals): void;
-  close(): void;
+  abstract wait(timeoutMs: number): number | null;
+
+  /** Resolves when the child ended or the time is up; never parks a thread: the event loop watches the sentinel. */
+  waitAsync(timeoutMs: number, options?: AbortOptions): Promise<number | null> {
+    const now = this.poll();
+    if (now !== null || timeoutMs === 0) return Promise.resolve(now);
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (settle: () => void): void => {
+        watch.close();
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        settle();
+      };
+      const onAbort = (): void => finish(() => reject(signal?.reason));
+      const watch = new native.SentinelWatch(this.sentinel, () => finish(() => resolve(this.wait(-1))));
+      if (timeoutMs > 0) timer = setTimeout(() => finish(() => resolve(this.poll())), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  sendSignal(signal: NodeJS.Signals): void {
+    if (this.poll() !== null) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    native.closeFd(this.sentinel);
+  }
 }
 
 /** The object a start method launches: the Process, seen from the strategy. */
@@ -31,25 +73,4 @@ export type StartMethod = 'fork' | 'spawn' | 'forkserver';
 export interface PopenClass {
   readonly method: StartMethod;
   start(process: Launchable): Popen;
-}
-
-/** waitAsync over a sentinel fd: the event loop watches it, then wait(-1) collects the code at once. */
-export function waitSentinelAsync(popen: Popen, timeoutMs: number, options?: AbortOptions): Promise<number | null> {
-  const now = popen.poll();
-  if (now !== null || timeoutMs === 0) return Promise.resolve(now);
-  const signal = options?.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (settle: () => void): void => {
-      watch.close();
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      settle();
-    };
-    const onAbort = (): void => finish(() => reject(signal?.reason));
-    const watch = new native.SentinelWatch(popen.sentinel, () => finish(() => resolve(popen.wait(-1))));
-    if (timeoutMs > 0) timer = setTimeout(() => finish(() => resolve(popen.poll())), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -47,3 +47,21 @@ export function decodeProcess(bytes: Uint8Array, fds: number[] = []): Launchable
   else getLogger().setLevel(log.level);
   return process;
 }
+
+/** Sends the encoded process object (and the descriptors it names) down a child's data socket, and closes it. */
+export function sendProcess(fd: number, bytes: Uint8Array, fds: number[] = []): void {
+  try {
+    native.sendFrame(fd, bytes, fds);
+  } catch (error) {
+    // A child that died before reading (EPIPE) reports itself through its exit code.
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+  } finally {
+    native.closeFd(fd);
+  }
+}
+
+/** In a spawn or forkserver child: runs the process object; null when the parent died before it sent one. */
+export function runProcess(bytes: Buffer | null, fds: number[] = []): void {
+  if (bytes === null) process.exit(255);
+  void decodeProcess(bytes, fds)._bootstrapAsync();
+}

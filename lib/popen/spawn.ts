@@ -8,7 +8,7 @@ import { getExecutable } from '../context';
 import { native } from '../native';
 import { ChildPopen } from './child';
 import type { Launchable, Popen } from './index';
-import { encodeProcess } from './payload';
+import { encodeProcess, sendProcess } from './payload';
 
 const BOOTSTRAP = path.join(__dirname, '..', 'bootstrap.js');
 
@@ -51,14 +51,7 @@ export const SpawnPopen = {
     } finally {
       native.closeFd(readEnd);
     }
-    try {
-      native.sendFrame(writeEnd, bytes, fds);
-    } catch (error) {
-      // A child that died before reading (EPIPE) reports itself through its exit code.
-      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
-    } finally {
-      native.closeFd(writeEnd);
-    }
+    sendProcess(writeEnd, bytes, fds);
     return new ChildPopen(spawned.pid, spawned.sentinel);
   },
 };

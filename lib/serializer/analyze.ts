@@ -1,8 +1,15 @@
 // Per-source analysis of a by-value function (cached by source text): how to re-create it, which
 // free variables it reads (acorn + eslint-scope), and what makes it impossible to send.
-import * as acorn from 'acorn';
-import * as eslintScope from 'eslint-scope';
+import type * as acorn from 'acorn';
+import type * as eslintScope from 'eslint-scope';
 import type * as ESTree from 'estree';
+
+// Required on the first analysis, not at import: a child that only decodes (most spawn and
+// forkserver children) never pays the ~25 ms of loading the parsers.
+let loaded: { acorn: typeof acorn; eslintScope: typeof eslintScope } | undefined;
+export function parsers(): { acorn: typeof acorn; eslintScope: typeof eslintScope } {
+  return (loaded ??= { acorn: require('acorn') as typeof acorn, eslintScope: require('eslint-scope') as typeof eslintScope });
+}
 
 export type FunctionForm = 'expression' | 'method' | 'get' | 'set';
 
@@ -28,7 +35,7 @@ const CACHE_LIMIT = 4096;
 type Node = acorn.Node & Record<string, unknown>;
 
 function parse(text: string, sourceType: 'script' | 'module'): acorn.Program {
-  return acorn.parse(text, { ecmaVersion: 'latest', sourceType, ranges: true, allowSuperOutsideMethod: true });
+  return parsers().acorn.parse(text, { ecmaVersion: 'latest', sourceType, ranges: true, allowSuperOutsideMethod: true });
 }
 
 /** Parses `source` as an expression, then as an object-literal member; returns the function node. */
@@ -112,7 +119,7 @@ function analyzeUncached(source: string): FunctionAnalysis {
     return { form: 'expression', isClass: false, isArrow: true, free: [], source, usesSuper: false, hasPrivate: false, refusal };
   }
   const { program, fn, form, offset, sourceType } = parsed;
-  const manager = eslintScope.analyze(program as unknown as ESTree.Program, { ecmaVersion: 2022, sourceType });
+  const manager = parsers().eslintScope.analyze(program as unknown as ESTree.Program, { ecmaVersion: 2022, sourceType });
   const free = [...new Set(manager.globalScope!.through.map((ref) => ref.identifier.name))];
   const isClass = fn.type === 'ClassExpression';
   const isArrow = fn.type === 'ArrowFunctionExpression';

@@ -2,11 +2,10 @@
 // whole script that defines it (acorn + eslint-scope, once per script). Such a binding holds the
 // same value — the same object — for as long as the function lives, so reading it once is enough.
 // Anything the analysis cannot prove counts as mutable: correctness first.
-import * as acorn from 'acorn';
-import * as eslintScope from 'eslint-scope';
+import type * as eslintScope from 'eslint-scope';
 import type * as ESTree from 'estree';
 import { fileURLToPath } from 'node:url';
-import { visit } from './analyze';
+import { parsers, visit } from './analyze';
 import { readScript, type FunctionLocation, type ScriptText } from './scopes';
 
 type Ranged = ESTree.Node & { start: number; end: number };
@@ -42,6 +41,7 @@ function parseScript(script: ScriptText): ParsedScript | null {
   const commonJs = !script.isModule && isCommonJs(script.url);
   const sourceType = script.isModule ? 'module' : 'script';
   try {
+    const { acorn, eslintScope } = parsers();
     const program = acorn.parse(script.source, { ecmaVersion: 'latest', sourceType, ranges: true, allowHashBang: true, allowReturnOutsideFunction: commonJs });
     const manager = eslintScope.analyze(program as unknown as ESTree.Program, { ecmaVersion: 2022, sourceType, nodejsScope: commonJs });
     const byEnd = new Map<number, Ranged[]>();

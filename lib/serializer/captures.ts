@@ -35,6 +35,11 @@ export function capturedScopes(fn: Function, source: string, free: readonly stri
   return entries;
 }
 
+/** True once `fn`'s captured values are read for good (every captured binding is never reassigned). */
+export function capturesSettled(fn: Function): boolean {
+  return captures.get(fn)?.entries !== undefined;
+}
+
 /**
  * The chain reduced to the free variables, or undefined while one of them reads as undefined: a
  * `var` before its initialiser runs, or a binding still in its TDZ (Node 20 reads it as undefined,

@@ -3,6 +3,7 @@
 // cannot (functions, prototypes, references); their tags live here.
 import * as v8 from 'node:v8';
 import { SerializationError } from '../errors';
+import { parseGraph } from './memo';
 
 export const VERSION = 1;
 /** Plain data: the payload is the value itself, read back with v8.deserialize and nothing else. */
@@ -86,7 +87,7 @@ export function unframe(bytes: Uint8Array): { codec: number; value: unknown } {
   try {
     if (codec === CODEC_JSON || codec === CODEC_PLAIN_JSON) {
       const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-      return { codec, value: JSON.parse(buffer.toString('utf8', HEADER)) };
+      return { codec, value: parseGraph(buffer.toString('utf8', HEADER)) };
     }
     const deserializer = new v8.DefaultDeserializer(bytes);
     deserializer.readRawBytes(HEADER);

@@ -7,6 +7,7 @@ import { Decoder } from './decode';
 import { Encoder, isPlain, plainCodec, type EncodeOptions, type ScopeRecord } from './encode';
 import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, CODEC_PLAIN_JSON, frame, unframe } from './format';
 import { Refusal, toSerializationError } from './paths';
+import { rememberSent, resend } from './memo';
 
 import { collectingFds, providingFds } from './registry';
 
@@ -30,8 +31,13 @@ export interface LoadsOptions {
 
 /** Serializes `value`; throws SerializationError (with `.path`) for what cannot travel. */
 export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
-  const plain = plainCodec(value);
-  if (plain !== null) return frame(plain, value);
+  if (typeof value === 'function') {
+    const again = resend(value);
+    if (again) return again;
+  } else {
+    const plain = plainCodec(value);
+    if (plain !== null) return frame(plain, value);
+  }
   const encoder = new Encoder(options);
   let root: unknown;
   try {
@@ -42,7 +48,9 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
     const path = options.root ?? 'value';
     throw new SerializationError(`cannot serialize ${path}: ${(error as Error).message}`, { path, cause: error });
   }
-  return frame(encoder.jsonSafe ? CODEC_JSON : CODEC_GRAPH, [root, encoder.functions, encoder.scopes]);
+  const bytes = frame(encoder.jsonSafe ? CODEC_JSON : CODEC_GRAPH, [root, encoder.functions, encoder.scopes]);
+  if (typeof value === 'function') rememberSent(value, root, encoder.functions, encoder.scopes, bytes);
+  return bytes;
 }
 
 /** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes. */

@@ -5,9 +5,7 @@
 // ABI-stable main addon.
 #include <fcntl.h>
 #include <node.h>
-#include <poll.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 #include <v8-platform.h>
 
@@ -15,6 +13,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+
+#include "../deadline.h"
 
 namespace {
 
@@ -48,12 +48,6 @@ class ParkTask : public v8::Task {
  private:
   std::shared_ptr<Gate> gate_;
 };
-
-double NowMs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
-}
 
 void Throw(v8::Isolate* isolate, const std::string& message) {
   isolate->ThrowException(v8::Exception::Error(v8::String::NewFromUtf8(isolate, message.c_str()).ToLocalChecked()));
@@ -97,13 +91,13 @@ void ParkJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
   for (int i = 0; i < count; i++) platform->CallOnWorkerThread(std::make_unique<ParkTask>(gate));
   parked = count;
   int started = 0;
-  const double deadline = NowMs() + timeout_ms;
+  const double deadline = mp::MonotonicMs() + timeout_ms;
   char bytes[64];
   while (started < count) {
-    double left = deadline - NowMs();
+    double left = deadline - mp::MonotonicMs();
     if (left <= 0) break;
     pollfd watch{gate->started[0], POLLIN, 0};
-    if (poll(&watch, 1, static_cast<int>(left) + 1) <= 0) continue;
+    if (mp::PollWithDeadline(&watch, 1, left) <= 0) continue;
     ssize_t got = read(gate->started[0], bytes, static_cast<size_t>(count - started < 64 ? count - started : 64));
     if (got > 0) started += static_cast<int>(got);
   }
