@@ -89,7 +89,7 @@ export interface NativeBinding {
   /** With fdsOut, the descriptors that came with the frame are appended to it. */
   recvFrame(fd: number, maxLength: number, fdsOut?: number[]): Buffer | null;
   isUnixSocket(fd: number): boolean;
-  /** An uninitialized Buffer; a large one comes from a mapping populated in one call (no page fault per page). */
+  /** An uninitialized Buffer; a large one is populated in one call or backed by huge pages (few page faults). */
   allocateBytes(length: number): Buffer;
   /** The length written, the whole message when it does not fit, or null at EOF. */
   recvFrameInto(fd: number, target: ArrayBufferView, offset: number): number | Buffer | null;

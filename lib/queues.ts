@@ -63,8 +63,9 @@ function encode(obj: unknown): Encoded {
   return { bytes: dumps(obj), kind: 0 };
 }
 
-// From here on a received message's buffer comes from a populated mapping (page-aligned, so
-// every element type's view fits): faulting in its pages one by one cost more than the copy.
+// From here on a received message's buffer comes from native.allocateBytes (a populated mapping,
+// or huge pages; aligned for every element type): faulting in its pages one by one cost more than
+// the copy.
 const LARGE_MESSAGE = 256 << 10;
 
 /** A buffer for a message of `kind`, aligned for its element type. */
