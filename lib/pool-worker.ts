@@ -262,11 +262,21 @@ export function poolWorkerMain(address: string, token: string, blocking: boolean
 /** What a pool thread receives: its socket and a word the first of it and the pool to close it sets. */
 export interface PoolThreadData {
   fd: number;
-  /** [0]: 1 once the fd is closed; [1]: the thread's exit code. */
+  /** [0]: 1 once the fd is closed; [1]: the thread's exit code; [2]: ThreadLife. */
   state: Int32Array;
 }
 
 export const POOL_THREAD_KEY = 'multiprocess.poolThread';
+
+/**
+ * state[2] of a pool thread. Terminating a thread while it still loads the native addon is fatal
+ * to the process, so a kill before Ready is a request the thread honours once loaded.
+ */
+export const enum ThreadLife {
+  Loading = 0,
+  Ready = 1,
+  KillRequested = 2,
+}
 
 /** Closes a pool thread's fd exactly once, whichever of the thread and the pool gets there first. */
 export function closeThreadFd(data: PoolThreadData): void {
@@ -280,10 +290,12 @@ export function closeThreadFd(data: PoolThreadData): void {
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREAD_KEY]) {
+  require('./index'); // the handles' reducers, as a spawn child registers them
   const data = (workerData as Record<string, PoolThreadData>)[POOL_THREAD_KEY]!;
   process.on('exit', (code) => {
     Atomics.store(data.state, 1, code);
     closeThreadFd(data);
   });
-  void runEvented(data.fd).then(() => process.exit());
+  if (Atomics.compareExchange(data.state, 2, ThreadLife.Loading, ThreadLife.Ready) !== ThreadLife.Loading) process.exit();
+  else void runEvented(data.fd).then(() => process.exit());
 }

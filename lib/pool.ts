@@ -842,7 +842,7 @@ export class Dispatcher {
       this.clearTimer(chunk.timer);
       chunk.job.chunkFailed(
         chunk,
-        new BrokenPoolError(`a pool worker ${this.transport.noun} (pid ${slot.handle.pid}) ended with ${how} while running a task; the pool replaced it`),
+        new BrokenPoolError(`a pool worker ${this.transport.noun} (${this.transport.noun === 'thread' ? 'id' : 'pid'} ${slot.handle.pid}) ended with ${how} while running a task; the pool replaced it`),
       );
     }
     if (!wasRetired && this.wantsWorkers()) this.startSlot();

@@ -647,7 +647,11 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   void Finish(Napi::Value error, Napi::Value result) {
     mode_ = Mode::kIdle;
     if (handle_ != nullptr) uv_poll_stop(handle_);
-    callback_.MakeCallback(Value(), {error, result}, *context_);
+    // Raw napi_make_callback: a callback that ends its Worker thread (process.exit in a pool
+    // thread) leaves a termination pending, which node-addon-api would turn into a fatal error.
+    napi_value argv[2] = {error, result};
+    napi_value ignored;
+    napi_make_callback(env_, *context_, Value(), callback_.Value(), 2, argv, &ignored);
   }
 
   Napi::Env env_ = nullptr;
