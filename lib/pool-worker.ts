@@ -259,6 +259,10 @@ export function poolWorkerMain(address: string, token: string, blocking: boolean
   });
 }
 
+// A global finds the worker's entry in every child, also when the parent runs lib/*.ts under a
+// loader or a test runner (as context.ts does for Process): by reference, never by value.
+if (!Object.hasOwn(globalThis, '__multiprocessPoolWorker')) Object.defineProperty(globalThis, '__multiprocessPoolWorker', { value: poolWorkerMain });
+
 /** What a pool thread receives: its socket and a word the first of it and the pool to close it sets. */
 export interface PoolThreadData {
   fd: number;
