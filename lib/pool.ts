@@ -703,6 +703,9 @@ class Slot {
 }
 
 const FUNCTIONS_PER_WORKER = 256;
+// Workers that die before connecting this many times in a row cannot start (a bad execArgv, a
+// crashing preload): the pool breaks instead of starting them forever.
+const MAX_START_FAILURES = 5;
 const enum PoolState {
   Run,
   Close,
@@ -732,6 +735,7 @@ export class Dispatcher {
   private initBytes: Buffer | null = null;
   state = PoolState.Run;
   private joinWaiters: Array<() => void> = [];
+  private startFailures = 0;
 
   constructor(
     readonly transport: WorkerTransport,
@@ -799,6 +803,7 @@ export class Dispatcher {
 
   private connected(slot: Slot): void {
     slot.state = SlotState.Ready;
+    this.startFailures = 0;
     trackFd(slot.handle.fd);
     if (this.initBytes) {
       try {
@@ -827,6 +832,7 @@ export class Dispatcher {
   private lost(slot: Slot): void {
     if (slot.state === SlotState.Dead) return;
     const wasRetired = slot.state === SlotState.Retired;
+    const wasStarted = slot.state !== SlotState.Starting;
     slot.state = SlotState.Dead;
     this.slots.delete(slot);
     this.starting.delete(slot.token);
@@ -844,6 +850,9 @@ export class Dispatcher {
         chunk,
         new BrokenPoolError(`a pool worker ${this.transport.noun} (${this.transport.noun === 'thread' ? 'id' : 'pid'} ${slot.handle.pid}) ended with ${how} while running a task; the pool replaced it`),
       );
+    }
+    if (slot.state === SlotState.Dead && !wasStarted && ++this.startFailures >= MAX_START_FAILURES) {
+      return this.breakPool(new BrokenPoolError(`pool workers keep ending before they connect (the last with ${how}); see their stderr`));
     }
     if (!wasRetired && this.wantsWorkers()) this.startSlot();
     this.schedule();
