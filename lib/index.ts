@@ -6,6 +6,8 @@ export type { ArrayInit, CInput, CValue, SharedCtypesOptions, SynchronizedOption
 export { Context, cpuCount, getAllStartMethods, getContext, getStartMethod, Process, setExecutable, setForkserverPreload, setStartMethod } from './context';
 export { CRITICAL, DEBUG, ERROR, getLogger, INFO, logToStderr, SUBDEBUG, SUBWARNING, WARNING } from './logging';
 export { activeChildren, currentProcess, parentProcess } from './process';
+export { AsyncResult, Pool, PoolTerminatedError, taskSignal } from './pool';
+export type { AsyncOptions, IMapIterator, PoolOptions, ResultCallbacks, TaskOptions } from './pool';
 export { JoinableQueue, Queue, SimpleQueue } from './queues';
 export type { QueueOptions } from './queues';
 export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';

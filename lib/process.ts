@@ -250,8 +250,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function';
 }
 
-// process.exit(n) inside a fork child's target: unwinds to _bootstrap, which exits with n.
-class ChildExit {
+// process.exit(n) inside a fork child's target: unwinds to _bootstrap, which exits with n (a Pool
+// worker lets it pass).
+export class ChildExit {
   constructor(readonly code: number) {}
 }
 

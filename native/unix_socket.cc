@@ -742,7 +742,11 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     if (error.IsNull()) AppendFds(env_, fds, fds_);
     else CloseFds();
     fds_.clear();
-    callback_.MakeCallback(Value(), {error, result, fds}, *context_);
+    // Raw napi_make_callback: a callback that ends its Worker thread (process.exit in a pool
+    // thread) leaves a termination pending, which node-addon-api would turn into a fatal error.
+    napi_value argv[3] = {error, result, fds};
+    napi_value ignored;
+    napi_make_callback(env_, *context_, Value(), callback_.Value(), 3, argv, &ignored);
   }
 
   void CloseFds() {

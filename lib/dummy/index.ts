@@ -1,10 +1,89 @@
-// multiprocess/dummy: the same API on worker_threads (issue: pool).
-import { NotImplementedError } from '../errors';
+// multiprocess/dummy (CPython's multiprocessing.dummy): the same API on worker_threads. The Pool is
+// lib/pool.ts's with threads behind its WorkerTransport; the locks, events, shared values and
+// queues are the package's own (process-shared, so also thread-shared).
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
-export class Pool {
-  constructor() {
-    throw new NotImplementedError('multiprocess/dummy Pool');
+import { native } from '../native';
+import { Pool as ProcessPool, type PoolOptions, type WorkerHandle, type WorkerTransport } from '../pool';
+import { closeThreadFd, POOL_THREAD_KEY, ThreadLife, type PoolThreadData } from '../pool-worker';
+
+// The thread entry is the built pool-worker.js (a thread cannot run a .ts file by itself).
+const WORKER_FILE = path.join(__dirname, '..', 'pool-worker.js');
+
+class ThreadHandle implements WorkerHandle {
+  readonly pid: number;
+  readonly sentinel = -1;
+  private killed = false;
+  private readonly ended: Promise<void>;
+  constructor(
+    private readonly worker: Worker,
+    public fd: number,
+    private readonly data: PoolThreadData,
+  ) {
+    this.pid = worker.threadId;
+    this.ended = new Promise((resolve) => worker.once('exit', () => resolve()));
+  }
+  interrupt(): void {
+    this.kill();
+  }
+  kill(): void {
+    this.killed = true;
+    if (Atomics.compareExchange(this.data.state, 2, ThreadLife.Loading, ThreadLife.KillRequested) === ThreadLife.Ready) void this.worker.terminate();
+  }
+  reap(): string {
+    this.join(1000);
+    return this.killed ? 'termination' : `exit code ${Atomics.load(this.data.state, 1)}`;
+  }
+  join(timeoutMs: number): boolean {
+    // A terminated thread runs no exit handler; V8 tears it down without our help.
+    if (this.killed) return true;
+    Atomics.wait(this.data.state, 0, 0, timeoutMs < 0 ? undefined : timeoutMs);
+    return Atomics.load(this.data.state, 0) === 1;
+  }
+  joinAsync(): Promise<void> {
+    return this.ended;
   }
 }
 
-export { Pool as ThreadPool };
+class ThreadTransport implements WorkerTransport {
+  readonly noun = 'thread';
+  readonly acceptFd = -1;
+  start(): WorkerHandle {
+    const [ours, theirs] = native.socketPair();
+    const data: PoolThreadData = { fd: theirs, state: new Int32Array(new SharedArrayBuffer(12)) };
+    const worker = new Worker(WORKER_FILE, { workerData: { [POOL_THREAD_KEY]: data } });
+    // Idle threads do not keep the process alive; pending work does (the pool watches their sockets).
+    worker.unref();
+    worker.on('error', () => undefined);
+    worker.on('exit', () => closeThreadFd(data));
+    return new ThreadHandle(worker, ours, data);
+  }
+  accept(): Array<{ token: string; fd: number }> {
+    return [];
+  }
+  close(): void {}
+}
+
+/** A Pool of worker threads (CPython's multiprocessing.pool.ThreadPool): Pool's whole API. */
+export class ThreadPool extends ProcessPool {
+  constructor(options?: Omit<PoolOptions, 'context'> | number | null) {
+    super(options);
+  }
+  protected override _transport(): WorkerTransport {
+    return new ThreadTransport();
+  }
+}
+
+export { ThreadPool as Pool };
+export type { PoolOptions };
+export { AsyncResult, PoolTerminatedError, taskSignal } from '../pool';
+export { Process, currentProcess, activeChildren } from './process';
+export type { ThreadProcessOptions } from './process';
+export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from '../synchronize';
+export { Array, RawArray, RawValue, Value } from '../sharedctypes';
+export { Pipe } from '../connection';
+export { JoinableQueue, Queue, SimpleQueue } from '../queues';
+
+/** No-op, as in CPython's dummy module. */
+export function freezeSupport(): void {}

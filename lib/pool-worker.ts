@@ -1,0 +1,305 @@
+// The worker side of a Pool: connects to its pool, runs chunks of calls and answers with their
+// results. Under the fork start method it is a blocking loop (a fork child cannot return to the
+// event loop); under spawn, forkserver and in threads it reads from the event loop, so async
+// tasks are awaited and an abort reaches the running task through taskSignal().
+import { isMainThread, workerData } from 'node:worker_threads';
+
+import { InvalidStateError, ProcessError } from './errors';
+import { native } from './native';
+import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Frame } from './pool-protocol';
+import { ChildExit } from './process';
+import { loads } from './serializer/index';
+import { thisProcess } from './util';
+
+type Callable = (...args: unknown[]) => unknown;
+
+let running: AbortController | null = null;
+
+/**
+ * The AbortSignal of the task running in this Pool worker: it aborts when the caller's signal
+ * aborts or the task's `timeout` passes (the reason is a DOMException named AbortError or
+ * TimeoutError). Call it from the task function, before or after an await. A task that ignores it
+ * is interrupted (SIGINT), then killed and its worker replaced.
+ */
+export function taskSignal(): AbortSignal {
+  if (running === null) throw new InvalidStateError('taskSignal(): no Pool task is running here; call it from a function a Pool runs');
+  return running.signal;
+}
+
+/**
+ * Pool fds the parent held when it forked this worker: a fork child closes its copies, or the
+ * parent's death (or a sibling's) would never reach the workers as EOF.
+ */
+export const parentPoolFds: { pid: number; fds: Set<number> } = { pid: 0, fds: new Set() };
+
+function closeInheritedPoolFds(): void {
+  if (parentPoolFds.pid === 0 || parentPoolFds.pid === thisProcess.pid) return;
+  for (const fd of parentPoolFds.fds) {
+    try {
+      native.closeFd(fd);
+    } catch {
+      // already closed in this process
+    }
+  }
+  parentPoolFds.fds.clear();
+  parentPoolFds.pid = thisProcess.pid;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+const FORK_AWAIT =
+  "a Pool worker started with the 'fork' method cannot await a Promise (a fork child never returns to the event loop); use the 'forkserver' or 'spawn' start method for async functions";
+
+function abortReason(reason: number): DOMException {
+  return reason === AbortReason.TimedOut
+    ? new DOMException('the Pool task timed out', 'TimeoutError')
+    : new DOMException('the Pool task was aborted', 'AbortError');
+}
+
+/** One worker's state: its functions by id and the chunk it runs. */
+class Worker {
+  private readonly fns = new Map<number, Callable>();
+  private runningSeq = -1;
+  private backlog: Frame[] = [];
+  private busy = false;
+  /** Set once the worker must stop (its initializer failed). */
+  stopped = false;
+
+  constructor(
+    private readonly fd: number,
+    private readonly canAwait: boolean,
+  ) {}
+
+  /** Handles one frame; frames that arrive while an async step runs wait their turn (aborts excepted). */
+  receive(frame: Frame): void {
+    if (frame.type === FrameType.Abort) {
+      if (frame.seq === this.runningSeq) running?.abort(abortReason(frame.kind));
+      return;
+    }
+    if (this.busy) {
+      this.backlog.push(frame);
+      return;
+    }
+    const pending = this.handle(frame);
+    if (pending) {
+      this.busy = true;
+      void pending.then(() => {
+        this.busy = false;
+        const queued = this.backlog;
+        this.backlog = [];
+        for (const next of queued) if (!this.stopped) this.receive(next);
+      });
+    }
+  }
+
+  private handle(frame: Frame): Promise<void> | void {
+    switch (frame.type) {
+      case FrameType.Init:
+        return this.init(frame);
+      case FrameType.Function:
+        if (frame.seq !== 0) this.fns.delete(frame.seq);
+        this.fns.set(frame.fnId, loads(frame.bytes!) as Callable);
+        return;
+      case FrameType.Task:
+        return this.run(frame);
+      default:
+        throw new ProcessError(`pool worker: unexpected frame type ${frame.type}`);
+    }
+  }
+
+  private init(frame: Frame): Promise<void> | void {
+    try {
+      const [initializer, initargs] = loads(frame.bytes!) as [Callable, unknown[]];
+      const result = initializer(...initargs);
+      if (isThenable(result)) {
+        if (!this.canAwait) throw new ProcessError(FORK_AWAIT);
+        return Promise.resolve(result).then(
+          () => undefined,
+          (error: unknown) => this.initFailed(error),
+        );
+      }
+    } catch (error) {
+      this.initFailed(error);
+    }
+  }
+
+  private initFailed(error: unknown): void {
+    this.stopped = true;
+    this.send(FrameType.InitError, 0, 0, error);
+  }
+
+  private run(frame: Frame): Promise<void> | void {
+    const fn = this.fns.get(frame.fnId);
+    const list = frame.list!;
+    const kind = frame.kind as TaskKind;
+    const results: unknown[] = new Array(kind === TaskKind.Apply ? 1 : list.length);
+    const controller = new AbortController();
+    running = controller;
+    this.runningSeq = frame.seq;
+    let i = 0;
+    try {
+      if (fn === undefined) throw new ProcessError(`pool worker: function ${frame.fnId} was never sent to this worker`);
+      for (; i < results.length; i++) {
+        const value = kind === TaskKind.Apply ? fn(...list) : kind === TaskKind.Map ? fn(list[i]) : fn(...(list[i] as unknown[]));
+        if (isThenable(value)) {
+          if (!this.canAwait) throw new ProcessError(FORK_AWAIT);
+          return this.finish(frame, fn, list, results, i, value);
+        }
+        results[i] = value;
+      }
+    } catch (error) {
+      this.end();
+      if (error instanceof ChildExit) throw error;
+      return this.send(FrameType.Error, frame.seq, i, error);
+    }
+    this.end();
+    this.reply(frame.seq, kind, results);
+  }
+
+  private async finish(frame: Frame, fn: Callable, list: unknown[], results: unknown[], from: number, first: PromiseLike<unknown>): Promise<void> {
+    const kind = frame.kind as TaskKind;
+    let i = from;
+    try {
+      results[i] = await first;
+      for (i++; i < results.length; i++) {
+        const value = kind === TaskKind.Map ? fn(list[i]) : fn(...(list[i] as unknown[]));
+        results[i] = isThenable(value) ? await value : value;
+      }
+    } catch (error) {
+      this.end();
+      return this.send(FrameType.Error, frame.seq, i, error);
+    }
+    this.end();
+    this.reply(frame.seq, kind, results);
+  }
+
+  private end(): void {
+    running = null;
+    this.runningSeq = -1;
+  }
+
+  private reply(seq: number, kind: TaskKind, results: unknown[]): void {
+    let encoded;
+    try {
+      encoded = encodeList(FrameType.Result, kind, seq, 0, results, 'result');
+    } catch (error) {
+      return this.send(FrameType.Error, seq, 0, renamePath(error, kind, 'result'));
+    }
+    sendEncoded(this.fd, encoded);
+  }
+
+  /** Sends an error; one that cannot travel goes as a plain Error with its text and stack. */
+  private send(type: FrameType, seq: number, index: number, error: unknown): void {
+    let encoded;
+    try {
+      encoded = encodeValue(type, seq, 0, index, error, 'error');
+    } catch (refusal) {
+      const plain = new Error(error instanceof Error ? error.message : String(error), { cause: String(refusal) });
+      if (error instanceof Error) {
+        plain.stack = error.stack;
+        Object.defineProperty(plain, 'name', { value: error.name, configurable: true, writable: true });
+      }
+      encoded = encodeValue(type, seq, 0, index, plain, 'error');
+    }
+    sendEncoded(this.fd, encoded);
+  }
+}
+
+/** The fork worker: reads, runs and answers until the pool closes its end. */
+function runBlocking(fd: number): void {
+  const worker = new Worker(fd, false);
+  for (;;) {
+    const head = native.recvFrame(fd, -1);
+    if (head === null) return;
+    worker.receive(decodeFrame(fd, head));
+    if (worker.stopped) {
+      process.exitCode = 1;
+      return;
+    }
+  }
+}
+
+/** The evented worker: frames arrive from the event loop; resolves at EOF or after a failed init. */
+function runEvented(fd: number): Promise<void> {
+  const worker = new Worker(fd, true);
+  return new Promise<void>((resolve) => {
+    const watcher = new native.FdWatcher(fd, (error, head) => {
+      if (error || head === null || head === true) {
+        watcher.close();
+        return resolve();
+      }
+      worker.receive(decodeFrame(fd, head));
+      if (worker.stopped) {
+        process.exitCode = 1;
+        watcher.close();
+        return resolve();
+      }
+      watcher.readFrame(-1);
+    });
+    watcher.readFrame(-1);
+  });
+}
+
+/** The target of a pool's worker processes: connect, prove who we are, then serve. */
+export function poolWorkerMain(address: string, token: string, blocking: boolean): Promise<void> | void {
+  closeInheritedPoolFds();
+  const [fd] = native.connectSocket('AF_UNIX', address, 0, true);
+  native.sendFrame(fd, Buffer.from(token, 'hex'));
+  if (blocking) {
+    runBlocking(fd);
+    native.closeFd(fd);
+    return;
+  }
+  return runEvented(fd).then(() => {
+    native.closeFd(fd);
+    // A worker whose tasks left timers or sockets behind still ends when its pool lets it go.
+    process.exit();
+  });
+}
+
+// A global finds the worker's entry in every child, also when the parent runs lib/*.ts under a
+// loader or a test runner (as context.ts does for Process): by reference, never by value.
+if (!Object.hasOwn(globalThis, '__multiprocessPoolWorker')) Object.defineProperty(globalThis, '__multiprocessPoolWorker', { value: poolWorkerMain });
+
+/** What a pool thread receives: its socket and a word the first of it and the pool to close it sets. */
+export interface PoolThreadData {
+  fd: number;
+  /** [0]: 1 once the fd is closed; [1]: the thread's exit code; [2]: ThreadLife. */
+  state: Int32Array;
+}
+
+export const POOL_THREAD_KEY = 'multiprocess.poolThread';
+
+/**
+ * state[2] of a pool thread. Terminating a thread while it still loads the native addon is fatal
+ * to the process, so a kill before Ready is a request the thread honours once loaded.
+ */
+export const enum ThreadLife {
+  Loading = 0,
+  Ready = 1,
+  KillRequested = 2,
+}
+
+/** Closes a pool thread's fd exactly once, whichever of the thread and the pool gets there first. */
+export function closeThreadFd(data: PoolThreadData): void {
+  if (Atomics.compareExchange(data.state, 0, 0, 1) !== 0) return;
+  try {
+    native.closeFd(data.fd);
+  } catch {
+    // nothing left to close
+  }
+  Atomics.notify(data.state, 0);
+}
+
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREAD_KEY]) {
+  require('./index'); // the handles' reducers, as a spawn child registers them
+  const data = (workerData as Record<string, PoolThreadData>)[POOL_THREAD_KEY]!;
+  process.on('exit', (code) => {
+    Atomics.store(data.state, 1, code);
+    closeThreadFd(data);
+  });
+  if (Atomics.compareExchange(data.state, 2, ThreadLife.Loading, ThreadLife.Ready) !== ThreadLife.Loading) process.exit();
+  else void runEvented(data.fd).then(() => process.exit());
+}

@@ -1,0 +1,325 @@
+// Pool under every start method: each method and option, errors with their class and the worker's
+// stack, callbacks, initializer, maxtasksperchild, terminate with tasks in flight, a worker killed
+// mid-task, abort and timeout escalation, lazy imap, and a million tasks without heap growth.
+// The package is the BUILT one (dist/), as a user loads it.
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const mp = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
+const { getContext, Event, BrokenPoolError, InvalidStateError, SerializationError, TimeoutError, taskSignal } = mp;
+
+type Method = 'fork' | 'spawn' | 'forkserver';
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+// Yields to the event loop (which drives the pool) until a worker set the flag. Not Event.waitAsync:
+// its native watcher aborts node at exit once a forkserver child set the event (a bug on main).
+async function until(flag: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!flag()) {
+    if (Date.now() > deadline) throw new Error('a worker never signalled');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => {
+  const ctx = getContext(method);
+  const canAwait = method !== 'fork';
+
+  describe('with one shared pool of 2', () => {
+    const pool = new ctx.Pool(2);
+
+    it("the seed's example, and closures over locals", () => {
+      expect(pool.map((x: number) => ((y: number) => y ** 2)(x) + x, range(10))).toEqual([0, 2, 6, 12, 20, 30, 42, 56, 72, 90]);
+      const offset = 100;
+      const table = { scale: 3 };
+      const f = (x: number): number => x * table.scale + offset;
+      expect(pool.map(f, [1, 2, 3])).toEqual([103, 106, 109]);
+      expect(pool.apply((a: number, b: string) => `${b}${a + offset}`, [1, 'n'])).toBe('n101');
+    });
+
+    it('map, starmap and their async twins, chunksize, strings, objects, buffers, undefined', async () => {
+      expect(pool.map((s: string) => s.toUpperCase(), ['a', 'b', 'c'])).toEqual(['A', 'B', 'C']);
+      expect(pool.map((x: number) => x + 1, range(1000), 7)).toEqual(range(1000).map((x) => x + 1));
+      expect(pool.map((x: number) => x, [])).toEqual([]);
+      expect(pool.starmap((a: number, b: number) => a * b, [[1, 2], [3, 4]])).toEqual([2, 12]);
+      expect(await pool.starmapAsync((a: number, b: number) => a - b, [[5, 2], [3, 4]])).toEqual([3, -1]);
+      expect(await pool.mapAsync((o: { n: number }) => ({ twice: o.n * 2, when: new Date(0) }), [{ n: 1 }, { n: 2 }])).toEqual([
+        { twice: 2, when: new Date(0) },
+        { twice: 4, when: new Date(0) },
+      ]);
+      expect(pool.map((b: Buffer) => b.length, [Buffer.alloc(3), Buffer.alloc(200_000)])).toEqual([3, 200_000]);
+      const echoed = pool.map((b: Uint8Array) => b, [new Uint8Array([1, 2])]);
+      expect(echoed[0]).toBeInstanceOf(Uint8Array);
+      expect(pool.map(() => undefined, [1, 2])).toEqual([undefined, undefined]);
+      expect(pool.map((x: number) => -x, [0, NaN, Infinity])).toEqual([-0, NaN, -Infinity]);
+      expect(pool.map((x: number) => new Map([[x, new Set([x])]]), [1])).toEqual([new Map([[1, new Set([1])]])]);
+      expect(pool.map((x: bigint) => x * 2n, [1n << 70n])).toEqual([1n << 71n]);
+    });
+
+    it('applyAsync: callback, errorCallback, AsyncResult ready/successful/wait/get/then', async () => {
+      const seen: unknown[] = [];
+      const ok = pool.applyAsync((x: number) => x * 2, [21], { callback: (v) => seen.push(['cb', v]) });
+      expect(ok.get(20_000)).toBe(42);
+      expect(ok.ready()).toBe(true);
+      expect(ok.successful()).toBe(true);
+      expect(await ok).toBe(42);
+      const bad = pool.applyAsync(() => {
+        throw new RangeError('nope');
+      }, [], { errorCallback: (e) => seen.push(['err', (e as Error).message]) });
+      await expect(bad).rejects.toThrow(RangeError);
+      expect(bad.successful()).toBe(false);
+      expect(() => bad.get()).toThrow('nope');
+      expect(seen).toEqual([['cb', 42], ['err', 'nope']]);
+      const mapped = pool.mapAsync((x: number) => x + 1, [1, 2], null, { callback: (v) => seen.push(v) });
+      expect(await mapped).toEqual([2, 3]);
+      expect(seen[2]).toEqual([2, 3]);
+      const slow = pool.applyAsync((ms: number) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end);
+        return 'late';
+      }, [300]);
+      expect(() => slow.successful()).toThrow(InvalidStateError);
+      expect(() => slow.get(1)).toThrow(TimeoutError);
+      expect(slow.wait(0)).toBe(false);
+      expect(slow.get()).toBe('late');
+    });
+
+    it('errors keep their class, message, own properties, cause and the worker stack', () => {
+      try {
+        pool.apply(function failInWorker() {
+          const error = new TypeError('bad input', { cause: new Error('root cause') });
+          (error as TypeError & { detail: number }).detail = 7;
+          throw error;
+        });
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toBeInstanceOf(TypeError);
+        expect((error as TypeError).message).toBe('bad input');
+        expect((error as { detail: number }).detail).toBe(7);
+        expect(((error as Error).cause as Error).message).toBe('root cause');
+        expect((error as Error).stack).toMatch(/failInWorker/);
+        expect((error as Error).stack).toMatch(/pool-worker/);
+      }
+      class AppError extends Error {
+        code = 'E_APP';
+      }
+      const failed = pool.mapAsync((x: number) => {
+        if (x === 3) throw new AppError(`item ${x}`);
+        return x;
+      }, range(6), 1);
+      failed.wait();
+      expect(() => failed.get()).toThrow('item 3');
+      try {
+        failed.get();
+      } catch (error) {
+        expect((error as Error).constructor.name).toBe('AppError');
+        expect((error as AppError).code).toBe('E_APP');
+      }
+      expect(() => pool.apply(() => {
+        throw 'a string';
+      })).toThrow('a string');
+    });
+
+    it('async functions are awaited (spawn, forkserver); fork says why it cannot', async () => {
+      const f = async (x: number): Promise<number> => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return x * 3;
+      };
+      if (canAwait) {
+        expect(pool.map(f, [1, 2, 3])).toEqual([3, 6, 9]);
+        expect(await pool.applyAsync(f, [5])).toBe(15);
+      } else {
+        expect(() => pool.map(f, [1])).toThrow(/fork.*cannot await/);
+      }
+    });
+
+    it('imap and imapUnordered: blocking and async iteration, lazily pulled input', async () => {
+      const blocking = [...pool.imap((x: number) => x * 10, range(20), 3)];
+      expect(blocking).toEqual(range(20).map((x) => x * 10));
+      const unordered: number[] = [];
+      for await (const value of pool.imapUnordered((x: number) => x + 1, range(20))) unordered.push(value);
+      expect(unordered.sort((a, b) => a - b)).toEqual(range(20).map((x) => x + 1));
+      let pulled = 0;
+      function* endless(): Generator<number> {
+        for (let i = 0; ; i++) {
+          pulled++;
+          yield i;
+        }
+      }
+      const taken: number[] = [];
+      for (const value of pool.imap((x: number) => x * x, endless(), 2)) {
+        taken.push(value);
+        if (taken.length === 10) break;
+      }
+      expect(taken).toEqual(range(10).map((x) => x * x));
+      expect(pulled).toBeLessThan(40);
+      const iterator = pool.imap((x: number) => {
+        if (x === 2) throw new Error('two');
+        return x;
+      }, range(4));
+      expect(iterator.next().value).toBe(0);
+      expect(iterator.next().value).toBe(1);
+      expect(() => iterator.next()).toThrow('two');
+      expect(iterator.next().value).toBe(3);
+      expect(iterator.next().done).toBe(true);
+    });
+
+    it('refuses what cannot be sent, naming the path, and bad arguments', () => {
+      const socketLike = new WeakMap();
+      expect(() => pool.apply((x: unknown) => x, [{ inner: socketLike }])).toThrow(SerializationError);
+      try {
+        pool.apply((x: unknown) => x, [{ inner: socketLike }]);
+      } catch (error) {
+        expect((error as InstanceType<typeof SerializationError>).path).toBe('args[0].inner');
+      }
+      expect(() => pool.apply(() => new WeakMap())).toThrow(/result/);
+      expect(() => pool.map((x: number) => x, [1], 0)).toThrow(RangeError);
+      expect(() => pool.map((x: number) => x, 5 as unknown as number[])).toThrow(TypeError);
+      expect(() => pool.applyAsync('f' as unknown as () => void)).toThrow(TypeError);
+      expect(() => pool.join()).toThrow(/still running/);
+      expect(String(pool)).toMatch(/^<Pool state=RUN pool_size=2>$/);
+    });
+
+    it('a worker killed mid-task fails that task with BrokenPoolError; the pool keeps serving', async () => {
+      const pidsBefore = (pool as unknown as { _workerPids: number[] })._workerPids;
+      const killed = pool.applyAsync(() => process.kill(process.pid, 'SIGKILL'));
+      const others = pool.mapAsync((x: number) => x * 2, range(50), 1);
+      await expect(killed).rejects.toThrow(BrokenPoolError);
+      expect(() => killed.get()).toThrow(/signal SIGKILL/);
+      expect(await others).toEqual(range(50).map((x) => x * 2));
+      const exited = pool.applyAsync(() => process.exit(3));
+      expect(() => exited.get(20_000)).toThrow(/exit code 3/);
+      expect(pool.map((x: number) => x + 1, [1, 2, 3])).toEqual([2, 3, 4]);
+      expect((pool as unknown as { _workerPids: number[] })._workerPids).not.toEqual(pidsBefore);
+    });
+
+    it('abort: a queued task is removed, an already-aborted signal rejects at once', async () => {
+      const started = new Event();
+      const release = new Event();
+      const blockers = [0, 1].map(() => pool.applyAsync((s: InstanceType<typeof Event>, r: InstanceType<typeof Event>) => {
+        s.set();
+        r.wait(20_000);
+        return 'done';
+      }, [started, release]));
+      await until(() => started.isSet());
+      const controller = new AbortController();
+      const queued = pool.applyAsync(() => 'never', [], { signal: controller.signal });
+      controller.abort(new Error('changed my mind'));
+      await expect(queued).rejects.toThrow('changed my mind');
+      release.set();
+      expect(await Promise.all(blockers)).toEqual(['done', 'done']);
+      await expect(pool.applyAsync(() => 1, [], { signal: AbortSignal.abort('early') })).rejects.toBe('early');
+    });
+
+    it.runIf(canAwait)('abort of a running task reaches taskSignal() inside the worker', async () => {
+      const started = new Event();
+      const controller = new AbortController();
+      const running = pool.applyAsync(async (s: InstanceType<typeof Event>) => {
+        const signal = taskSignal();
+        s.set();
+        await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        return `saw ${(signal.reason as DOMException).name}`;
+      }, [started], { signal: controller.signal });
+      await until(() => started.isSet());
+      controller.abort();
+      await expect(running).rejects.toThrow(/abort/i);
+      expect(pool.apply(() => 'still serving')).toBe('still serving');
+    });
+
+    it('taskSignal() outside a task throws', () => {
+      expect(() => taskSignal()).toThrow(InvalidStateError);
+    });
+
+    it('one million tiny tasks through imapUnordered without heap growth', async () => {
+      const run = async (): Promise<number> => {
+        let sum = 0;
+        function* numbers(): Generator<number> {
+          for (let i = 0; i < 500_000; i++) yield i & 7;
+        }
+        for await (const value of pool.imapUnordered((x: number) => x + 1, numbers(), 2000)) sum += value;
+        return sum;
+      };
+      expect(await run()).toBe(500_000 * 4.5);
+      global.gc?.();
+      const before = process.memoryUsage().heapUsed;
+      expect(await run()).toBe(500_000 * 4.5);
+      global.gc?.();
+      const after = process.memoryUsage().heapUsed;
+      expect(after - before).toBeLessThan(64 * 1024 * 1024);
+    });
+
+    it('close, then join, waits for pending work', async () => {
+      const result = pool.mapAsync((x: number) => x * 2, range(10));
+      pool.close();
+      expect(() => pool.apply(() => 1)).toThrow(/not running/);
+      pool.join();
+      expect(result.get()).toEqual(range(10).map((x) => x * 2));
+      expect(String(pool)).toMatch(/state=TERMINATE/);
+    });
+  });
+
+  it('initializer and initargs run once per worker before its tasks', () => {
+    using pool = new ctx.Pool({ processes: 2, initializer: (tag: string) => ((globalThis as Record<string, unknown>).poolTag = `${tag}-${process.pid}`), initargs: ['init'] });
+    const tags = pool.map(() => (globalThis as Record<string, unknown>).poolTag, range(8), 1) as string[];
+    for (const tag of tags) expect(tag).toMatch(/^init-\d+$/);
+  });
+
+  it('an initializer that throws breaks the pool with BrokenPoolError naming it', () => {
+    using pool = new ctx.Pool({ processes: 1, initializer: () => {
+      throw new Error('no database');
+    } });
+    expect(() => pool.apply(() => 1)).toThrow(/initializer failed.*no database/);
+  });
+
+  it('maxtasksperchild replaces workers: pids change', () => {
+    using pool = new ctx.Pool({ processes: 2, maxtasksperchild: 1 });
+    const pids = pool.map(() => process.pid, range(6), 1);
+    expect(new Set(pids).size).toBe(6);
+  });
+
+  it('terminate with tasks in flight settles them with ERR_MP_POOL_TERMINATED', async () => {
+    const pool = new ctx.Pool(2);
+    const started = new Event();
+    const inFlight = [0, 1, 2].map(() => pool.applyAsync((s: InstanceType<typeof Event>) => {
+      s.set();
+      for (;;);
+    }, [started]));
+    await until(() => started.isSet());
+    pool.terminate();
+    for (const result of inFlight) await expect(result).rejects.toMatchObject({ code: 'ERR_MP_POOL_TERMINATED' });
+    await pool.joinAsync();
+  });
+
+  it('a running task that ignores the abort is interrupted, then killed, and its worker replaced', async () => {
+    await using pool = new ctx.Pool({ processes: 1, cancelGraceMs: 50 });
+    const started = new Event();
+    const controller = new AbortController();
+    const stuck = pool.applyAsync((s: InstanceType<typeof Event>) => {
+      s.set();
+      for (;;);
+    }, [started], { signal: controller.signal });
+    await until(() => started.isSet());
+    controller.abort(new Error('stop'));
+    await expect(stuck).rejects.toThrow('stop');
+    expect(await pool.applyAsync(() => 'fresh worker')).toBe('fresh worker');
+  });
+
+  it('timeout: a task past its time fails with TimeoutError and the escalation frees the worker', async () => {
+    await using pool = new ctx.Pool({ processes: 1, cancelGraceMs: 50 });
+    const late = pool.applyAsync(() => {
+      for (;;);
+    }, [], { timeout: 100 });
+    await expect(late).rejects.toThrow(TimeoutError);
+    expect(await pool.applyAsync((x: number) => x + 1, [1], { timeout: 20_000 })).toBe(2);
+  });
+
+  it('new Pool(n) shorthand, the root Pool and the context Pool', () => {
+    using pool = new mp.Pool(1);
+    expect(pool.apply(() => 'root')).toBe('root');
+    expect(ctx.Pool).toBe(ctx.Pool);
+    expect(() => new mp.Pool(0)).toThrow(RangeError);
+    expect(() => new mp.Pool({ maxtasksperchild: -1 })).toThrow(RangeError);
+  });
+});
