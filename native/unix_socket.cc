@@ -149,16 +149,18 @@ Napi::Value Pair(Napi::Env env, int fds[2]) {
   return pair;
 }
 
-// Bigger kernel buffers mean fewer wake-ups per bulk message; failure only costs speed.
-constexpr int kBufferBytes = 4 << 20;
+// Bigger kernel buffers mean fewer wake-ups per bulk message (an AF_UNIX stream's writer is bounded
+// by its own SO_SNDBUF, default ~200 KiB); the kernel caps them at wmem_max, and failure only costs speed.
+void GrowBuffers(int fd) {
+  constexpr int kBufferBytes = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kBufferBytes, sizeof(kBufferBytes));
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kBufferBytes, sizeof(kBufferBytes));
+}
 
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) ThrowErrno(info.Env(), "socketpair");
-  for (int fd : fds) {
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kBufferBytes, sizeof(kBufferBytes));
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kBufferBytes, sizeof(kBufferBytes));
-  }
+  for (int fd : fds) GrowBuffers(fd);
   return Pair(info.Env(), fds);
 }
 
@@ -476,8 +478,10 @@ Napi::Value AddressValue(Napi::Env env, const sockaddr_storage& address, socklen
 }
 
 int OpenSocket(Napi::Env env, const std::string& family) {
-  int fd = socket(family == "AF_UNIX" ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool local = family == "AF_UNIX";
+  int fd = socket(local ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) ThrowErrno(env, "socket");
+  if (local) GrowBuffers(fd);
   return fd;
 }
 
@@ -518,6 +522,7 @@ Napi::Value AcceptSocket(const Napi::CallbackInfo& info) {
     socklen_t length = sizeof(peer);
     int accepted = accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
     if (accepted >= 0) {
+      if (peer.ss_family == AF_UNIX) GrowBuffers(accepted);
       Napi::Array result = Napi::Array::New(env, 2);
       result.Set(0u, Napi::Number::New(env, accepted));
       result.Set(1u, AddressValue(env, peer, length));
