@@ -1,10 +1,10 @@
 // The README's quick start: a shared counter incremented by four forked processes under its lock,
-// an async lock wait, and a closure sent through a Pipe.
-import { getContext, Lock, Pipe, Value } from '../lib/index';
+// an async lock wait, a closure sent through a Pipe, a Queue, and the seed's Pool.map of a lambda.
+import { getContext, Lock, Pipe, Queue, Value } from '../lib/index';
 
-export async function main(): Promise<{ count: number; added: number }> {
+export async function main(): Promise<{ count: number; added: number; greeting: unknown; mapped: number[] }> {
   const counter = new Value('i', 0);
-  const { Process } = getContext('fork');
+  const { Process, Pool } = getContext('fork');
 
   const workers = [1, 2, 3, 4].map(
     () =>
@@ -30,7 +30,17 @@ export async function main(): Promise<{ count: number; added: number }> {
   const added = (b.recv() as { add(n: number): number }).add(5);
   a.close();
   b.close();
-  return { count: counter.value as number, added };
+
+  const q = new Queue();
+  const greeter = new Process({ target: (out: typeof q) => out.put({ from: 'child' }), args: [q] });
+  greeter.start();
+  const greeting = await q.getAsync(10_000);
+  greeter.join();
+  q.close();
+
+  using pool = new Pool(2); // leaving the scope terminates it, as CPython's `with Pool(2) as pool:`
+  const mapped = pool.map((x: number) => ((y: number) => y ** 2)(x) + x, [...Array(10).keys()]);
+  return { count: counter.value as number, added, greeting, mapped };
 }
 
 if (require.main === module) main().then((result) => console.log(result));
