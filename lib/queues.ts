@@ -18,7 +18,10 @@ import { native, type NativeRingReadable, type NativeRingWatcher, type NativeSeg
 import { dumps, loads } from './serializer/index';
 import { register } from './serializer/registry';
 import { Lock, SemLock } from './synchronize';
-import { createSegment, receiveSegment, sendSegment, thisProcess, timeoutArg, type AbortOptions } from './util';
+import {
+  createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
+  type AbortableWait, type AbortOptions, type Steps as GenericSteps,
+} from './util';
 
 // Byte offsets in the segment. Positions are free-running uint32 byte counts in the low half of a
 // 64-bit word whose high half counts whole messages, so a position and its count change together.
@@ -107,23 +110,13 @@ function pack(position: number, count: number): bigint {
   return (BigInt(count >>> 0) << 32n) | BigInt(position >>> 0);
 }
 
-function remainingMs(deadline: number | undefined): number | undefined {
-  return deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-}
-
-function deadlineOf(timeout: number): number | undefined {
-  return timeout < 0 ? undefined : performance.now() + timeout;
-}
 
 // ---------------------------------------------------------------------------------------------
-// One algorithm, two drivers (as in synchronize.ts): put and get are generators that yield each
-// wait; the blocking driver waits on this thread, the async one on the event loop.
+// put, get and join are step generators (util.ts) that wait on the ring's locks and words.
 
-type WaitStep =
-  | { lock: SemLock; timeoutMs: number | undefined; abortable: boolean }
-  | { word: number; waiters: number; expected: number; timeoutMs: number | undefined; abortable: boolean };
+type WaitStep = AbortableWait & ({ lock: SemLock; timeoutMs: number | undefined } | { word: number; waiters: number; expected: number; timeoutMs: number | undefined });
 
-type Steps<T> = Generator<WaitStep, T, boolean>;
+type Steps<T> = GenericSteps<WaitStep, T>;
 
 interface WordWatch {
   watcher: NativeRingWatcher;
@@ -370,39 +363,19 @@ class Ring {
 }
 
 function runBlocking<T>(ring: Ring, steps: Steps<T>): T {
-  let step = steps.next();
-  while (!step.done) {
-    const wait = step.value;
-    if ('lock' in wait) {
-      step = steps.next(wait.lock.acquire(true, wait.timeoutMs ?? null));
-    } else {
-      ring.waitWord(wait.word, wait.waiters, wait.expected, wait.timeoutMs);
-      step = steps.next(true);
-    }
-  }
-  return step.value;
+  return driveBlocking(steps, (wait) => {
+    if ('lock' in wait) return wait.lock.acquire(true, wait.timeoutMs ?? null);
+    ring.waitWord(wait.word, wait.waiters, wait.expected, wait.timeoutMs);
+    return true;
+  });
 }
 
-async function runAsync<T>(ring: Ring, steps: Steps<T>, signal: AbortSignal | undefined): Promise<T> {
-  let step = steps.next();
-  while (!step.done) {
-    const wait = step.value;
-    const waitSignal = wait.abortable ? signal : undefined;
-    let result: boolean;
-    try {
-      if ('lock' in wait) {
-        result = await wait.lock.acquireAsync(wait.timeoutMs ?? null, { signal: waitSignal });
-      } else {
-        await ring.waitWordAsync(wait.word, wait.waiters, wait.expected, wait.timeoutMs, waitSignal);
-        result = true;
-      }
-    } catch (error) {
-      step = steps.throw(error);
-      continue;
-    }
-    step = steps.next(result);
-  }
-  return step.value;
+function runAsync<T>(ring: Ring, steps: Steps<T>, signal: AbortSignal | undefined): Promise<T> {
+  return driveAsync(steps, signal, async (wait, waitSignal) => {
+    if ('lock' in wait) return wait.lock.acquireAsync(wait.timeoutMs ?? null, { signal: waitSignal });
+    await ring.waitWordAsync(wait.word, wait.waiters, wait.expected, wait.timeoutMs, waitSignal);
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,26 +582,22 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** Waits until every message put has been taskDone(); false when timeoutMs passes first (beyond CPython). */
   join(timeoutMs?: number | null): boolean {
-    const deadline = deadlineOf(timeoutArg(timeoutMs, 'JoinableQueue.join'));
-    const ints = this._ring.ints;
-    for (;;) {
-      const left = Atomics.load(ints, UNFINISHED / 4);
-      if (left === 0) return true;
-      const remaining = remainingMs(deadline);
-      if (remaining === 0) return false;
-      this._ring.waitWord(UNFINISHED, JOIN_WAITERS, left, remaining);
-    }
+    return runBlocking(this._ring, this._joinSteps(timeoutArg(timeoutMs, 'JoinableQueue.join')));
   }
 
-  async joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
-    const deadline = deadlineOf(timeoutArg(timeoutMs, 'JoinableQueue.joinAsync'));
+  joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+    return runAsync(this._ring, this._joinSteps(timeoutArg(timeoutMs, 'JoinableQueue.joinAsync')), options?.signal);
+  }
+
+  private *_joinSteps(timeout: number): Steps<boolean> {
+    const deadline = deadlineOf(timeout);
     const ints = this._ring.ints;
     for (;;) {
       const left = Atomics.load(ints, UNFINISHED / 4);
       if (left === 0) return true;
       const remaining = remainingMs(deadline);
       if (remaining === 0) return false;
-      await this._ring.waitWordAsync(UNFINISHED, JOIN_WAITERS, left, remaining, options?.signal);
+      yield { word: UNFINISHED, waiters: JOIN_WAITERS, expected: left, timeoutMs: remaining, abortable: true };
     }
   }
 

@@ -8,7 +8,10 @@ import { BrokenBarrierError, InvalidStateError, TimeoutError } from './errors';
 import { native, Take, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
-import { createSegment, receiveSegment, sendSegment, thisProcess, timeoutArg, type AbortOptions } from './util';
+import {
+  createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
+  type AbortableWait, type AbortOptions, type Steps as GenericSteps,
+} from './util';
 
 // Int32 slots of a SemLock (native/semlock.h, SemLockState).
 const VALUE = 0;
@@ -51,43 +54,22 @@ function threadSuffix(): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One algorithm, two drivers: the algorithms of Condition/Event/Barrier are generators that yield
-// each wait; runBlocking performs the waits on this thread, runAsync awaits them.
+// The algorithms of Condition/Event/Barrier are step generators (util.ts) that wait on SemLocks.
 
-interface WaitStep {
+interface WaitStep extends AbortableWait {
   lock: SemLock;
   /** undefined waits forever. */
   timeoutMs: number | undefined;
-  /** Cleanup waits (re-taking a condition's lock) ignore the caller's AbortSignal. */
-  abortable: boolean;
 }
 
-type Steps<T> = Generator<WaitStep, T, boolean>;
+type Steps<T> = GenericSteps<WaitStep, T>;
 
 function runBlocking<T>(steps: Steps<T>): T {
-  let step = steps.next();
-  while (!step.done) step = steps.next(step.value.lock.acquire(true, step.value.timeoutMs));
-  return step.value;
+  return driveBlocking(steps, ({ lock, timeoutMs }) => lock.acquire(true, timeoutMs));
 }
 
-async function runAsync<T>(steps: Steps<T>, signal: AbortSignal | undefined): Promise<T> {
-  let step = steps.next();
-  while (!step.done) {
-    const { lock, timeoutMs, abortable } = step.value;
-    let acquired: boolean;
-    try {
-      acquired = await lock.acquireAsync(timeoutMs, abortable ? { signal } : undefined);
-    } catch (error) {
-      step = steps.throw(error);
-      continue;
-    }
-    step = steps.next(acquired);
-  }
-  return step.value;
-}
-
-function remainingMs(deadline: number | undefined): number | undefined {
-  return deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+function runAsync<T>(steps: Steps<T>, signal: AbortSignal | undefined): Promise<T> {
+  return driveAsync(steps, signal, ({ lock, timeoutMs }, waitSignal) => lock.acquireAsync(timeoutMs, waitSignal && { signal: waitSignal }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,7 +498,7 @@ export class Condition {
   /** @internal */
   *_waitForSteps<T>(predicate: () => T, timeout: number): Steps<T> {
     let result = predicate();
-    const deadline = timeout < 0 ? undefined : performance.now() + timeout;
+    const deadline = deadlineOf(timeout);
     while (!result) {
       const left = remainingMs(deadline);
       if (left === 0) break;
@@ -701,7 +683,7 @@ export class Barrier {
 
   private *_waitSteps(timeoutMs: number | null | undefined, call: string): Steps<number> {
     const timeout = timeoutArg(timeoutMs === undefined ? this._timeout : timeoutMs, `Barrier.${call}`);
-    const deadline = timeout < 0 ? undefined : performance.now() + timeout;
+    const deadline = deadlineOf(timeout);
     const ints = this._ints;
     yield this._cond._lockStep();
     try {

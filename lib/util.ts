@@ -61,6 +61,52 @@ export function timeoutArg(timeoutMs: number | null | undefined, what: string): 
   return timeoutMs <= 0 ? 0 : timeoutMs;
 }
 
+/** The moment a timeout from timeoutArg ends (undefined: never). */
+export function deadlineOf(timeout: number): number | undefined {
+  return timeout < 0 ? undefined : performance.now() + timeout;
+}
+
+/** What is left until `deadline` (undefined: forever, 0: past). */
+export function remainingMs(deadline: number | undefined): number | undefined {
+  return deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+}
+
+// One algorithm, two drivers: waiting algorithms (Condition, Barrier, Queue put/get, …) are
+// generators that yield each wait; driveBlocking performs the waits on this thread, driveAsync
+// awaits their Async forms. The generator receives each wait's boolean outcome, or its error.
+
+/** A wait a step generator yields; cleanup waits (re-taking a lock) ignore the caller's AbortSignal. */
+export interface AbortableWait {
+  abortable: boolean;
+}
+
+export type Steps<W, T> = Generator<W, T, boolean>;
+
+export function driveBlocking<W, T>(steps: Steps<W, T>, wait: (step: W) => boolean): T {
+  let step = steps.next();
+  while (!step.done) step = steps.next(wait(step.value));
+  return step.value;
+}
+
+export async function driveAsync<W extends AbortableWait, T>(
+  steps: Steps<W, T>,
+  signal: AbortSignal | undefined,
+  wait: (step: W, signal: AbortSignal | undefined) => Promise<boolean>,
+): Promise<T> {
+  let step = steps.next();
+  while (!step.done) {
+    let outcome: boolean;
+    try {
+      outcome = await wait(step.value, step.value.abortable ? signal : undefined);
+    } catch (error) {
+      step = steps.throw(error);
+      continue;
+    }
+    step = steps.next(outcome);
+  }
+  return step.value;
+}
+
 /**
  * This process's pid for hot paths: reading the `process` global costs ~35 ns (it is an accessor
  * on globalThis). A fork child must update it.
