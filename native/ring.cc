@@ -76,110 +76,24 @@ Napi::Value RingOwnerDied(const Napi::CallbackInfo& info) {
 
 // new RingWatcher(segment, wordOffset, waitersOffset, onChange): after arm(expected), calls
 // onChange on the JS thread once the word differs from `expected`. Idle watchers keep no loop alive.
-class RingWatcher : public Napi::ObjectWrap<RingWatcher> {
+class RingWatcher : public WatcherThread<RingWatcher> {
  public:
-  static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "RingWatcher",
-                       {InstanceMethod<&RingWatcher::Arm>("arm"), InstanceMethod<&RingWatcher::Idle>("idle"),
-                        InstanceMethod<&RingWatcher::Close>("close")});
-  }
+  explicit RingWatcher(const Napi::CallbackInfo& info)
+      : WatcherThread(info, 3, "mpjs-ring-watch", WordArg(info, 0, 1), Segment::From(info[0])->mapping()),
+        word_(WordArg(info, 0, 1)),
+        waiters_(WordArg(info, 0, 2)) {}
 
-  explicit RingWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingWatcher>(info) {
-    Napi::Env env = info.Env();
-    word_ = WordArg(info, 0, 1);
-    waiters_ = WordArg(info, 0, 2);
-    mapping_ = Segment::From(info[0])->mapping();
-    if (!info[3].IsFunction()) ThrowType(env, "RingWatcher callback must be a function");
-    // At environment teardown Node may finalize the function before this object: Stop() must then
-    // leave it alone, so the function's finalizer tells us.
-    std::shared_ptr<std::atomic<bool>> finalized = finalized_;
-    changed_ = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "mpjs-ring-watch", 0, 1,
-                                             [finalized](Napi::Env) { finalized->store(true); });
-    changed_.Unref(env);
-    owner_pid_ = getpid();
-    thread_ = std::thread([this] { Run(); });
-    CountWatcherThread(1);
+  void WaitUntilReady(int32_t expected) {
+    while (!stopping() && word_->load() == expected) {
+      waiters_->fetch_add(1);
+      WaitOnWord(word_, expected, kRecheckMs);
+      waiters_->fetch_sub(1);
+    }
   }
-
-  ~RingWatcher() override { Stop(); }
 
  private:
-  void Run() {
-    RunUntilStopped();
-    exited_.store(true);
-  }
-
-  void RunUntilStopped() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      armed_cv_.wait(lock, [this] { return armed_ || stopping_.load(); });
-      if (stopping_) return;
-      armed_ = false;
-      const int32_t expected = expected_;
-      lock.unlock();
-      while (!stopping_ && word_->load() == expected) {
-        waiters_->fetch_add(1);
-        WaitOnWord(word_, expected, kRecheckMs);
-        waiters_->fetch_sub(1);
-      }
-      if (stopping_) return;
-      changed_.NonBlockingCall();
-      lock.lock();
-    }
-  }
-
-  Napi::Value Arm(const Napi::CallbackInfo& info) {
-    if (stopping_) throw Napi::Error::New(info.Env(), "RingWatcher is closed");
-    const int32_t expected = static_cast<int32_t>(IntArg(info, 0, "expected"));
-    changed_.Ref(info.Env());
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      expected_ = expected;
-      armed_ = true;
-    }
-    armed_cv_.notify_one();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Idle(const Napi::CallbackInfo& info) {
-    if (!stopping_) changed_.Unref(info.Env());
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Stop();
-    return info.Env().Undefined();
-  }
-
-  void Stop() {
-    if (stopping_.exchange(true)) return;
-    if (getpid() != owner_pid_) {
-      // A fork child inherits this object but not its thread (see wait.cc's Watcher).
-      thread_.detach();
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-    }
-    armed_cv_.notify_one();
-    JoinWatcherThread(thread_, exited_, word_);
-    CountWatcherThread(-1);
-    if (!finalized_->load()) changed_.Release();
-  }
-
-  std::atomic<int32_t>* word_ = nullptr;
-  std::atomic<int32_t>* waiters_ = nullptr;
-  std::shared_ptr<Mapping> mapping_;  // keeps the words mapped while the thread waits on them
-  Napi::ThreadSafeFunction changed_;
-  std::shared_ptr<std::atomic<bool>> finalized_ = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable armed_cv_;
-  bool armed_ = false;
-  int32_t expected_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> exited_{false};
-  pid_t owner_pid_ = 0;
+  std::atomic<int32_t>* word_;
+  std::atomic<int32_t>* waiters_;
 };
 
 // new RingReadable(segment, tailOffset, headOffset, readersWaitingOffset, writersWaitingOffset):
@@ -278,7 +192,7 @@ void InitRing(Napi::Env env, Napi::Object exports) {
   exports.Set("ringWait", Napi::Function::New(env, RingWait, "ringWait"));
   exports.Set("ringWake", Napi::Function::New(env, RingWake, "ringWake"));
   exports.Set("ringOwnerDied", Napi::Function::New(env, RingOwnerDied, "ringOwnerDied"));
-  exports.Set("RingWatcher", RingWatcher::Init(env));
+  exports.Set("RingWatcher", RingWatcher::DefineWatcher(env, "RingWatcher"));
   exports.Set("RingReadable", RingReadable::Init(env));
 }
 
