@@ -10,17 +10,10 @@ import * as nodeModule from 'node:module';
 // Required once the cache is on. Every handle's reducer registers on import of the index.
 require('./index');
 const { native } = require('./native') as typeof import('./native');
-const { runProcess } = require('./popen/payload') as typeof import('./popen/payload');
+const { receiveProcess } = require('./popen/payload') as typeof import('./popen/payload');
 
 const DATA_FD = 3;
 const TRACKER_FD = 4;
 
 native.adoptTracker(TRACKER_FD);
-let bytes: Buffer | null;
-const fds: number[] = [];
-try {
-  bytes = native.recvFrame(DATA_FD, -1, fds);
-} finally {
-  native.closeFd(DATA_FD);
-}
-runProcess(bytes, fds);
+receiveProcess(DATA_FD);

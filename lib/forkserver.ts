@@ -16,7 +16,7 @@
 import './index'; // every handle's reducer registers on import
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess, encodeProcess, runProcess, sendProcess } from './popen/payload';
+import { decodeProcess, encodeProcess, receiveProcess, sendProcess } from './popen/payload';
 import { Process } from './context';
 
 const CONTROL_FD = 3;
@@ -70,16 +70,17 @@ function readRequest(error: Error | null): { status: number; bytes: Buffer; fds:
 }
 
 function onRequest(error: Error | null): void {
-  const request = readRequest(error);
-  // The parent is gone: so is the reason to serve. Running children outlive the server.
-  if (request === null) return shutDown();
-  // A spare killed from outside while it waited is replaced.
+  // A spare killed from outside while it waited is replaced before the request is read, so the
+  // new spare inherits none of the request's descriptors.
   if (spare !== null && native.reap(spare.pid) !== null) {
     native.closeFd(spare.pipe);
     native.closeFd(spare.sentinel);
     spare = null;
   }
   if (spare === null && !forkSpare()) return;
+  const request = readRequest(error);
+  // The parent is gone: so is the reason to serve. Running children outlive the server.
+  if (request === null) return shutDown();
   const { pid, sentinel, pipe } = spare!;
   spare = null;
   sendProcess(pipe, request.bytes, request.fds);
@@ -154,15 +155,8 @@ function becomeChild(pipe: number): void {
   live.clear();
   exitWhenIdle();
   decodeProcess(warmUp);
-  let bytes: Buffer | null;
-  const fds: number[] = [];
-  try {
-    bytes = native.recvFrame(pipe, -1, fds);
-  } finally {
-    native.closeFd(pipe);
-  }
-  // null: the server shut down before this spare was needed.
-  runProcess(bytes, fds);
+  // Exits 255 when the server shut down before this spare was needed.
+  receiveProcess(pipe);
 }
 
 serve();

@@ -10,7 +10,7 @@ import { inspect } from 'node:util';
 import { Context, cpuCount, getContext } from './context';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from './errors';
 import { native, type NativeFdWatcher } from './native';
-import type { Process } from './process';
+import { signalName, type Process } from './process';
 import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './pool-protocol';
 import { parentPoolFds, poolWorkerMain } from './pool-worker';
 import { dumps, loads } from './serializer/index';
@@ -94,11 +94,9 @@ class ProcessHandle implements WorkerHandle {
   }
 }
 
-const SIGNAL_NAMES = new Map<number, string>(Object.entries(require('node:os').constants.signals as Record<string, number>).map(([name, n]) => [n, name]));
-
-export function describeExit(code: number | null): string {
+function describeExit(code: number | null): string {
   if (code === null) return 'an unknown cause';
-  if (code < 0) return `signal ${SIGNAL_NAMES.get(-code) ?? -code}`;
+  if (code < 0) return `signal ${signalName(-code)}`;
   return `exit code ${code}`;
 }
 
@@ -647,11 +645,6 @@ class IMapJob<R> extends Job implements IterableIterator<R>, AsyncIterable<R> {
     }
     this.byIndex.clear();
     this.inOrder.length = 0;
-  }
-
-  /** @internal */
-  get waiting(): boolean {
-    return this.waiter !== null;
   }
 
   [Symbol.iterator](): this {
@@ -1211,6 +1204,8 @@ export class Dispatcher {
       this.runDueTimers();
       this.schedule();
     }, Math.max(0, at - performance.now()));
+    // Timers matter only while chunks run, and then the armed socket watchers hold the loop.
+    this.timerHandle.unref();
   }
 
   // --- ending ------------------------------------------------------------------------------

@@ -38,6 +38,11 @@ const SIGNAL_NAMES = new Map<number, string>(
   Object.entries(require('node:os').constants.signals as Record<string, number>).map(([name, n]) => [n, name]),
 );
 
+/** A signal number's name (`SIGKILL`), or the number when the platform has no name for it. */
+export function signalName(signal: number): string {
+  return SIGNAL_NAMES.get(signal) ?? String(signal);
+}
+
 /** Resolves the strategy of a Process subclass; set by context.ts (breaks the import cycle). */
 export let popenFor: (process: AnyProcess) => PopenClass = () => {
   throw new Error('multiprocess: no start method registered');
@@ -234,7 +239,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     else {
       parts.push(`pid=${this._popen.pid}`);
       const code = this._popen.poll();
-      status = code === null ? 'started' : `stopped exitcode=${code < 0 ? `-${SIGNAL_NAMES.get(-code) ?? -code}` : code}`;
+      status = code === null ? 'started' : `stopped exitcode=${code < 0 ? `-${signalName(-code)}` : code}`;
     }
     parts.push(`parent=${this._parentPid}`, status);
     if (this._daemon) parts.push('daemon');

@@ -60,8 +60,18 @@ export function sendProcess(fd: number, bytes: Uint8Array, fds: number[] = []): 
   }
 }
 
-/** In a spawn or forkserver child: runs the process object; null when the parent died before it sent one. */
-export function runProcess(bytes: Buffer | null, fds: number[] = []): void {
+/**
+ * In a spawn or forkserver child: reads the process object (and its descriptors) from the data
+ * socket, closes it and runs the object; exits 255 when the parent died before it sent one.
+ */
+export function receiveProcess(fd: number): void {
+  let bytes: Buffer | null;
+  const fds: number[] = [];
+  try {
+    bytes = native.recvFrame(fd, -1, fds);
+  } finally {
+    native.closeFd(fd);
+  }
   if (bytes === null) process.exit(255);
   void decodeProcess(bytes, fds)._bootstrapAsync();
 }

@@ -87,7 +87,9 @@ export function unframe(bytes: Uint8Array): { codec: number; value: unknown } {
   try {
     if (codec === CODEC_JSON || codec === CODEC_PLAIN_JSON) {
       const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-      return { codec, value: parseGraph(buffer.toString('utf8', HEADER)) };
+      const text = buffer.toString('utf8', HEADER);
+      // Only a graph can be a standalone function message; plain data is never memoized (callers may mutate it).
+      return { codec, value: codec === CODEC_JSON ? parseGraph(text) : JSON.parse(text) };
     }
     const deserializer = new v8.DefaultDeserializer(bytes);
     deserializer.readRawBytes(HEADER);
