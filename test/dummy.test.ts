@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 const root = path.resolve(__dirname, '..');
 const dummy = createRequire(import.meta.url)(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
 const { BrokenPoolError } = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
-const { ThreadPool, Pool, Process, Lock, Value, Queue, JoinableQueue, taskSignal } = dummy;
+const { ThreadPool, Pool, Process, Lock, Event, Value, Queue, JoinableQueue, taskSignal } = dummy;
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('ThreadPool', () => {
@@ -61,13 +61,17 @@ describe('ThreadPool', () => {
   it('abort of a running task: taskSignal(), then the thread is terminated and replaced', async () => {
     await using small = new ThreadPool({ processes: 1, cancelGraceMs: 30 });
     const controller = new AbortController();
-    const cooperative = small.applyAsync(async () => {
+    const [started, saw] = [new Event(), new Event()];
+    const cooperative = small.applyAsync(async (s: InstanceType<typeof Event>, seen: InstanceType<typeof Event>) => {
       const signal = taskSignal();
+      s.set();
       await new Promise((resolve) => signal.addEventListener('abort', resolve));
-      return 'stopped';
-    }, [], { signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('enough')), 20);
+      seen.set();
+    }, [started, saw], { signal: controller.signal });
+    expect(await started.waitAsync(20_000)).toBe(true);
+    controller.abort(new Error('enough'));
     await expect(cooperative).rejects.toThrow('enough');
+    expect(await saw.waitAsync(20_000)).toBe(true);
     const stuck = small.applyAsync(() => {
       for (;;);
     }, [], { timeout: 50 });

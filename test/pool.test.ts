@@ -4,6 +4,8 @@
 // The package is the BUILT one (dist/), as a user loads it.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
@@ -12,16 +14,6 @@ const { getContext, Event, BrokenPoolError, InvalidStateError, SerializationErro
 
 type Method = 'fork' | 'spawn' | 'forkserver';
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
-// Yields to the event loop (which drives the pool) until a worker set the flag. Not Event.waitAsync:
-// its native watcher aborts node at exit once a forkserver child set the event (a bug on main).
-async function until(flag: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!flag()) {
-    if (Date.now() > deadline) throw new Error('a worker never signalled');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => {
   const ctx = getContext(method);
@@ -203,7 +195,7 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         r.wait(20_000);
         return 'done';
       }, [started, release]));
-      await until(() => started.isSet());
+      expect(await started.waitAsync(20_000)).toBe(true);
       const controller = new AbortController();
       const queued = pool.applyAsync(() => 'never', [], { signal: controller.signal });
       controller.abort(new Error('changed my mind'));
@@ -215,16 +207,19 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
 
     it.runIf(canAwait)('abort of a running task reaches taskSignal() inside the worker', async () => {
       const started = new Event();
+      const saw = new Event();
       const controller = new AbortController();
-      const running = pool.applyAsync(async (s: InstanceType<typeof Event>) => {
+      const running = pool.applyAsync(async (s: InstanceType<typeof Event>, seen: InstanceType<typeof Event>) => {
         const signal = taskSignal();
         s.set();
         await new Promise((resolve) => signal.addEventListener('abort', resolve));
-        return `saw ${(signal.reason as DOMException).name}`;
-      }, [started], { signal: controller.signal });
-      await until(() => started.isSet());
+        seen.set();
+      }, [started, saw], { signal: controller.signal });
+      expect(await started.waitAsync(20_000)).toBe(true);
       controller.abort();
       await expect(running).rejects.toThrow(/abort/i);
+      // The result rejects at once in the parent; the worker's own signal must fire too.
+      expect(await saw.waitAsync(20_000)).toBe(true);
       expect(pool.apply(() => 'still serving')).toBe('still serving');
     });
 
@@ -241,11 +236,13 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         for await (const value of pool.imapUnordered((x: number) => x + 1, numbers(), 2000)) sum += value;
         return sum;
       };
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
       expect(await run()).toBe(500_000 * 4.5);
-      global.gc?.();
+      gc();
       const before = process.memoryUsage().heapUsed;
       expect(await run()).toBe(500_000 * 4.5);
-      global.gc?.();
+      gc();
       const after = process.memoryUsage().heapUsed;
       expect(after - before).toBeLessThan(64 * 1024 * 1024);
     });
@@ -286,7 +283,7 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       s.set();
       for (;;);
     }, [started]));
-    await until(() => started.isSet());
+    expect(await started.waitAsync(20_000)).toBe(true);
     pool.terminate();
     for (const result of inFlight) await expect(result).rejects.toMatchObject({ code: 'ERR_MP_POOL_TERMINATED' });
     await pool.joinAsync();
@@ -300,7 +297,7 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       s.set();
       for (;;);
     }, [started], { signal: controller.signal });
-    await until(() => started.isSet());
+    expect(await started.waitAsync(20_000)).toBe(true);
     controller.abort(new Error('stop'));
     await expect(stuck).rejects.toThrow('stop');
     expect(await pool.applyAsync(() => 'fresh worker')).toBe('fresh worker');
@@ -318,7 +315,9 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
   it('new Pool(n) shorthand, the root Pool and the context Pool', () => {
     using pool = new mp.Pool(1);
     expect(pool.apply(() => 'root')).toBe('root');
-    expect(ctx.Pool).toBe(ctx.Pool);
+    expect(getContext(method).Pool).toBe(ctx.Pool);
+    using bound = new ctx.Pool(1);
+    expect(bound).toBeInstanceOf(mp.Pool);
     expect(() => new mp.Pool(0)).toThrow(RangeError);
     expect(() => new mp.Pool({ maxtasksperchild: -1 })).toThrow(RangeError);
   });

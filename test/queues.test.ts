@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from './helpers/until';
 
 const root = path.resolve(__dirname, '..');
 const load = createRequire(import.meta.url);
@@ -17,14 +18,6 @@ const conn = load(path.join(root, 'dist/connection.js')) as typeof import('../li
 const { Empty, Event, Full, getContext, InvalidStateError, JoinableQueue, Lock, Pipe, Queue, SimpleQueue, Value } = mp;
 type Queue<T = unknown> = import('../lib/queues').Queue<T>;
 type Method = 'fork' | 'spawn' | 'forkserver';
-
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in 20 s');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 /** The ring's positions and message counts, read the way the queue reads them. */
 function ringState(queue: Queue): { tail: number; tailCount: number; head: number; headCount: number } {
@@ -341,8 +334,9 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('across processes, %s', (
       await until(() => ringState(q).tail - ringState(q).head >= 48 << 10);
       second.kill();
       await second.joinAsync();
+      const headBefore = ringState(q).head;
       const got = q.getAsync(5000);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => ringState(q).head > headBefore, "the reader's first step into the partial message");
       q.put({ after: true });
       expect(await got).toEqual({ after: true });
       expect(q.qsize()).toBe(0);

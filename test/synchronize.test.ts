@@ -4,15 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, TimeoutError } from '../lib/index';
 import { child } from './helpers/child';
-/** Waits for shared state another process changes (no event exists for "parked in a wait"). */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in 20 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
+import { until } from './helpers/until';
 
 describe('Lock', () => {
   it('acquires, refuses a second non-blocking acquire, and releases', () => {
