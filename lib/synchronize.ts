@@ -20,6 +20,10 @@ const OWNER_PID = 2;
 const OWNER_TID = 3;
 const COUNT = 4;
 const SEMLOCK_BYTES = 32;
+// What OWNER_TID holds for this thread: threadId + 1, so the 0 that a release (or the native
+// dead-holder takeover) leaves never matches the main thread's threadId 0 when OWNER_PID, read
+// separately, is still this process's.
+const HOLDER_TID = threadId + 1;
 
 // x64 never moves a load before an earlier locked CAS, so a plain read suffices there; elsewhere
 // (ARM64) the SLEEPERS check after a release needs Atomics.load, which costs ~9 ns more.
@@ -165,7 +169,7 @@ export abstract class SemLock {
   release(): void {
     const state = this._state;
     if (this._recursive) {
-      if (state[OWNER_PID] !== thisProcess.pid || state[OWNER_TID] !== threadId || state[COUNT] <= 0)
+      if (state[OWNER_PID] !== thisProcess.pid || state[OWNER_TID] !== HOLDER_TID || state[COUNT] <= 0)
         throw new InvalidStateError(`${this.constructor.name}.release(): attempt to release recursive lock not owned by thread`);
       if (--state[COUNT] > 0) return;
     }
@@ -212,7 +216,7 @@ export abstract class SemLock {
   /** @internal True when this thread of this process holds the lock (CPython's _is_mine). */
   _isMine(): boolean {
     const state = this._state;
-    return state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId && state[COUNT] > 0;
+    return state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === HOLDER_TID && state[COUNT] > 0;
   }
 
   /** @internal Recursion depth held by this thread (CPython's _count). */
@@ -238,7 +242,7 @@ export abstract class SemLock {
 
   private _own(recovered: boolean): void {
     const state = this._state;
-    state[OWNER_TID] = threadId;
+    state[OWNER_TID] = HOLDER_TID;
     state[COUNT] = 1;
     state[OWNER_PID] = thisProcess.pid;
     this.ownerDied = recovered;
@@ -253,12 +257,12 @@ export abstract class SemLock {
     const state = this._state;
     if (this._maxvalue === 1) {
       // Re-entry first: plain reads, where a failing CAS would still lock the cache line.
-      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === threadId) {
+      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === HOLDER_TID) {
         state[COUNT]++;
         return true;
       }
       if (Atomics.compareExchange(state, VALUE, 1, 0) === 1) {
-        state[OWNER_TID] = threadId;
+        state[OWNER_TID] = HOLDER_TID;
         state[COUNT] = 1;
         state[OWNER_PID] = thisProcess.pid;
         this.ownerDied = false;
