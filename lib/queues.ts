@@ -409,9 +409,24 @@ export interface QueueReader {
 }
 
 /** What Queue and SimpleQueue share: a Ring, closing, and the put/get drivers. */
+/** `Queue.put`, `JoinableQueue.getAsync`, …: error texts name the call; built once per class, not per put. */
+type CallNames = Record<'put' | 'get' | 'putNowait' | 'getNowait' | 'putAsync' | 'getAsync', string>;
+const callNamesByClass = new Map<string, CallNames>();
+
+function callNames(cls: string): CallNames {
+  let names = callNamesByClass.get(cls);
+  if (names === undefined) {
+    const of = (method: string): string => `${cls}.${method}`;
+    names = { put: of('put'), get: of('get'), putNowait: of('putNowait'), getNowait: of('getNowait'), putAsync: of('putAsync'), getAsync: of('getAsync') };
+    callNamesByClass.set(cls, names);
+  }
+  return names;
+}
+
 abstract class RingQueue<T> {
   protected _ring!: Ring;
   protected _closed = false;
+  protected _calls!: CallNames;
   private _readable: { handle: NativeRingReadable; pid: number } | undefined;
 
   /** @internal Rebuilds a queue of class `cls` over an existing segment (a handle from another process). */
@@ -424,6 +439,7 @@ abstract class RingQueue<T> {
   protected _bind(ring: Ring): void {
     this._ring = ring;
     this._closed = false;
+    this._calls = callNames(this.constructor.name);
   }
 
   /** @internal The shared segment that holds the ring (its name is the queue's identity). */
@@ -505,28 +521,28 @@ export class Queue<T = unknown> extends RingQueue<T> {
 
   /** Puts obj; with block (default) waits up to timeoutMs for room, else throws Full. */
   put(obj: T, block = true, timeoutMs?: number | null): void {
-    this._put(obj, block ? timeoutArg(timeoutMs, `${this.constructor.name}.put`) : 0, `${this.constructor.name}.put`);
+    this._put(obj, block ? timeoutArg(timeoutMs, this._calls.put) : 0, this._calls.put);
   }
 
   /** Takes the next message; with block (default) waits up to timeoutMs, else throws Empty. */
   get(block = true, timeoutMs?: number | null): T {
-    return this._get(block ? timeoutArg(timeoutMs, `${this.constructor.name}.get`) : 0, `${this.constructor.name}.get`);
+    return this._get(block ? timeoutArg(timeoutMs, this._calls.get) : 0, this._calls.get);
   }
 
   putNowait(obj: T): void {
-    this._put(obj, 0, `${this.constructor.name}.putNowait`);
+    this._put(obj, 0, this._calls.putNowait);
   }
 
   getNowait(): T {
-    return this._get(0, `${this.constructor.name}.getNowait`);
+    return this._get(0, this._calls.getNowait);
   }
 
   putAsync(obj: T, timeoutMs?: number | null, options?: AbortOptions): Promise<void> {
-    return this._putAsync(obj, timeoutMs, options, `${this.constructor.name}.putAsync`);
+    return this._putAsync(obj, timeoutMs, options, this._calls.putAsync);
   }
 
   getAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<T> {
-    return this._getAsync(timeoutMs, options, `${this.constructor.name}.getAsync`);
+    return this._getAsync(timeoutMs, options, this._calls.getAsync);
   }
 
   /** Approximate number of messages in the queue (CPython's caveat applies). */
@@ -614,19 +630,19 @@ export class SimpleQueue<T = unknown> extends RingQueue<T> {
   }
 
   put(obj: T): void {
-    this._put(obj, -1, 'SimpleQueue.put');
+    this._put(obj, -1, this._calls.put);
   }
 
   get(): T {
-    return this._get(-1, 'SimpleQueue.get');
+    return this._get(-1, this._calls.get);
   }
 
   putAsync(obj: T, options?: AbortOptions): Promise<void> {
-    return this._putAsync(obj, null, options, 'SimpleQueue.putAsync');
+    return this._putAsync(obj, null, options, this._calls.putAsync);
   }
 
   getAsync(options?: AbortOptions): Promise<T> {
-    return this._getAsync(null, options, 'SimpleQueue.getAsync');
+    return this._getAsync(null, options, this._calls.getAsync);
   }
 
   empty(): boolean {
