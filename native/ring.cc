@@ -56,11 +56,7 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
     CpuRelax();
   }
   if (word->load() != expected) return info.Env().Undefined();
-  // The count goes up before the word is re-checked (inside futex_wait): a writer that changes
-  // the word and then reads a zero count cannot have missed this sleeper.
-  waiters->fetch_add(1);
-  WaitOnWord(word, expected, timeout);
-  waiters->fetch_sub(1);
+  ParkCounted(word, expected, waiters, timeout);
   return info.Env().Undefined();
 }
 
@@ -85,9 +81,7 @@ class RingWatcher : public WatcherThread<RingWatcher> {
 
   void WaitUntilReady(int32_t expected) {
     while (!stopping() && word_->load() == expected) {
-      waiters_->fetch_add(1);
-      WaitOnWord(word_, expected, kRecheckMs);
-      waiters_->fetch_sub(1);
+      ParkCounted(word_, expected, waiters_, kRecheckMs);
     }
   }
 
@@ -148,9 +142,7 @@ class RingReadable : public Napi::ObjectWrap<RingReadable> {
   }
 
   void Park(std::atomic<int32_t>* word, int32_t expected, std::atomic<int32_t>* waiters) {
-    waiters->fetch_add(1);
-    if (!stopping_) WaitOnWord(word, expected, kRecheckMs);
-    waiters->fetch_sub(1);
+    if (!stopping_) ParkCounted(word, expected, waiters, kRecheckMs);
   }
 
   Napi::Value Fileno(const Napi::CallbackInfo& info) {

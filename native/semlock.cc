@@ -60,9 +60,7 @@ Napi::Value SemAcquire(const Napi::CallbackInfo& info) {
       if (remaining <= 0) return Napi::Number::New(info.Env(), kBusy);
       slice = slice < 0 ? remaining : std::min(slice, remaining);
     }
-    state->sleepers.fetch_add(1);
-    WaitOnWord(&state->value, 0, slice);
-    state->sleepers.fetch_sub(1);
+    ParkCounted(&state->value, 0, &state->sleepers, slice);
   }
 }
 

@@ -694,7 +694,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return;
         want = std::min(want, static_cast<size_t>(available));
       }
-      ssize_t n = ReadSome(fd_, target, want, want_fds_ ? &fds_ : nullptr);
+      // Descriptors travel with a frame's first bytes (SendWithFds): only header reads use recvmsg.
+      ssize_t n = ReadSome(fd_, target, want, want_fds_ && in_header ? &fds_ : nullptr);
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) return;
         return Finish(ErrnoError(env, "read", errno).Value(), env.Undefined());

@@ -76,9 +76,7 @@ class Watcher : public WatcherThread<Watcher> {
 
   void WaitUntilReady(int32_t) {
     while (!stopping() && state_->value.load() <= 0 && !OwnerDied(state_)) {
-      state_->sleepers.fetch_add(1);
-      WaitOnWord(&state_->value, 0, state_->maxvalue == 1 ? kOwnerCheckMs : -1);
-      state_->sleepers.fetch_sub(1);
+      ParkCounted(&state_->value, 0, &state_->sleepers, state_->maxvalue == 1 ? kOwnerCheckMs : -1);
     }
   }
 

@@ -33,6 +33,14 @@ inline void CpuRelax() {
 void WaitOnWord(std::atomic<int32_t>* word, int32_t expected, double timeout_ms);
 void WakeWord(std::atomic<int32_t>* word, int32_t count);
 
+// WaitOnWord counted in `sleepers`: the count goes up before the futex re-checks the word, so a
+// waker that changes the word and then reads a zero count cannot have missed this sleeper.
+inline void ParkCounted(std::atomic<int32_t>* word, int32_t expected, std::atomic<int32_t>* sleepers, double timeout_ms) {
+  sleepers->fetch_add(1);
+  WaitOnWord(word, expected, timeout_ms);
+  sleepers->fetch_sub(1);
+}
+
 // Watcher threads running in this process (SemLock and ring watchers): known threads for fork's
 // audit of unexplained ones. Watchers count themselves in and out.
 int LiveWatcherThreads();
