@@ -99,10 +99,11 @@ const results = [];
 for (const method of options.methods.split(',')) {
   try {
     results.push(await runMethod(method));
-    console.error(`stress: ${JSON.stringify(results.at(-1))}`);
   } catch (error) {
     results.push({ method, children, error: error.message.split('\n')[0] });
   }
+  // A line per method as it ends, a failed one too (test/stress.test.ts reads these).
+  console.error(`stress: ${JSON.stringify(results.at(-1))}`);
 }
 await stop();
 console.table(results);

@@ -48,8 +48,11 @@ function parseScript(script: ScriptText): ParsedScript | null {
     const loops: Ranged[] = [];
     visit(program, (node) => {
       const n = node as unknown as Ranged;
-      if (FUNCTION_TYPES.has(n.type)) byEnd.set(n.end, [...(byEnd.get(n.end) ?? []), n]);
-      else if (LOOP_TYPES.has(n.type)) loops.push(n);
+      if (FUNCTION_TYPES.has(n.type)) {
+        const ending = byEnd.get(n.end);
+        if (ending) ending.push(n);
+        else byEnd.set(n.end, [n]);
+      } else if (LOOP_TYPES.has(n.type)) loops.push(n);
       return true;
     });
     return { text: script.source, manager, byEnd, loops };

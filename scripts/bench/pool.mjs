@@ -70,10 +70,8 @@ async function peerRows() {
 
 function ours(method) {
   const Pool = mp.getContext(method).Pool;
-  const t0 = performance.now();
   const pool = new Pool(POOL);
   pool.apply((x) => x, [1]);
-  const startup = performance.now() - t0;
   const square = (x) => x * x;
   const xs = range(100_000);
   const run = (f, items, chunksize, reps = 7) => {
@@ -102,7 +100,7 @@ function ours(method) {
   const payload = run(len, buffers, 1, 5) * MIB / 1e9;
   pool.terminate();
   pool.join();
-  return { startup, map, closure, one, roundTrip, payload };
+  return { map, closure, one, roundTrip, payload };
 }
 
 // Startup is measured on a warm server (the forkserver row never includes starting the server).
@@ -153,11 +151,10 @@ export async function run() {
   const startFork = startups('fork');
   const startForkserver = startups('forkserver');
   const peers = await peerRows();
-  const best = (table) => table;
   return [
     { name: 'Pool(2).map 100k × (x*x), default chunksize', unit: 'tasks/s', ours: mine.map, baselines: {}, cpython: py?.map, better: 'higher', target: 5e6 },
     { name: 'Pool(2).map of a closure, default chunksize', unit: 'tasks/s', ours: mine.closure, baselines: {}, cpython: undefined, better: 'higher', target: 4e6 },
-    { name: 'one message per task (chunksize 1; peers: 20k submits)', unit: 'tasks/s', ours: mine.one, baselines: best(peers.many), cpython: py?.one, better: 'higher', target: 60e3 },
+    { name: 'one message per task (chunksize 1; peers: 20k submits)', unit: 'tasks/s', ours: mine.one, baselines: peers.many, cpython: py?.one, better: 'higher', target: 60e3 },
     { name: 'single task round trip (applyAsync().get())', unit: 'µs', ours: mine.roundTrip, baselines: peers.roundTrip, cpython: py?.roundTrip, better: 'lower', target: 15 },
     { name: 'Pool(2) constructor → first result, fork', unit: 'ms', ours: startFork, baselines: {}, cpython: py?.startFork, better: 'lower', target: 10 },
     { name: 'Pool(2) constructor → first result, forkserver', unit: 'ms', ours: startForkserver, baselines: peers.startup, cpython: py?.startForkserver, better: 'lower', target: 10 },
