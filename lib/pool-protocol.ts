@@ -3,6 +3,8 @@
 // the general serializer, whose fixed cost per message is several times a task's.
 import { SerializationError } from './errors';
 import { native } from './native';
+import { plainCodec } from './serializer/encode';
+import { CODEC_PLAIN_JSON, frame } from './serializer/format';
 import { dumps, loads } from './serializer/index';
 
 export const enum FrameType {
@@ -81,37 +83,6 @@ function header(type: FrameType, codec: Codec, kind: number, flags: number, seq:
   return head;
 }
 
-/** True when JSON.parse(JSON.stringify(value)) gives the value back exactly (no shared objects). */
-function jsonExact(value: unknown, depth: number, seen: { set: Set<object> | null }): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case 'object': {
-      if (value === null) return true;
-      if (depth > 8) return false;
-      seen.set ??= new Set();
-      if (seen.set.has(value)) return false;
-      seen.set.add(value);
-      if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
-        for (let i = 0; i < value.length; i++) if (!(i in value) || !jsonExact(value[i], depth + 1, seen)) return false;
-        return true;
-      }
-      if (Object.getPrototypeOf(value) !== Object.prototype || Object.getOwnPropertySymbols(value).length > 0) return false;
-      for (const key of Object.keys(value)) {
-        const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
-        if (key === '__proto__' || !('value' in descriptor) || !jsonExact(descriptor.value, depth + 1, seen)) return false;
-      }
-      return Object.keys(value).length === Object.getOwnPropertyNames(value).length;
-    }
-    default:
-      return false;
-  }
-}
-
 function allNumbers(list: unknown[]): boolean {
   for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'number') return false;
   return true;
@@ -155,7 +126,9 @@ export function encodeList(type: FrameType, kind: number, seq: number, fnId: num
     return { head: header(type, Codec.Bytes, kind, bytes === 2 ? FLAG_PLAIN_UINT8 : 0, seq, fnId, count, count, 0), follow: list as Uint8Array[] };
   }
   if (allUndefined(list)) return { head: header(type, Codec.Undefined, kind, 0, seq, fnId, count, 0, 0), follow: [] };
-  if (jsonExact(list, 0, { set: null })) {
+  // The serializer's own plain-data check: JSON-exact lists skip its frame, other plain data skips a second walk.
+  const plain = plainCodec(list);
+  if (plain === CODEC_PLAIN_JSON) {
     const text = JSON.stringify(list);
     const length = Buffer.byteLength(text);
     if (length <= INLINE_LIMIT) {
@@ -165,7 +138,7 @@ export function encodeList(type: FrameType, kind: number, seq: number, fnId: num
     }
     return withPayload(type, Codec.Json, kind, seq, fnId, count, Buffer.from(text, 'utf8'));
   }
-  return withPayload(type, Codec.Dumps, kind, seq, fnId, count, dumps(list, { root }));
+  return withPayload(type, Codec.Dumps, kind, seq, fnId, count, plain !== null ? frame(plain, list) : dumps(list, { root }));
 }
 
 /** A frame carrying one serialized value (a function, an error, the initializer). */
