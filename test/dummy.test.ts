@@ -104,6 +104,7 @@ describe('dummy Process and the rest of the module', () => {
     expect(p.exitcode).toBe(0);
     const q = new Process({ target: async () => new Promise((resolve) => setTimeout(resolve, 5)) });
     q.start();
+    await expect(q.joinAsync(null, { signal: AbortSignal.abort('no wait') })).rejects.toBe('no wait');
     await q.joinAsync();
     expect(String(q)).toMatch(/^<DummyProcess\(Thread-\d+, stopped\)>$/);
   });

@@ -68,14 +68,18 @@ export class Process<A extends unknown[] = unknown[]> {
   async joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<void> {
     if (!this.ended) throw new ProcessError('can only join a started process');
     const timeout = timeoutArg(timeoutMs, 'Process.joinAsync');
+    const signal = options?.signal;
+    signal?.throwIfAborted();
     const waits: Promise<unknown>[] = [this.ended];
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     if (timeout >= 0) waits.push(new Promise((resolve) => (timer = setTimeout(resolve, timeout))));
-    if (options?.signal) waits.push(new Promise((_, reject) => options.signal!.addEventListener('abort', () => reject(options.signal!.reason), { once: true })));
+    if (signal) waits.push(new Promise((_, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true })));
     try {
       await Promise.race(waits);
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
   }
 
