@@ -1,28 +1,11 @@
 // Contexts and start-method selection (CPython's context.py): each context carries Process bound to
 // its start method; the default context follows setStartMethod.
 import { ProcessError } from './errors';
-import { native } from './native';
 import { ForkPopenClass } from './popen/fork';
 import { ForkserverPopenClass } from './popen/forkserver';
 import type { PopenClass, StartMethod } from './popen/index';
 import { SpawnPopen } from './popen/spawn';
 import { _setPopenResolver, Process as BaseProcess } from './process';
-
-/** CPUs this process may run on: the affinity mask, capped by a cgroup CPU quota. */
-export function cpuCount(): number {
-  return native.cpuCount();
-}
-
-/** Sets the `node` binary that spawn and forkserver children run (CPython's set_executable). */
-export function setExecutable(executable: string): void {
-  if (typeof executable !== 'string') throw new TypeError(`setExecutable(path): path must be a string, got ${typeof executable}`);
-  native.setExecutable(executable);
-}
-
-/** The binary children run: the one given to setExecutable, else this process's own. */
-export function getExecutable(): string {
-  return native.getExecutable() ?? process.execPath;
-}
 
 export { setForkserverPreload } from './popen/forkserver';
 

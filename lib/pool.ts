@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 
-import { Context, cpuCount, getContext } from './context';
+import { Context, getContext } from './context';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from './errors';
 import { native, type NativeFdWatcher } from './native';
 import { signalName, type Process } from './process';
 import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './pool-protocol';
 import { parentPoolFds, poolWorkerMain } from './pool-worker';
 import { dumps, loads } from './serializer/index';
+import { cpuCount } from './system';
 import { thisProcess, timeoutArg, type AbortOptions } from './util';
 
 export { taskSignal } from './pool-worker';

@@ -4,7 +4,7 @@
 // posix_spawn, so this process alone reaps the child and a blocking join() can waitpid it.
 import * as path from 'node:path';
 
-import { getExecutable } from '../context';
+import { getExecutable } from '../system';
 import { native } from '../native';
 import { ChildPopen } from './child';
 import type { Launchable, Popen } from './index';
