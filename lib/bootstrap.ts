@@ -7,7 +7,7 @@ import * as nodeModule from 'node:module';
 // Node >= 22.1 keeps the compiled code of our modules on disk: later children skip compiling them.
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-// Required once the cache is on. Every handle's reducer registers on import of the index.
+// Required once the cache is on. The root registers every handle's reducer (handles.ts).
 require('./index');
 const { native } = require('./native') as typeof import('./native');
 const { receiveProcess } = require('./popen/payload') as typeof import('./popen/payload');

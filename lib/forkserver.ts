@@ -13,7 +13,7 @@
 //
 // Whatever the children need is loaded and warmed up here, before any fork: a child then compiles
 // and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
-import './index'; // every handle's reducer registers on import
+import './index'; // the whole package, warm before any fork; every handle's reducer (handles.ts)
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
 import { decodeProcess, encodeProcess, receiveProcess, sendProcess } from './popen/payload';

@@ -1,4 +1,6 @@
 // The package root: the default context's classes and the module functions (CPython's multiprocessing/__init__).
+import './handles';
+
 export * from './errors';
 export { Pipe } from './connection';
 export { Array, RawArray, RawValue, SharedArray, Value } from './sharedctypes';

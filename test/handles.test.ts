@@ -1,0 +1,84 @@
+// Every handle type decodes in every receiver, whatever that process imported itself: a child of
+// every start method (args and Connection messages), a program that imported only the root, and a
+// ThreadPool's worker thread. The package is the built one (dist/), as a user loads it.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const load = createRequire(import.meta.url);
+const mp = load(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
+const { ShareableList, SharedMemory } = load(path.join(root, 'dist/shared-memory.js')) as typeof import('../lib/shared-memory');
+const { ThreadPool } = load(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
+
+type SharedMemoryT = InstanceType<typeof SharedMemory>;
+type ShareableListT = InstanceType<typeof ShareableList>;
+
+const created: SharedMemoryT[] = [];
+afterEach(() => {
+  for (const mem of created.splice(0)) {
+    mem.close();
+    mem.unlink();
+  }
+});
+function segment(size: number): SharedMemoryT {
+  const mem = new SharedMemory({ create: true, size });
+  created.push(mem);
+  return mem;
+}
+function list(items: (number | string)[]): ShareableListT {
+  const made = new ShareableList(items);
+  created.push(made.shm);
+  return made;
+}
+
+describe.each(['fork', 'spawn', 'forkserver'] as const)('%s', (method) => {
+  it('a SharedMemory and a ShareableList in args and in a Connection message reach a child that never imported shared-memory', () => {
+    const inArgs = segment(4);
+    const listInArgs = list([0, 'x']);
+    const inMessage = segment(4);
+    const listInMessage = list([0]);
+    const [ours, theirs] = mp.Pipe();
+    const child = new (mp.getContext(method).Process)({
+      target: (mem: SharedMemoryT, items: ShareableListT, conn: typeof theirs) => {
+        mem.buf[0] = 11;
+        items[0] = 12;
+        const [sent, sentItems] = conn.recv() as [SharedMemoryT, ShareableListT];
+        sent.buf[0] = 13;
+        sentItems[0] = 14;
+        conn.send([sent, sentItems]); // and back: the parent decodes what the child re-encoded
+      },
+      args: [inArgs, listInArgs, theirs],
+    });
+    child.start();
+    ours.send([inMessage, listInMessage]);
+    expect(ours.poll(20_000)).toBe(true);
+    const [back, backItems] = ours.recv() as [SharedMemoryT, ShareableListT];
+    child.join(20_000);
+    expect(child.exitcode).toBe(0);
+    expect([inArgs.buf[0], listInArgs[0], inMessage.buf[0], listInMessage[0]]).toEqual([11, 12, 13, 14]);
+    expect(back).toBeInstanceOf(SharedMemory);
+    expect(backItems).toBeInstanceOf(ShareableList);
+    expect(back.name).toBe(inMessage.name);
+    ours.close();
+    theirs.close();
+  });
+
+  it('a program that imported only the root decodes the shared memory its child sends', () => {
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'helpers/root-only-receiver.cjs'), method], { encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out)).toEqual(['SharedMemory', 42, 'ShareableList', 7, 'seven']);
+  });
+});
+
+it("a ThreadPool's worker thread decodes a SharedMemory in a task's arguments", async () => {
+  const mem = segment(4);
+  mem.buf[0] = 21;
+  const pool = new ThreadPool(1);
+  try {
+    expect(await pool.applyAsync((m: SharedMemoryT) => m.buf[0]! * 2, [mem])).toBe(42);
+  } finally {
+    pool.terminate();
+    await pool.joinAsync();
+  }
+});
