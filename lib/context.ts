@@ -1,11 +1,13 @@
-// Contexts and start-method selection (CPython's context.py): each context carries Process bound to
-// its start method; the default context follows setStartMethod.
-import { ProcessError } from './errors';
+// Contexts and start-method selection (CPython's context.py): a context carries every name of the
+// package root, with what starts a process (Process, Pool, Manager) bound to its start method; the
+// default context follows setStartMethod, and a child adopts the method it was started with.
+import { NotImplementedError, ProcessError } from './errors';
+import type * as Root from './index';
 import { ForkPopenClass } from './popen/fork';
 import { ForkserverPopenClass } from './popen/forkserver';
 import type { PopenClass, StartMethod } from './popen/index';
 import { SpawnPopen } from './popen/spawn';
-import { _setPopenResolver, Process as BaseProcess } from './process';
+import { _bindStartMethods, Process as BaseProcess } from './process';
 
 export { setForkserverPreload } from './popen/forkserver';
 
@@ -18,9 +20,24 @@ const DEFAULT: StartMethod = METHODS[0]!;
 const kMethod = Symbol.for('multiprocess.startMethod');
 let chosen: StartMethod | null = null;
 
-/** A context: the package's classes bound to one start method (CPython's BaseContext). */
+/** CPython's Manager(): a started SyncManager whose server runs under the context's start method. */
+class Manager {
+  constructor() {
+    throw new NotImplementedError('Manager (a SyncManager of multiprocess/managers)');
+  }
+}
+
+// What a context defines itself; every other name of the package root it shares (see shareRootNames).
+const OWN_NAMES = ['Process', 'Pool', 'Manager', 'getContext', 'getStartMethod', 'setStartMethod'] as const;
+type OwnName = (typeof OWN_NAMES)[number];
+
+/** A context: the package root's names, bound to one start method (CPython's BaseContext). */
+// The shared names, which shareRootNames puts on the prototype.
+export interface Context extends Omit<typeof Root, OwnName> {}
 export class Context {
   readonly Process: typeof BaseProcess;
+  readonly Manager: typeof Manager = Manager;
+
   constructor(readonly method: StartMethod | null) {
     // Named Process so that names and reprs read Process-1 whichever context made them.
     const Bound = class Process<A extends unknown[] = unknown[]> extends BaseProcess<A> {};
@@ -28,9 +45,26 @@ export class Context {
     this.Process = Bound;
   }
 
+  /** This context, or the one of `method` (CPython's BaseContext.get_context). */
+  getContext(method?: StartMethod | null): Context {
+    return method === undefined || method === null ? this : getContext(method);
+  }
+
   getStartMethod(allowNone = false): StartMethod | null {
     return this.method ?? getStartMethod(allowNone);
   }
+
+  /** The default context's sets the package's start method; a concrete context's is fixed. */
+  setStartMethod(method: StartMethod | null, force = false): void {
+    if (this.method !== null) throw new ProcessError(`cannot set start method of concrete context ('${this.method}'); use setStartMethod of the package root`);
+    setStartMethod(method, force);
+  }
+}
+
+/** Called once by the package root (index.ts) with its own names: every context carries them all. */
+export function shareRootNames(root: typeof Root): void {
+  for (const [name, value] of Object.entries(root))
+    if (!(OWN_NAMES as readonly string[]).includes(name)) Object.defineProperty(Context.prototype, name, { value, configurable: true });
 }
 
 const contexts = new Map<StartMethod, Context>(METHODS.map((method) => [method, new Context(method)]));
@@ -43,6 +77,7 @@ const defaultContext = new Context(null);
  */
 export const Process = defaultContext.Process;
 export type Process<A extends unknown[] = unknown[]> = BaseProcess<A>;
+export { Manager };
 
 // Subclasses of Process travel by value to spawn and forkserver children, and their superclass
 // (ours) must arrive as the child's own class, by reference. The serializer finds by reference what
@@ -85,7 +120,10 @@ export function getAllStartMethods(): StartMethod[] {
   return [...METHODS];
 }
 
-_setPopenResolver((process) => {
-  const method = (process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod();
-  return POPEN[method ?? DEFAULT];
-});
+_bindStartMethods(
+  (process) => POPEN[(process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod() ?? DEFAULT],
+  // A child uses its parent's method for its own children (CPython's _force_start_method in _bootstrap).
+  (method) => {
+    chosen = method;
+  },
+);

@@ -1,11 +1,13 @@
 // The package root: the default context's classes and the module functions (CPython's multiprocessing/__init__).
 import './handles';
+import * as root from './index';
+import { shareRootNames } from './context';
 
 export * from './errors';
 export { Pipe } from './connection';
 export { Array, RawArray, RawValue, SharedArray, Value } from './sharedctypes';
 export type { ArrayInit, CInput, CValue, SharedCtypesOptions, SynchronizedOptions, Typecode, TypedArrayOf } from './sharedctypes';
-export { Context, getAllStartMethods, getContext, getStartMethod, Process, setForkserverPreload, setStartMethod } from './context';
+export { Context, getAllStartMethods, getContext, getStartMethod, Manager, Process, setForkserverPreload, setStartMethod } from './context';
 export { cpuCount, setExecutable } from './system';
 export { CRITICAL, DEBUG, ERROR, getLogger, INFO, logToStderr, SUBDEBUG, SUBWARNING, WARNING } from './logging';
 export { activeChildren, currentProcess, parentProcess } from './process';
@@ -20,3 +22,6 @@ export function freezeSupport(): void {}
 
 /** No-op: connections are always transferable here (CPython's allow_connection_pickling). */
 export function allowConnectionPickling(): void {}
+
+// CPython's root is its default context's names; here every context carries the root's.
+shareRootNames(root);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 
 import { ProcessError } from './errors';
-import type { Launchable, Popen, PopenClass } from './popen/index';
+import type { Launchable, Popen, PopenClass, StartMethod } from './popen/index';
 import { timeoutArg, type AbortOptions } from './util';
 
 export interface ProcessOptions<A extends unknown[] = unknown[]> {
@@ -43,12 +43,15 @@ export function signalName(signal: number): string {
   return SIGNAL_NAMES.get(signal) ?? String(signal);
 }
 
-/** Resolves the strategy of a Process subclass; set by context.ts (breaks the import cycle). */
-export let popenFor: (process: AnyProcess) => PopenClass = () => {
+// Set by context.ts, which imports this module: the strategy that starts a Process, and how a child
+// adopts the start method it was started with.
+let popenFor: (process: AnyProcess) => PopenClass = () => {
   throw new Error('multiprocess: no start method registered');
 };
-export function _setPopenResolver(resolve: (process: AnyProcess) => PopenClass): void {
+let adoptStartMethod: (method: StartMethod) => void = () => {};
+export function _bindStartMethods(resolve: (process: AnyProcess) => PopenClass, adopt: (method: StartMethod) => void): void {
   popenFor = resolve;
+  adoptStartMethod = adopt;
 }
 
 export class Process<A extends unknown[] = unknown[]> implements Launchable {
@@ -61,6 +64,8 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   private _parentName = current.name;
   private _popen: Popen | null = null;
   private _closed = false;
+  // Recorded by start() and travelling with the object, so the child adopts it.
+  private _startMethod: StartMethod | null = null;
   authkey: Buffer = current.authkey;
 
   constructor(options: ProcessOptions<A> = {}) {
@@ -86,7 +91,9 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     if (this._parentPid !== process.pid) throw new ProcessError('can only start a process object created by the current process');
     if (current.daemon) throw new ProcessError('daemonic processes are not allowed to have children');
     reapChildren();
-    this._popen = popenFor(this).start(this);
+    const popenClass = popenFor(this);
+    this._startMethod = popenClass.method;
+    this._popen = popenClass.start(this);
     children.add(this);
     installExitHook();
   }
@@ -138,6 +145,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   }
 
   private _becomeCurrent(): void {
+    if (this._startMethod !== null) adoptStartMethod(this._startMethod);
     current = { name: this._name, identity: this._identity, daemon: this._daemon, authkey: this.authkey, parentPid: this._parentPid, parentName: this._parentName };
     counter = 1;
     children.clear();
