@@ -20,15 +20,10 @@ export interface ProcessIdentity {
   readonly pid: number;
 }
 
-// The running process's own state, replaced in a fork child (CPython's _current_process & co).
-let current: { name: string; identity: number[]; daemon: boolean; authkey: Buffer; parentPid: number | null; parentName: string | null } = {
-  name: 'MainProcess',
-  identity: [],
-  daemon: false,
-  authkey: randomBytes(32),
-  parentPid: null,
-  parentName: null,
-};
+// The running process's own Process object (CPython's _current_process): the main process's
+// below, replaced by the child's own in _bootstrap. Unset only while the main one is being made.
+let current: AnyProcess;
+let parent: ProcessIdentity | null = null;
 let counter = 1;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- children of any argument types
 type AnyProcess = Process<any>;
@@ -60,23 +55,28 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   private _name: string;
   private _daemon: boolean;
   private _identity: number[];
-  private _parentPid = process.pid;
-  private _parentName = current.name;
+  private _parentPid: number | null;
+  private _parentName: string | null;
   private _popen: Popen | null = null;
   private _closed = false;
   // Recorded by start() and travelling with the object, so the child adopts it.
   private _startMethod: StartMethod | null = null;
-  authkey: Buffer = current.authkey;
+  authkey: Buffer;
 
   constructor(options: ProcessOptions<A> = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('Process(options): options must be an object');
     if (options.target != null && typeof options.target !== 'function')
       throw new TypeError(`Process: target must be a function, got ${typeof options.target}`);
+    // Each Process inherits from the running one; only the main process's own object has none.
+    const creator = current as AnyProcess | undefined;
     this._target = options.target ?? null;
     this._args = (options.args ?? []) as A;
-    this._identity = [...current.identity, counter++];
-    this._daemon = options.daemon ?? current.daemon;
-    this._name = options.name ?? `${new.target.name}-${this._identity.join(':')}`;
+    this._identity = creator ? [...creator._identity, counter++] : [];
+    this._daemon = options.daemon ?? creator?._daemon ?? false;
+    this._parentPid = creator ? process.pid : null;
+    this._parentName = creator?._name ?? null;
+    this.authkey = creator?.authkey ?? randomBytes(32);
+    this._name = options.name ?? (creator ? `${new.target.name}-${this._identity.join(':')}` : 'MainProcess');
   }
 
   /** The child's work; subclasses override it, as in CPython. */
@@ -89,7 +89,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     this._checkClosed();
     if (this._popen !== null) throw new ProcessError('cannot start a process twice');
     if (this._parentPid !== process.pid) throw new ProcessError('can only start a process object created by the current process');
-    if (current.daemon) throw new ProcessError('daemonic processes are not allowed to have children');
+    if (current._daemon) throw new ProcessError('daemonic processes are not allowed to have children');
     reapChildren();
     const popenClass = popenFor(this);
     this._startMethod = popenClass.method;
@@ -146,7 +146,8 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
 
   private _becomeCurrent(): void {
     if (this._startMethod !== null) adoptStartMethod(this._startMethod);
-    current = { name: this._name, identity: this._identity, daemon: this._daemon, authkey: this.authkey, parentPid: this._parentPid, parentName: this._parentName };
+    current = this;
+    parent = { name: this._parentName ?? 'MainProcess', pid: this._parentPid! }; // a child's object always has its parent's
     counter = 1;
     children.clear();
   }
@@ -173,6 +174,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
 
   isAlive(): boolean {
     this._checkClosed();
+    if (this === current) return true;
     if (this._popen === null) return false;
     if (this._parentPid !== process.pid) return false;
     if (this._popen.poll() === null) return true;
@@ -218,6 +220,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
 
   get pid(): number | null {
     this._checkClosed();
+    if (this === current) return process.pid;
     return this._popen?.pid ?? null;
   }
   get ident(): number | null {
@@ -242,14 +245,15 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   toString(): string {
     let status: string;
     const parts = [`name='${this._name}'`];
-    if (this._closed) status = 'closed';
+    if (this === current) status = 'started';
+    else if (this._closed) status = 'closed';
     else if (this._popen === null) status = 'initial';
     else {
       parts.push(`pid=${this._popen.pid}`);
       const code = this._popen.poll();
       status = code === null ? 'started' : `stopped exitcode=${code < 0 ? `-${signalName(-code)}` : code}`;
     }
-    parts.push(`parent=${this._parentPid}`, status);
+    parts.push(`parent=${this._parentPid ?? 'None'}`, status);
     if (this._daemon) parts.push('daemon');
     return `<${this.constructor.name} ${parts.join(' ')}>`;
   }
@@ -277,22 +281,20 @@ function writeStderr(text: string): void {
   }
 }
 
-/** The running process: `MainProcess` at the top of the tree, `Process-1:2` … below. */
-export function currentProcess(): ProcessIdentity & { readonly daemon: boolean; readonly authkey: Buffer; toString(): string } {
-  const self = current;
-  return {
-    name: self.name,
-    pid: process.pid,
-    daemon: self.daemon,
-    authkey: self.authkey,
-    toString: () => `<_MainProcess name='${self.name}' parent=${self.parentPid ?? 'None'} started>`,
-  };
+/** The main process's own Process object; CPython's class name, which the repr shows. */
+class _MainProcess extends Process {
+  override close(): void {}
+}
+current = new _MainProcess();
+
+/** The running process's live Process object: `MainProcess` at the top of the tree, `Process-1:2` … below. */
+export function currentProcess(): Process {
+  return current;
 }
 
 /** The parent of a child process, or null in the main process. */
 export function parentProcess(): ProcessIdentity | null {
-  if (current.parentPid === null) return null;
-  return { name: current.parentName ?? 'MainProcess', pid: current.parentPid };
+  return parent;
 }
 
 function reapChildren(): void {

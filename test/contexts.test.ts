@@ -1,6 +1,7 @@
 // Contexts carry the whole API (API.md §1), and a child knows how it was started: for every start
 // method, a context's queues, locks, events, values and pipes work with its children; a Process
-// child and a Pool worker report the method from getStartMethod(true). The package is the built one (dist/).
+// child and a Pool worker report the method from getStartMethod(true); currentProcess() is the live
+// Process object, in the main process and in every child. The package is the built one (dist/).
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +79,48 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('%s context', (method) =
       await pool.joinAsync();
     }
   });
+
+  it("currentProcess() in a child is the child's own, live Process", () => {
+    const [ours, theirs] = mp.Pipe();
+    class Probe extends ctx.Process<[Connection]> {
+      override run(): void {
+        const me = mp.currentProcess();
+        const [conn] = this._args;
+        conn.send({
+          same: me === this,
+          name: me.name,
+          pid: me.pid,
+          ident: me.ident,
+          ownPid: process.pid,
+          alive: me.isAlive(),
+          exitcode: me.exitcode,
+          daemon: me.daemon,
+          authkey: me.authkey.toString('hex'),
+          repr: String(me),
+        });
+      }
+    }
+    const child = new Probe({ args: [theirs], name: 'probe', daemon: true });
+    child.start();
+    expect(ours.poll(20_000)).toBe(true);
+    const seen = ours.recv() as Record<string, unknown>;
+    child.join(20_000);
+    expect(child.exitcode).toBe(0);
+    expect(seen).toEqual({
+      same: true,
+      name: 'probe',
+      pid: child.pid,
+      ident: child.pid,
+      ownPid: child.pid,
+      alive: true,
+      exitcode: null,
+      daemon: true,
+      authkey: child.authkey.toString('hex'),
+      repr: `<Probe name='probe' parent=${process.pid} started daemon>`,
+    });
+    ours.close();
+    theirs.close();
+  });
 });
 
 describe('the default context', () => {
@@ -100,5 +143,27 @@ describe('the default context', () => {
     child.join(20_000);
     ours.close();
     theirs.close();
+  });
+});
+
+describe('currentProcess() in the main process', () => {
+  it("is CPython's live _MainProcess", () => {
+    const me = mp.currentProcess();
+    expect(mp.currentProcess()).toBe(me);
+    expect(me.name).toBe('MainProcess');
+    expect(me.isAlive()).toBe(true);
+    expect(me.ident).toBe(process.pid);
+    expect(me.pid).toBe(process.pid);
+    expect(me.exitcode).toBeNull();
+    expect(me.daemon).toBe(false);
+    expect(me.authkey).toHaveLength(32);
+    expect(String(me)).toBe("<_MainProcess name='MainProcess' parent=None started>");
+    expect(mp.parentProcess()).toBeNull();
+    expect(() => me.start()).toThrow(mp.ProcessError);
+    expect(() => me.join()).toThrow(mp.ProcessError);
+  });
+
+  it('gives its authkey to the Processes it makes', () => {
+    expect(new mp.Process().authkey.equals(mp.currentProcess().authkey)).toBe(true);
   });
 });
