@@ -55,6 +55,23 @@ function byteCount(value: number | undefined, fallback: number, what: string): n
   return value;
 }
 
+/** The byte offset in `buffer` where recvBytesInto(Async) writes. */
+function intoOffset(buffer: ArrayBufferView, offset: number | undefined, call: string): number {
+  if (!ArrayBuffer.isView(buffer)) throw new TypeError(`Connection.${call}: buffer must be a Buffer, typed array or DataView`);
+  const start = byteCount(offset, 0, `${call} offset`);
+  if (start < 0) throw new RangeError(`Connection.${call}: negative offset`);
+  if (start > buffer.byteLength) throw new RangeError(`Connection.${call}: offset too large`);
+  return start;
+}
+
+/** Copies a received message into `buffer` at `start`; BufferTooShort carries it when it does not fit. */
+function copyInto(message: Buffer, buffer: ArrayBufferView, start: number, call: string): number {
+  if (message.byteLength > buffer.byteLength - start)
+    throw new BufferTooShort(`Connection.${call}: the message (${message.byteLength} bytes) does not fit in ${buffer.byteLength - start} bytes`, { data: message });
+  new Uint8Array(buffer.buffer, buffer.byteOffset + start, message.byteLength).set(message);
+  return message.byteLength;
+}
+
 /** One end of a Pipe (or an accepted/connected socket). */
 export class Connection {
   private _fd: number;
@@ -133,20 +150,23 @@ export class Connection {
   /** Reads a message into `buffer` at byte `offset`; returns its length. BufferTooShort carries it when it does not fit. */
   recvBytesInto(buffer: ArrayBufferView, offset?: number): number {
     this._check('recvBytesInto', 'readable');
-    if (!ArrayBuffer.isView(buffer)) throw new TypeError('Connection.recvBytesInto: buffer must be a Buffer, typed array or DataView');
-    const start = byteCount(offset, 0, 'recvBytesInto offset');
-    if (start < 0) throw new RangeError('Connection.recvBytesInto: negative offset');
-    if (start > buffer.byteLength) throw new RangeError('Connection.recvBytesInto: offset too large');
+    const start = intoOffset(buffer, offset, 'recvBytesInto');
     const stashed = this._stash.shift();
     if (stashed) closeFds(stashed.fds);
+    // Straight into the buffer when it fits; the whole message, to go into BufferTooShort, when not.
     const result = stashed?.bytes ?? (this._assertNoAsyncRead('recvBytesInto'), native.recvFrameInto(this._fd, buffer, start));
     if (result === null) throw this._eofError('recvBytesInto');
     if (typeof result === 'number') return result;
-    if (stashed && result.byteLength <= buffer.byteLength - start) {
-      new Uint8Array(buffer.buffer, buffer.byteOffset + start, result.byteLength).set(result);
-      return result.byteLength;
-    }
-    throw new BufferTooShort(`Connection.recvBytesInto: the message (${result.byteLength} bytes) does not fit in ${buffer.byteLength - start} bytes`, { data: result });
+    return copyInto(result, buffer, start, 'recvBytesInto');
+  }
+
+  /** The Async twin of recvBytesInto. */
+  async recvBytesIntoAsync(buffer: ArrayBufferView, offset?: number, options?: AbortOptions): Promise<number> {
+    this._check('recvBytesIntoAsync', 'readable');
+    const start = intoOffset(buffer, offset, 'recvBytesIntoAsync');
+    const frame = await this._recvFrameAsync('recvBytesIntoAsync', options?.signal);
+    closeFds(frame.fds);
+    return copyInto(frame.bytes, buffer, start, 'recvBytesIntoAsync');
   }
 
   /** Receives an object; Connections in it arrive with their descriptors. */

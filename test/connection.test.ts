@@ -63,6 +63,26 @@ describe('Pipe and Connection bytes', () => {
     expect(b.recvBytes().toString()).toBe('next');
   });
 
+  it('recvBytesIntoAsync waits on the event loop, fills at an offset, and BufferTooShort carries the whole message', async () => {
+    const [a, b] = pipe();
+    const target = Buffer.alloc(8, 0);
+    const pending = b.recvBytesIntoAsync(target, 2);
+    a.sendBytes(Buffer.from('xyz'));
+    expect(await pending).toBe(3);
+    expect(target.toString('latin1', 2, 5)).toBe('xyz');
+    a.sendBytes(Buffer.from('much too long'));
+    const caught = await b.recvBytesIntoAsync(target, 2).catch((error: unknown) => error);
+    expect(caught).toBeInstanceOf(BufferTooShort);
+    expect(Buffer.from((caught as BufferTooShort).data).toString()).toBe('much too long');
+    await expect(b.recvBytesIntoAsync(target, 9)).rejects.toThrow(RangeError);
+    const controller = new AbortController();
+    const aborted = b.recvBytesIntoAsync(target, 0, { signal: controller.signal });
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
+    a.close();
+    await expect(b.recvBytesIntoAsync(target)).rejects.toBeInstanceOf(EOFError);
+  });
+
   it('a message over maxLength closes the connection, as CPython does', () => {
     const [a, b] = pipe();
     a.sendBytes(Buffer.alloc(100));
