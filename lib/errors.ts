@@ -88,7 +88,7 @@ export class SerializationError extends MultiprocessError {
 /** Thrown by the parts of the contract that are not built yet, so nothing pretends to work. */
 export class NotImplementedError extends MultiprocessError {
   static override readonly code = 'ERR_MP_NOT_IMPLEMENTED';
-  constructor(what: string) {
-    super(`${what} is not implemented yet in this version of multiprocess`);
+  constructor(what: string, options?: MultiprocessErrorOptions) {
+    super(`${what} is not implemented yet in this version of multiprocess`, options);
   }
 }

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { NotImplementedError } from '../errors';
 import { native } from '../native';
 import { Pool as ProcessPool, type PoolOptions, type WorkerHandle, type WorkerTransport } from '../pool';
 import { closeThreadFd, POOL_THREAD_KEY, ThreadLife, type PoolThreadData } from '../pool-worker';
@@ -87,3 +88,10 @@ export { JoinableQueue, Queue, SimpleQueue } from '../queues';
 
 /** No-op, as in CPython's dummy module. */
 export function freezeSupport(): void {}
+
+/** CPython's dummy Manager() hands out thread-shared objects; here that needs managers (issue: managers). */
+export class Manager {
+  constructor() {
+    throw new NotImplementedError('multiprocess/dummy Manager');
+  }
+}
