@@ -31,9 +31,9 @@ class Manager {
 const OWN_NAMES = ['Process', 'Pool', 'Manager', 'getContext', 'getStartMethod', 'setStartMethod'] as const;
 type OwnName = (typeof OWN_NAMES)[number];
 
-/** A context: the package root's names, bound to one start method (CPython's BaseContext). */
 // The shared names, which shareRootNames puts on the prototype.
 export interface Context extends Omit<typeof Root, OwnName> {}
+/** A context: the package root's names, bound to one start method (CPython's BaseContext). */
 export class Context {
   readonly Process: typeof BaseProcess;
   readonly Manager: typeof Manager = Manager;
