@@ -1,8 +1,10 @@
-// Registers the reducer of every handle type the package sends (locks, events, connections, queues,
-// shared ctypes, shared memory), so that a process decodes any of them whatever it imported itself.
-// Imported by the package root, which every child entry (spawn bootstrap, forkserver) loads, and by
-// the pool's worker threads. Not by the serializer: these modules use it, so that would be a circle.
+// What a process needs to decode anything the package sends, whatever it imported itself: the
+// reducer of every handle type (locks, events, connections, queues, shared ctypes, shared memory)
+// and the Process classes that children find by reference (context.ts). Imported by the package
+// root, which the spawn bootstrap and the forkserver load, and by the entries of worker threads.
+// Not by the serializer: these modules use it, so that would be a circle.
 import './connection';
+import './context';
 import './queues';
 import './shared-memory';
 import './sharedctypes';

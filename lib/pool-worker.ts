@@ -294,10 +294,7 @@ export function closeThreadFd(data: PoolThreadData): void {
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREAD_KEY]) {
-  // What a task may hold that this fresh thread must know to decode: the handles' reducers, and
-  // the Process classes a spawn child finds by reference (context.ts).
-  require('./handles');
-  require('./context');
+  require('./handles'); // to decode whatever a task holds
   const data = (workerData as Record<string, PoolThreadData>)[POOL_THREAD_KEY]!;
   process.on('exit', (code) => {
     Atomics.store(data.state, 1, code);

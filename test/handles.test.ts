@@ -1,6 +1,6 @@
 // Every handle type decodes in every receiver, whatever that process imported itself: a child of
-// every start method (args and Connection messages), a program that imported only the root, and a
-// ThreadPool's worker thread. The package is the built one (dist/), as a user loads it.
+// every start method (args and Connection messages), a program that imported only the root, a
+// ThreadPool's worker thread and a dummy Process's thread. The package is the built one (dist/), as a user loads it.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -10,7 +10,7 @@ const root = path.resolve(__dirname, '..');
 const load = createRequire(import.meta.url);
 const mp = load(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
 const { ShareableList, SharedMemory } = load(path.join(root, 'dist/shared-memory.js')) as typeof import('../lib/shared-memory');
-const { ThreadPool } = load(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
+const { Process: ThreadProcess, ThreadPool } = load(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
 
 type SharedMemoryT = InstanceType<typeof SharedMemory>;
 type ShareableListT = InstanceType<typeof ShareableList>;
@@ -81,4 +81,19 @@ it("a ThreadPool's worker thread decodes a SharedMemory in a task's arguments", 
     pool.terminate();
     await pool.joinAsync();
   }
+});
+
+it("a dummy Process's thread decodes a SharedMemory and a ShareableList in its args", async () => {
+  const mem = segment(4);
+  const items = list([0]);
+  const thread = new ThreadProcess({
+    target: (m: SharedMemoryT, l: ShareableListT) => {
+      m.buf[0] = 31;
+      l[0] = 32;
+    },
+    args: [mem, items],
+  });
+  thread.start();
+  await thread.joinAsync();
+  expect([mem.buf[0], items[0]]).toEqual([31, 32]);
 });

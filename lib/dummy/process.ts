@@ -115,7 +115,7 @@ export function activeChildren(): Process<unknown[]>[] {
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[KEY]) {
-  require('../index');
+  require('../handles'); // to decode whatever the target holds
   const data = (workerData as Record<string, ThreadData>)[KEY]!;
   const [target, args] = loads(data.bytes) as [((...args: unknown[]) => unknown) | null, unknown[]];
   void (async () => {
