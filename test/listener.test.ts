@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AuthenticationError } from '../lib/index';
@@ -69,9 +70,55 @@ describe('Listener and Client', () => {
 
   it('rejects bad arguments', () => {
     expect(() => new Listener(42 as unknown as string)).toThrow(TypeError);
-    expect(() => new Listener(undefined, 'AF_PACKET' as 'AF_UNIX')).toThrow(TypeError);
-    expect(() => new Listener(undefined, undefined, 1, 'key' as unknown as Buffer)).toThrow(/authkey/);
+    expect(() => new Listener(undefined, 'AF_PACKET' as 'AF_UNIX')).toThrow(RangeError);
+    expect(() => new Listener(undefined, undefined, 1, 'key' as unknown as Buffer)).toThrow(/authkey.*got 'key'/);
+    expect(() => new Listener(undefined, undefined, '4' as unknown as number)).toThrow(TypeError);
     expect(() => Client('/nonexistent/mpjs-socket')).toThrow(/ENOENT/);
+  });
+
+  // CPython's address_type and _validate_family: wrong types are TypeErrors, values no family
+  // here can take are RangeErrors, each naming the call and showing the value as given.
+  const badAddresses: Array<[string, unknown, unknown, ErrorConstructor, RegExp]> = [
+    ['a Windows pipe name (AF_PIPE)', '\\\\.\\test', undefined, RangeError, /address '\\\\\\\\\.\\\\test' names a Windows named pipe \(family 'AF_PIPE'\)/],
+    ['the AF_PIPE family', '/tmp/mpjs-never-bound', 'AF_PIPE', RangeError, /family 'AF_PIPE'/],
+    ['an unknown family', '/tmp/mpjs-never-bound', 'AF_INET6', RangeError, /got 'AF_INET6'/],
+    ['a family that is not a string', '/tmp/mpjs-never-bound', 2, TypeError, /family must be 'AF_UNIX' or 'AF_INET', got 2/],
+    ['a number as address', 123, undefined, TypeError, /socket path \(a string\) or \[host, port\], got 123/],
+    ['a port out of range', ['127.0.0.1', 70000], undefined, RangeError, /0 to 65535, got 70000/],
+    ['a negative port', ['127.0.0.1', -1], undefined, RangeError, /got -1/],
+    ['a port as a string', ['127.0.0.1', '80'], undefined, TypeError, /integer, got '80'/],
+    ['a fractional port', ['127.0.0.1', 1.5], undefined, TypeError, /integer, got 1\.5/],
+    ['a host that is not a string', [1, 80], undefined, TypeError, /host .* got 1/],
+    ['a one-element AF_INET address', ['127.0.0.1'], undefined, TypeError, /\[host, port\], got \[ '127\.0\.0\.1' \]/],
+    ['a path for AF_INET', '/tmp/mpjs-never-bound', 'AF_INET', TypeError, /AF_INET address is \[host, port\], got '\/tmp\/mpjs-never-bound'/],
+    ['[host, port] for AF_UNIX', ['127.0.0.1', 0], 'AF_UNIX', TypeError, /AF_UNIX address is a socket path/],
+    ['a path over 107 bytes', `/tmp/${'x'.repeat(120)}`, undefined, RangeError, /1 to 107 bytes long, got '\/tmp\/x+' \(125 bytes\)/],
+    ['a path with a NUL inside', '/tmp/a\0b', undefined, RangeError, /NUL/],
+  ];
+  it.each(badAddresses)('validates the address: %s (Listener, Client, ClientAsync)', async (_what, address, family, type, message) => {
+    const before = new Set(readdirSync(process.cwd()));
+    const listen = (): unknown => new Listener(address as string, family as 'AF_UNIX');
+    expect(listen).toThrow(type);
+    expect(listen).toThrow(/^Listener: /);
+    expect(listen).toThrow(message);
+    const connect = (): unknown => Client(address as string, family as 'AF_UNIX');
+    expect(connect).toThrow(type);
+    expect(connect).toThrow(/^Client: /);
+    expect(connect).toThrow(message);
+    const connecting = ClientAsync(address as string, family as 'AF_UNIX');
+    await expect(connecting).rejects.toThrow(type);
+    await expect(connecting).rejects.toThrow(/^ClientAsync: /);
+    await expect(connecting).rejects.toThrow(message);
+    expect(readdirSync(process.cwd()).filter((name) => !before.has(name))).toEqual([]); // nothing bound
+  });
+
+  it('as CPython, an explicit family decides, and an empty address means a fresh one', () => {
+    const fresh = track(new Listener(''));
+    expect(fresh.address).toMatch(/mpjs-\d+-listener-/);
+    const tcp = track(new Listener(null, 'AF_INET', 1, Buffer.from('k')));
+    expect(tcp.address).toEqual(['127.0.0.1', expect.any(Number)]);
+    const any = track(new Listener(['', 0], 'AF_INET', 1, Buffer.from('k')));
+    expect(any.address).toEqual(['0.0.0.0', expect.any(Number)]);
   });
 
   it('interoperates with CPython: a Node client and a CPython listener', async () => {
