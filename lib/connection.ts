@@ -2,6 +2,7 @@
 // pipe. Blocking calls do their I/O in native code; Async twins are driven by the event loop.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,10 +28,15 @@ function closeFds(fds: number[]): void {
 }
 
 interface PendingRead {
+  call: string;
   resolve(frame: Frame): void;
   reject(reason: unknown): void;
   signal: AbortSignal | undefined;
   onAbort: () => void;
+}
+
+function closedWhileWaiting(call: string, what = 'connection'): InvalidStateError {
+  return new InvalidStateError(`${call}: the ${what} was closed while waiting`);
 }
 
 /** Options of `new Connection(fd, options)`: which directions the fd serves. */
@@ -68,7 +74,8 @@ export class Connection {
   private _unixSocket: boolean | undefined;
   private _eof = false;
   private _reading = false;
-  private _pollWaiter: (() => void) | undefined;
+  // The pending pollAsync or connect: called when the fd is ready, or with the error that ends the wait.
+  private _pollWaiter: ((error?: Error) => void) | undefined;
 
   constructor(fd: number, options: ConnectionOptions = {}) {
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw new TypeError(`Connection(fd): fd must be a non-negative integer, got ${String(fd)}`);
@@ -195,6 +202,7 @@ export class Connection {
     if (this._eof) return Promise.reject(this._eofError(call));
     return new Promise<Frame>((resolve, reject) => {
       const read: PendingRead = {
+        call,
         resolve,
         reject,
         signal,
@@ -222,14 +230,14 @@ export class Connection {
   }
 
   /** The Async twin of poll: resolves true when readable, false after `timeoutMs` (no argument: 0). */
-  pollAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+  async pollAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     this._check('pollAsync', 'readable');
     const timeout = timeoutMs === undefined ? 0 : timeoutArg(timeoutMs, 'Connection.pollAsync');
-    if (this._stash.length > 0) return Promise.resolve(true);
+    if (this._stash.length > 0) return true;
     this._assertNoAsyncRead('pollAsync');
-    if (timeout === 0) return Promise.resolve(native.pollFd(this._fd, 0));
+    if (timeout === 0) return native.pollFd(this._fd, 0);
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    signal?.throwIfAborted();
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const finish = (outcome: () => void, stopWatching: boolean): void => {
@@ -240,7 +248,7 @@ export class Connection {
         outcome();
       };
       const onAbort = (): void => finish(() => reject(signal?.reason), true);
-      this._pollWaiter = () => finish(() => resolve(true), false);
+      this._pollWaiter = (error) => finish(error ? () => reject(error) : () => resolve(true), false);
       if (timeout > 0) timer = setTimeout(() => finish(() => resolve(false), true), timeout);
       signal?.addEventListener('abort', onAbort, { once: true });
       this._ensureWatcher().waitReadable();
@@ -254,11 +262,11 @@ export class Connection {
     native.closeFd(this._fd);
     this._fd = -1;
     for (const frame of this._stash.splice(0)) closeFds(frame.fds);
-    const closed = new InvalidStateError('Connection.recvAsync(): the connection was closed while waiting');
     for (const read of this._reads.splice(0)) {
       read.signal?.removeEventListener('abort', read.onAbort);
-      read.reject(closed);
+      read.reject(closedWhileWaiting(`Connection.${read.call}()`));
     }
+    this._pollWaiter?.(closedWhileWaiting('Connection.pollAsync()'));
   }
 
   [Symbol.dispose](): void {
@@ -281,10 +289,11 @@ export class Connection {
         this._pollWaiter = undefined;
         reject(signal?.reason);
       };
-      this._pollWaiter = () => {
+      this._pollWaiter = (error) => {
         this._pollWaiter = undefined;
         signal?.removeEventListener('abort', onAbort);
-        resolve();
+        if (error) reject(error);
+        else resolve();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this._ensureWatcher().waitWritable();
@@ -548,6 +557,9 @@ export class Listener {
   private readonly _address: Address;
   private readonly _authkey: Buffer | undefined;
   private _watcher: NativeFdWatcher | undefined;
+  // Pending acceptAsync calls: woken together when a client knocks (the losers wait again), or
+  // given the error that ends their wait.
+  private readonly _acceptWaiters = new Set<(error?: Error) => void>();
   lastAccepted: Address | null = null;
 
   constructor(address?: Address | null, family?: SocketFamily | null, backlog = 1, authkey?: Uint8Array | null) {
@@ -616,6 +628,7 @@ export class Listener {
     this._watcher?.close();
     native.closeFd(this._fd);
     this._fd = -1;
+    for (const waiter of [...this._acceptWaiters]) waiter(closedWhileWaiting('Listener.acceptAsync()', 'listener'));
     if (this._family === 'AF_UNIX' && typeof this._address === 'string' && !this._address.startsWith('\0')) rmSync(this._address, { force: true });
   }
 
@@ -643,21 +656,25 @@ export class Listener {
 
   private _readable(signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this._watcher?.cancel();
-        reject(signal?.reason);
-      };
-      this._watcher ??= new native.FdWatcher(this._fd, () => this._wake?.());
-      this._wake = () => {
+      const waiter = (error?: Error): void => {
+        this._acceptWaiters.delete(waiter);
         signal?.removeEventListener('abort', onAbort);
-        resolve();
+        if (error) reject(error);
+        else resolve();
+      };
+      const onAbort = (): void => {
+        waiter(signal?.reason);
+        if (this._acceptWaiters.size === 0) this._watcher?.cancel();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      this._acceptWaiters.add(waiter);
+      if (this._acceptWaiters.size > 1) return;
+      this._watcher ??= new native.FdWatcher(this._fd, () => {
+        for (const ready of [...this._acceptWaiters]) ready();
+      });
       this._watcher.waitReadable();
     });
   }
-
-  private _wake: (() => void) | undefined;
 }
 
 /** Connects to a Listener (and answers its challenge when an authkey is given). */
@@ -678,14 +695,31 @@ export function Client(address: Address, family?: SocketFamily | null, authkey?:
   return connection;
 }
 
+// A full AF_UNIX backlog fails a non-blocking connect with EAGAIN and, unlike TCP, gives nothing
+// to wait on (a blocking connect sleeps in the kernel until the listener accepts): so retry, from
+// 1 ms up to every 100 ms.
+const FIRST_RETRY_MS = 1;
+const MAX_RETRY_MS = 100;
+
+async function connectNonBlocking(family: SocketFamily, host: string, port: number, signal: AbortSignal | undefined): Promise<[number, boolean]> {
+  for (let retryMs = FIRST_RETRY_MS; ; retryMs = Math.min(retryMs * 2, MAX_RETRY_MS)) {
+    signal?.throwIfAborted();
+    try {
+      return native.connectSocket(family, host, port, false);
+    } catch (error) {
+      if (family !== 'AF_UNIX' || (error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+    await delay(retryMs, undefined, { signal });
+  }
+}
+
 /** The Async twin of Client: resolves names, connects and authenticates on the event loop. */
 export async function ClientAsync(address: Address, family?: SocketFamily | null, authkey?: Uint8Array | null, options?: AbortOptions): Promise<Connection> {
   const signal = options?.signal;
   const { family: checked, host, port } = socketAddress(address, family, 'ClientAsync');
   const key = authkeyArg(authkey, 'ClientAsync');
   const numericHost = checked === 'AF_INET' && isIP(host) === 0 ? (await lookup(host, { family: 4 })).address : host;
-  signal?.throwIfAborted();
-  const [fd, connected] = native.connectSocket(checked, numericHost, port, false);
+  const [fd, connected] = await connectNonBlocking(checked, numericHost, port, signal);
   const connection = new Connection(fd);
   try {
     if (!connected) {

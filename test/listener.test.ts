@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AuthenticationError } from '../lib/index';
 import { Client, ClientAsync, Connection, Listener, Pipe, wait, waitAsync } from '../lib/connection';
+import { until } from './helpers/until';
 
 const cleanup: Array<{ close(): void }> = [];
 const pythons: ChildProcess[] = [];
@@ -158,6 +162,114 @@ except Exception as e:
     const bad = python(script("b'other key'"));
     expect(() => listener.accept()).toThrow(AuthenticationError);
     expect((await bad.output).trim()).toBe('AuthenticationError');
+  });
+});
+
+// Every async twin settles on error as its blocking form returns or throws, never hangs.
+describe('async twins settle on error', () => {
+  function unusedPort(): Promise<number> {
+    const server = net.createServer();
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      }),
+    );
+  }
+
+  it('ClientAsync rejects a refused connect over AF_INET, as Client throws', async () => {
+    const port = await unusedPort();
+    expect(() => Client(['127.0.0.1', port])).toThrow(/ECONNREFUSED/);
+    await expect(ClientAsync(['127.0.0.1', port])).rejects.toThrow(/ECONNREFUSED/);
+    await expect(ClientAsync(['localhost', port], 'AF_INET', Buffer.from('k'))).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('ClientAsync rejects a refused connect over AF_UNIX (a socket file nobody listens on), as Client throws', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mpjs-stale-'));
+    const stale = path.join(dir, 'socket');
+    try {
+      const { output } = python(`import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(stale)}); print('bound')`);
+      expect((await output).trim()).toBe('bound');
+      expect(() => Client(stale)).toThrow(/ECONNREFUSED/);
+      await expect(ClientAsync(stale)).rejects.toThrow(/ECONNREFUSED/);
+      await expect(ClientAsync(path.join(dir, 'missing'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ClientAsync waits for room in a full AF_UNIX backlog, as Client does, instead of failing with EAGAIN', async () => {
+    const listener = track(new Listener(undefined, 'AF_UNIX', 0));
+    const clients = [ClientAsync(listener.address), ClientAsync(listener.address), ClientAsync(listener.address)];
+    const servers = [];
+    for (let i = 0; i < clients.length; i++) servers.push(track(await listener.acceptAsync()));
+    const connected = await Promise.all(clients);
+    connected.forEach((client, i) => {
+      track(client).sendBytes(Buffer.from([i]));
+    });
+    const received = servers.map((server) => server.recvBytes()[0]).sort();
+    expect(received).toEqual([0, 1, 2]);
+  });
+
+  it('acceptAsync: concurrent calls each get a client; close() rejects the ones still waiting', async () => {
+    const listener = track(new Listener());
+    const first = listener.acceptAsync();
+    const second = listener.acceptAsync();
+    const clients = [track(Client(listener.address)), track(Client(listener.address))];
+    const accepted = [track(await first), track(await second)];
+    clients[0].sendBytes(Buffer.from('a'));
+    clients[1].sendBytes(Buffer.from('b'));
+    expect(accepted.map((server) => server.recvBytes().toString()).sort()).toEqual(['a', 'b']);
+    const waiting = [listener.acceptAsync(), listener.acceptAsync()];
+    listener.close();
+    for (const pending of waiting) await expect(pending).rejects.toThrow('Listener.acceptAsync(): the listener was closed while waiting');
+    await expect(listener.acceptAsync()).rejects.toThrow(/the listener is closed/);
+  });
+
+  it('pollAsync and waitAsync report a reset socket ready, as poll and wait do; then the read reports the reset', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const blocking = track(Client(['127.0.0.1', port]));
+      const asynchronous = track(await ClientAsync(['127.0.0.1', port]));
+      await until(() => sockets.length === 2);
+      const polled = asynchronous.pollAsync(null);
+      const waited = waitAsync([asynchronous], null);
+      for (const socket of sockets) socket.resetAndDestroy();
+      expect(await polled).toBe(true);
+      expect(await waited).toEqual([asynchronous]);
+      expect(blocking.poll(null)).toBe(true);
+      expect(wait([blocking], null)).toEqual([blocking]);
+      expect(() => blocking.recvBytes()).toThrow(/ECONNRESET/);
+      await expect(asynchronous.recvBytesAsync()).rejects.toThrow(/ECONNRESET/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a message that arrived before a reset is read first, then the reset, by recv and recvAsync alike', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const blocking = track(Client(['127.0.0.1', port]));
+      const asynchronous = track(await ClientAsync(['127.0.0.1', port]));
+      await until(() => sockets.length === 2);
+      const pending = asynchronous.recvBytesAsync();
+      // A whole frame, then half of the next one, then a reset.
+      const bytes = Buffer.from([0, 0, 0, 2, 0x68, 0x69, 0, 0, 0, 9, 1, 2]);
+      await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.write(bytes, resolve))));
+      expect((await pending).toString()).toBe('hi');
+      expect(blocking.recvBytes().toString()).toBe('hi');
+      for (const socket of sockets) socket.resetAndDestroy();
+      expect(() => blocking.recvBytes()).toThrow(/ECONNRESET/);
+      await expect(asynchronous.recvBytesAsync()).rejects.toThrow(/ECONNRESET/);
+    } finally {
+      server.close();
+    }
   });
 });
 
