@@ -709,7 +709,8 @@ async function connectNonBlocking(family: SocketFamily, host: string, port: numb
     } catch (error) {
       if (family !== 'AF_UNIX' || (error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
     }
-    await delay(retryMs, undefined, { signal });
+    // timers/promises rejects with its own AbortError: the contract is the signal's reason.
+    await delay(retryMs, undefined, { signal }).catch(() => signal?.throwIfAborted());
   }
 }
 

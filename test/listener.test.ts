@@ -209,6 +209,14 @@ describe('async twins settle on error', () => {
     });
     const received = servers.map((server) => server.recvBytes()[0]).sort();
     expect(received).toEqual([0, 1, 2]);
+    // One waiting for room gives up with its signal's reason.
+    const queued = ClientAsync(listener.address);
+    const controller = new AbortController();
+    const waiting = ClientAsync(listener.address, undefined, undefined, { signal: controller.signal });
+    controller.abort(new Error('no room'));
+    await expect(waiting).rejects.toThrow('no room');
+    track(await listener.acceptAsync());
+    track(await queued);
   });
 
   it('acceptAsync: concurrent calls each get a client; close() rejects the ones still waiting', async () => {
