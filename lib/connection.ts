@@ -2,11 +2,11 @@
 // pipe. Blocking calls do their I/O in native code; Async twins are driven by the event loop.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { inspect } from 'node:util';
 
 import { AuthenticationError, BufferTooShort, EOFError, InvalidStateError } from './errors';
