@@ -211,8 +211,10 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
     // An async function never began; a function that returned a Promise had run (it could not be known before).
     expect(started.value).toBe(10);
   });
+});
 
-  it.runIf(!byValue)('the refusal of an async target under fork says why and what to use, on stderr', () => {
+describe('start methods', () => {
+  it('fork refuses an async target saying why and what to use, on stderr', () => {
     const script = `
       const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
       const { Process } = mp.getContext('fork');
@@ -228,9 +230,7 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
         new RegExp(`Process Process-\\d+:\\nProcessError: the async target ${name} cannot run in a fork child: .* start this process with the 'spawn' or 'forkserver' start method .*getContext\\('forkserver'\\)`),
       );
   });
-});
 
-describe('start methods', () => {
   it('forkserver is the default on Linux, and the root Process follows it', () => {
     expect(getAllStartMethods()).toEqual(['forkserver', 'spawn', 'fork']);
     expect(mp.getStartMethod()).toBe('forkserver');
