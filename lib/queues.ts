@@ -414,6 +414,13 @@ export interface QueueReader {
   fileno(): number;
 }
 
+interface JoinedSignal {
+  signal: AbortSignal;
+  release(): void;
+}
+
+const noop = (): void => {};
+
 /** What Queue and SimpleQueue share: a Ring, closing, and the put/get drivers. */
 /** `Queue.put`, `JoinableQueue.getAsync`, …: error texts name the call; built once per class, not per put. */
 type CallNames = Record<'put' | 'get' | 'putNowait' | 'getNowait' | 'putAsync' | 'getAsync' | 'empty', string>;
@@ -435,6 +442,7 @@ abstract class RingQueue<T> {
   protected _calls!: CallNames;
   // Aborted by close(): the async waits of this object that can stop there reject with its reason.
   private _closing!: AbortController;
+  private _closingOnly!: JoinedSignal;
   private _readable: { handle: NativeRingReadable; pid: number } | undefined;
 
   /** @internal Rebuilds a queue of class `cls` over an existing segment (a handle from another process). */
@@ -448,6 +456,7 @@ abstract class RingQueue<T> {
     this._ring = ring;
     this._closed = false;
     this._closing = new AbortController();
+    this._closingOnly = { signal: this._closing.signal, release: noop };
     this._calls = callNames(this.constructor.name);
   }
 
@@ -500,7 +509,14 @@ abstract class RingQueue<T> {
     const timeout = timeoutArg(timeoutMs, call);
     options?.signal?.throwIfAborted();
     const steps = this._ring.putSteps(encode(obj), timeout, call, this._countsTasks());
-    await this._untilClosed(call, options?.signal, (signal) => runAsync(this._ring, steps, signal));
+    const until = this._untilClosed(options?.signal);
+    try {
+      await runAsync(this._ring, steps, until.signal);
+    } catch (error) {
+      throw this._namingClose(error, call);
+    } finally {
+      until.release();
+    }
   }
 
   protected async _getAsync(timeoutMs: number | null | undefined, options: AbortOptions | undefined, call: string): Promise<T> {
@@ -508,29 +524,40 @@ abstract class RingQueue<T> {
     const timeout = timeoutArg(timeoutMs, call);
     options?.signal?.throwIfAborted();
     const steps = this._ring.getSteps(timeout, call);
-    return decode(await this._untilClosed(call, options?.signal, (signal) => runAsync(this._ring, steps, signal))) as T;
+    const until = this._untilClosed(options?.signal);
+    try {
+      return decode(await runAsync(this._ring, steps, until.signal)) as T;
+    } catch (error) {
+      throw this._namingClose(error, call);
+    } finally {
+      until.release();
+    }
   }
 
   /**
-   * Runs an async wait under the caller's signal joined with close()'s, and names the call when
-   * close() ended it. Joined by hand: Node 20's AbortSignal.any keeps every joined signal alive as
-   * long as the queue's (measured: ~2 KB per call).
+   * The caller's signal joined with close()'s. Joined by hand: Node 20's AbortSignal.any keeps
+   * every joined signal alive as long as the queue's (measured: ~2 KB per call).
    */
-  private async _untilClosed<R>(call: string, signal: AbortSignal | undefined, wait: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  private _untilClosed(signal: AbortSignal | undefined): JoinedSignal {
     const closing = this._closing.signal;
-    const joined = signal ? new AbortController() : undefined;
-    const forward = (): void => joined?.abort(signal?.aborted ? signal.reason : closing.reason);
-    signal?.addEventListener('abort', forward, { once: true });
-    if (joined) closing.addEventListener('abort', forward, { once: true });
-    try {
-      return await wait(joined?.signal ?? closing);
-    } catch (error) {
-      if (closing.aborted && error === closing.reason) throw new InvalidStateError(`${call}(): the queue was closed while waiting`);
-      throw error;
-    } finally {
-      signal?.removeEventListener('abort', forward);
-      closing.removeEventListener('abort', forward);
-    }
+    if (!signal) return this._closingOnly;
+    const joined = new AbortController();
+    const forward = (): void => joined.abort(signal.aborted ? signal.reason : closing.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    closing.addEventListener('abort', forward, { once: true });
+    return {
+      signal: joined.signal,
+      release: () => {
+        signal.removeEventListener('abort', forward);
+        closing.removeEventListener('abort', forward);
+      },
+    };
+  }
+
+  /** close()'s reason, rephrased to name the call that was waiting; any other error as it is. */
+  private _namingClose(error: unknown, call: string): unknown {
+    const closing = this._closing.signal;
+    return closing.aborted && error === closing.reason ? new InvalidStateError(`${call}(): the queue was closed while waiting`) : error;
   }
 
   protected _countsTasks(): boolean {
