@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { inspect } from 'node:util';
 
 import { AuthenticationError, BufferTooShort, EOFError, InvalidStateError } from './errors';
@@ -27,10 +28,15 @@ function closeFds(fds: number[]): void {
 }
 
 interface PendingRead {
+  call: string;
   resolve(frame: Frame): void;
   reject(reason: unknown): void;
   signal: AbortSignal | undefined;
   onAbort: () => void;
+}
+
+function closedWhileWaiting(call: string, what = 'connection'): InvalidStateError {
+  return new InvalidStateError(`${call}: the ${what} was closed while waiting`);
 }
 
 /** Options of `new Connection(fd, options)`: which directions the fd serves. */
@@ -85,7 +91,8 @@ export class Connection {
   private _unixSocket: boolean | undefined;
   private _eof = false;
   private _reading = false;
-  private _pollWaiter: (() => void) | undefined;
+  // The pending pollAsync or connect: called when the fd is ready, or with the error that ends the wait.
+  private _pollWaiter: ((error?: Error) => void) | undefined;
 
   constructor(fd: number, options: ConnectionOptions = {}) {
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw new TypeError(`Connection(fd): fd must be a non-negative integer, got ${String(fd)}`);
@@ -215,6 +222,7 @@ export class Connection {
     if (this._eof) return Promise.reject(this._eofError(call));
     return new Promise<Frame>((resolve, reject) => {
       const read: PendingRead = {
+        call,
         resolve,
         reject,
         signal,
@@ -242,14 +250,14 @@ export class Connection {
   }
 
   /** The Async twin of poll: resolves true when readable, false after `timeoutMs` (no argument: 0). */
-  pollAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+  async pollAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     this._check('pollAsync', 'readable');
     const timeout = timeoutMs === undefined ? 0 : timeoutArg(timeoutMs, 'Connection.pollAsync');
-    if (this._stash.length > 0) return Promise.resolve(true);
+    if (this._stash.length > 0) return true;
     this._assertNoAsyncRead('pollAsync');
-    if (timeout === 0) return Promise.resolve(native.pollFd(this._fd, 0));
+    if (timeout === 0) return native.pollFd(this._fd, 0);
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    signal?.throwIfAborted();
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const finish = (outcome: () => void, stopWatching: boolean): void => {
@@ -260,7 +268,7 @@ export class Connection {
         outcome();
       };
       const onAbort = (): void => finish(() => reject(signal?.reason), true);
-      this._pollWaiter = () => finish(() => resolve(true), false);
+      this._pollWaiter = (error) => finish(error ? () => reject(error) : () => resolve(true), false);
       if (timeout > 0) timer = setTimeout(() => finish(() => resolve(false), true), timeout);
       signal?.addEventListener('abort', onAbort, { once: true });
       this._ensureWatcher().waitReadable();
@@ -274,11 +282,11 @@ export class Connection {
     native.closeFd(this._fd);
     this._fd = -1;
     for (const frame of this._stash.splice(0)) closeFds(frame.fds);
-    const closed = new InvalidStateError('Connection.recvAsync(): the connection was closed while waiting');
     for (const read of this._reads.splice(0)) {
       read.signal?.removeEventListener('abort', read.onAbort);
-      read.reject(closed);
+      read.reject(closedWhileWaiting(`Connection.${read.call}()`));
     }
+    this._pollWaiter?.(closedWhileWaiting('Connection.pollAsync()'));
   }
 
   [Symbol.dispose](): void {
@@ -301,10 +309,11 @@ export class Connection {
         this._pollWaiter = undefined;
         reject(signal?.reason);
       };
-      this._pollWaiter = () => {
+      this._pollWaiter = (error) => {
         this._pollWaiter = undefined;
         signal?.removeEventListener('abort', onAbort);
-        resolve();
+        if (error) reject(error);
+        else resolve();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this._ensureWatcher().waitWritable();
@@ -500,29 +509,62 @@ async function authenticateAsync(connection: Connection, steps: AuthSteps, signa
 /** A Unix socket path, or [host, port] for TCP (CPython's address tuple). */
 export type Address = string | [string, number];
 
-function familyOf(address: Address | undefined, family: SocketFamily | undefined): SocketFamily {
-  if (family !== undefined) {
-    if (family !== 'AF_UNIX' && family !== 'AF_INET') throw new TypeError(`family must be 'AF_UNIX' or 'AF_INET', got ${String(family)}`);
-    return family;
-  }
-  if (address === undefined || typeof address === 'string') return 'AF_UNIX';
-  if (Array.isArray(address) && address.length === 2) return 'AF_INET';
-  throw new TypeError(`address must be a socket path or [host, port], got ${inspect(address)}`);
+/** A checked socket address: the family and what the native calls take. */
+interface SocketAddress {
+  family: SocketFamily;
+  host: string;
+  port: number;
 }
 
-function splitAddress(address: Address, family: SocketFamily): [string, number] {
-  if (family === 'AF_UNIX') {
-    if (typeof address !== 'string') throw new TypeError(`an AF_UNIX address is a path, got ${inspect(address)}`);
-    return [address, 0];
+// sockaddr_un's sun_path holds 108 bytes with the terminating NUL.
+const MAX_UNIX_PATH_BYTES = 107;
+
+function familyArg(family: unknown, call: string): SocketFamily | undefined {
+  if (family === undefined || family === null) return undefined;
+  if (typeof family !== 'string') throw new TypeError(`${call}: family must be 'AF_UNIX' or 'AF_INET', got ${inspect(family)}`);
+  if (family === 'AF_UNIX' || family === 'AF_INET') return family;
+  if (family === 'AF_PIPE') throw new RangeError(`${call}: family 'AF_PIPE' (a Windows named pipe) is not available on this platform; use 'AF_UNIX' or 'AF_INET'`);
+  throw new RangeError(`${call}: family must be 'AF_UNIX' or 'AF_INET', got ${inspect(family)}`);
+}
+
+// CPython's address_type: [host, port] is AF_INET; a string is a socket path (AF_UNIX) unless it
+// starts with \\, which names a Windows pipe (AF_PIPE), refused on POSIX as CPython refuses it.
+function familyOfAddress(address: unknown, call: string): SocketFamily {
+  if (Array.isArray(address)) return 'AF_INET';
+  if (typeof address !== 'string') throw new TypeError(`${call}: address must be a socket path (a string) or [host, port], got ${inspect(address)}`);
+  if (address.startsWith('\\\\'))
+    throw new RangeError(`${call}: address ${inspect(address)} names a Windows named pipe (family 'AF_PIPE'), which is not available on this platform; use a socket path or [host, port]`);
+  return 'AF_UNIX';
+}
+
+/** Checks an address against its family (given, or CPython's address_type of the address). */
+function socketAddress(address: unknown, family: unknown, call: string): SocketAddress {
+  const checked = familyArg(family, call) ?? familyOfAddress(address, call);
+  if (checked === 'AF_UNIX') {
+    if (typeof address !== 'string') throw new TypeError(`${call}: an AF_UNIX address is a socket path (a string), got ${inspect(address)}`);
+    const bytes = Buffer.byteLength(address);
+    if (bytes === 0 || bytes > MAX_UNIX_PATH_BYTES)
+      throw new RangeError(`${call}: an AF_UNIX address must be 1 to ${MAX_UNIX_PATH_BYTES} bytes long, got ${inspect(address)} (${bytes} bytes)`);
+    // A leading NUL selects Linux's abstract namespace, where any byte may follow; a path ends at its first NUL.
+    if (!address.startsWith('\0') && address.includes('\0')) throw new RangeError(`${call}: a socket path must not contain NUL characters, got ${inspect(address)}`);
+    return { family: checked, host: address, port: 0 };
   }
-  if (!Array.isArray(address) || typeof address[0] !== 'string' || !Number.isInteger(address[1]))
-    throw new TypeError(`an AF_INET address is [host, port], got ${inspect(address)}`);
-  return [address[0] === '' ? '0.0.0.0' : address[0], address[1]];
+  if (!Array.isArray(address) || address.length !== 2) throw new TypeError(`${call}: an AF_INET address is [host, port], got ${inspect(address)}`);
+  const [host, port] = address as unknown[];
+  if (typeof host !== 'string') throw new TypeError(`${call}: the host of an AF_INET address must be a string, got ${inspect(host)} in ${inspect(address)}`);
+  if (typeof port !== 'number' || !Number.isInteger(port))
+    throw new TypeError(`${call}: the port of an AF_INET address must be an integer, got ${inspect(port)} in ${inspect(address)}`);
+  if (port < 0 || port > 65535) throw new RangeError(`${call}: the port of an AF_INET address must be 0 to 65535, got ${inspect(port)} in ${inspect(address)}`);
+  return { family: checked, host: host === '' ? '0.0.0.0' : host, port };
+}
+
+function arbitraryAddress(family: SocketFamily): Address {
+  return family === 'AF_UNIX' ? join(tmpdir(), kernelName('listener').slice(1)) : ['127.0.0.1', 0];
 }
 
 function authkeyArg(authkey: Uint8Array | null | undefined, what: string): Buffer | undefined {
   if (authkey === undefined || authkey === null) return undefined;
-  if (!(authkey instanceof Uint8Array)) throw new TypeError(`${what}: authkey should be a Buffer (a byte string)`);
+  if (!(authkey instanceof Uint8Array)) throw new TypeError(`${what}: authkey should be a Buffer (a byte string), got ${inspect(authkey, { depth: 0 })}`);
   return Buffer.from(authkey);
 }
 
@@ -535,17 +577,23 @@ export class Listener {
   private readonly _address: Address;
   private readonly _authkey: Buffer | undefined;
   private _watcher: NativeFdWatcher | undefined;
+  // Pending acceptAsync calls: woken together when a client knocks (the losers wait again), or
+  // given the error that ends their wait.
+  private readonly _acceptWaiters = new Set<(error?: Error) => void>();
   lastAccepted: Address | null = null;
 
-  constructor(address?: Address, family?: SocketFamily, backlog = 1, authkey?: Uint8Array | null) {
-    this._family = familyOf(address, family);
+  constructor(address?: Address | null, family?: SocketFamily | null, backlog = 1, authkey?: Uint8Array | null) {
+    // As CPython: no address (or '') means a fresh one of the family, AF_UNIX by default.
+    const arbitrary = address === undefined || address === null || address === '';
+    const requested = arbitrary ? arbitraryAddress(familyArg(family, 'Listener') ?? 'AF_UNIX') : address;
+    const { family: checked, host, port } = socketAddress(requested, family, 'Listener');
+    this._family = checked;
     this._authkey = authkeyArg(authkey, 'Listener');
-    if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`Listener: backlog must be an integer >= 0, got ${String(backlog)}`);
-    const requested = address ?? (this._family === 'AF_UNIX' ? join(tmpdir(), kernelName('listener').slice(1)) : ['127.0.0.1', 0]);
-    const [host, port] = splitAddress(requested, this._family);
-    const [fd, bound] = native.listenSocket(this._family, host, port, backlog);
+    if (typeof backlog !== 'number' || !Number.isInteger(backlog)) throw new TypeError(`Listener: backlog must be an integer, got ${inspect(backlog)}`);
+    if (backlog < 0) throw new RangeError(`Listener: backlog must be >= 0, got ${backlog}`);
+    const [fd, bound] = native.listenSocket(checked, host, port, backlog);
     this._fd = fd;
-    this._address = this._family === 'AF_UNIX' ? host : bound;
+    this._address = checked === 'AF_UNIX' ? host : bound;
     if (this._family === 'AF_INET' && !this._authkey && !warnedUnauthenticatedTcp) {
       warnedUnauthenticatedTcp = true;
       process.emitWarning('a TCP Listener without an authkey accepts any peer; messages from it are deserialized, which runs code (pass an authkey)', {
@@ -600,6 +648,7 @@ export class Listener {
     this._watcher?.close();
     native.closeFd(this._fd);
     this._fd = -1;
+    for (const waiter of [...this._acceptWaiters]) waiter(closedWhileWaiting('Listener.acceptAsync()', 'listener'));
     if (this._family === 'AF_UNIX' && typeof this._address === 'string' && !this._address.startsWith('\0')) rmSync(this._address, { force: true });
   }
 
@@ -627,29 +676,32 @@ export class Listener {
 
   private _readable(signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this._watcher?.cancel();
-        reject(signal?.reason);
-      };
-      this._watcher ??= new native.FdWatcher(this._fd, () => this._wake?.());
-      this._wake = () => {
+      const waiter = (error?: Error): void => {
+        this._acceptWaiters.delete(waiter);
         signal?.removeEventListener('abort', onAbort);
-        resolve();
+        if (error) reject(error);
+        else resolve();
+      };
+      const onAbort = (): void => {
+        waiter(signal?.reason);
+        if (this._acceptWaiters.size === 0) this._watcher?.cancel();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      this._acceptWaiters.add(waiter);
+      if (this._acceptWaiters.size > 1) return;
+      this._watcher ??= new native.FdWatcher(this._fd, () => {
+        for (const ready of [...this._acceptWaiters]) ready();
+      });
       this._watcher.waitReadable();
     });
   }
-
-  private _wake: (() => void) | undefined;
 }
 
 /** Connects to a Listener (and answers its challenge when an authkey is given). */
-export function Client(address: Address, family?: SocketFamily, authkey?: Uint8Array | null): Connection {
-  const resolvedFamily = familyOf(address, family);
+export function Client(address: Address, family?: SocketFamily | null, authkey?: Uint8Array | null): Connection {
+  const { family: checked, host, port } = socketAddress(address, family, 'Client');
   const key = authkeyArg(authkey, 'Client');
-  const [host, port] = splitAddress(address, resolvedFamily);
-  const [fd] = native.connectSocket(resolvedFamily, host, port, true);
+  const [fd] = native.connectSocket(checked, host, port, true);
   const connection = new Connection(fd);
   if (key) {
     try {
@@ -663,15 +715,32 @@ export function Client(address: Address, family?: SocketFamily, authkey?: Uint8A
   return connection;
 }
 
+// A full AF_UNIX backlog fails a non-blocking connect with EAGAIN and, unlike TCP, gives nothing
+// to wait on (a blocking connect sleeps in the kernel until the listener accepts): so retry, from
+// 1 ms up to every 100 ms.
+const FIRST_RETRY_MS = 1;
+const MAX_RETRY_MS = 100;
+
+async function connectNonBlocking(family: SocketFamily, host: string, port: number, signal: AbortSignal | undefined): Promise<[number, boolean]> {
+  for (let retryMs = FIRST_RETRY_MS; ; retryMs = Math.min(retryMs * 2, MAX_RETRY_MS)) {
+    signal?.throwIfAborted();
+    try {
+      return native.connectSocket(family, host, port, false);
+    } catch (error) {
+      if (family !== 'AF_UNIX' || (error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+    // timers/promises rejects with its own AbortError: the contract is the signal's reason.
+    await delay(retryMs, undefined, { signal }).catch(() => signal?.throwIfAborted());
+  }
+}
+
 /** The Async twin of Client: resolves names, connects and authenticates on the event loop. */
-export async function ClientAsync(address: Address, family?: SocketFamily, authkey?: Uint8Array | null, options?: AbortOptions): Promise<Connection> {
+export async function ClientAsync(address: Address, family?: SocketFamily | null, authkey?: Uint8Array | null, options?: AbortOptions): Promise<Connection> {
   const signal = options?.signal;
-  const resolvedFamily = familyOf(address, family);
+  const { family: checked, host, port } = socketAddress(address, family, 'ClientAsync');
   const key = authkeyArg(authkey, 'ClientAsync');
-  let [host, port] = splitAddress(address, resolvedFamily);
-  if (resolvedFamily === 'AF_INET' && isIP(host) === 0) host = (await lookup(host, { family: 4 })).address;
-  signal?.throwIfAborted();
-  const [fd, connected] = native.connectSocket(resolvedFamily, host, port, false);
+  const numericHost = checked === 'AF_INET' && isIP(host) === 0 ? (await lookup(host, { family: 4 })).address : host;
+  const [fd, connected] = await connectNonBlocking(checked, numericHost, port, signal);
   const connection = new Connection(fd);
   try {
     if (!connected) {

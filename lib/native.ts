@@ -36,9 +36,9 @@ export interface NativeFdWatcher {
   /** Reads one frame; the callback gets (null, frame) or (null, null) at EOF, or (error). */
   /** With wantFds, the descriptors that come with the frame go to the callback (an AF_UNIX socket). */
   readFrame(maxLength: number, wantFds?: boolean): void;
-  /** The callback gets (null, true) once a read would not block. */
+  /** The callback gets (null, true) once a read would not block (also on a socket error: that read reports it). */
   waitReadable(): void;
-  /** The callback gets (null, true) once a write would not block (a connect finished). */
+  /** The callback gets (null, true) once a write would not block (a connect finished, or failed: connectResult says which). */
   waitWritable(): void;
   /** Stops the pending operation unless a frame is half read; true when nothing is pending any more. */
   cancel(): boolean;

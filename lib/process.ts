@@ -2,7 +2,7 @@
 // exit codes, names Process-1:2, daemon rules, and the at-exit join of children.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { inspect } from 'node:util';
+import { inspect, types } from 'node:util';
 
 import { ProcessError } from './errors';
 import type { Launchable, Popen, PopenClass, StartMethod } from './popen/index';
@@ -110,11 +110,10 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
       throw new ChildExit(Number(code ?? process.exitCode ?? 0));
     }) as typeof process.exit;
     try {
-      const result = this.run();
-      if (isThenable(result))
-        throw new ProcessError(
-          "an async target (or run() returning a Promise) cannot run in a fork child: the child runs inside start() and cannot return to the event loop; use the 'spawn' or 'forkserver' start method, or a synchronous target",
-        );
+      // An async function is refused before it starts: its steps up to the first await would run
+      // here, and the rest never.
+      if (this._runIsAsync()) throw this._asyncInFork();
+      if (isThenable(this.run())) throw this._asyncInFork();
       code = Number(process.exitCode ?? 0);
     } catch (error) {
       if (error instanceof ChildExit) code = error.code;
@@ -128,6 +127,20 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
       writeStderr(`Process ${this._name}: error at exit: ${String(error)}\n`);
     }
     return code;
+  }
+
+  /** Whether run() is an async function, or the default run() calls an async target. */
+  private _runIsAsync(): boolean {
+    const isAsync = (fn: unknown): boolean => types.isAsyncFunction(fn) && !types.isGeneratorFunction(fn);
+    return isAsync(this.run) || (this.run === Process.prototype.run && isAsync(this._target));
+  }
+
+  private _asyncInFork(): ProcessError {
+    const what = this.run === Process.prototype.run ? `the async target ${this._target?.name || '(anonymous)'}` : `${this.constructor.name}.run(), which returns a Promise,`;
+    return new ProcessError(
+      `${what} cannot run in a fork child: the child runs inside start() and never returns to the event loop, so it could not await it; ` +
+        "start this process with the 'spawn' or 'forkserver' start method (e.g. new (getContext('forkserver').Process)({ target })), which await it, or make it synchronous",
+    );
   }
 
   /**

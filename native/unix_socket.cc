@@ -682,22 +682,27 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   void Step(int status) {
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
-    if (status < 0) return Finish(Napi::Error::New(env, std::string("poll: ") + uv_strerror(status)).Value(), env.Undefined());
+    // libuv reports POLLERR (a refused connect, a reset) as a failed status and stops the handle.
+    // As poll(2) does for the blocking calls, that counts as ready: the call that follows (a read,
+    // connectResult) reports the socket's own error, after any data that arrived before it.
     if (mode_ == Mode::kReadable || mode_ == Mode::kWritable) return Finish(env.Null(), Napi::Boolean::New(env, true));
     if (mode_ != Mode::kFrame) return;
+    auto keep_waiting = [this, status] {
+      if (status < 0 && handle_ != nullptr) uv_poll_start(handle_, UV_READABLE | UV_DISCONNECT, OnPoll);
+    };
     for (bool first = true;; first = false) {
       const bool in_header = header_got_ < 4 || (header_long_ && header_got_ < 12) || body_.IsEmpty();
       uint8_t* target = in_header ? header_ + header_got_ : body_.Value().Data() + body_got_;
       size_t want = in_header ? (header_got_ < 4 ? 4 : 12) - header_got_ : body_length_ - body_got_;
       if (!first) {
         int available = 0;
-        if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return;
+        if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return keep_waiting();
         want = std::min(want, static_cast<size_t>(available));
       }
       // Descriptors travel with a frame's first bytes (SendWithFds): only header reads use recvmsg.
       ssize_t n = ReadSome(fd_, target, want, want_fds_ && in_header ? &fds_ : nullptr);
       if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN) return;
+        if (errno == EINTR || errno == EAGAIN) return keep_waiting();
         return Finish(ErrnoError(env, "read", errno).Value(), env.Undefined());
       }
       if (n == 0) {

@@ -1,8 +1,15 @@
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { BufferTooShort, EOFError, Pipe } from '../lib/index';
 import { Connection } from '../lib/connection';
 import { child } from './helpers/child';
+
+// Processes use the BUILT package (dist/), as a user loads it.
+const mp = createRequire(import.meta.url)(path.resolve(__dirname, '../dist/index.js')) as typeof import('../lib/index');
+type Method = 'fork' | 'spawn' | 'forkserver';
 
 const open: Connection[] = [];
 function pipe(duplex = true): [Connection, Connection] {
@@ -199,4 +206,56 @@ describe('Connection objects', () => {
     expect(await mine.recvAsync()).toBe(42);
     expect(await c.result()).toBe('ok');
   });
+});
+
+// Every async twin settles when its wait cannot end well, as its blocking form throws.
+describe('async twins on a closed connection', () => {
+  it('pollAsync, recvAsync and recvBytesAsync waiting when close() is called reject, naming the call', async () => {
+    const [a] = pipe();
+    const polled = a.pollAsync(null);
+    a.close();
+    await expect(polled).rejects.toThrow('Connection.pollAsync(): the connection was closed while waiting');
+    const [b] = pipe();
+    const received = b.recvAsync();
+    const receivedBytes = b.recvBytesAsync();
+    b.close();
+    await expect(received).rejects.toThrow('Connection.recvAsync(): the connection was closed while waiting');
+    await expect(receivedBytes).rejects.toThrow('Connection.recvBytesAsync(): the connection was closed while waiting');
+  });
+
+  it('on a closed connection, every call says it is closed; the async ones reject rather than throw', async () => {
+    const [a] = pipe();
+    a.close();
+    for (const call of [() => a.poll(), () => a.recv(), () => a.recvBytes(), () => a.send(1), () => a.sendBytes(Buffer.alloc(1)), () => a.fileno()])
+      expect(call).toThrow(/the connection is closed/);
+    for (const call of [() => a.pollAsync(10), () => a.recvAsync(), () => a.recvBytesAsync()]) {
+      let pending: Promise<unknown> | undefined;
+      expect(() => (pending = call())).not.toThrow();
+      await expect(pending).rejects.toThrow(/the connection is closed/);
+    }
+  });
+});
+
+describe.each<Method>(['fork', 'spawn', 'forkserver'])('a peer that dies in the middle of a message, %s', (method) => {
+  it('recv throws and recvAsync rejects, both saying so', async () => {
+    const [blocking, blockingPeer] = mp.Pipe();
+    const [asynchronous, asynchronousPeer] = mp.Pipe();
+    open.push(blocking, blockingPeer, asynchronous, asynchronousPeer);
+    const pending = asynchronous.recvAsync();
+    // A header announcing 100 bytes, 3 of them, then the writer is killed.
+    const p = new (mp.getContext(method).Process)({
+      target: (...peers: Connection[]) => {
+        for (const peer of peers) fs.writeSync(peer.fileno(), Buffer.from([0, 0, 0, 100, 1, 2, 3]));
+        process.kill(process.pid, 'SIGKILL');
+      },
+      args: [blockingPeer, asynchronousPeer],
+    });
+    p.start();
+    blockingPeer.close();
+    asynchronousPeer.close();
+    await expect(pending).rejects.toThrow('the peer closed the connection in the middle of a message');
+    expect(() => blocking.recv()).toThrow('the peer closed the connection in the middle of a message');
+    await p.joinAsync();
+    expect(p.exitcode).toBe(-9);
+  }, 30_000);
 });

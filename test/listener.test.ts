@@ -1,9 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AuthenticationError } from '../lib/index';
 import { Client, ClientAsync, Connection, Listener, Pipe, wait, waitAsync } from '../lib/connection';
+import { until } from './helpers/until';
 
 const cleanup: Array<{ close(): void }> = [];
 const pythons: ChildProcess[] = [];
@@ -69,9 +74,55 @@ describe('Listener and Client', () => {
 
   it('rejects bad arguments', () => {
     expect(() => new Listener(42 as unknown as string)).toThrow(TypeError);
-    expect(() => new Listener(undefined, 'AF_PACKET' as 'AF_UNIX')).toThrow(TypeError);
-    expect(() => new Listener(undefined, undefined, 1, 'key' as unknown as Buffer)).toThrow(/authkey/);
+    expect(() => new Listener(undefined, 'AF_PACKET' as 'AF_UNIX')).toThrow(RangeError);
+    expect(() => new Listener(undefined, undefined, 1, 'key' as unknown as Buffer)).toThrow(/authkey.*got 'key'/);
+    expect(() => new Listener(undefined, undefined, '4' as unknown as number)).toThrow(TypeError);
     expect(() => Client('/nonexistent/mpjs-socket')).toThrow(/ENOENT/);
+  });
+
+  // CPython's address_type and _validate_family: wrong types are TypeErrors, values no family
+  // here can take are RangeErrors, each naming the call and showing the value as given.
+  const badAddresses: Array<[string, unknown, unknown, ErrorConstructor, RegExp]> = [
+    ['a Windows pipe name (AF_PIPE)', '\\\\.\\test', undefined, RangeError, /address '\\\\\\\\\.\\\\test' names a Windows named pipe \(family 'AF_PIPE'\)/],
+    ['the AF_PIPE family', '/tmp/mpjs-never-bound', 'AF_PIPE', RangeError, /family 'AF_PIPE'/],
+    ['an unknown family', '/tmp/mpjs-never-bound', 'AF_INET6', RangeError, /got 'AF_INET6'/],
+    ['a family that is not a string', '/tmp/mpjs-never-bound', 2, TypeError, /family must be 'AF_UNIX' or 'AF_INET', got 2/],
+    ['a number as address', 123, undefined, TypeError, /socket path \(a string\) or \[host, port\], got 123/],
+    ['a port out of range', ['127.0.0.1', 70000], undefined, RangeError, /0 to 65535, got 70000/],
+    ['a negative port', ['127.0.0.1', -1], undefined, RangeError, /got -1/],
+    ['a port as a string', ['127.0.0.1', '80'], undefined, TypeError, /integer, got '80'/],
+    ['a fractional port', ['127.0.0.1', 1.5], undefined, TypeError, /integer, got 1\.5/],
+    ['a host that is not a string', [1, 80], undefined, TypeError, /host .* got 1/],
+    ['a one-element AF_INET address', ['127.0.0.1'], undefined, TypeError, /\[host, port\], got \[ '127\.0\.0\.1' \]/],
+    ['a path for AF_INET', '/tmp/mpjs-never-bound', 'AF_INET', TypeError, /AF_INET address is \[host, port\], got '\/tmp\/mpjs-never-bound'/],
+    ['[host, port] for AF_UNIX', ['127.0.0.1', 0], 'AF_UNIX', TypeError, /AF_UNIX address is a socket path/],
+    ['a path over 107 bytes', `/tmp/${'x'.repeat(120)}`, undefined, RangeError, /1 to 107 bytes long, got '\/tmp\/x+' \(125 bytes\)/],
+    ['a path with a NUL inside', '/tmp/a\0b', undefined, RangeError, /NUL/],
+  ];
+  it.each(badAddresses)('validates the address: %s (Listener, Client, ClientAsync)', async (_what, address, family, type, message) => {
+    const before = new Set(readdirSync(process.cwd()));
+    const listen = (): unknown => new Listener(address as string, family as 'AF_UNIX');
+    expect(listen).toThrow(type);
+    expect(listen).toThrow(/^Listener: /);
+    expect(listen).toThrow(message);
+    const connect = (): unknown => Client(address as string, family as 'AF_UNIX');
+    expect(connect).toThrow(type);
+    expect(connect).toThrow(/^Client: /);
+    expect(connect).toThrow(message);
+    const connecting = ClientAsync(address as string, family as 'AF_UNIX');
+    await expect(connecting).rejects.toThrow(type);
+    await expect(connecting).rejects.toThrow(/^ClientAsync: /);
+    await expect(connecting).rejects.toThrow(message);
+    expect(readdirSync(process.cwd()).filter((name) => !before.has(name))).toEqual([]); // nothing bound
+  });
+
+  it('as CPython, an explicit family decides, and an empty address means a fresh one', () => {
+    const fresh = track(new Listener(''));
+    expect(fresh.address).toMatch(/mpjs-\d+-listener-/);
+    const tcp = track(new Listener(null, 'AF_INET', 1, Buffer.from('k')));
+    expect(tcp.address).toEqual(['127.0.0.1', expect.any(Number)]);
+    const any = track(new Listener(['', 0], 'AF_INET', 1, Buffer.from('k')));
+    expect(any.address).toEqual(['0.0.0.0', expect.any(Number)]);
   });
 
   it('interoperates with CPython: a Node client and a CPython listener', async () => {
@@ -111,6 +162,122 @@ except Exception as e:
     const bad = python(script("b'other key'"));
     expect(() => listener.accept()).toThrow(AuthenticationError);
     expect((await bad.output).trim()).toBe('AuthenticationError');
+  });
+});
+
+// Every async twin settles on error as its blocking form returns or throws, never hangs.
+describe('async twins settle on error', () => {
+  function unusedPort(): Promise<number> {
+    const server = net.createServer();
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      }),
+    );
+  }
+
+  it('ClientAsync rejects a refused connect over AF_INET, as Client throws', async () => {
+    const port = await unusedPort();
+    expect(() => Client(['127.0.0.1', port])).toThrow(/ECONNREFUSED/);
+    await expect(ClientAsync(['127.0.0.1', port])).rejects.toThrow(/ECONNREFUSED/);
+    await expect(ClientAsync(['localhost', port], 'AF_INET', Buffer.from('k'))).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('ClientAsync rejects a refused connect over AF_UNIX (a socket file nobody listens on), as Client throws', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mpjs-stale-'));
+    const stale = path.join(dir, 'socket');
+    try {
+      const { output } = python(`import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(stale)}); print('bound')`);
+      expect((await output).trim()).toBe('bound');
+      expect(() => Client(stale)).toThrow(/ECONNREFUSED/);
+      await expect(ClientAsync(stale)).rejects.toThrow(/ECONNREFUSED/);
+      await expect(ClientAsync(path.join(dir, 'missing'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ClientAsync waits for room in a full AF_UNIX backlog, as Client does, instead of failing with EAGAIN', async () => {
+    const listener = track(new Listener(undefined, 'AF_UNIX', 0));
+    const clients = [ClientAsync(listener.address), ClientAsync(listener.address), ClientAsync(listener.address)];
+    const servers = [];
+    for (let i = 0; i < clients.length; i++) servers.push(track(await listener.acceptAsync()));
+    const connected = await Promise.all(clients);
+    connected.forEach((client, i) => {
+      track(client).sendBytes(Buffer.from([i]));
+    });
+    const received = servers.map((server) => server.recvBytes()[0]).sort();
+    expect(received).toEqual([0, 1, 2]);
+    // One waiting for room gives up with its signal's reason.
+    const queued = ClientAsync(listener.address);
+    const controller = new AbortController();
+    const waiting = ClientAsync(listener.address, undefined, undefined, { signal: controller.signal });
+    controller.abort(new Error('no room'));
+    await expect(waiting).rejects.toThrow('no room');
+    track(await listener.acceptAsync());
+    track(await queued);
+  });
+
+  it('acceptAsync: concurrent calls each get a client; close() rejects the ones still waiting', async () => {
+    const listener = track(new Listener());
+    const first = listener.acceptAsync();
+    const second = listener.acceptAsync();
+    const clients = [track(Client(listener.address)), track(Client(listener.address))];
+    const accepted = [track(await first), track(await second)];
+    clients[0].sendBytes(Buffer.from('a'));
+    clients[1].sendBytes(Buffer.from('b'));
+    expect(accepted.map((server) => server.recvBytes().toString()).sort()).toEqual(['a', 'b']);
+    const waiting = [listener.acceptAsync(), listener.acceptAsync()];
+    listener.close();
+    for (const pending of waiting) await expect(pending).rejects.toThrow('Listener.acceptAsync(): the listener was closed while waiting');
+    await expect(listener.acceptAsync()).rejects.toThrow(/the listener is closed/);
+  });
+
+  it('pollAsync and waitAsync report a reset socket ready, as poll and wait do; then the read reports the reset', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const blocking = track(Client(['127.0.0.1', port]));
+      const asynchronous = track(await ClientAsync(['127.0.0.1', port]));
+      await until(() => sockets.length === 2);
+      const polled = asynchronous.pollAsync(null);
+      const waited = waitAsync([asynchronous], null);
+      for (const socket of sockets) socket.resetAndDestroy();
+      expect(await polled).toBe(true);
+      expect(await waited).toEqual([asynchronous]);
+      expect(blocking.poll(null)).toBe(true);
+      expect(wait([blocking], null)).toEqual([blocking]);
+      expect(() => blocking.recvBytes()).toThrow(/ECONNRESET/);
+      await expect(asynchronous.recvBytesAsync()).rejects.toThrow(/ECONNRESET/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a message that arrived before a reset is read first, then the reset, by recv and recvAsync alike', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const blocking = track(Client(['127.0.0.1', port]));
+      const asynchronous = track(await ClientAsync(['127.0.0.1', port]));
+      await until(() => sockets.length === 2);
+      const pending = asynchronous.recvBytesAsync();
+      // A whole frame, then half of the next one, then a reset.
+      const bytes = Buffer.from([0, 0, 0, 2, 0x68, 0x69, 0, 0, 0, 9, 1, 2]);
+      await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.write(bytes, resolve))));
+      expect((await pending).toString()).toBe('hi');
+      expect(blocking.recvBytes().toString()).toBe('hi');
+      for (const socket of sockets) socket.resetAndDestroy();
+      expect(() => blocking.recvBytes()).toThrow(/ECONNRESET/);
+      await expect(asynchronous.recvBytesAsync()).rejects.toThrow(/ECONNRESET/);
+    } finally {
+      server.close();
+    }
   });
 });
 

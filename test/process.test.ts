@@ -195,12 +195,42 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
     ).toBe(0);
   });
 
-  it.runIf(!byValue)('an async target is refused in a fork child, with the alternative named', () => {
-    expect(run(async () => undefined)).toBe(1);
+  it.runIf(!byValue)('an async target is refused in a fork child before it starts, with the alternative named', () => {
+    const started = new Value('i', 0);
+    expect(run(async (v: { value: number }) => { v.value += 1; await null; }, [started])).toBe(1);
+    expect(run((v: { value: number }) => { v.value += 10; return Promise.resolve(); }, [started])).toBe(1);
+    class AsyncRun extends Process {
+      override async run(): Promise<void> {
+        started.value += 100;
+      }
+    }
+    const subclassed = new AsyncRun();
+    subclassed.start();
+    subclassed.join(20_000);
+    expect(subclassed.exitcode).toBe(1);
+    // An async function never began; a function that returned a Promise had run (it could not be known before).
+    expect(started.value).toBe(10);
   });
 });
 
 describe('start methods', () => {
+  it('fork refuses an async target saying why and what to use, on stderr', () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const { Process } = mp.getContext('fork');
+      for (const target of [async function fetchAll() {}, function later() { return Promise.resolve(); }]) {
+        const p = new Process({ target });
+        p.start(); p.join();
+        console.log(p.exitcode);
+      }`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(out.stdout.trim().split('\n')).toEqual(['1', '1']);
+    for (const name of ['fetchAll', 'later'])
+      expect(out.stderr).toMatch(
+        new RegExp(`Process Process-\\d+:\\nProcessError: the async target ${name} cannot run in a fork child: .* start this process with the 'spawn' or 'forkserver' start method .*getContext\\('forkserver'\\)`),
+      );
+  });
+
   it('forkserver is the default on Linux, and the root Process follows it', () => {
     expect(getAllStartMethods()).toEqual(['forkserver', 'spawn', 'fork']);
     expect(mp.getStartMethod()).toBe('forkserver');

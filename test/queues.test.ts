@@ -145,6 +145,58 @@ describe('JoinableQueue and SimpleQueue in one process', () => {
     expect(() => q.put('x')).toThrow(/closed/);
     expect(() => q._reader).toThrow(/closed/);
   });
+
+  // CPython 3.13 after close(): SimpleQueue's empty/get/put raise (its reader and writer are
+  // closed); Queue's put/get forms raise "is closed", while qsize/empty/full, join_thread,
+  // cancel_join_thread and JoinableQueue's task_done/join still work.
+  it('after close(), each method behaves as CPython\'s: the closed ones say so, async ones reject', async () => {
+    const simple = new SimpleQueue<number>();
+    simple.put(1);
+    simple.close();
+    simple.close();
+    for (const [call, use] of [['empty', () => simple.empty()], ['get', () => simple.get()], ['put', () => simple.put(2)]] as const)
+      expect(use).toThrow(`SimpleQueue.${call}(): the queue is closed`);
+    await expect(simple.getAsync()).rejects.toThrow('SimpleQueue.getAsync(): the queue is closed');
+    await expect(simple.putAsync(2)).rejects.toThrow('SimpleQueue.putAsync(): the queue is closed');
+
+    const q = new JoinableQueue<number>(2);
+    q.put(1);
+    q.close();
+    for (const [call, use] of [['put', () => q.put(2)], ['get', () => q.get()], ['putNowait', () => q.putNowait(2)], ['getNowait', () => q.getNowait()]] as const)
+      expect(use).toThrow(`JoinableQueue.${call}(): the queue is closed`);
+    await expect(q.getAsync()).rejects.toThrow('JoinableQueue.getAsync(): the queue is closed');
+    await expect(q.putAsync(2)).rejects.toThrow('JoinableQueue.putAsync(): the queue is closed');
+    expect([q.qsize(), q.empty(), q.full()]).toEqual([1, false, false]);
+    q.joinThread();
+    q.cancelJoinThread();
+    expect(q.join(0)).toBe(false);
+    q.taskDone();
+    expect(q.join(0)).toBe(true);
+    expect(await q.joinAsync(0)).toBe(true);
+  });
+
+  it('close() rejects the getAsync and putAsync calls waiting on it, naming them; a waiting joinAsync still ends', async () => {
+    const q = new JoinableQueue<number>(1);
+    const controller = new AbortController();
+    const waitingGets = [q.getAsync(), q.getAsync(null, { signal: controller.signal })];
+    const empty = new Queue<number>(1);
+    empty.put(1);
+    const waitingPut = empty.putAsync(2, null, { signal: controller.signal });
+    q.put(7);
+    expect(await waitingGets[0]).toBe(7);
+    const joined = q.joinAsync();
+    q.close();
+    empty.close();
+    await expect(waitingGets[1]).rejects.toThrow('JoinableQueue.getAsync(): the queue was closed while waiting');
+    await expect(waitingPut).rejects.toThrow('Queue.putAsync(): the queue was closed while waiting');
+    q.taskDone();
+    expect(await joined).toBe(true);
+    // A caller's own signal still works beside close().
+    const other = new Queue<number>();
+    const aborted = other.getAsync(null, { signal: AbortSignal.abort(new Error('mine')) });
+    await expect(aborted).rejects.toThrow('mine');
+    other.close();
+  });
 });
 
 describe.each<Method>(['fork', 'spawn', 'forkserver'])('across processes, %s', (method) => {
@@ -163,6 +215,40 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('across processes, %s', (
       if (p.exitcode === null) p.kill();
       await p.joinAsync();
     }
+  });
+
+  it('a handle closed in a child says it is closed there, and leaves the queue working everywhere else', async () => {
+    const simple = new SimpleQueue<string>();
+    const q = new Queue<string>();
+    const report = new Queue<string[]>();
+    const p = start((simple: SimpleQueue<string>, q: Queue<string>, report: Queue<string[]>) => {
+      simple.put('before');
+      q.put('before');
+      simple.close();
+      q.close();
+      const seen: string[] = [];
+      for (const use of [() => simple.empty(), () => simple.put('after'), () => q.put('after')]) {
+        try {
+          use();
+          seen.push('no error');
+        } catch (error) {
+          seen.push((error as Error).message);
+        }
+      }
+      seen.push(`qsize ${q.qsize()}`);
+      report.put(seen);
+    }, simple, q, report);
+    expect(await report.getAsync(20_000)).toEqual([
+      'SimpleQueue.empty(): the queue is closed',
+      'SimpleQueue.put(): the queue is closed',
+      'Queue.put(): the queue is closed',
+      'qsize 1',
+    ]);
+    await p.joinAsync();
+    expect(p.exitcode).toBe(0);
+    expect([simple.empty(), simple.get(), simple.empty()]).toEqual([false, 'before', true]);
+    expect(await q.getAsync(1000)).toBe('before');
+    for (const queue of [simple, q, report]) queue.close();
   });
 
   it('delivers 100k messages exactly once, in per-producer order, with 4 producers × 4 consumers', async () => {
