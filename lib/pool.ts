@@ -14,7 +14,7 @@ import { signalName, type Process } from './process';
 import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './pool-protocol';
 import { parentPoolFds, poolWorkerMain } from './pool-worker';
 import { dumps, loads } from './serializer/index';
-import { thisProcess, timeoutArg, type AbortOptions } from './util';
+import { shown, thisProcess, timeoutArg, type AbortOptions } from './util';
 
 export { taskSignal } from './pool-worker';
 
@@ -749,7 +749,7 @@ export class Dispatcher {
 
   /** The id under which workers know `fn`; serialized once per pool. */
   functionEntry(fn: Function): FnEntry {
-    if (typeof fn !== 'function') throw new TypeError(`Pool: func must be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') throw new TypeError(`Pool: func must be a function, got ${shown(fn)}`);
     let entry = this.fns.get(fn);
     if (entry === undefined) {
       entry = { id: ++this.fnCounter, bytes: dumps(fn, { root: 'func' }) };
@@ -1306,23 +1306,43 @@ export interface PoolOptions {
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
+/** An integer >= 1: a wrong type is a TypeError, a number out of range a RangeError. */
+function countArg(value: unknown, what: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${what} must be an integer >= 1, got ${shown(value)}`);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${what} must be an integer >= 1, got ${shown(value)}`);
+  return value;
+}
+
+/** A number of milliseconds >= 0 (null/undefined: none). */
+function millisecondsArg(value: unknown, what: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number') throw new TypeError(`${what} must be a number of ms, got ${shown(value)}`);
+  if (!(value >= 0)) throw new RangeError(`${what} must be a number of ms >= 0, got ${shown(value)}`);
+  return value;
+}
+
+function functionArg(value: unknown, what: string): void {
+  if (value != null && typeof value !== 'function') throw new TypeError(`${what} must be a function, got ${shown(value)}`);
+}
+
 function chunksizeArg(chunksize: number | null | undefined, fallback: number, call: string): number {
   if (chunksize === undefined || chunksize === null) return fallback;
-  if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError(`Pool.${call}(): chunksize must be an integer >= 1, got ${String(chunksize)}`);
-  return chunksize;
+  return countArg(chunksize, `Pool.${call}(): chunksize`);
 }
 
 function listOf<T>(iterable: Iterable<T>, call: string): T[] {
   if (Array.isArray(iterable)) return iterable;
-  if (iterable === null || typeof (iterable as Iterable<T>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${inspect(iterable, { depth: 0 })}`);
+  if (iterable === null || typeof (iterable as Iterable<T>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${shown(iterable)}`);
   return [...iterable];
 }
 
 function optionsArg<T>(options: AsyncOptions<T> | undefined, call: string): AsyncOptions<T> {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw new TypeError(`Pool.${call}(): options must be an object`);
-  if (options.timeout != null && (typeof options.timeout !== 'number' || !(options.timeout >= 0))) throw new RangeError(`Pool.${call}(): timeout must be a number of ms >= 0`);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`Pool.${call}(): signal must be an AbortSignal`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`Pool.${call}(): options must be an object, got ${shown(options)}`);
+  millisecondsArg(options.timeout, `Pool.${call}(): timeout`);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`Pool.${call}(): signal must be an AbortSignal, got ${shown(options.signal)}`);
+  functionArg(options.callback, `Pool.${call}(): callback`);
+  functionArg(options.errorCallback, `Pool.${call}(): errorCallback`);
   return options;
 }
 
@@ -1332,14 +1352,12 @@ export class Pool {
 
   constructor(options?: PoolOptions | number | null) {
     const opts: PoolOptions = typeof options === 'number' ? { processes: options } : (options ?? {});
-    if (typeof opts !== 'object') throw new TypeError('Pool(options): options must be an object or the number of processes');
-    const processes = opts.processes ?? cpuCount();
-    if (!Number.isInteger(processes) || processes < 1) throw new RangeError(`Pool: processes must be an integer >= 1, got ${String(opts.processes)}`);
-    if (opts.initializer != null && typeof opts.initializer !== 'function') throw new TypeError('Pool: initializer must be a function');
-    const maxtasks = opts.maxtasksperchild ?? null;
-    if (maxtasks !== null && (!Number.isInteger(maxtasks) || maxtasks < 1)) throw new RangeError(`Pool: maxtasksperchild must be an integer >= 1, got ${String(maxtasks)}`);
-    const grace = opts.cancelGraceMs ?? 1000;
-    if (typeof grace !== 'number' || !(grace >= 0)) throw new RangeError('Pool: cancelGraceMs must be a number >= 0');
+    if (typeof opts !== 'object') throw new TypeError(`Pool(options): options must be an object or the number of processes, got ${shown(options)}`);
+    const processes = opts.processes == null ? cpuCount() : countArg(opts.processes, 'Pool: processes');
+    functionArg(opts.initializer, 'Pool: initializer');
+    if (opts.initargs !== undefined && !Array.isArray(opts.initargs)) throw new TypeError(`Pool: initargs must be an array, got ${shown(opts.initargs)}`);
+    const maxtasks = opts.maxtasksperchild == null ? null : countArg(opts.maxtasksperchild, 'Pool: maxtasksperchild');
+    const grace = millisecondsArg(opts.cancelGraceMs, 'Pool: cancelGraceMs') ?? 1000;
     this._processes = processes;
     this._dispatcher = new Dispatcher(this._transport(opts), processes, opts.initializer ?? null, opts.initargs ?? [], maxtasks, grace);
   }
@@ -1347,7 +1365,7 @@ export class Pool {
   /** @internal The workers' kind; multiprocess/dummy's ThreadPool overrides it. */
   protected _transport(options: PoolOptions): WorkerTransport {
     const context = options.context ?? getContext();
-    if (!(context instanceof Context)) throw new TypeError('Pool: context must be a Context (getContext(method))');
+    if (!(context instanceof Context)) throw new TypeError(`Pool: context must be a Context (getContext(method)), got ${shown(context)}`);
     return new ProcessTransport(context);
   }
 
@@ -1359,7 +1377,7 @@ export class Pool {
   applyAsync<A extends unknown[], R>(f: Fn<A, R>, args?: A, options?: AsyncOptions<Awaited<R>>): AsyncResult<Awaited<R>> {
     const d = this._dispatcher;
     d.checkRunning('applyAsync');
-    if (args !== undefined && !Array.isArray(args)) throw new TypeError(`Pool.applyAsync(): args must be an array, got ${inspect(args, { depth: 0 })}`);
+    if (args !== undefined && !Array.isArray(args)) throw new TypeError(`Pool.applyAsync(): args must be an array, got ${shown(args)}`);
     const opts = optionsArg(options, 'applyAsync');
     const result = new AsyncResult<Awaited<R>>(d, opts);
     d.submit(new ApplyJob(d, d.functionEntry(f), args ?? [], result as AsyncResult<unknown>, opts));
@@ -1388,7 +1406,7 @@ export class Pool {
     const d = this._dispatcher;
     d.checkRunning(call);
     const items = listOf(iterable, call);
-    if (kind === TaskKind.Starmap) for (const args of items) if (!Array.isArray(args)) throw new TypeError(`Pool.${call}(): each item must be an array of arguments, got ${inspect(args, { depth: 0 })}`);
+    if (kind === TaskKind.Starmap) for (const args of items) if (!Array.isArray(args)) throw new TypeError(`Pool.${call}(): each item must be an array of arguments, got ${shown(args)}`);
     // CPython's rule: about four chunks per worker.
     let fallback = Math.floor(items.length / (this._processes * 4));
     if (items.length % (this._processes * 4) !== 0) fallback++;
@@ -1419,7 +1437,7 @@ export class Pool {
   private _imap(call: string, f: Fn<unknown[], unknown>, iterable: Iterable<unknown>, chunksize: number | null | undefined, ordered: boolean, options: TaskOptions | undefined): IMapIterator<unknown> {
     const d = this._dispatcher;
     d.checkRunning(call);
-    if (iterable === null || typeof (iterable as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${inspect(iterable, { depth: 0 })}`);
+    if (iterable === null || typeof (iterable as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${shown(iterable)}`);
     const size = chunksizeArg(chunksize, 1, call);
     const opts = optionsArg(options, call);
     const job = new IMapJob<unknown>(d, d.functionEntry(f), TaskKind.Map, iterable[Symbol.iterator](), size, ordered, Math.max(4, this._processes * 2), opts);

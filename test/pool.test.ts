@@ -322,3 +322,37 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
     expect(() => new mp.Pool({ maxtasksperchild: -1 })).toThrow(RangeError);
   });
 });
+
+describe('Pool arguments', () => {
+  it('a wrong type is a TypeError, a wrong number a RangeError, each showing the value as given', () => {
+    const bad = (options: unknown) => () => new mp.Pool(options as never);
+    expect(bad({ maxtasksperchild: '12' })).toThrow(TypeError);
+    expect(bad({ maxtasksperchild: '12' })).toThrow("maxtasksperchild must be an integer >= 1, got '12' (string)");
+    expect(bad({ processes: '2' })).toThrow(TypeError);
+    expect(bad({ processes: '2' })).toThrow("got '2' (string)");
+    expect(bad({ processes: 1.5 })).toThrow(RangeError);
+    expect(bad({ processes: 0 })).toThrow('got 0 (number)');
+    expect(bad({ cancelGraceMs: '5' })).toThrow(TypeError);
+    expect(bad({ cancelGraceMs: -1 })).toThrow(RangeError);
+    expect(bad({ initializer: 'init' })).toThrow(TypeError);
+    expect(bad({ initargs: 3 })).toThrow(TypeError);
+    expect(bad({ context: 'spawn' })).toThrow("got 'spawn' (string)");
+    expect(bad('2')).toThrow(TypeError);
+    using pool = new mp.Pool(1);
+    const f = (x: number): number => x;
+    expect(() => pool.map(f, [1], '2' as never)).toThrow(TypeError);
+    expect(() => pool.map(f, [1], '2' as never)).toThrow("chunksize must be an integer >= 1, got '2' (string)");
+    expect(() => pool.map(f, [1], 0)).toThrow(RangeError);
+    expect(() => pool.imap(f, [1], 1.5)).toThrow(RangeError);
+    expect(() => pool.applyAsync(f, [1], { timeout: '10' as never })).toThrow(TypeError);
+    expect(() => pool.applyAsync(f, [1], { timeout: -1 })).toThrow(RangeError);
+    expect(() => pool.applyAsync(f, [1], { callback: 'done' as never })).toThrow(TypeError);
+    expect(() => pool.mapAsync(f, [1], null, { errorCallback: 1 as never })).toThrow('errorCallback must be a function, got 1 (number)');
+    expect(() => pool.applyAsync(f, 1 as never)).toThrow('args must be an array, got 1 (number)');
+    const result = pool.applyAsync(f, [1]);
+    expect(() => result.get('10' as never)).toThrow(TypeError);
+    expect(() => result.get('10' as never)).toThrow("got '10' (string)");
+    expect(result.get(20_000)).toBe(1);
+    expect(() => pool.imap(f, [1]).next('1' as never)).toThrow(TypeError);
+  });
+});
