@@ -2,6 +2,7 @@
 // stack, callbacks, initializer, maxtasksperchild, terminate with tasks in flight, a worker killed
 // mid-task, abort and timeout escalation, lazy imap, and a million tasks without heap growth.
 // The package is the BUILT one (dist/), as a user loads it.
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
@@ -355,4 +356,23 @@ describe('Pool arguments', () => {
     expect(result.get(20_000)).toBe(1);
     expect(() => pool.imap(f, [1]).next('1' as never)).toThrow(TypeError);
   });
+});
+
+describe.each<Method>(['spawn', 'forkserver'])('Pool closed while a worker still starts (%s)', (method) => {
+  it('the late worker ends quietly: no error on stderr, over many pools', () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const ctx = mp.getContext(${JSON.stringify(method)});
+      for (let i = 0; i < 20; i++) {
+        const pool = new ctx.Pool(4);
+        if (pool.map((x) => x * 2, [1, 2]).join() !== '2,4') throw new Error('wrong result');
+        pool.close();
+        pool.join();
+      }
+      console.log('done');`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toBe('done\n');
+    expect(out.status).toBe(0);
+  }, 150_000);
 });
