@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 
 import { Context, cpuCount, getContext } from './context';
+import { asCallback, setBusy, type Background } from './blocking';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from './errors';
 import { native, type NativeFdWatcher } from './native';
 import { signalName, type Process } from './process';
@@ -275,7 +276,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
 function callSafely<T>(callback: ((value: T) => void) | null | undefined, value: T): void {
   if (!callback) return;
   try {
-    callback(value);
+    asCallback(() => callback(value));
   } catch (error) {
     queueMicrotask(() => {
       throw error;
@@ -706,7 +707,7 @@ const enum PoolState {
 }
 
 /** @internal The machinery behind a Pool, shared by its blocking and async forms. */
-export class Dispatcher {
+export class Dispatcher implements Background {
   private readonly slots = new Set<Slot>();
   private readonly idle: Slot[] = [];
   private readonly starting = new Map<string, Slot>();
@@ -1047,48 +1048,78 @@ export class Dispatcher {
     while (!done()) {
       this.runDueTimers();
       if (done()) break;
-      fds.length = 0;
-      owners.length = 0;
-      if (this.starting.size > 0 && this.transport.acceptFd >= 0) {
-        fds.push(this.transport.acceptFd);
-        owners.push(null);
-      }
-      for (const slot of this.slots) {
-        if (slot.handle.fd >= 0) {
-          fds.push(slot.handle.fd);
-          owners.push(slot);
-        }
-        if (slot.handle.sentinel >= 0) {
-          fds.push(slot.handle.sentinel);
-          owners.push(slot);
-        }
-      }
+      this.collect(fds, owners);
       const now = performance.now();
       if (now >= deadline) return false;
       const until = Math.min(deadline, this.nextTimerAt());
       if (fds.length === 0 && until === Infinity) throw new InvalidStateError('Pool: waiting for a result the pool can no longer produce (it has no workers)');
-      const ready = native.pollMany(fds, until === Infinity ? -1 : Math.max(0, until - now));
-      for (const index of ready) {
-        const owner = owners[index]!;
-        if (owner === null) this.acceptConnections();
-        else if (owner.state === SlotState.Ready) {
-          if (fds[index] === owner.handle.fd) this.drain(owner);
-          else {
-            this.drain(owner);
-            this.lost(owner);
-          }
-        } else if (owner.state === SlotState.Starting && fds[index] === owner.handle.sentinel) this.lost(owner);
-      }
+      this.handleReady(native.pollMany(fds, until === Infinity ? -1 : Math.max(0, until - now)), fds, owners);
       this.schedule();
     }
     return true;
+  }
+
+  /** What a blocking wait watches: the accept socket while workers start, each worker's socket and sentinel. */
+  private collect(fds: number[], owners: Array<Slot | null>): void {
+    fds.length = 0;
+    owners.length = 0;
+    if (this.starting.size > 0 && this.transport.acceptFd >= 0) {
+      fds.push(this.transport.acceptFd);
+      owners.push(null);
+    }
+    for (const slot of this.slots) {
+      if (slot.handle.fd >= 0) {
+        fds.push(slot.handle.fd);
+        owners.push(slot);
+      }
+      if (slot.handle.sentinel >= 0) {
+        fds.push(slot.handle.sentinel);
+        owners.push(slot);
+      }
+    }
+  }
+
+  private handleReady(ready: number[], fds: number[], owners: Array<Slot | null>): void {
+    for (const index of ready) {
+      const owner = owners[index]!;
+      if (owner === null) this.acceptConnections();
+      else if (owner.state === SlotState.Ready) {
+        if (fds[index] === owner.handle.fd) this.drain(owner);
+        else {
+          this.drain(owner);
+          this.lost(owner);
+        }
+      } else if (owner.state === SlotState.Starting && fds[index] === owner.handle.sentinel) this.lost(owner);
+    }
+  }
+
+  // --- waiting: another blocking call of this thread (blocking.ts) ---------------------------
+
+  private readonly scratchFds: number[] = [];
+  private readonly scratchOwners: Array<Slot | null> = [];
+
+  watch(fds: number[]): number {
+    this.collect(this.scratchFds, this.scratchOwners);
+    for (const fd of this.scratchFds) fds.push(fd);
+    return this.nextTimerAt();
+  }
+
+  serve(): void {
+    this.runDueTimers();
+    const fds = this.scratchFds;
+    const owners = this.scratchOwners;
+    this.collect(fds, owners);
+    if (fds.length > 0) this.handleReady(native.pollMany(fds, 0), fds, owners);
+    this.schedule();
   }
 
   // --- waiting: the event loop --------------------------------------------------------------
 
   /** Watches the workers from the event loop while something waits on the pool. */
   updateArming(): void {
-    if (this.busy()) return this.arm();
+    const busy = this.busy();
+    setBusy(this, busy);
+    if (busy) return this.arm();
     // Lazily: back-to-back tasks keep their watchers instead of re-creating them per task.
     if (!this.armed || this.disarmQueued) return;
     this.disarmQueued = true;
@@ -1227,6 +1258,7 @@ export class Dispatcher {
       this.retire(slot);
     }
     this.starting.clear();
+    setBusy(this, false);
     this.disarm();
     this.clearAllTimers();
     this.closeTransport();
@@ -1266,6 +1298,7 @@ export class Dispatcher {
 
   private finishJoin(): void {
     for (const slot of [...this.slots]) this.retire(slot);
+    setBusy(this, false);
     this.disarm();
     this.clearAllTimers();
     if (this.state !== PoolState.Terminate) {

@@ -376,3 +376,117 @@ describe.each<Method>(['spawn', 'forkserver'])('Pool closed while a worker still
     expect(out.status).toBe(0);
   }, 150_000);
 });
+
+// CPython's pool dispatches and collects on its own threads, so a program may block on anything
+// else while tasks run; here every blocking call of the package serves busy pools while it waits.
+// Each case is driven by a callback (run on this thread) or needs a task dispatched meanwhile.
+const connection = createRequire(import.meta.url)(path.join(root, 'dist/connection.js')) as typeof import('../lib/connection');
+const dummy = createRequire(import.meta.url)(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
+const LONG = 20_000;
+
+describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps working while the main thread blocks (%s)', (method) => {
+  const ctx = getContext(method);
+  const fresh = () => new ctx.Pool(2);
+
+  it('Event.wait sees the event a callback sets', () => {
+    using pool = fresh();
+    const event = new Event();
+    pool.applyAsync((x: number) => x + 1, [1], { callback: () => event.set() });
+    expect(event.wait(LONG)).toBe(true);
+  });
+
+  it('Queue.get receives what a task puts; SimpleQueue.get what a callback puts', () => {
+    using pool = fresh();
+    const queue = new mp.Queue<string>();
+    pool.applyAsync((q: InstanceType<typeof mp.Queue<string>>) => q.put('from the task'), [queue]);
+    expect(queue.get(true, LONG)).toBe('from the task');
+    const simple = new mp.SimpleQueue<number>();
+    pool.applyAsync((x: number) => x * 2, [21], { callback: (value) => simple.put(value) });
+    expect(simple.get()).toBe(42);
+    queue.close();
+  });
+
+  it('Lock.acquire takes the lock a callback releases; Semaphore likewise', () => {
+    using pool = fresh();
+    const lock = new mp.Lock();
+    lock.acquire();
+    pool.applyAsync((x: number) => x, [1], { callback: () => lock.release() });
+    expect(lock.acquire(true, LONG)).toBe(true);
+    const semaphore = new mp.Semaphore(0);
+    pool.applyAsync((x: number) => x, [1], { errorCallback: () => undefined, callback: () => semaphore.release() });
+    expect(semaphore.acquire(true, LONG)).toBe(true);
+  });
+
+  it('Process.join returns once a callback let the process end', () => {
+    using pool = fresh();
+    const go = new Event();
+    const child = new ctx.Process({ target: (event: InstanceType<typeof Event>) => event.wait(), args: [go] });
+    child.start();
+    pool.applyAsync((x: number) => x, [1], { callback: () => go.set() });
+    child.join(LONG);
+    expect(child.exitcode).toBe(0);
+  });
+
+  it('Condition.waitFor sees the state a callback changes and notifies', () => {
+    using pool = fresh();
+    const condition = new mp.Condition();
+    const done = new mp.Value('i', 0);
+    condition.acquire();
+    pool.applyAsync((x: number) => x, [7], {
+      callback: (value) => {
+        condition.acquire();
+        done.value = value;
+        condition.notifyAll();
+        condition.release();
+      },
+    });
+    expect(condition.waitFor(() => done.value === 7, LONG)).toBe(true);
+    condition.release();
+  });
+
+  it('connection.wait, Connection.poll and recv see what a callback sends', () => {
+    using pool = fresh();
+    const [ours, theirs] = mp.Pipe();
+    const sendBack = { callback: (value: number) => theirs.send(value) };
+    pool.applyAsync((x: number) => x + 1, [1], sendBack);
+    expect(connection.wait([ours], LONG)).toEqual([ours]);
+    expect(ours.recv()).toBe(2);
+    pool.applyAsync((x: number) => x + 1, [2], sendBack);
+    expect(ours.poll(LONG)).toBe(true);
+    expect(ours.recv()).toBe(3);
+    // Last: before the pool was served, a recv with no timeout blocked for good.
+    pool.applyAsync((x: number) => x + 1, [3], sendBack);
+    expect(ours.recv()).toBe(4);
+    ours.close();
+    theirs.close();
+  });
+
+  it('the async twins keep working beside the pool', async () => {
+    using pool = fresh();
+    const event = new Event();
+    pool.applyAsync((x: number) => x, [1], { callback: () => event.set() });
+    expect(await event.waitAsync(LONG)).toBe(true);
+    const queue = new mp.Queue<number>();
+    pool.applyAsync((q: InstanceType<typeof mp.Queue<number>>) => q.put(5), [queue]);
+    expect(await queue.getAsync(LONG)).toBe(5);
+    const [ours, theirs] = mp.Pipe();
+    pool.applyAsync((x: number) => x, [9], { callback: (value) => theirs.send(value) });
+    expect(await ours.recvAsync()).toBe(9);
+    queue.close();
+    ours.close();
+    theirs.close();
+  });
+});
+
+describe('a busy ThreadPool keeps working while the main thread blocks', () => {
+  it('Event.wait sees the event a callback sets; Queue.get what a task puts', () => {
+    using pool = new dummy.ThreadPool(2);
+    const event = new Event();
+    pool.applyAsync((x: number) => x + 1, [1], { callback: () => event.set() });
+    expect(event.wait(LONG)).toBe(true);
+    const queue = new mp.Queue<string>();
+    pool.applyAsync((q: InstanceType<typeof mp.Queue<string>>) => q.put('from a thread'), [queue]);
+    expect(queue.get(true, LONG)).toBe('from a thread');
+    queue.close();
+  });
+});
