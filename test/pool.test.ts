@@ -395,7 +395,7 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps workin
     expect(event.wait(LONG)).toBe(true);
   });
 
-  it('Queue.get receives what a task puts; SimpleQueue.get what a callback puts', () => {
+  it('Queue.get receives what a task puts; SimpleQueue.get what a callback puts; JoinableQueue.join sees a task done', () => {
     using pool = fresh();
     const queue = new mp.Queue<string>();
     pool.applyAsync((q: InstanceType<typeof mp.Queue<string>>) => q.put('from the task'), [queue]);
@@ -403,7 +403,18 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps workin
     const simple = new mp.SimpleQueue<number>();
     pool.applyAsync((x: number) => x * 2, [21], { callback: (value) => simple.put(value) });
     expect(simple.get()).toBe(42);
+    const joinable = new mp.JoinableQueue<number>();
+    joinable.put(1);
+    pool.applyAsync(
+      (q: InstanceType<typeof mp.JoinableQueue<number>>) => {
+        q.get();
+        q.taskDone();
+      },
+      [joinable],
+    );
+    expect(joinable.join(LONG)).toBe(true);
     queue.close();
+    joinable.close();
   });
 
   it('Lock.acquire takes the lock a callback releases; Semaphore likewise', () => {
