@@ -1,7 +1,8 @@
 // Pool (CPython's pool.py): a dispatcher in the parent feeds chunks of calls to idle workers over
-// one socket each, from the event loop (async forms) or from a blocking call that polls the same
-// sockets itself (map, apply, get), so no form needs the other to make progress. Workers are
-// processes here and threads in multiprocess/dummy, behind the WorkerTransport interface.
+// one socket each, from the event loop (async forms), from a blocking call that polls the same
+// sockets itself (map, apply, get), or from any other blocking call of the package while results
+// are owed (blocking.ts), so no form needs another to make progress. Workers are processes here
+// and threads in multiprocess/dummy, behind the WorkerTransport interface.
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
