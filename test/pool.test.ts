@@ -395,6 +395,19 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps workin
     expect(event.wait(LONG)).toBe(true);
   });
 
+  it("a task's timeout fires, and its errorCallback runs, while Event.wait blocks", () => {
+    using pool = new ctx.Pool({ processes: 1, cancelGraceMs: 100 });
+    const event = new Event();
+    let failure: unknown;
+    const spin = (): void => {
+      const end = Date.now() + 60_000;
+      while (Date.now() < end);
+    };
+    pool.applyAsync(spin, [], { timeout: 200, errorCallback: (error) => ((failure = error), event.set()) });
+    expect(event.wait(LONG)).toBe(true);
+    expect(failure).toBeInstanceOf(TimeoutError);
+  });
+
   it('Queue.get receives what a task puts; SimpleQueue.get what a callback puts; JoinableQueue.join sees a task done', () => {
     using pool = fresh();
     const queue = new mp.Queue<string>();
