@@ -43,16 +43,17 @@ export function asCallback<T>(run: () => T): T {
   }
 }
 
-function serving(): boolean {
-  return busy.size > 0 && callbacksRunning === 0 && busyIn === thisProcess.pid;
+/** Whether a wait must serve busy backgrounds (besides `waiter`, a pool that waits on its own fds). */
+function serving(waiter?: Background): boolean {
+  return busy.size > (waiter !== undefined && busy.has(waiter) ? 1 : 0) && callbacksRunning === 0 && busyIn === thisProcess.pid;
 }
 
-/** Serves every busy background once; refills fds with what they wait on; the time of the next timer. */
-function serveAll(fds: number[]): number {
-  for (const background of [...busy]) background.serve();
+/** Serves every busy background but `waiter` once; refills fds with what they wait on; the time of their next timer. */
+function serveAll(fds: number[], waiter?: Background): number {
+  for (const background of [...busy]) if (background !== waiter) background.serve();
   fds.length = 0;
   let nextTimer = Infinity;
-  for (const background of busy) nextTimer = Math.min(nextTimer, background.watch(fds));
+  for (const background of busy) if (background !== waiter) nextTimer = Math.min(nextTimer, background.watch(fds));
   return nextTimer;
 }
 
@@ -89,17 +90,18 @@ export function park<T>(wait: (timeoutMs: number) => T | Take.Interrupted, timeo
 /**
  * Waits, serving busy pools, until one of fds is readable or timeoutMs passed (< 0: forever).
  * Returns the timeout for the native wait on those fds that follows: timeoutMs itself when no pool
- * is busy, else 0 (the fds are ready, or the time is up).
+ * is busy, else 0 (the fds are ready, or the time is up). A pool waiting on its own workers passes
+ * itself as `waiter`: it serves itself.
  */
-export function untilReadable(fds: number | number[], timeoutMs: number): number {
-  if (timeoutMs === 0 || !serving()) return timeoutMs;
+export function untilReadable(fds: number | number[], timeoutMs: number, waiter?: Background): number {
+  if (timeoutMs === 0 || !serving(waiter)) return timeoutMs;
   const own = typeof fds === 'number' ? [fds] : fds;
   const deadline = deadlineOf(timeoutMs);
   const watched: number[] = [];
   for (;;) {
-    const nextTimer = serveAll(watched);
+    const nextTimer = serveAll(watched, waiter);
     const left = remainingMs(deadline);
-    if (!serving()) return left ?? -1;
+    if (!serving(waiter)) return left ?? -1;
     if (left === 0) return 0;
     const timerMs = until(nextTimer);
     const ready = native.pollMany(own.concat(watched), left === undefined ? timerMs : timerMs < 0 ? left : Math.min(left, timerMs));

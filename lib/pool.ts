@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 
 import { Context, cpuCount, getContext } from './context';
-import { asCallback, setBusy, type Background } from './blocking';
+import { asCallback, setBusy, untilReadable, type Background } from './blocking';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from './errors';
 import { native, type NativeFdWatcher } from './native';
 import { signalName, type Process } from './process';
@@ -1054,7 +1054,7 @@ export class Dispatcher implements Background {
       if (now >= deadline) return false;
       const until = Math.min(deadline, this.nextTimerAt());
       if (fds.length === 0 && until === Infinity) throw new InvalidStateError('Pool: waiting for a result the pool can no longer produce (it has no workers)');
-      this.handleReady(native.pollMany(fds, until === Infinity ? -1 : Math.max(0, until - now)), fds, owners);
+      this.handleReady(native.pollMany(fds, untilReadable(fds, until === Infinity ? -1 : Math.max(0, until - now), this)), fds, owners);
       this.schedule();
     }
     return true;

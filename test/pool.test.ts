@@ -408,6 +408,15 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps workin
     expect(failure).toBeInstanceOf(TimeoutError);
   });
 
+  it("one pool's blocking get serves another busy pool, whose callback its task waits for", () => {
+    using waiting = fresh();
+    using other = fresh();
+    const go = new Event();
+    const result = waiting.applyAsync((event: InstanceType<typeof Event>) => event.wait(60_000), [go]);
+    other.applyAsync((x: number) => x, [1], { callback: () => go.set() });
+    expect(result.get(LONG)).toBe(true);
+  });
+
   it('Queue.get receives what a task puts; SimpleQueue.get what a callback puts; JoinableQueue.join sees a task done', () => {
     using pool = fresh();
     const queue = new mp.Queue<string>();
