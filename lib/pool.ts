@@ -726,6 +726,8 @@ export class Dispatcher implements Background {
   private disarmQueued = false;
   private accepting = false;
   private armed = false;
+  /** Registered with blocking.ts as busy: other blocking calls of this thread serve it. */
+  private registered = false;
   private broken: BrokenPoolError | null = null;
   private initBytes: Buffer | null = null;
   state = PoolState.Run;
@@ -1119,7 +1121,7 @@ export class Dispatcher implements Background {
   /** Watches the workers from the event loop while something waits on the pool. */
   updateArming(): void {
     const busy = this.busy();
-    setBusy(this, busy);
+    if (busy !== this.registered) setBusy(this, (this.registered = busy));
     if (busy) return this.arm();
     // Lazily: back-to-back tasks keep their watchers instead of re-creating them per task.
     if (!this.armed || this.disarmQueued) return;
@@ -1259,7 +1261,7 @@ export class Dispatcher implements Background {
       this.retire(slot);
     }
     this.starting.clear();
-    setBusy(this, false);
+    setBusy(this, (this.registered = false));
     this.disarm();
     this.clearAllTimers();
     this.closeTransport();
@@ -1299,7 +1301,7 @@ export class Dispatcher implements Background {
 
   private finishJoin(): void {
     for (const slot of [...this.slots]) this.retire(slot);
-    setBusy(this, false);
+    setBusy(this, (this.registered = false));
     this.disarm();
     this.clearAllTimers();
     if (this.state !== PoolState.Terminate) {
