@@ -10,6 +10,7 @@
         "native/semlock.cc",
         "native/resource_tracker.cc",
         "native/wait.cc",
+        "native/bell.cc",
         "native/system.cc",
         "native/unix_socket.cc",
         "native/fork.cc",

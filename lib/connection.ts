@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { inspect } from 'node:util';
 
+import { untilReadable } from './blocking';
 import { AuthenticationError, BufferTooShort, EOFError, InvalidStateError } from './errors';
 import { native, type NativeFdWatcher, type SocketFamily } from './native';
 import { dumps, loads } from './serializer/index';
@@ -161,7 +162,7 @@ export class Connection {
     const stashed = this._stash.shift();
     if (stashed) closeFds(stashed.fds);
     // Straight into the buffer when it fits; the whole message, to go into BufferTooShort, when not.
-    const result = stashed?.bytes ?? (this._assertNoAsyncRead('recvBytesInto'), native.recvFrameInto(this._fd, buffer, start));
+    const result = stashed?.bytes ?? (this._assertNoAsyncRead('recvBytesInto'), untilReadable(this._fd, -1), native.recvFrameInto(this._fd, buffer, start));
     if (result === null) throw this._eofError('recvBytesInto');
     if (typeof result === 'number') return result;
     return copyInto(result, buffer, start, 'recvBytesInto');
@@ -204,6 +205,7 @@ export class Connection {
     this._assertNoAsyncRead(call);
     const fds: number[] = wantFds ? [] : NO_FDS;
     let bytes: Buffer | null;
+    untilReadable(this._fd, -1);
     try {
       bytes = wantFds ? native.recvFrame(this._fd, limit, fds) : native.recvFrame(this._fd, limit);
     } catch (error) {
@@ -246,7 +248,7 @@ export class Connection {
     if (this._stash.length > 0) return true;
     this._assertNoAsyncRead('poll');
     const timeout = timeoutMs === undefined ? 0 : timeoutArg(timeoutMs, 'Connection.poll');
-    return native.pollFd(this._fd, timeout);
+    return native.pollFd(this._fd, untilReadable(this._fd, timeout));
   }
 
   /** The Async twin of poll: resolves true when readable, false after `timeoutMs` (no argument: 0). */
@@ -608,7 +610,8 @@ export class Listener {
 
   /** Waits for a client and authenticates it (when an authkey is set). */
   accept(): Connection {
-    const accepted = native.acceptSocket(this._open('accept'), -1)!;
+    const fd = this._open('accept');
+    const accepted = native.acceptSocket(fd, untilReadable(fd, -1))!;
     const connection = this._accepted(accepted);
     if (this._authkey) {
       try {
@@ -775,7 +778,8 @@ function fdOf(object: Waitable): number {
 /** Blocks until some objects are ready to read; returns them (empty after the timeout). */
 export function wait<T extends Waitable>(objects: Iterable<T>, timeoutMs?: number | null): T[] {
   const list = [...objects];
-  const ready = native.pollMany(list.map(fdOf), timeoutArg(timeoutMs, 'wait'));
+  const fds = list.map(fdOf);
+  const ready = native.pollMany(fds, untilReadable(fds, timeoutArg(timeoutMs, 'wait')));
   return ready.map((index) => list[index]);
 }
 

@@ -56,22 +56,34 @@ export type FdWatcherCallback = (error: Error | null, result: Buffer | null | tr
 
 export type SocketFamily = 'AF_UNIX' | 'AF_INET';
 
-/** Results of a SemLock take: no token, a token, or the lock of a holder that died. */
+/** Results of a SemLock take: no token, a token, or the lock of a holder that died; or a wait the bell ended. */
 export const enum Take {
   Busy = 0,
   Taken = 1,
   Recovered = 2,
+  Interrupted = 3,
+}
+
+/** Ends this thread's futex waits early (they return Take.Interrupted) while a busy pool needs serving. */
+export interface NativeBell {
+  /** Rings once one of fds is readable, or after timeoutMs (< 0: no limit). */
+  arm(fds: number[], timeoutMs: number): void;
+  /** True when it rang. */
+  disarm(): boolean;
 }
 
 export interface NativeBinding {
   Segment: new (name: string, size: number, create: boolean, managed: boolean) => NativeSegment;
   Watcher: new (segment: NativeSegment, offset: number, onReady: () => void) => NativeWatcher;
   semInit(segment: NativeSegment, offset: number, value: number, maxvalue: number, kind: number): void;
+  /** Take.Interrupted when this thread's armed Bell rang. */
   semAcquire(segment: NativeSegment, offset: number, timeoutMs: number): Take;
   semTryTake(segment: NativeSegment, offset: number): Take;
   semWake(segment: NativeSegment, offset: number, count: number): void;
   /** Parks while the int32 at wordOffset equals expected (counted at waitersOffset); < 0 waits forever. */
-  ringWait(segment: NativeSegment, wordOffset: number, expected: number, waitersOffset: number, timeoutMs: number): void;
+  /** Take.Interrupted when this thread's armed Bell rang. */
+  ringWait(segment: NativeSegment, wordOffset: number, expected: number, waitersOffset: number, timeoutMs: number): Take.Interrupted | undefined;
+  Bell: new () => NativeBell;
   ringWake(segment: NativeSegment, wordOffset: number): void;
   /** True when the SemLock at lockOffset is held by a process that no longer exists. */
   ringOwnerDied(segment: NativeSegment, lockOffset: number): boolean;

@@ -207,11 +207,29 @@ class Worker {
   }
 }
 
+// The pool closed its listening socket (or its end) before this worker reached it: it has let
+// this worker go, as CPython's pool does with its sentinel, so the worker ends quietly.
+const POOL_GONE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE']);
+
+function poolGone(error: unknown): boolean {
+  return POOL_GONE.has((error as NodeJS.ErrnoException).code ?? '');
+}
+
+/** Reads a frame's head; null at EOF, also when the pool reset the connection. */
+function receiveHead(fd: number): Buffer | null {
+  try {
+    return native.recvFrame(fd, -1);
+  } catch (error) {
+    if (poolGone(error)) return null;
+    throw error;
+  }
+}
+
 /** The fork worker: reads, runs and answers until the pool closes its end. */
 function runBlocking(fd: number): void {
   const worker = new Worker(fd, false);
   for (;;) {
-    const head = native.recvFrame(fd, -1);
+    const head = receiveHead(fd);
     if (head === null) return;
     worker.receive(decodeFrame(fd, head));
     if (worker.stopped) {
@@ -245,8 +263,20 @@ function runEvented(fd: number): Promise<void> {
 /** The target of a pool's worker processes: connect, prove who we are, then serve. */
 export function poolWorkerMain(address: string, token: string, blocking: boolean): Promise<void> | void {
   closeInheritedPoolFds();
-  const [fd] = native.connectSocket('AF_UNIX', address, 0, true);
-  native.sendFrame(fd, Buffer.from(token, 'hex'));
+  let fd: number;
+  try {
+    [fd] = native.connectSocket('AF_UNIX', address, 0, true);
+  } catch (error) {
+    if (poolGone(error)) return;
+    throw error;
+  }
+  try {
+    native.sendFrame(fd, Buffer.from(token, 'hex'));
+  } catch (error) {
+    native.closeFd(fd);
+    if (poolGone(error)) return;
+    throw error;
+  }
   if (blocking) {
     runBlocking(fd);
     native.closeFd(fd);

@@ -1,12 +1,14 @@
 // Pool (CPython's pool.py): a dispatcher in the parent feeds chunks of calls to idle workers over
-// one socket each, from the event loop (async forms) or from a blocking call that polls the same
-// sockets itself (map, apply, get), so no form needs the other to make progress. Workers are
-// processes here and threads in multiprocess/dummy, behind the WorkerTransport interface.
+// one socket each, from the event loop (async forms), from a blocking call that polls the same
+// sockets itself (map, apply, get), or from any other blocking call of the package while results
+// are owed (blocking.ts), so no form needs another to make progress. Workers are processes here
+// and threads in multiprocess/dummy, behind the WorkerTransport interface.
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 
+import { asCallback, setBusy, untilReadable, type Background } from './blocking';
 import { Context, getContext } from './context';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from './errors';
 import { native, type NativeFdWatcher } from './native';
@@ -15,7 +17,7 @@ import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameTy
 import { parentPoolFds, poolWorkerMain } from './pool-worker';
 import { dumps, loads } from './serializer/index';
 import { cpuCount } from './system';
-import { thisProcess, timeoutArg, type AbortOptions } from './util';
+import { shown, thisProcess, timeoutArg, type AbortOptions } from './util';
 
 export { taskSignal } from './pool-worker';
 
@@ -276,7 +278,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
 function callSafely<T>(callback: ((value: T) => void) | null | undefined, value: T): void {
   if (!callback) return;
   try {
-    callback(value);
+    asCallback(() => callback(value));
   } catch (error) {
     queueMicrotask(() => {
       throw error;
@@ -707,7 +709,7 @@ const enum PoolState {
 }
 
 /** @internal The machinery behind a Pool, shared by its blocking and async forms. */
-export class Dispatcher {
+export class Dispatcher implements Background {
   private readonly slots = new Set<Slot>();
   private readonly idle: Slot[] = [];
   private readonly starting = new Map<string, Slot>();
@@ -725,6 +727,8 @@ export class Dispatcher {
   private disarmQueued = false;
   private accepting = false;
   private armed = false;
+  /** Registered with blocking.ts as busy: other blocking calls of this thread serve it. */
+  private registered = false;
   private broken: BrokenPoolError | null = null;
   private initBytes: Buffer | null = null;
   state = PoolState.Run;
@@ -750,7 +754,7 @@ export class Dispatcher {
 
   /** The id under which workers know `fn`; serialized once per pool. */
   functionEntry(fn: Function): FnEntry {
-    if (typeof fn !== 'function') throw new TypeError(`Pool: func must be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') throw new TypeError(`Pool: func must be a function, got ${shown(fn)}`);
     let entry = this.fns.get(fn);
     if (entry === undefined) {
       entry = { id: ++this.fnCounter, bytes: dumps(fn, { root: 'func' }) };
@@ -1048,48 +1052,78 @@ export class Dispatcher {
     while (!done()) {
       this.runDueTimers();
       if (done()) break;
-      fds.length = 0;
-      owners.length = 0;
-      if (this.starting.size > 0 && this.transport.acceptFd >= 0) {
-        fds.push(this.transport.acceptFd);
-        owners.push(null);
-      }
-      for (const slot of this.slots) {
-        if (slot.handle.fd >= 0) {
-          fds.push(slot.handle.fd);
-          owners.push(slot);
-        }
-        if (slot.handle.sentinel >= 0) {
-          fds.push(slot.handle.sentinel);
-          owners.push(slot);
-        }
-      }
+      this.collect(fds, owners);
       const now = performance.now();
       if (now >= deadline) return false;
       const until = Math.min(deadline, this.nextTimerAt());
       if (fds.length === 0 && until === Infinity) throw new InvalidStateError('Pool: waiting for a result the pool can no longer produce (it has no workers)');
-      const ready = native.pollMany(fds, until === Infinity ? -1 : Math.max(0, until - now));
-      for (const index of ready) {
-        const owner = owners[index]!;
-        if (owner === null) this.acceptConnections();
-        else if (owner.state === SlotState.Ready) {
-          if (fds[index] === owner.handle.fd) this.drain(owner);
-          else {
-            this.drain(owner);
-            this.lost(owner);
-          }
-        } else if (owner.state === SlotState.Starting && fds[index] === owner.handle.sentinel) this.lost(owner);
-      }
+      this.handleReady(native.pollMany(fds, untilReadable(fds, until === Infinity ? -1 : Math.max(0, until - now), this)), fds, owners);
       this.schedule();
     }
     return true;
+  }
+
+  /** What a blocking wait watches: the accept socket while workers start, each worker's socket and sentinel. */
+  private collect(fds: number[], owners: Array<Slot | null>): void {
+    fds.length = 0;
+    owners.length = 0;
+    if (this.starting.size > 0 && this.transport.acceptFd >= 0) {
+      fds.push(this.transport.acceptFd);
+      owners.push(null);
+    }
+    for (const slot of this.slots) {
+      if (slot.handle.fd >= 0) {
+        fds.push(slot.handle.fd);
+        owners.push(slot);
+      }
+      if (slot.handle.sentinel >= 0) {
+        fds.push(slot.handle.sentinel);
+        owners.push(slot);
+      }
+    }
+  }
+
+  private handleReady(ready: number[], fds: number[], owners: Array<Slot | null>): void {
+    for (const index of ready) {
+      const owner = owners[index]!;
+      if (owner === null) this.acceptConnections();
+      else if (owner.state === SlotState.Ready) {
+        if (fds[index] === owner.handle.fd) this.drain(owner);
+        else {
+          this.drain(owner);
+          this.lost(owner);
+        }
+      } else if (owner.state === SlotState.Starting && fds[index] === owner.handle.sentinel) this.lost(owner);
+    }
+  }
+
+  // --- waiting: another blocking call of this thread (blocking.ts) ---------------------------
+
+  private readonly scratchFds: number[] = [];
+  private readonly scratchOwners: Array<Slot | null> = [];
+
+  watch(fds: number[]): number {
+    this.collect(this.scratchFds, this.scratchOwners);
+    for (const fd of this.scratchFds) fds.push(fd);
+    return this.nextTimerAt();
+  }
+
+  serve(): void {
+    this.runDueTimers();
+    const fds = this.scratchFds;
+    const owners = this.scratchOwners;
+    this.collect(fds, owners);
+    if (fds.length > 0) this.handleReady(native.pollMany(fds, 0), fds, owners);
+    this.schedule();
   }
 
   // --- waiting: the event loop --------------------------------------------------------------
 
   /** Watches the workers from the event loop while something waits on the pool. */
   updateArming(): void {
-    if (this.busy()) return this.arm();
+    const busy = this.busy();
+    if (busy !== this.registered) setBusy(this, (this.registered = busy));
+    if (busy) return this.arm();
     // Lazily: back-to-back tasks keep their watchers instead of re-creating them per task.
     if (!this.armed || this.disarmQueued) return;
     this.disarmQueued = true;
@@ -1228,6 +1262,7 @@ export class Dispatcher {
       this.retire(slot);
     }
     this.starting.clear();
+    setBusy(this, (this.registered = false));
     this.disarm();
     this.clearAllTimers();
     this.closeTransport();
@@ -1267,6 +1302,7 @@ export class Dispatcher {
 
   private finishJoin(): void {
     for (const slot of [...this.slots]) this.retire(slot);
+    setBusy(this, (this.registered = false));
     this.disarm();
     this.clearAllTimers();
     if (this.state !== PoolState.Terminate) {
@@ -1307,23 +1343,43 @@ export interface PoolOptions {
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
+/** An integer >= 1: a wrong type is a TypeError, a number out of range a RangeError. */
+function countArg(value: unknown, what: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${what} must be an integer >= 1, got ${shown(value)}`);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${what} must be an integer >= 1, got ${shown(value)}`);
+  return value;
+}
+
+/** A number of milliseconds >= 0 (null/undefined: none). */
+function millisecondsArg(value: unknown, what: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number') throw new TypeError(`${what} must be a number of ms, got ${shown(value)}`);
+  if (!(value >= 0)) throw new RangeError(`${what} must be a number of ms >= 0, got ${shown(value)}`);
+  return value;
+}
+
+function functionArg(value: unknown, what: string): void {
+  if (value != null && typeof value !== 'function') throw new TypeError(`${what} must be a function, got ${shown(value)}`);
+}
+
 function chunksizeArg(chunksize: number | null | undefined, fallback: number, call: string): number {
   if (chunksize === undefined || chunksize === null) return fallback;
-  if (typeof chunksize !== 'number' || !Number.isInteger(chunksize) || chunksize < 1) throw new RangeError(`Pool.${call}(): chunksize must be an integer >= 1, got ${String(chunksize)}`);
-  return chunksize;
+  return countArg(chunksize, `Pool.${call}(): chunksize`);
 }
 
 function listOf<T>(iterable: Iterable<T>, call: string): T[] {
   if (Array.isArray(iterable)) return iterable;
-  if (iterable === null || typeof (iterable as Iterable<T>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${inspect(iterable, { depth: 0 })}`);
+  if (iterable === null || typeof (iterable as Iterable<T>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${shown(iterable)}`);
   return [...iterable];
 }
 
 function optionsArg<T>(options: AsyncOptions<T> | undefined, call: string): AsyncOptions<T> {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw new TypeError(`Pool.${call}(): options must be an object`);
-  if (options.timeout != null && (typeof options.timeout !== 'number' || !(options.timeout >= 0))) throw new RangeError(`Pool.${call}(): timeout must be a number of ms >= 0`);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`Pool.${call}(): signal must be an AbortSignal`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`Pool.${call}(): options must be an object, got ${shown(options)}`);
+  millisecondsArg(options.timeout, `Pool.${call}(): timeout`);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`Pool.${call}(): signal must be an AbortSignal, got ${shown(options.signal)}`);
+  functionArg(options.callback, `Pool.${call}(): callback`);
+  functionArg(options.errorCallback, `Pool.${call}(): errorCallback`);
   return options;
 }
 
@@ -1333,14 +1389,12 @@ export class Pool {
 
   constructor(options?: PoolOptions | number | null) {
     const opts: PoolOptions = typeof options === 'number' ? { processes: options } : (options ?? {});
-    if (typeof opts !== 'object') throw new TypeError('Pool(options): options must be an object or the number of processes');
-    const processes = opts.processes ?? cpuCount();
-    if (!Number.isInteger(processes) || processes < 1) throw new RangeError(`Pool: processes must be an integer >= 1, got ${String(opts.processes)}`);
-    if (opts.initializer != null && typeof opts.initializer !== 'function') throw new TypeError('Pool: initializer must be a function');
-    const maxtasks = opts.maxtasksperchild ?? null;
-    if (maxtasks !== null && (!Number.isInteger(maxtasks) || maxtasks < 1)) throw new RangeError(`Pool: maxtasksperchild must be an integer >= 1, got ${String(maxtasks)}`);
-    const grace = opts.cancelGraceMs ?? 1000;
-    if (typeof grace !== 'number' || !(grace >= 0)) throw new RangeError('Pool: cancelGraceMs must be a number >= 0');
+    if (typeof opts !== 'object') throw new TypeError(`Pool(options): options must be an object or the number of processes, got ${shown(options)}`);
+    const processes = opts.processes == null ? cpuCount() : countArg(opts.processes, 'Pool: processes');
+    functionArg(opts.initializer, 'Pool: initializer');
+    if (opts.initargs !== undefined && !Array.isArray(opts.initargs)) throw new TypeError(`Pool: initargs must be an array, got ${shown(opts.initargs)}`);
+    const maxtasks = opts.maxtasksperchild == null ? null : countArg(opts.maxtasksperchild, 'Pool: maxtasksperchild');
+    const grace = millisecondsArg(opts.cancelGraceMs, 'Pool: cancelGraceMs') ?? 1000;
     this._processes = processes;
     this._dispatcher = new Dispatcher(this._transport(opts), processes, opts.initializer ?? null, opts.initargs ?? [], maxtasks, grace);
   }
@@ -1348,7 +1402,7 @@ export class Pool {
   /** @internal The workers' kind; multiprocess/dummy's ThreadPool overrides it. */
   protected _transport(options: PoolOptions): WorkerTransport {
     const context = options.context ?? getContext();
-    if (!(context instanceof Context)) throw new TypeError('Pool: context must be a Context (getContext(method))');
+    if (!(context instanceof Context)) throw new TypeError(`Pool: context must be a Context (getContext(method)), got ${shown(context)}`);
     return new ProcessTransport(context);
   }
 
@@ -1360,7 +1414,7 @@ export class Pool {
   applyAsync<A extends unknown[], R>(f: Fn<A, R>, args?: A, options?: AsyncOptions<Awaited<R>>): AsyncResult<Awaited<R>> {
     const d = this._dispatcher;
     d.checkRunning('applyAsync');
-    if (args !== undefined && !Array.isArray(args)) throw new TypeError(`Pool.applyAsync(): args must be an array, got ${inspect(args, { depth: 0 })}`);
+    if (args !== undefined && !Array.isArray(args)) throw new TypeError(`Pool.applyAsync(): args must be an array, got ${shown(args)}`);
     const opts = optionsArg(options, 'applyAsync');
     const result = new AsyncResult<Awaited<R>>(d, opts);
     d.submit(new ApplyJob(d, d.functionEntry(f), args ?? [], result as AsyncResult<unknown>, opts));
@@ -1389,7 +1443,7 @@ export class Pool {
     const d = this._dispatcher;
     d.checkRunning(call);
     const items = listOf(iterable, call);
-    if (kind === TaskKind.Starmap) for (const args of items) if (!Array.isArray(args)) throw new TypeError(`Pool.${call}(): each item must be an array of arguments, got ${inspect(args, { depth: 0 })}`);
+    if (kind === TaskKind.Starmap) for (const args of items) if (!Array.isArray(args)) throw new TypeError(`Pool.${call}(): each item must be an array of arguments, got ${shown(args)}`);
     // CPython's rule: about four chunks per worker.
     let fallback = Math.floor(items.length / (this._processes * 4));
     if (items.length % (this._processes * 4) !== 0) fallback++;
@@ -1420,7 +1474,7 @@ export class Pool {
   private _imap(call: string, f: Fn<unknown[], unknown>, iterable: Iterable<unknown>, chunksize: number | null | undefined, ordered: boolean, options: TaskOptions | undefined): IMapIterator<unknown> {
     const d = this._dispatcher;
     d.checkRunning(call);
-    if (iterable === null || typeof (iterable as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${inspect(iterable, { depth: 0 })}`);
+    if (iterable === null || typeof (iterable as Iterable<unknown>)?.[Symbol.iterator] !== 'function') throw new TypeError(`Pool.${call}(): iterable must be iterable, got ${shown(iterable)}`);
     const size = chunksizeArg(chunksize, 1, call);
     const opts = optionsArg(options, call);
     const job = new IMapJob<unknown>(d, d.functionEntry(f), TaskKind.Map, iterable[Symbol.iterator](), size, ordered, Math.max(4, this._processes * 2), opts);

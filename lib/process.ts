@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { inspect, types } from 'node:util';
 
+import { untilReadable } from './blocking';
 import { ProcessError } from './errors';
 import type { Launchable, Popen, PopenClass, StartMethod } from './popen/index';
 import { timeoutArg, type AbortOptions } from './util';
@@ -176,7 +177,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     this._checkClosed();
     if (this._parentPid !== process.pid) throw new ProcessError('can only join a child process');
     if (this._popen === null) throw new ProcessError('can only join a started process');
-    if (this._popen.wait(timeoutArg(timeoutMs, 'Process.join')) !== null) children.delete(this);
+    if (this._popen.wait(untilReadable(this._popen.sentinel, timeoutArg(timeoutMs, 'Process.join'))) !== null) children.delete(this);
   }
 
   async joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<void> {

@@ -13,6 +13,7 @@
 // mid-message (or who sees a new message start) drops the partial one, so no message is torn.
 import { inspect } from 'node:util';
 
+import { park } from './blocking';
 import { Empty, Full, InvalidStateError } from './errors';
 import { native, type NativeRingReadable, type NativeRingWatcher, type NativeSegment } from './native';
 import { dumps, loads } from './serializer/index';
@@ -268,7 +269,7 @@ class Ring {
 
   /** Blocks until the word at `word` differs from `expected` or timeoutMs passes. */
   waitWord(word: number, waiters: number, expected: number, timeoutMs: number | undefined): void {
-    native.ringWait(this.segment, word, expected, waiters, Math.min(timeoutMs ?? RECHECK_MS, RECHECK_MS));
+    park((ms) => native.ringWait(this.segment, word, expected, waiters, ms), Math.min(timeoutMs ?? RECHECK_MS, RECHECK_MS));
   }
 
   /** The Async twin of waitWord; rejects with the signal's reason when it aborts. */

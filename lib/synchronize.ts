@@ -4,6 +4,7 @@
 import { inspect } from 'node:util';
 import { threadId } from 'node:worker_threads';
 
+import { park } from './blocking';
 import { BrokenBarrierError, InvalidStateError, TimeoutError } from './errors';
 import { native, Take, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
@@ -125,7 +126,7 @@ export abstract class SemLock {
     if (this._takeFast()) return true;
     const timeout = timeoutArg(timeoutMs, `${this.constructor.name}.acquire`);
     const taken = block
-      ? native.semAcquire(this._segment, this._offset, timeout)
+      ? park((ms) => native.semAcquire(this._segment, this._offset, ms), timeout)
       : native.semTryTake(this._segment, this._offset);
     if (taken === Take.Busy) return false;
     this._own(taken === Take.Recovered);

@@ -1,5 +1,6 @@
 // Small shared helpers: kernel object names, argument checks and timeout normalisation.
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { native, type NativeSegment } from './native';
 
 /** A fresh name for a kernel object of ours: the `mpjs-` prefix makes leaks easy to spot in /dev/shm. */
@@ -50,6 +51,11 @@ export function receiveSegment(name: string): NativeSegment {
   return segment;
 }
 
+/** A value as the caller gave it, for error texts: a string '12' keeps its quotes. */
+export function shown(value: unknown): string {
+  return `${inspect(value, { depth: 0, breakLength: Infinity })} (${value === null ? 'null' : typeof value})`;
+}
+
 /**
  * CPython's timeout rules in milliseconds: undefined/null waits forever (-1 for native calls),
  * 0 or negative polls (0).
@@ -57,7 +63,7 @@ export function receiveSegment(name: string): NativeSegment {
 export function timeoutArg(timeoutMs: number | null | undefined, what: string): number {
   if (timeoutMs === undefined || timeoutMs === null) return -1;
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs))
-    throw new TypeError(`${what}: timeoutMs must be a number, null or undefined, got ${String(timeoutMs)}`);
+    throw new TypeError(`${what}: timeoutMs must be a number, null or undefined, got ${shown(timeoutMs)}`);
   return timeoutMs <= 0 ? 0 : timeoutMs;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "bell.h"
 #include "errors.h"
 #include "semlock.h"
 #include "shm.h"
@@ -40,7 +41,8 @@ std::atomic<int32_t>* WordArg(const Napi::CallbackInfo& info, size_t index, size
 }
 
 // ringWait(segment, wordOffset, expected, waitersOffset, timeoutMs): parks while the word equals
-// `expected`, at most timeoutMs (< 0: no limit). Callers re-check their condition on return.
+// `expected`, at most timeoutMs (< 0: no limit). Callers re-check their condition on return;
+// kInterrupted says this thread's armed bell rang (lib/blocking.ts).
 Napi::Value RingWait(const Napi::CallbackInfo& info) {
   std::atomic<int32_t>* word = WordArg(info, 0, 1);
   const int32_t expected = static_cast<int32_t>(IntArg(info, 2, "expected"));
@@ -56,8 +58,8 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
     CpuRelax();
   }
   if (word->load() != expected) return info.Env().Undefined();
-  ParkCounted(word, expected, waiters, timeout);
-  return info.Env().Undefined();
+  if (!BellRang()) ParkRingable(word, expected, waiters, timeout);
+  return BellRang() ? Napi::Number::New(info.Env(), kInterrupted) : info.Env().Undefined();
 }
 
 Napi::Value RingWake(const Napi::CallbackInfo& info) {

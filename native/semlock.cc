@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 
+#include "bell.h"
 #include "errors.h"
 #include "shm.h"
 #include "system.h"
@@ -38,7 +39,8 @@ Napi::Value SemInit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// semAcquire(segment, offset, timeoutMs): blocks the calling thread; < 0 waits forever.
+// semAcquire(segment, offset, timeoutMs): blocks the calling thread; < 0 waits forever. Returns a
+// TakeResult, or kInterrupted when this thread's armed bell rang (lib/blocking.ts serves and retries).
 Napi::Value SemAcquire(const Napi::CallbackInfo& info) {
   SemLockState* state = StateArg(info, 0);
   if (!info[2].IsNumber()) ThrowType(info.Env(), "timeout must be a number");
@@ -60,7 +62,8 @@ Napi::Value SemAcquire(const Napi::CallbackInfo& info) {
       if (remaining <= 0) return Napi::Number::New(info.Env(), kBusy);
       slice = slice < 0 ? remaining : std::min(slice, remaining);
     }
-    ParkCounted(&state->value, 0, &state->sleepers, slice);
+    if (BellRang()) return Napi::Number::New(info.Env(), kInterrupted);
+    ParkRingable(&state->value, 0, &state->sleepers, slice);
   }
 }
 

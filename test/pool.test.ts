@@ -2,6 +2,7 @@
 // stack, callbacks, initializer, maxtasksperchild, terminate with tasks in flight, a worker killed
 // mid-task, abort and timeout escalation, lazy imap, and a million tasks without heap growth.
 // The package is the BUILT one (dist/), as a user loads it.
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
@@ -320,5 +321,205 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
     expect(bound).toBeInstanceOf(mp.Pool);
     expect(() => new mp.Pool(0)).toThrow(RangeError);
     expect(() => new mp.Pool({ maxtasksperchild: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('Pool arguments', () => {
+  it('a wrong type is a TypeError, a wrong number a RangeError, each showing the value as given', () => {
+    const bad = (options: unknown) => () => new mp.Pool(options as never);
+    expect(bad({ maxtasksperchild: '12' })).toThrow(TypeError);
+    expect(bad({ maxtasksperchild: '12' })).toThrow("maxtasksperchild must be an integer >= 1, got '12' (string)");
+    expect(bad({ processes: '2' })).toThrow(TypeError);
+    expect(bad({ processes: '2' })).toThrow("got '2' (string)");
+    expect(bad({ processes: 1.5 })).toThrow(RangeError);
+    expect(bad({ processes: 0 })).toThrow('got 0 (number)');
+    expect(bad({ cancelGraceMs: '5' })).toThrow(TypeError);
+    expect(bad({ cancelGraceMs: -1 })).toThrow(RangeError);
+    expect(bad({ initializer: 'init' })).toThrow(TypeError);
+    expect(bad({ initargs: 3 })).toThrow(TypeError);
+    expect(bad({ context: 'spawn' })).toThrow("got 'spawn' (string)");
+    expect(bad('2')).toThrow(TypeError);
+    using pool = new mp.Pool(1);
+    const f = (x: number): number => x;
+    expect(() => pool.map(f, [1], '2' as never)).toThrow(TypeError);
+    expect(() => pool.map(f, [1], '2' as never)).toThrow("chunksize must be an integer >= 1, got '2' (string)");
+    expect(() => pool.map(f, [1], 0)).toThrow(RangeError);
+    expect(() => pool.imap(f, [1], 1.5)).toThrow(RangeError);
+    expect(() => pool.applyAsync(f, [1], { timeout: '10' as never })).toThrow(TypeError);
+    expect(() => pool.applyAsync(f, [1], { timeout: -1 })).toThrow(RangeError);
+    expect(() => pool.applyAsync(f, [1], { callback: 'done' as never })).toThrow(TypeError);
+    expect(() => pool.mapAsync(f, [1], null, { errorCallback: 1 as never })).toThrow('errorCallback must be a function, got 1 (number)');
+    expect(() => pool.applyAsync(f, 1 as never)).toThrow('args must be an array, got 1 (number)');
+    const result = pool.applyAsync(f, [1]);
+    expect(() => result.get('10' as never)).toThrow(TypeError);
+    expect(() => result.get('10' as never)).toThrow("got '10' (string)");
+    expect(result.get(20_000)).toBe(1);
+    expect(() => pool.imap(f, [1]).next('1' as never)).toThrow(TypeError);
+  });
+});
+
+describe.each<Method>(['spawn', 'forkserver'])('Pool closed while a worker still starts (%s)', (method) => {
+  it('the late worker ends quietly: no error on stderr, over many pools', () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const ctx = mp.getContext(${JSON.stringify(method)});
+      for (let i = 0; i < 20; i++) {
+        const pool = new ctx.Pool(4);
+        if (pool.map((x) => x * 2, [1, 2]).join() !== '2,4') throw new Error('wrong result');
+        pool.close();
+        pool.join();
+      }
+      console.log('done');`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toBe('done\n');
+    expect(out.status).toBe(0);
+  }, 150_000);
+});
+
+// CPython's pool dispatches and collects on its own threads, so a program may block on anything
+// else while tasks run; here every blocking call of the package serves busy pools while it waits.
+// Each case is driven by a callback (run on this thread) or needs a task dispatched meanwhile.
+const connection = createRequire(import.meta.url)(path.join(root, 'dist/connection.js')) as typeof import('../lib/connection');
+const dummy = createRequire(import.meta.url)(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
+const LONG = 20_000;
+
+describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps working while the main thread blocks (%s)', (method) => {
+  const ctx = getContext(method);
+  const fresh = () => new ctx.Pool(2);
+
+  it('Event.wait sees the event a callback sets', () => {
+    using pool = fresh();
+    const event = new Event();
+    pool.applyAsync((x: number) => x + 1, [1], { callback: () => event.set() });
+    expect(event.wait(LONG)).toBe(true);
+  });
+
+  it("a task's timeout fires, and its errorCallback runs, while Event.wait blocks", () => {
+    using pool = new ctx.Pool({ processes: 1, cancelGraceMs: 100 });
+    const event = new Event();
+    let failure: unknown;
+    const spin = (): void => {
+      const end = Date.now() + 60_000;
+      while (Date.now() < end);
+    };
+    pool.applyAsync(spin, [], { timeout: 200, errorCallback: (error) => ((failure = error), event.set()) });
+    expect(event.wait(LONG)).toBe(true);
+    expect(failure).toBeInstanceOf(TimeoutError);
+  });
+
+  it("one pool's blocking get serves another busy pool, whose callback its task waits for", () => {
+    using waiting = fresh();
+    using other = fresh();
+    const go = new Event();
+    const result = waiting.applyAsync((event: InstanceType<typeof Event>) => event.wait(60_000), [go]);
+    other.applyAsync((x: number) => x, [1], { callback: () => go.set() });
+    expect(result.get(LONG)).toBe(true);
+  });
+
+  it('Queue.get receives what a task puts; SimpleQueue.get what a callback puts; JoinableQueue.join sees a task done', () => {
+    using pool = fresh();
+    const queue = new mp.Queue<string>();
+    pool.applyAsync((q: InstanceType<typeof mp.Queue<string>>) => q.put('from the task'), [queue]);
+    expect(queue.get(true, LONG)).toBe('from the task');
+    const simple = new mp.SimpleQueue<number>();
+    pool.applyAsync((x: number) => x * 2, [21], { callback: (value) => simple.put(value) });
+    expect(simple.get()).toBe(42);
+    const joinable = new mp.JoinableQueue<number>();
+    joinable.put(1);
+    pool.applyAsync(
+      (q: InstanceType<typeof mp.JoinableQueue<number>>) => {
+        q.get();
+        q.taskDone();
+      },
+      [joinable],
+    );
+    expect(joinable.join(LONG)).toBe(true);
+    queue.close();
+    joinable.close();
+  });
+
+  it('Lock.acquire takes the lock a callback releases; Semaphore likewise', () => {
+    using pool = fresh();
+    const lock = new mp.Lock();
+    lock.acquire();
+    pool.applyAsync((x: number) => x, [1], { callback: () => lock.release() });
+    expect(lock.acquire(true, LONG)).toBe(true);
+    const semaphore = new mp.Semaphore(0);
+    pool.applyAsync((x: number) => x, [1], { errorCallback: () => undefined, callback: () => semaphore.release() });
+    expect(semaphore.acquire(true, LONG)).toBe(true);
+  });
+
+  it('Process.join returns once a callback let the process end', () => {
+    using pool = fresh();
+    const go = new Event();
+    const child = new ctx.Process({ target: (event: InstanceType<typeof Event>) => event.wait(), args: [go] });
+    child.start();
+    pool.applyAsync((x: number) => x, [1], { callback: () => go.set() });
+    child.join(LONG);
+    expect(child.exitcode).toBe(0);
+  });
+
+  it('Condition.waitFor sees the state a callback changes and notifies', () => {
+    using pool = fresh();
+    const condition = new mp.Condition();
+    const done = new mp.Value('i', 0);
+    condition.acquire();
+    pool.applyAsync((x: number) => x, [7], {
+      callback: (value) => {
+        condition.acquire();
+        done.value = value;
+        condition.notifyAll();
+        condition.release();
+      },
+    });
+    expect(condition.waitFor(() => done.value === 7, LONG)).toBe(true);
+    condition.release();
+  });
+
+  it('connection.wait, Connection.poll and recv see what a callback sends', () => {
+    using pool = fresh();
+    const [ours, theirs] = mp.Pipe();
+    const sendBack = { callback: (value: number) => theirs.send(value) };
+    pool.applyAsync((x: number) => x + 1, [1], sendBack);
+    expect(connection.wait([ours], LONG)).toEqual([ours]);
+    expect(ours.recv()).toBe(2);
+    pool.applyAsync((x: number) => x + 1, [2], sendBack);
+    expect(ours.poll(LONG)).toBe(true);
+    expect(ours.recv()).toBe(3);
+    // Last: before the pool was served, a recv with no timeout blocked for good.
+    pool.applyAsync((x: number) => x + 1, [3], sendBack);
+    expect(ours.recv()).toBe(4);
+    ours.close();
+    theirs.close();
+  });
+
+  it('the async twins keep working beside the pool', async () => {
+    using pool = fresh();
+    const event = new Event();
+    pool.applyAsync((x: number) => x, [1], { callback: () => event.set() });
+    expect(await event.waitAsync(LONG)).toBe(true);
+    const queue = new mp.Queue<number>();
+    pool.applyAsync((q: InstanceType<typeof mp.Queue<number>>) => q.put(5), [queue]);
+    expect(await queue.getAsync(LONG)).toBe(5);
+    const [ours, theirs] = mp.Pipe();
+    pool.applyAsync((x: number) => x, [9], { callback: (value) => theirs.send(value) });
+    expect(await ours.recvAsync()).toBe(9);
+    queue.close();
+    ours.close();
+    theirs.close();
+  });
+});
+
+describe('a busy ThreadPool keeps working while the main thread blocks', () => {
+  it('Event.wait sees the event a callback sets; Queue.get what a task puts', () => {
+    using pool = new dummy.ThreadPool(2);
+    const event = new Event();
+    pool.applyAsync((x: number) => x + 1, [1], { callback: () => event.set() });
+    expect(event.wait(LONG)).toBe(true);
+    const queue = new mp.Queue<string>();
+    pool.applyAsync((q: InstanceType<typeof mp.Queue<string>>) => q.put('from a thread'), [queue]);
+    expect(queue.get(true, LONG)).toBe('from a thread');
+    queue.close();
   });
 });
