@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import type { NativeSegment } from './native';
 import { register } from './serializer/registry';
 import { Lock, RLock } from './synchronize';
-import { arrayIndex, createSegment, receiveSegment, sendSegment } from './util';
+import { addressOf, arrayIndex, createSegment, receiveSegment, sendSegment } from './util';
 
 // ---------------------------------------------------------------------------------------------
 // Typecodes
@@ -274,19 +274,6 @@ function valueRepr(ct: CType, stored: number | bigint): string {
     default:
       return String(stored);
   }
-}
-
-// CPython shows object addresses; ours are stable per object, in the same style.
-const addresses = new WeakMap<object, string>();
-let nextAddress = 0x7f0000001000;
-function addressOf(obj: object): string {
-  let address = addresses.get(obj);
-  if (!address) {
-    address = `0x${nextAddress.toString(16)}`;
-    nextAddress += 0x120;
-    addresses.set(obj, address);
-  }
-  return address;
 }
 
 // ---------------------------------------------------------------------------------------------

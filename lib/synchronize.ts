@@ -9,7 +9,7 @@ import { native, Take, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
 import {
-  createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
+  addressOf, createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
   type AbortableWait, type AbortOptions, type Steps as GenericSteps,
 } from './util';
 
@@ -567,7 +567,7 @@ export class Event {
   }
 
   toString(): string {
-    return `<Event(${this.isSet() ? 'set' : 'unset'})>`;
+    return `<Event at ${addressOf(this)} ${this.isSet() ? 'set' : 'unset'}>`;
   }
 
   [inspect.custom](): string {

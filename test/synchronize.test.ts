@@ -358,7 +358,16 @@ describe('Event', () => {
     expect(event.wait()).toBe(true);
     event.clear();
     expect(event.isSet()).toBe(false);
-    expect(String(event)).toBe('<Event(unset)>');
+    expect(String(event)).toMatch(/^<Event at 0x[0-9a-f]+ unset>$/);
+  });
+
+  it("prints as CPython 3.13's: its address and whether it is set", () => {
+    const event = new Event();
+    const unset = String(event);
+    expect(unset).toMatch(/^<Event at 0x[0-9a-f]+ unset>$/);
+    event.set();
+    expect(inspect(event)).toBe(unset.replace('unset', 'set'));
+    expect(String(new Event())).not.toBe(unset);
   });
 });
 
