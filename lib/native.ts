@@ -25,6 +25,17 @@ export interface NativeWatcher {
   close(): void;
 }
 
+/** The async waiters of one process on a Condition (native/condition.cc). */
+export interface NativeCondWatcher {
+  /** One more waiter; the watcher's thread takes and acknowledges a token for it. */
+  enter(): void;
+  /** A waiter gives up: 1 woken (it takes a delivered token), 0 withdrawn, -1 claimed (its token is coming). */
+  leave(): 1 | 0 | -1;
+  /** Tokens taken for waiters since the last call. */
+  deliveries(): number;
+  idle(): void;
+}
+
 /** Async reads of one fd driven by the event loop; one operation at a time. */
 /** An eventfd that is readable exactly while a Queue's ring holds bytes. */
 export interface NativeRingReadable {
@@ -70,6 +81,11 @@ export interface NativeBinding {
   semAcquire(segment: NativeSegment, offset: number, timeoutMs: number): Take;
   semTryTake(segment: NativeSegment, offset: number): Take;
   semWake(segment: NativeSegment, offset: number, count: number): void;
+  /** Sleeps on the Condition at offset after counting itself a sleeper; true when a notify woke it. */
+  condSleep(segment: NativeSegment, offset: number, timeoutMs: number): boolean;
+  /** Wakes up to n sleepers and returns once each took its wake-up; how many it woke. */
+  condNotify(segment: NativeSegment, offset: number, n: number): number;
+  CondWatcher: new (segment: NativeSegment, offset: number, onDelivered: () => void) => NativeCondWatcher;
   /** Parks while the int32 at wordOffset equals expected (counted at waitersOffset); < 0 waits forever. */
   ringWait(segment: NativeSegment, wordOffset: number, expected: number, waitersOffset: number, timeoutMs: number): void;
   ringWake(segment: NativeSegment, wordOffset: number): void;

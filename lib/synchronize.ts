@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { threadId } from 'node:worker_threads';
 
 import { BrokenBarrierError, InvalidStateError, TimeoutError } from './errors';
-import { native, Take, type NativeSegment, type NativeWatcher } from './native';
+import { native, Take, type NativeCondWatcher, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
 import {
@@ -60,8 +60,14 @@ function threadSuffix(): string {
 // ---------------------------------------------------------------------------------------------
 // The algorithms of Condition/Event/Barrier are step generators (util.ts) that wait on SemLocks.
 
+/** What a step waits on: a SemLock, or a Condition's sleep (a token from notify). */
+interface Waitable {
+  acquire(block: boolean, timeoutMs?: number): boolean;
+  acquireAsync(timeoutMs?: number, options?: AbortOptions): Promise<boolean>;
+}
+
 interface WaitStep extends AbortableWait {
-  lock: SemLock;
+  lock: Waitable;
   /** undefined waits forever. */
   timeoutMs: number | undefined;
 }
@@ -374,43 +380,72 @@ export class BoundedSemaphore extends SemLock {
 
 // ---------------------------------------------------------------------------------------------
 
-const SLEEPING_SLOT = SEMLOCK_BYTES / 4;
+// A Condition's state (native/condition.h, CondState): the wake-up tokens, the acknowledgements,
+// then the count of sleepers no notify has claimed.
+const COND_BYTES = 72;
+const WOKEN_OFFSET = SEMLOCK_BYTES;
+const SLEEPING_SLOT = (2 * SEMLOCK_BYTES) / 4;
+
+/** One waitAsync() of this process, as the Condition's watcher serves it. */
+interface CondWaiter {
+  deliver(): void;
+}
+
+/** The native watcher of one process's async waiters (a fork child needs its own). */
+interface CondWatch {
+  watcher: NativeCondWatcher;
+  pid: number;
+  waiters: CondWaiter[];
+}
+
+// Conditions with async waiters stay reachable until those waiters settle.
+const conditionsWithWaiters = new Set<Condition>();
 
 /**
- * A condition variable over a Lock or RLock (a new RLock by default). Unlike CPython's, notify()
- * never waits for the woken processes: each waiter that times out withdraws itself under the lock,
- * so the wait semaphore never holds stale tokens, and notify needs no Async twin.
+ * A condition variable over a Lock or RLock (a new RLock by default). As CPython's, notify() waits,
+ * holding the lock, until each sleeper it woke has taken its wake-up, so no later waiter can take
+ * one meant for an earlier sleeper. Sleepers acknowledge from native code (an async waiter's from
+ * its watcher thread), never through an event loop: notify waits microseconds and needs no Async twin.
  */
 export class Condition {
   private _lock!: Lock | RLock;
-  private _wakeups!: Semaphore;
+  private _segment!: NativeSegment;
+  private _offset!: number;
   private _ints!: Int32Array;
+  private _sleeper!: Waitable;
+  private _watch: CondWatch | undefined;
 
   constructor(lock?: Lock | RLock) {
     if (lock !== undefined && !(lock instanceof Lock || lock instanceof RLock))
       throw new TypeError('Condition(lock): lock must be a Lock or RLock');
-    const segment = createSegment('cond', SEMLOCK_BYTES + 8);
+    const segment = createSegment('cond', COND_BYTES);
     native.semInit(segment, 0, 0, SEM_VALUE_MAX, SEMAPHORE);
-    this._bind(lock ?? new RLock(), SemLock._attach(Semaphore, { segment, offset: 0 }));
+    native.semInit(segment, WOKEN_OFFSET, 0, SEM_VALUE_MAX, SEMAPHORE);
+    this._bind(lock ?? new RLock(), { segment, offset: 0 });
   }
 
-  private _bind(lock: Lock | RLock, wakeups: Semaphore): void {
+  private _bind(lock: Lock | RLock, placement: Placement): void {
     this._lock = lock;
-    this._wakeups = wakeups;
-    const { segment, offset } = wakeups._placement();
-    this._ints = new Int32Array(segment.buffer, offset, SLEEPING_SLOT + 1);
+    this._segment = placement.segment;
+    this._offset = placement.offset;
+    this._ints = new Int32Array(placement.segment.buffer, placement.offset, COND_BYTES / 4);
+    this._sleeper = {
+      acquire: (_block, timeoutMs) => native.condSleep(this._segment, this._offset, timeoutMs ?? -1),
+      acquireAsync: (timeoutMs, options) => this._sleepAsync(timeoutMs ?? -1, options?.signal),
+    };
+    this._watch = undefined;
   }
 
   /** @internal */
-  static _attach(lock: Lock | RLock, wakeups: Placement): Condition {
+  static _attach(lock: Lock | RLock, state: Placement): Condition {
     const condition = Object.create(Condition.prototype) as Condition;
-    condition._bind(lock, SemLock._attach(Semaphore, wakeups));
+    condition._bind(lock, state);
     return condition;
   }
 
   /** @internal */
-  _parts(): { lock: Lock | RLock; wakeups: Placement } {
-    return { lock: this._lock, wakeups: this._wakeups._placement() };
+  _parts(): { lock: Lock | RLock; state: Placement } {
+    return { lock: this._lock, state: { segment: this._segment, offset: this._offset } };
   }
 
   acquire(block = true, timeoutMs?: number | null): boolean {
@@ -451,13 +486,11 @@ export class Condition {
     return runAsync(this._waitForSteps(predicate, timeoutArg(timeoutMs, 'Condition.waitForAsync')), options?.signal);
   }
 
-  /** Wakes up to n waiters; the caller must hold the lock. */
+  /** Wakes up to n waiters and returns once each has taken its wake-up; the caller must hold the lock. */
   notify(n = 1): void {
     if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new RangeError(`Condition.notify(n): n must be a number >= 0, got ${String(n)}`);
     this._assertOwned('notify');
-    const woken = Math.min(n, this._ints[SLEEPING_SLOT]);
-    this._ints[SLEEPING_SLOT] -= woken;
-    for (let i = 0; i < woken; i++) this._wakeups.release();
+    if (Atomics.load(this._ints, SLEEPING_SLOT) > 0) native.condNotify(this._segment, this._offset, n);
   }
 
   notifyAll(): void {
@@ -465,7 +498,7 @@ export class Condition {
   }
 
   toString(): string {
-    return `<Condition(${String(this._lock)}, ${this._ints[SLEEPING_SLOT]})>`;
+    return `<Condition(${String(this._lock)}, ${Atomics.load(this._ints, SLEEPING_SLOT)})>`;
   }
 
   [inspect.custom](): string {
@@ -485,18 +518,77 @@ export class Condition {
   *_waitSteps(timeout: number, call: string): Steps<boolean> {
     this._assertOwned(call);
     const depth = this._lock._count();
-    this._ints[SLEEPING_SLOT]++;
+    // Counted under the lock, so a notify that follows our release sees this sleeper.
+    Atomics.add(this._ints, SLEEPING_SLOT, 1);
     for (let i = 0; i < depth; i++) this._lock.release();
-    let woken = false;
     try {
-      woken = yield { lock: this._wakeups, timeoutMs: timeout < 0 ? undefined : timeout, abortable: true };
+      return yield { lock: this._sleeper, timeoutMs: timeout < 0 ? undefined : timeout, abortable: true };
     } finally {
       for (let i = 0; i < depth; i++) yield { lock: this._lock, timeoutMs: undefined, abortable: false };
-      // A notify may have counted us after we timed out: its token is ours; else withdraw.
-      if (!woken && !this._wakeups.acquire(false)) this._ints[SLEEPING_SLOT]--;
-      else woken = true;
     }
-    return woken;
+  }
+
+  /**
+   * An async sleep: the watcher's thread takes (and acknowledges) a token for each waiter; a waiter
+   * that times out or is aborted withdraws, unless a notify already claimed it — then it waits on
+   * for the token that is on its way (an abort still rejects, once it arrived).
+   */
+  private _sleepAsync(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const watch = this._watchHere();
+    return new Promise<boolean>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let claimed = false;
+      let aborted = false;
+      const finish = (woken: boolean): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        watch.waiters.splice(watch.waiters.indexOf(waiter), 1);
+        if (watch.waiters.length === 0) {
+          watch.watcher.idle();
+          conditionsWithWaiters.delete(this);
+        }
+        if (aborted) reject(signal?.reason);
+        else resolve(woken);
+      };
+      const giveUp = (): void => {
+        if (claimed) return;
+        const outcome = watch.watcher.leave();
+        if (outcome >= 0) return finish(outcome === 1);
+        claimed = true;
+        if (timer) clearTimeout(timer);
+      };
+      const onAbort = (): void => {
+        aborted = true;
+        giveUp();
+      };
+      const waiter: CondWaiter = { deliver: () => finish(true) };
+      watch.waiters.push(waiter);
+      conditionsWithWaiters.add(this);
+      watch.watcher.enter();
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout === 0) giveUp();
+      else if (timeout > 0) timer = setTimeout(giveUp, timeout);
+    });
+  }
+
+  private _watchHere(): CondWatch {
+    if (this._watch?.pid !== thisProcess.pid) {
+      const self = new WeakRef(this);
+      // A fork child drops the parent's waiters with the parent's watch: they are not its own.
+      this._watch = {
+        watcher: new native.CondWatcher(this._segment, this._offset, () => self.deref()?._onDelivered()),
+        pid: thisProcess.pid,
+        waiters: [],
+      };
+    }
+    return this._watch;
+  }
+
+  private _onDelivered(): void {
+    const watch = this._watch;
+    if (watch?.pid !== thisProcess.pid) return;
+    for (let count = watch.watcher.deliveries(); count > 0 && watch.waiters.length > 0; count--) watch.waiters[0].deliver();
   }
 
   /** @internal */
@@ -611,7 +703,8 @@ export class Barrier {
     if (action != null && typeof action !== 'function') throw new TypeError('Barrier(parties, action): action must be a function');
     timeoutArg(timeoutMs, 'Barrier');
     const segment = createSegment('barrier', 8);
-    this._bind(new Condition(), segment, parties, action ?? null, timeoutMs ?? null);
+    // A Lock, as threading.Barrier's: the async parties of one thread would share an RLock's ownership.
+    this._bind(new Condition(new Lock()), segment, parties, action ?? null, timeoutMs ?? null);
   }
 
   private _bind(cond: Condition, segment: NativeSegment, parties: number, action: (() => unknown) | null, timeout: number | null): void {
@@ -749,10 +842,10 @@ register(
   Condition,
   {
     reduce: (cond: Condition) => {
-      const { lock, wakeups } = cond._parts();
-      return { lock, wakeups: placementState(wakeups) };
+      const { lock, state } = cond._parts();
+      return { lock, state: placementState(state) };
     },
-    restore: (state: { lock: Lock | RLock; wakeups: PlacementState }) => Condition._attach(state.lock, attachPlacement(state.wakeups)),
+    restore: (wire: { lock: Lock | RLock; state: PlacementState }) => Condition._attach(wire.lock, attachPlacement(wire.state)),
   },
   'multiprocess.Condition',
 );

@@ -1,6 +1,7 @@
 // Registers the native pieces of multiprocess; each lives in the file named after its kernel concept.
 #include <napi.h>
 
+#include "condition.h"
 #include "fork.h"
 #include "resource_tracker.h"
 #include "ring.h"
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Segment", mp::Segment::Init(env));
   mp::InitSemLock(env, exports);
   mp::InitWait(env, exports);
+  mp::InitCondition(env, exports);
   mp::InitSystem(env, exports);
   mp::InitUnixSocket(env, exports);
   mp::InitFork(env, exports);

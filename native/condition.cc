@@ -1,0 +1,201 @@
+// Condition wake-ups: condSleep and condNotify for blocking callers, and CondWatcher, whose thread
+// takes and acknowledges tokens for the async waiters of one process, so that a notify never waits
+// on an event loop (not even its own, when the sleeper is an async waiter of the notifying thread).
+#include "condition.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "errors.h"
+#include "shm.h"
+#include "wait.h"
+
+namespace mp {
+namespace {
+
+CondState* CondArg(const Napi::CallbackInfo& info, size_t index) {
+  Segment* segment = Segment::From(info[index]);
+  int64_t offset = IntArg(info, index + 1, "offset");
+  if (offset < 0 || offset % 8 != 0 || static_cast<size_t>(offset) + sizeof(CondState) > segment->size())
+    throw Napi::RangeError::New(info.Env(), "Condition offset " + std::to_string(offset) + " is outside its segment");
+  return reinterpret_cast<CondState*>(segment->data() + offset);
+}
+
+// A sleeper that gave up withdraws itself, unless every remaining sleeper was claimed by a notify:
+// then a token is on its way to it.
+bool Withdraw(CondState* state) {
+  int32_t sleeping = state->sleeping.load();
+  while (sleeping > 0)
+    if (state->sleeping.compare_exchange_weak(sleeping, sleeping - 1)) return true;
+  return false;
+}
+
+// condSleep(segment, offset, timeoutMs) -> woken: the sleeper already counted itself in `sleeping`
+// (under the lock) and released the lock; < 0 waits forever.
+Napi::Value CondSleep(const Napi::CallbackInfo& info) {
+  CondState* state = CondArg(info, 0);
+  if (!info[2].IsNumber()) ThrowType(info.Env(), "timeout must be a number");
+  if (TakeBlocking(&state->wakeups, info[2].As<Napi::Number>().DoubleValue()) == kBusy) {
+    if (Withdraw(state)) return Napi::Boolean::New(info.Env(), false);
+    TakeBlocking(&state->wakeups, -1);
+  }
+  GiveTokens(&state->woken, 1);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// condNotify(segment, offset, n) -> how many sleepers it woke. The caller holds the lock, so no
+// sleeper can arrive meanwhile; it returns once each woken sleeper took its token.
+Napi::Value CondNotify(const Napi::CallbackInfo& info) {
+  CondState* state = CondArg(info, 0);
+  if (!info[2].IsNumber()) ThrowType(info.Env(), "n must be a number");
+  const double wanted = std::ceil(info[2].As<Napi::Number>().DoubleValue());
+  int32_t sleeping = state->sleeping.load();
+  int32_t claimed = 0;
+  do {
+    if (sleeping <= 0 || wanted <= 0) return Napi::Number::New(info.Env(), 0);
+    claimed = wanted >= sleeping ? sleeping : static_cast<int32_t>(wanted);
+  } while (!state->sleeping.compare_exchange_weak(sleeping, sleeping - claimed));
+  GiveTokens(&state->wakeups, claimed);
+  for (int32_t i = 0; i < claimed; i++) TakeBlocking(&state->woken, -1);
+  return Napi::Number::New(info.Env(), claimed);
+}
+
+// new CondWatcher(segment, offset, onDelivered): the async waiters of one Condition object.
+// enter() counts one in; the thread takes a token for it, acknowledges it and calls onDelivered,
+// after which deliveries() hands the count to JS; leave() is a waiter giving up (timeout, abort).
+class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CondWatcher",
+                       {InstanceMethod<&CondWatcher::Enter>("enter"), InstanceMethod<&CondWatcher::Leave>("leave"),
+                        InstanceMethod<&CondWatcher::Deliveries>("deliveries"), InstanceMethod<&CondWatcher::Idle>("idle")});
+  }
+
+  explicit CondWatcher(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<CondWatcher>(info), state_(CondArg(info, 0)), mapping_(Segment::From(info[0])->mapping()) {
+    Napi::Env env = info.Env();
+    if (!info[2].IsFunction()) ThrowType(env, "CondWatcher callback must be a function");
+    std::shared_ptr<std::atomic<bool>> finalized = finalized_;
+    delivered_cb_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "mpjs-condition-watch", 0, 1,
+                                                  [finalized](Napi::Env) { finalized->store(true); });
+    delivered_cb_.Unref(env);
+    owner_pid_ = getpid();
+    thread_ = std::thread([this] {
+      Run();
+      exited_.store(true);
+    });
+    CountWatcherThread(1);
+  }
+
+  ~CondWatcher() override { Stop(); }
+
+ private:
+  void Run() {
+    for (;;) {
+      bool took = false;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        waiting_cv_.wait(lock, [this] { return waiting_ > 0 || stopping_.load(); });
+        if (stopping_) return;
+        if (TryTake(&state_->wakeups) != kBusy) {
+          waiting_--;
+          delivered_++;
+          took = true;
+        }
+      }
+      if (took) {
+        GiveTokens(&state_->woken, 1);
+        delivered_cb_.NonBlockingCall();
+        continue;
+      }
+      ParkCounted(&state_->wakeups.value, 0, &state_->wakeups.sleepers, -1);
+      std::lock_guard<std::mutex> lock(mutex_);
+      // The wake that reached this thread may have been meant for a sleeper elsewhere: pass it on.
+      if (waiting_ == 0 && state_->wakeups.value.load() > 0 && state_->wakeups.sleepers.load() > 0)
+        WakeWord(&state_->wakeups.value, 1);
+    }
+  }
+
+  Napi::Value Enter(const Napi::CallbackInfo& info) {
+    if (stopping_) throw Napi::Error::New(info.Env(), "the condition watcher is closed");
+    delivered_cb_.Ref(info.Env());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      waiting_++;
+    }
+    waiting_cv_.notify_one();
+    return info.Env().Undefined();
+  }
+
+  // leave() -> 1: a token taken for this process is the leaver's (woken); 0: withdrawn;
+  // -1: a notify claimed every sleeper left, so the leaver stays until its token is delivered.
+  Napi::Value Leave(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (delivered_ > 0) {
+      delivered_--;
+      return Napi::Number::New(info.Env(), 1);
+    }
+    if (waiting_ > 0 && Withdraw(state_)) {
+      waiting_--;
+      return Napi::Number::New(info.Env(), 0);
+    }
+    return Napi::Number::New(info.Env(), -1);
+  }
+
+  Napi::Value Deliveries(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int32_t count = delivered_;
+    delivered_ = 0;
+    return Napi::Number::New(info.Env(), count);
+  }
+
+  Napi::Value Idle(const Napi::CallbackInfo& info) {
+    if (!stopping_) delivered_cb_.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    if (getpid() != owner_pid_) {
+      // A fork child inherits this object but not its thread (see WatcherThread::Stop).
+      thread_.detach();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+    }
+    waiting_cv_.notify_one();
+    JoinWatcherThread(thread_, exited_, &state_->wakeups.value);
+    CountWatcherThread(-1);
+    if (!finalized_->load()) delivered_cb_.Release();
+  }
+
+  CondState* state_;
+  std::shared_ptr<Mapping> mapping_;
+  Napi::ThreadSafeFunction delivered_cb_;
+  std::shared_ptr<std::atomic<bool>> finalized_ = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable waiting_cv_;
+  int32_t waiting_ = 0;    // local waiters still without a token
+  int32_t delivered_ = 0;  // tokens taken for local waiters, not yet handed to them
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> exited_{false};
+  pid_t owner_pid_ = 0;
+};
+
+}  // namespace
+
+void InitCondition(Napi::Env env, Napi::Object exports) {
+  exports.Set("condSleep", Napi::Function::New(env, CondSleep, "condSleep"));
+  exports.Set("condNotify", Napi::Function::New(env, CondNotify, "condNotify"));
+  exports.Set("CondWatcher", CondWatcher::Define(env));
+}
+
+}  // namespace mp
