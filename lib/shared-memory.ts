@@ -175,7 +175,8 @@ function pack(item: unknown, where: string): Packed {
 const listTraps: ProxyHandler<ShareableList> = {
   get(target, key, receiver) {
     const index = arrayIndex(key);
-    return index < 0 ? Reflect.get(target, key, receiver) : index < target.length ? target.at(index) : undefined;
+    // Out of range throws, on read as on write (CPython's IndexError).
+    return index < 0 ? Reflect.get(target, key, receiver) : target.at(index);
   },
   set(target, key, value, receiver) {
     const index = arrayIndex(key);

@@ -480,7 +480,7 @@ export class Synchronized<C extends Typecode = Typecode> extends SynchronizedBas
 const arrayTraps: ProxyHandler<SynchronizedArray> = {
   get(target, key, receiver) {
     const index = arrayIndex(key);
-    return index < 0 ? Reflect.get(target, key, receiver) : target.at(index);
+    return index < 0 ? Reflect.get(target, key, receiver) : target._item(index);
   },
   set(target, key, value, receiver) {
     const index = arrayIndex(key);
@@ -530,12 +530,17 @@ export class SynchronizedArray<C extends Typecode = Typecode> extends Synchroniz
     }
   }
 
+  /** @internal `a[i]`: an index out of range throws RangeError (CPython's IndexError), as on write. */
+  _item(index: number): CValue<C> {
+    if (index >= this._obj.length) throw this._outOfRange(index);
+    return this.at(index) as CValue<C>;
+  }
+
   /** Stores one element; an index out of range throws RangeError (CPython's IndexError). */
   set(index: number, value: CInput<C>): void {
     const obj = this._obj;
     const i = index < 0 ? index + obj.length : index;
-    if (!Number.isInteger(i) || i < 0 || i >= obj.length)
-      throw new RangeError(`${this._describe()}: index ${index} out of range for length ${obj.length}`);
+    if (!Number.isInteger(i) || i < 0 || i >= obj.length) throw this._outOfRange(index);
     const stored = encode(this._ctype, value);
     const lock = this._lock;
     lock.acquire();
@@ -576,6 +581,10 @@ export class SynchronizedArray<C extends Typecode = Typecode> extends Synchroniz
 
   protected _describe(): string {
     return `${this._ctype.name}_Array_${this._obj.length}`;
+  }
+
+  private _outOfRange(index: number): RangeError {
+    return new RangeError(`${this._describe()}: index ${index} out of range for length ${this._obj.length}`);
   }
 
   override toString(): string {

@@ -121,7 +121,9 @@ describe('ShareableList', () => {
     expect([...list]).toEqual([1.5, 7n, true, null, 'héllo', Buffer.from('ab'), 'xxxxxxxx']);
     expect(list[4]).toBe('héllo');
     expect(list.at(-1)).toBe('xxxxxxxx');
-    expect(list[7]).toBeUndefined();
+    expect(() => list[7]).toThrow(RangeError);
+    expect(() => list[7]).toThrow('index out of range for length 7');
+    expect(() => list[7]).toThrow('(7)');
     expect(list.count(true)).toBe(1);
     expect(list.index(null)).toBe(3);
     expect(() => list.index('absent')).toThrow(RangeError);
