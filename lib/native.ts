@@ -124,6 +124,8 @@ export interface NativeBinding {
   trackerFd(): number;
   /** Joins the tree whose tracker pipe is `fd` (spawn and forkserver children). */
   adoptTracker(fd: number): void;
+  /** Registers a user's SharedMemory with the tree's tracker (`add`), or unregisters it. */
+  trackRawSegment(name: string, add: boolean): void;
   recvFds(fd: number, count: number): number[];
   FdWatcher: new (fd: number, callback: FdWatcherCallback) => NativeFdWatcher;
   cpuCount(): number;
