@@ -550,17 +550,17 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
 
   it('abort() wakes every party, sync and async, in every process', async () => {
     const barrier = new mp.Barrier(6);
-    // A party broken by its own timeout, not by the abort, exits 3.
+    // A party broken by its own timeout (30 s), not by the abort, exits 3.
     const syncParty = (b: Party): void => {
       try {
-        b.wait(600_000);
+        b.wait(30_000);
       } catch (error) {
         process.exit(/broken or reset while waiting/.test((error as Error).message) ? 0 : 3);
       }
       process.exit(4);
     };
     const asyncParties = async (b: Party): Promise<void> => {
-      const outcomes = await Promise.allSettled([b.waitAsync(600_000), b.waitAsync(600_000)]);
+      const outcomes = await Promise.allSettled([b.waitAsync(30_000), b.waitAsync(30_000)]);
       const aborted = outcomes.every((o) => o.status === 'rejected' && /broken or reset while waiting/.test(String(o.reason)));
       process.exit(aborted ? 0 : 3);
     };
@@ -568,7 +568,7 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
       ? [start(syncParty, barrier), start(asyncParties, barrier), start(syncParty, barrier)]
       : [start(syncParty, barrier), start(syncParty, barrier), start(syncParty, barrier), start(syncParty, barrier)];
     // Four parties in children, one here, the sixth never comes.
-    const mine = [barrier.waitAsync(600_000)];
+    const mine = [barrier.waitAsync(30_000)];
     await until(() => barrier.nWaiting === 5, 'five parties waiting');
     barrier.abort();
     for (const outcome of await Promise.allSettled(mine)) expect(outcome.status).toBe('rejected');
