@@ -81,7 +81,9 @@ export interface NativeBinding {
   semAcquire(segment: NativeSegment, offset: number, timeoutMs: number): Take;
   semTryTake(segment: NativeSegment, offset: number): Take;
   semWake(segment: NativeSegment, offset: number, count: number): void;
-  /** Sleeps on the Condition at offset after counting itself a sleeper; true when a notify woke it. */
+  /** Counts the caller a sleeper of the Condition at offset (under its lock, before releasing it). */
+  condEnter(segment: NativeSegment, offset: number): void;
+  /** Sleeps on the Condition at offset after condEnter; true when a notify woke it. */
   condSleep(segment: NativeSegment, offset: number, timeoutMs: number): boolean;
   /** Wakes up to n sleepers and returns once each took its wake-up; how many it woke. */
   condNotify(segment: NativeSegment, offset: number, n: number): number;

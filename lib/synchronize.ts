@@ -381,8 +381,8 @@ export class BoundedSemaphore extends SemLock {
 // ---------------------------------------------------------------------------------------------
 
 // A Condition's state (native/condition.h, CondState): the wake-up tokens, the acknowledgements,
-// then the count of sleepers no notify has claimed.
-const COND_BYTES = 72;
+// the count of sleepers no notify has claimed, then who sleeps (per process).
+const COND_BYTES = 312;
 const WOKEN_OFFSET = SEMLOCK_BYTES;
 const SLEEPING_SLOT = (2 * SEMLOCK_BYTES) / 4;
 
@@ -405,7 +405,8 @@ const conditionsWithWaiters = new Set<Condition>();
  * A condition variable over a Lock or RLock (a new RLock by default). As CPython's, notify() waits,
  * holding the lock, until each sleeper it woke has taken its wake-up, so no later waiter can take
  * one meant for an earlier sleeper. Sleepers acknowledge from native code (an async waiter's from
- * its watcher thread), never through an event loop: notify waits microseconds and needs no Async twin.
+ * its watcher thread), never through an event loop: notify waits microseconds and needs no Async
+ * twin. Unlike CPython's, it does not wait forever for a sleeper whose process died in its wait.
  */
 export class Condition {
   private _lock!: Lock | RLock;
@@ -519,7 +520,7 @@ export class Condition {
     this._assertOwned(call);
     const depth = this._lock._count();
     // Counted under the lock, so a notify that follows our release sees this sleeper.
-    Atomics.add(this._ints, SLEEPING_SLOT, 1);
+    native.condEnter(this._segment, this._offset);
     for (let i = 0; i < depth; i++) this._lock.release();
     try {
       return yield { lock: this._sleeper, timeoutMs: timeout < 0 ? undefined : timeout, abortable: true };

@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "shm.h"
+#include "system.h"
 #include "wait.h"
 
 namespace mp {
@@ -25,6 +26,53 @@ CondState* CondArg(const Napi::CallbackInfo& info, size_t index) {
   if (offset < 0 || offset % 8 != 0 || static_cast<size_t>(offset) + sizeof(CondState) > segment->size())
     throw Napi::RangeError::New(info.Env(), "Condition offset " + std::to_string(offset) + " is outside its segment");
   return reinterpret_cast<CondState*>(segment->data() + offset);
+}
+
+// How often a notify still waiting for wake-ups to be taken looks for sleepers that died.
+constexpr double kSleeperCheckMs = 100;
+
+uint64_t SlotWord(int32_t pid, uint32_t count) { return static_cast<uint64_t>(static_cast<uint32_t>(pid)) << 32 | count; }
+int32_t SlotPid(uint64_t word) { return static_cast<int32_t>(word >> 32); }
+uint32_t SlotCount(uint64_t word) { return static_cast<uint32_t>(word); }
+
+// Counts a sleeper of this process (under the condition's lock).
+void AddSleeper(CondState* state) {
+  state->sleeping.fetch_add(1);
+  const int32_t me = getpid();
+  for (int pass = 0; pass < 2; pass++) {
+    for (auto& slot : state->by_process) {
+      uint64_t word = slot.load();
+      // First pass: this process's slot; second: a free one.
+      while (pass == 0 ? SlotPid(word) == me : word == 0) {
+        if (slot.compare_exchange_weak(word, SlotWord(me, SlotCount(word) + 1))) return;
+      }
+    }
+  }
+  state->untracked.fetch_add(1);
+}
+
+// A sleeper of this process is gone (woken or withdrawn); its process's slot frees at zero.
+void RemoveSleeper(CondState* state) {
+  const int32_t me = getpid();
+  for (auto& slot : state->by_process) {
+    uint64_t word = slot.load();
+    while (SlotPid(word) == me) {
+      const uint32_t left = SlotCount(word) - 1;
+      if (slot.compare_exchange_weak(word, left == 0 ? 0 : SlotWord(me, left))) return;
+    }
+  }
+  state->untracked.fetch_sub(1);
+}
+
+// Frees the slots of processes that died and returns how many sleepers they held.
+int32_t ReapDeadSleepers(CondState* state) {
+  int32_t dead = 0;
+  for (auto& slot : state->by_process) {
+    uint64_t word = slot.load();
+    if (word == 0 || ProcessAlive(SlotPid(word))) continue;
+    if (slot.compare_exchange_strong(word, 0)) dead += static_cast<int32_t>(SlotCount(word));
+  }
+  return dead;
 }
 
 // A sleeper that gave up withdraws itself, unless every remaining sleeper was claimed by a notify:
@@ -41,29 +89,54 @@ bool Withdraw(CondState* state) {
 Napi::Value CondSleep(const Napi::CallbackInfo& info) {
   CondState* state = CondArg(info, 0);
   if (!info[2].IsNumber()) ThrowType(info.Env(), "timeout must be a number");
-  if (TakeBlocking(&state->wakeups, info[2].As<Napi::Number>().DoubleValue()) == kBusy) {
-    if (Withdraw(state)) return Napi::Boolean::New(info.Env(), false);
-    TakeBlocking(&state->wakeups, -1);
-  }
-  GiveTokens(&state->woken, 1);
-  return Napi::Boolean::New(info.Env(), true);
+  bool woken = TakeBlocking(&state->wakeups, info[2].As<Napi::Number>().DoubleValue()) != kBusy;
+  if (!woken && !Withdraw(state)) woken = TakeBlocking(&state->wakeups, -1) != kBusy;
+  RemoveSleeper(state);
+  if (woken) GiveTokens(&state->woken, 1);
+  return Napi::Boolean::New(info.Env(), woken);
+}
+
+// condEnter(segment, offset): counts the caller a sleeper, under the condition's lock.
+Napi::Value CondEnter(const Napi::CallbackInfo& info) {
+  AddSleeper(CondArg(info, 0));
+  return info.Env().Undefined();
 }
 
 // condNotify(segment, offset, n) -> how many sleepers it woke. The caller holds the lock, so no
-// sleeper can arrive meanwhile; it returns once each woken sleeper took its token.
+// sleeper can arrive meanwhile; it returns once each woken sleeper took its token. A token meant for
+// a sleeper whose process died is taken back and, while sleepers are left, goes to another one.
 Napi::Value CondNotify(const Napi::CallbackInfo& info) {
   CondState* state = CondArg(info, 0);
   if (!info[2].IsNumber()) ThrowType(info.Env(), "n must be a number");
-  const double wanted = std::ceil(info[2].As<Napi::Number>().DoubleValue());
-  int32_t sleeping = state->sleeping.load();
-  int32_t claimed = 0;
-  do {
-    if (sleeping <= 0 || wanted <= 0) return Napi::Number::New(info.Env(), 0);
-    claimed = wanted >= sleeping ? sleeping : static_cast<int32_t>(wanted);
-  } while (!state->sleeping.compare_exchange_weak(sleeping, sleeping - claimed));
-  GiveTokens(&state->wakeups, claimed);
-  for (int32_t i = 0; i < claimed; i++) TakeBlocking(&state->woken, -1);
-  return Napi::Number::New(info.Env(), claimed);
+  double wanted = std::ceil(info[2].As<Napi::Number>().DoubleValue());
+  int32_t woken = 0;
+  int32_t pending = 0;  // tokens given and not yet acknowledged
+  for (;;) {
+    if (pending == 0) {
+      int32_t sleeping = state->sleeping.load();
+      int32_t claimed = 0;
+      do {
+        if (sleeping <= 0 || wanted <= 0) return Napi::Number::New(info.Env(), woken);
+        claimed = wanted >= sleeping ? sleeping : static_cast<int32_t>(wanted);
+      } while (!state->sleeping.compare_exchange_weak(sleeping, sleeping - claimed));
+      wanted -= claimed;
+      pending = claimed;
+      GiveTokens(&state->wakeups, claimed);
+    }
+    if (TakeBlocking(&state->woken, kSleeperCheckMs) != kBusy) {
+      pending--;
+      woken++;
+      continue;
+    }
+    // Dead sleepers no notify claimed yet leave `sleeping`; the rest held tokens given here.
+    int32_t dead = ReapDeadSleepers(state);
+    while (dead > 0 && Withdraw(state)) dead--;
+    for (; dead > 0 && pending > 0; dead--) {
+      pending--;
+      // No token left means the sleeper died after taking it, before acknowledging.
+      if (TryTake(&state->wakeups) != kBusy) wanted++;
+    }
+  }
 }
 
 // new CondWatcher(segment, offset, onDelivered): the async waiters of one Condition object.
@@ -110,6 +183,7 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
         }
       }
       if (took) {
+        RemoveSleeper(state_);
         GiveTokens(&state_->woken, 1);
         delivered_cb_.NonBlockingCall();
         continue;
@@ -143,6 +217,7 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
     }
     if (waiting_ > 0 && Withdraw(state_)) {
       waiting_--;
+      RemoveSleeper(state_);
       return Napi::Number::New(info.Env(), 0);
     }
     return Napi::Number::New(info.Env(), -1);
@@ -193,6 +268,7 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
 }  // namespace
 
 void InitCondition(Napi::Env env, Napi::Object exports) {
+  exports.Set("condEnter", Napi::Function::New(env, CondEnter, "condEnter"));
   exports.Set("condSleep", Napi::Function::New(env, CondSleep, "condSleep"));
   exports.Set("condNotify", Napi::Function::New(env, CondNotify, "condNotify"));
   exports.Set("CondWatcher", CondWatcher::Define(env));

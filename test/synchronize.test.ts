@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 import { Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, TimeoutError } from '../lib/index';
 import { child } from './helpers/child';
@@ -482,9 +482,18 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
   // Fork children run synchronous targets only.
   const asyncChildren = method !== 'fork';
 
+  const started: Array<InstanceType<typeof Process>> = [];
+  afterEach(async () => {
+    for (const p of started.splice(0)) {
+      if (p.exitcode === null) p.kill();
+      await p.joinAsync();
+    }
+  });
+
   function start<A extends unknown[]>(target: (...args: A) => unknown, ...args: A): InstanceType<typeof Process> {
     const p = new Process({ target: target as (...args: unknown[]) => unknown, args });
     p.start();
+    started.push(p);
     return p;
   }
 
@@ -503,6 +512,36 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     const children = [start(rounds, barrier, started), start(rounds, barrier, started)];
     rounds(barrier, started);
     expect(await exitcodes(children)).toEqual([0, 0]);
+  });
+
+  it('sleepers SIGKILLed in their wait do not hang notify or Event.set, and wake-ups still reach live sleepers', async () => {
+    const cond = new mp.Condition(new mp.Lock());
+    const event = new mp.Event();
+    const sleeping = (c: Condition, count: number) => new RegExp(`, ${count}\\)>$`).test(String(c));
+    const doomed = [
+      start((c: Condition) => {
+        c.acquire();
+        c.wait();
+      }, cond),
+      start((e: Event) => e.wait(), event),
+    ];
+    await until(() => sleeping(cond, 1) && sleeping(event._parts().cond, 1), 'both children asleep');
+    for (const p of doomed) p.kill();
+    expect(await exitcodes(doomed)).toEqual([-9, -9]);
+    await cond.acquireAsync();
+    const live = cond.waitAsync(60_000);
+    // notifyAll claims the dead sleeper too; set() claims only the dead one.
+    const notifier = start((c: Condition, e: Event) => {
+      c.acquire();
+      c.notifyAll();
+      c.release();
+      e.set();
+    }, cond, event);
+    await notifier.joinAsync(30_000);
+    expect(notifier.exitcode).toBe(0);
+    expect(await live).toBe(true);
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    cond.release();
   });
 
   it('a notifier that waits at once never takes the wake-up it gave (ping-pong)', async () => {
