@@ -85,8 +85,10 @@ export interface NativeBinding {
   condEnter(segment: NativeSegment, offset: number): void;
   /** Sleeps on the Condition at offset after condEnter; true when a notify woke it. */
   condSleep(segment: NativeSegment, offset: number, timeoutMs: number): boolean;
-  /** Wakes up to n sleepers and returns once each took its wake-up; how many it woke. */
-  condNotify(segment: NativeSegment, offset: number, n: number): number;
+  /** Claims up to n sleepers (under the lock) and gives each a wake-up; how many it claimed. */
+  condClaim(segment: NativeSegment, offset: number, n: number): number;
+  /** For a notify awaiting `pending` acknowledgements: [no longer awaited, wake-ups taken back] after sleepers died. */
+  condReap(segment: NativeSegment, offset: number, pending: number): [number, number];
   CondWatcher: new (segment: NativeSegment, offset: number, onDelivered: () => void) => NativeCondWatcher;
   /** Parks while the int32 at wordOffset equals expected (counted at waitersOffset); < 0 waits forever. */
   ringWait(segment: NativeSegment, wordOffset: number, expected: number, waitersOffset: number, timeoutMs: number): void;

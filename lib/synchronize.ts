@@ -385,6 +385,8 @@ export class BoundedSemaphore extends SemLock {
 const COND_BYTES = 312;
 const WOKEN_OFFSET = SEMLOCK_BYTES;
 const SLEEPING_SLOT = (2 * SEMLOCK_BYTES) / 4;
+// How often a notify still waiting for its wake-ups to be taken looks for sleepers that died.
+const SLEEPER_CHECK_MS = 100;
 
 /** One waitAsync() of this process, as the Condition's watcher serves it. */
 interface CondWaiter {
@@ -405,8 +407,9 @@ const conditionsWithWaiters = new Set<Condition>();
  * A condition variable over a Lock or RLock (a new RLock by default). As CPython's, notify() waits,
  * holding the lock, until each sleeper it woke has taken its wake-up, so no later waiter can take
  * one meant for an earlier sleeper. Sleepers acknowledge from native code (an async waiter's from
- * its watcher thread), never through an event loop: notify waits microseconds and needs no Async
- * twin. Unlike CPython's, it does not wait forever for a sleeper whose process died in its wait.
+ * its watcher thread), never through an event loop, so notify usually waits microseconds;
+ * notifyAsync waits without blocking. Unlike CPython's, it does not wait forever for a sleeper whose
+ * process died in its wait.
  */
 export class Condition {
   private _lock!: Lock | RLock;
@@ -414,6 +417,8 @@ export class Condition {
   private _offset!: number;
   private _ints!: Int32Array;
   private _sleeper!: Waitable;
+  /** The acknowledgements of woken sleepers, which notify waits for. */
+  private _woken!: Semaphore;
   private _watch: CondWatch | undefined;
 
   constructor(lock?: Lock | RLock) {
@@ -434,6 +439,7 @@ export class Condition {
       acquire: (_block, timeoutMs) => native.condSleep(this._segment, this._offset, timeoutMs ?? -1),
       acquireAsync: (timeoutMs, options) => this._sleepAsync(timeoutMs ?? -1, options?.signal),
     };
+    this._woken = SemLock._attach(Semaphore, { segment: placement.segment, offset: placement.offset + WOKEN_OFFSET });
     this._watch = undefined;
   }
 
@@ -489,13 +495,24 @@ export class Condition {
 
   /** Wakes up to n waiters and returns once each has taken its wake-up; the caller must hold the lock. */
   notify(n = 1): void {
-    if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new RangeError(`Condition.notify(n): n must be a number >= 0, got ${String(n)}`);
-    this._assertOwned('notify');
-    if (Atomics.load(this._ints, SLEEPING_SLOT) > 0) native.condNotify(this._segment, this._offset, n);
+    this._checkNotify(n, 'notify');
+    if (Atomics.load(this._ints, SLEEPING_SLOT) > 0) runBlocking(this._notifySteps(n));
+  }
+
+  /** notify() that waits for the wake-ups to be taken without blocking the event loop; not abortable once begun. */
+  notifyAsync(n = 1, options?: AbortOptions): Promise<void> {
+    this._checkNotify(n, 'notifyAsync');
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (Atomics.load(this._ints, SLEEPING_SLOT) === 0) return Promise.resolve();
+    return runAsync(this._notifySteps(n), undefined);
   }
 
   notifyAll(): void {
     this.notify(Number.POSITIVE_INFINITY);
+  }
+
+  notifyAllAsync(options?: AbortOptions): Promise<void> {
+    return this.notifyAsync(Number.POSITIVE_INFINITY, options);
   }
 
   toString(): string {
@@ -509,6 +526,35 @@ export class Condition {
   /** @internal The wait that takes this condition's lock, for algorithms built on it. */
   _lockStep(): WaitStep {
     return { lock: this._lock, timeoutMs: undefined, abortable: true };
+  }
+
+  private _checkNotify(n: number, call: string): void {
+    if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new RangeError(`Condition.${call}(n): n must be a number >= 0, got ${String(n)}`);
+    this._assertOwned(call);
+  }
+
+  /**
+   * Claims up to n sleepers, gives each a wake-up and waits for each to acknowledge it. When
+   * acknowledgements keep it waiting, it looks for sleepers whose process died: it stops waiting
+   * for them, and wake-ups it takes back go to other sleepers, as many as are left.
+   */
+  private *_notifySteps(n: number): Steps<void> {
+    let wanted = n;
+    let pending = 0;
+    for (;;) {
+      if (pending === 0) {
+        pending = wanted > 0 ? native.condClaim(this._segment, this._offset, wanted) : 0;
+        if (pending === 0) return;
+        wanted -= pending;
+      }
+      if (yield { lock: this._woken, timeoutMs: SLEEPER_CHECK_MS, abortable: false }) {
+        pending--;
+      } else {
+        const [settled, takenBack] = native.condReap(this._segment, this._offset, pending);
+        pending -= settled;
+        wanted += takenBack;
+      }
+    }
   }
 
   private _assertOwned(call: string): void {

@@ -1,6 +1,7 @@
-// Condition wake-ups: condSleep and condNotify for blocking callers, and CondWatcher, whose thread
-// takes and acknowledges tokens for the async waiters of one process, so that a notify never waits
-// on an event loop (not even its own, when the sleeper is an async waiter of the notifying thread).
+// Condition wake-ups: condEnter and condSleep for blocking sleepers, condClaim and condReap for
+// notify, and CondWatcher, whose thread takes and acknowledges tokens for the async sleepers of one
+// process, so that a notify never waits on an event loop (not even its own, when the sleeper is an
+// async waiter of the notifying thread).
 #include "condition.h"
 
 #include <unistd.h>
@@ -27,9 +28,6 @@ CondState* CondArg(const Napi::CallbackInfo& info, size_t index) {
     throw Napi::RangeError::New(info.Env(), "Condition offset " + std::to_string(offset) + " is outside its segment");
   return reinterpret_cast<CondState*>(segment->data() + offset);
 }
-
-// How often a notify still waiting for wake-ups to be taken looks for sleepers that died.
-constexpr double kSleeperCheckMs = 100;
 
 uint64_t SlotWord(int32_t pid, uint32_t count) { return static_cast<uint64_t>(static_cast<uint32_t>(pid)) << 32 | count; }
 int32_t SlotPid(uint64_t word) { return static_cast<int32_t>(word >> 32); }
@@ -102,41 +100,42 @@ Napi::Value CondEnter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// condNotify(segment, offset, n) -> how many sleepers it woke. The caller holds the lock, so no
-// sleeper can arrive meanwhile; it returns once each woken sleeper took its token. A token meant for
-// a sleeper whose process died is taken back and, while sleepers are left, goes to another one.
-Napi::Value CondNotify(const Napi::CallbackInfo& info) {
+// condClaim(segment, offset, n) -> how many sleepers it claimed (at most n, rounded up) and gave a
+// token to. The caller holds the lock, so no sleeper can arrive meanwhile; it then waits for one
+// acknowledgement per claimed sleeper (lib/synchronize.ts, Condition._notifySteps).
+Napi::Value CondClaim(const Napi::CallbackInfo& info) {
   CondState* state = CondArg(info, 0);
   if (!info[2].IsNumber()) ThrowType(info.Env(), "n must be a number");
-  double wanted = std::ceil(info[2].As<Napi::Number>().DoubleValue());
-  int32_t woken = 0;
-  int32_t pending = 0;  // tokens given and not yet acknowledged
-  for (;;) {
-    if (pending == 0) {
-      int32_t sleeping = state->sleeping.load();
-      int32_t claimed = 0;
-      do {
-        if (sleeping <= 0 || wanted <= 0) return Napi::Number::New(info.Env(), woken);
-        claimed = wanted >= sleeping ? sleeping : static_cast<int32_t>(wanted);
-      } while (!state->sleeping.compare_exchange_weak(sleeping, sleeping - claimed));
-      wanted -= claimed;
-      pending = claimed;
-      GiveTokens(&state->wakeups, claimed);
-    }
-    if (TakeBlocking(&state->woken, kSleeperCheckMs) != kBusy) {
-      pending--;
-      woken++;
-      continue;
-    }
-    // Dead sleepers no notify claimed yet leave `sleeping`; the rest held tokens given here.
-    int32_t dead = ReapDeadSleepers(state);
-    while (dead > 0 && Withdraw(state)) dead--;
-    for (; dead > 0 && pending > 0; dead--) {
-      pending--;
-      // No token left means the sleeper died after taking it, before acknowledging.
-      if (TryTake(&state->wakeups) != kBusy) wanted++;
-    }
+  const double wanted = std::ceil(info[2].As<Napi::Number>().DoubleValue());
+  int32_t sleeping = state->sleeping.load();
+  int32_t claimed = 0;
+  do {
+    if (sleeping <= 0 || wanted <= 0) return Napi::Number::New(info.Env(), 0);
+    claimed = wanted >= sleeping ? sleeping : static_cast<int32_t>(wanted);
+  } while (!state->sleeping.compare_exchange_weak(sleeping, sleeping - claimed));
+  GiveTokens(&state->wakeups, claimed);
+  return Napi::Number::New(info.Env(), claimed);
+}
+
+// condReap(segment, offset, pending) -> [settled, takenBack], for a notify still waiting for
+// `pending` acknowledgements: the sleepers whose process died leave `sleeping` if no notify claimed
+// them; the others held tokens given by this notify, which it takes back (to give them to live
+// sleepers), or which they took before dying. Either way no acknowledgement comes for them.
+Napi::Value CondReap(const Napi::CallbackInfo& info) {
+  CondState* state = CondArg(info, 0);
+  int32_t pending = static_cast<int32_t>(IntArg(info, 2, "pending"));
+  int32_t dead = ReapDeadSleepers(state);
+  while (dead > 0 && Withdraw(state)) dead--;
+  int32_t settled = 0;
+  int32_t taken_back = 0;
+  for (; dead > 0 && settled < pending; dead--) {
+    settled++;
+    if (TryTake(&state->wakeups) != kBusy) taken_back++;
   }
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), settled));
+  result.Set(1u, Napi::Number::New(info.Env(), taken_back));
+  return result;
 }
 
 // new CondWatcher(segment, offset, onDelivered): the async waiters of one Condition object.
@@ -270,7 +269,8 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
 void InitCondition(Napi::Env env, Napi::Object exports) {
   exports.Set("condEnter", Napi::Function::New(env, CondEnter, "condEnter"));
   exports.Set("condSleep", Napi::Function::New(env, CondSleep, "condSleep"));
-  exports.Set("condNotify", Napi::Function::New(env, CondNotify, "condNotify"));
+  exports.Set("condClaim", Napi::Function::New(env, CondClaim, "condClaim"));
+  exports.Set("condReap", Napi::Function::New(env, CondReap, "condReap"));
   exports.Set("CondWatcher", CondWatcher::Define(env));
 }
 

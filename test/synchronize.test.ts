@@ -351,6 +351,30 @@ describe('Condition', () => {
     expect(await Promise.all([...mine, theirs.result()])).toEqual([true, true, true, true]);
   });
 
+  it('notifyAsync and notifyAllAsync wake sleepers here and elsewhere without blocking the event loop', async () => {
+    const cond = new Condition(new Lock());
+    const theirs = child({ cond }, `h.cond.acquire(); send('waiting'); const woken = h.cond.wait(20000); h.cond.release(); return woken;`);
+    await theirs.next();
+    const mine = Array.from({ length: 2 }, async () => {
+      using _held = await cond.holdAsync();
+      return await cond.waitAsync(20_000);
+    });
+    await until(() => String(cond).endsWith(', 3)>'), 'three sleepers');
+    {
+      using _held = await cond.holdAsync();
+      await cond.notifyAsync();
+      expect(String(cond)).toMatch(/, 2\)>$/);
+      await cond.notifyAllAsync();
+      expect(String(cond)).toMatch(/, 0\)>$/);
+      await cond.notifyAllAsync();
+      expect(() => cond.notifyAsync(-1)).toThrow('Condition.notifyAsync(n): n must be a number >= 0, got -1');
+      const aborted = AbortSignal.abort(new Error('not now'));
+      await expect(cond.notifyAllAsync({ signal: aborted })).rejects.toThrow('not now');
+    }
+    expect(() => cond.notifyAsync()).toThrow(/must acquire/);
+    expect(await Promise.all([...mine, theirs.result()])).toEqual([true, true, true]);
+  });
+
   it('waiters that time out while notifies run leave no wake-up behind', async () => {
     const cond = new Condition(new Lock());
     const notifier = child({ cond }, `
@@ -540,6 +564,18 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     await notifier.joinAsync(30_000);
     expect(notifier.exitcode).toBe(0);
     expect(await live).toBe(true);
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    cond.release();
+    // The Async twin, too, stops waiting for a dead sleeper.
+    const doomedToo = start((c: Condition) => {
+      c.acquire();
+      c.wait();
+    }, cond);
+    await until(() => sleeping(cond, 1), 'the child asleep');
+    doomedToo.kill();
+    await doomedToo.joinAsync();
+    await cond.acquireAsync();
+    await cond.notifyAllAsync();
     expect(String(cond)).toMatch(/, 0\)>$/);
     cond.release();
   });
