@@ -496,14 +496,16 @@ export class Condition {
   /** Wakes up to n waiters and returns once each has taken its wake-up; the caller must hold the lock. */
   notify(n = 1): void {
     this._checkNotify(n, 'notify');
-    if (Atomics.load(this._ints, SLEEPING_SLOT) > 0) runBlocking(this._notifySteps(n));
+    // A plain read: sleepers are only added under the lock we hold; a stale count (one withdrew
+    // meanwhile) only costs the claim that finds out.
+    if (this._ints[SLEEPING_SLOT] > 0) runBlocking(this._notifySteps(n));
   }
 
   /** notify() that waits for the wake-ups to be taken without blocking the event loop; not abortable once begun. */
   notifyAsync(n = 1, options?: AbortOptions): Promise<void> {
     this._checkNotify(n, 'notifyAsync');
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    if (Atomics.load(this._ints, SLEEPING_SLOT) === 0) return Promise.resolve();
+    if (this._ints[SLEEPING_SLOT] === 0) return Promise.resolve();
     return runAsync(this._notifySteps(n), undefined);
   }
 
