@@ -8,6 +8,7 @@
         "native/binding.cc",
         "native/shm.cc",
         "native/semlock.cc",
+        "native/condition.cc",
         "native/resource_tracker.cc",
         "native/wait.cc",
         "native/bell.cc",

@@ -25,6 +25,17 @@ export interface NativeWatcher {
   close(): void;
 }
 
+/** The async waiters of one process on a Condition (native/condition.cc). */
+export interface NativeCondWatcher {
+  /** One more waiter; the watcher's thread takes and acknowledges a token for it. */
+  enter(): void;
+  /** A waiter gives up: 1 woken (it takes a delivered token), 0 withdrawn, -1 claimed (its token is coming). */
+  leave(): 1 | 0 | -1;
+  /** Tokens taken for waiters since the last call. */
+  deliveries(): number;
+  idle(): void;
+}
+
 /** Async reads of one fd driven by the event loop; one operation at a time. */
 /** An eventfd that is readable exactly while a Queue's ring holds bytes. */
 export interface NativeRingReadable {
@@ -80,6 +91,17 @@ export interface NativeBinding {
   semAcquire(segment: NativeSegment, offset: number, timeoutMs: number): Take;
   semTryTake(segment: NativeSegment, offset: number): Take;
   semWake(segment: NativeSegment, offset: number, count: number): void;
+  /** Counts the caller a sleeper of the Condition at offset (under its lock, before releasing it). */
+  condEnter(segment: NativeSegment, offset: number): void;
+  /** Sleeps on the Condition at offset after condEnter: Taken when a notify woke it, Busy on timeout, Interrupted when this thread's armed Bell rang (the sleeper stays counted). */
+  condSleep(segment: NativeSegment, offset: number, timeoutMs: number): Take.Busy | Take.Taken | Take.Interrupted;
+  /** Takes a given wake-up for this thread's interrupted sleeper; true when there was one. */
+  condTakeFor(segment: NativeSegment, offset: number): boolean;
+  /** Claims up to n sleepers (under the lock) and gives each a wake-up; how many it claimed. */
+  condClaim(segment: NativeSegment, offset: number, n: number): number;
+  /** For a notify awaiting `pending` acknowledgements: [no longer awaited, wake-ups taken back] after sleepers died. */
+  condReap(segment: NativeSegment, offset: number, pending: number): [number, number];
+  CondWatcher: new (segment: NativeSegment, offset: number, onDelivered: () => void) => NativeCondWatcher;
   /** Parks while the int32 at wordOffset equals expected (counted at waitersOffset); < 0 waits forever. */
   /** Take.Interrupted when this thread's armed Bell rang. */
   ringWait(segment: NativeSegment, wordOffset: number, expected: number, waitersOffset: number, timeoutMs: number): Take.Interrupted | undefined;
@@ -120,6 +142,8 @@ export interface NativeBinding {
   trackerFd(): number;
   /** Joins the tree whose tracker pipe is `fd` (spawn and forkserver children). */
   adoptTracker(fd: number): void;
+  /** Registers a user's SharedMemory with the tree's tracker (`add`), or unregisters it. */
+  trackRawSegment(name: string, add: boolean): void;
   recvFds(fd: number, count: number): number[];
   FdWatcher: new (fd: number, callback: FdWatcherCallback) => NativeFdWatcher;
   cpuCount(): number;

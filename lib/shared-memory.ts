@@ -16,6 +16,12 @@ export interface SharedMemoryOptions {
   create?: boolean;
   /** Bytes to allocate when creating; ignored when attaching. */
   size?: number;
+  /**
+   * CPython's `track`: when true (the default), a block this process creates is unlinked once its
+   * whole process tree is gone (also after SIGKILL) unless unlink() ran first; unlink() tells the
+   * tracker. False leaves the block's lifetime to the user alone.
+   */
+  track?: boolean;
 }
 
 /** An error carrying the errno name in `code`, as Node's fs errors and CPython's OSError subclasses do. */
@@ -38,9 +44,11 @@ export class SharedMemory implements Disposable {
   private _buf: Uint8Array | null = null;
   private _closed = false;
   private readonly _name: string;
+  private readonly _track: boolean;
 
   constructor(options: SharedMemoryOptions | string = {}) {
-    const { name = null, create = false, size = 0 } = typeof options === 'string' ? { name: options } : options;
+    const { name = null, create = false, size = 0, track = true } = typeof options === 'string' ? { name: options } : options;
+    if (typeof track !== 'boolean') throw new TypeError(`SharedMemory: track must be a boolean, got ${String(track)}`);
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0)
       throw new RangeError(`SharedMemory: size must be an integer >= 0, got ${String(size)}`);
     if (create && size === 0) throw new RangeError("SharedMemory: 'size' must be a positive number different from zero when create is true");
@@ -49,6 +57,17 @@ export class SharedMemory implements Disposable {
     if (name === null && !create) throw new TypeError("SharedMemory: 'name' can only be omitted when create is true");
     this._segment = name === null ? SharedMemory._createFresh(size) : SharedMemory._open(kernelPath(name), create, size);
     this._name = this._segment.name.slice(1);
+    this._track = track;
+    // Only the creator registers: an attacher's tree must not unlink a block it did not make.
+    if (create && track) {
+      try {
+        native.trackRawSegment(this._segment.name, true);
+      } catch (error) {
+        this._segment.unlink();
+        this._segment.close();
+        throw error;
+      }
+    }
   }
 
   private static _createFresh(size: number): NativeSegment {
@@ -99,6 +118,9 @@ export class SharedMemory implements Disposable {
 
   /** Removes the name so no one else can open it; call once, from one process (as CPython). */
   unlink(): void {
+    // Unregistered first: once the name is gone another process may create it anew, and the
+    // tracker must not unlink that one.
+    if (this._track) native.trackRawSegment(this._segment.name, false);
     try {
       this._segment.unlink();
     } catch (error) {
@@ -175,7 +197,8 @@ function pack(item: unknown, where: string): Packed {
 const listTraps: ProxyHandler<ShareableList> = {
   get(target, key, receiver) {
     const index = arrayIndex(key);
-    return index < 0 ? Reflect.get(target, key, receiver) : index < target.length ? target.at(index) : undefined;
+    // Out of range throws, on read as on write (CPython's IndexError).
+    return index < 0 ? Reflect.get(target, key, receiver) : target.at(index);
   },
   set(target, key, value, receiver) {
     const index = arrayIndex(key);

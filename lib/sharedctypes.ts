@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import type { NativeSegment } from './native';
 import { register } from './serializer/registry';
 import { Lock, RLock } from './synchronize';
-import { arrayIndex, createSegment, receiveSegment, sendSegment } from './util';
+import { addressOf, arrayIndex, createSegment, receiveSegment, sendSegment } from './util';
 
 // ---------------------------------------------------------------------------------------------
 // Typecodes
@@ -276,19 +276,6 @@ function valueRepr(ct: CType, stored: number | bigint): string {
   }
 }
 
-// CPython shows object addresses; ours are stable per object, in the same style.
-const addresses = new WeakMap<object, string>();
-let nextAddress = 0x7f0000001000;
-function addressOf(obj: object): string {
-  let address = addresses.get(obj);
-  if (!address) {
-    address = `0x${nextAddress.toString(16)}`;
-    nextAddress += 0x120;
-    addresses.set(obj, address);
-  }
-  return address;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw objects
 
@@ -493,7 +480,7 @@ export class Synchronized<C extends Typecode = Typecode> extends SynchronizedBas
 const arrayTraps: ProxyHandler<SynchronizedArray> = {
   get(target, key, receiver) {
     const index = arrayIndex(key);
-    return index < 0 ? Reflect.get(target, key, receiver) : target.at(index);
+    return index < 0 ? Reflect.get(target, key, receiver) : target._item(index);
   },
   set(target, key, value, receiver) {
     const index = arrayIndex(key);
@@ -543,12 +530,17 @@ export class SynchronizedArray<C extends Typecode = Typecode> extends Synchroniz
     }
   }
 
+  /** @internal `a[i]`: an index out of range throws RangeError (CPython's IndexError), as on write. */
+  _item(index: number): CValue<C> {
+    if (index >= this._obj.length) throw this._outOfRange(index);
+    return this.at(index) as CValue<C>;
+  }
+
   /** Stores one element; an index out of range throws RangeError (CPython's IndexError). */
   set(index: number, value: CInput<C>): void {
     const obj = this._obj;
     const i = index < 0 ? index + obj.length : index;
-    if (!Number.isInteger(i) || i < 0 || i >= obj.length)
-      throw new RangeError(`${this._describe()}: index ${index} out of range for length ${obj.length}`);
+    if (!Number.isInteger(i) || i < 0 || i >= obj.length) throw this._outOfRange(index);
     const stored = encode(this._ctype, value);
     const lock = this._lock;
     lock.acquire();
@@ -589,6 +581,10 @@ export class SynchronizedArray<C extends Typecode = Typecode> extends Synchroniz
 
   protected _describe(): string {
     return `${this._ctype.name}_Array_${this._obj.length}`;
+  }
+
+  private _outOfRange(index: number): RangeError {
+    return new RangeError(`${this._describe()}: index ${index} out of range for length ${this._obj.length}`);
   }
 
   override toString(): string {

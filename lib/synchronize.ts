@@ -6,11 +6,11 @@ import { threadId } from 'node:worker_threads';
 
 import { park } from './blocking';
 import { BrokenBarrierError, InvalidStateError, TimeoutError } from './errors';
-import { native, Take, type NativeSegment, type NativeWatcher } from './native';
+import { native, Take, type NativeCondWatcher, type NativeSegment, type NativeWatcher } from './native';
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
 import {
-  createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
+  addressOf, createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
   type AbortableWait, type AbortOptions, type Steps as GenericSteps,
 } from './util';
 
@@ -61,8 +61,14 @@ function threadSuffix(): string {
 // ---------------------------------------------------------------------------------------------
 // The algorithms of Condition/Event/Barrier are step generators (util.ts) that wait on SemLocks.
 
+/** What a step waits on: a SemLock, or a Condition's sleep (a token from notify). */
+interface Waitable {
+  acquire(block: boolean, timeoutMs?: number): boolean;
+  acquireAsync(timeoutMs?: number, options?: AbortOptions): Promise<boolean>;
+}
+
 interface WaitStep extends AbortableWait {
-  lock: SemLock;
+  lock: Waitable;
   /** undefined waits forever. */
   timeoutMs: number | undefined;
 }
@@ -375,43 +381,87 @@ export class BoundedSemaphore extends SemLock {
 
 // ---------------------------------------------------------------------------------------------
 
-const SLEEPING_SLOT = SEMLOCK_BYTES / 4;
+// A Condition's state (native/condition.h, CondState): the wake-up tokens, the acknowledgements,
+// the count of sleepers no notify has claimed, then who sleeps (per process).
+const COND_BYTES = 312;
+const WOKEN_OFFSET = SEMLOCK_BYTES;
+const SLEEPING_SLOT = (2 * SEMLOCK_BYTES) / 4;
+// How often a notify still waiting for its wake-ups to be taken looks for sleepers that died.
+const SLEEPER_CHECK_MS = 100;
+
+/** One waitAsync() of this process, as the Condition's watcher serves it. */
+interface CondWaiter {
+  deliver(): void;
+}
+
+/** The native watcher of one process's async waiters (a fork child needs its own). */
+interface CondWatch {
+  watcher: NativeCondWatcher;
+  pid: number;
+  waiters: CondWaiter[];
+}
+
+// Conditions with async waiters stay reachable until those waiters settle.
+const conditionsWithWaiters = new Set<Condition>();
 
 /**
- * A condition variable over a Lock or RLock (a new RLock by default). Unlike CPython's, notify()
- * never waits for the woken processes: each waiter that times out withdraws itself under the lock,
- * so the wait semaphore never holds stale tokens, and notify needs no Async twin.
+ * This thread's blocking sleep that the bell interrupted to serve a busy pool (blocking.ts): it
+ * stays counted, so a pool callback that notifies its Condition claims it, and must take its
+ * wake-up for it (the sleeper's thread is the notifier's). Callbacks never serve pools, so one
+ * such sleep at most is suspended at a time.
+ */
+let suspendedSleep: { segment: NativeSegment; offset: number; woken: boolean } | null = null;
+
+/**
+ * A condition variable over a Lock or RLock (a new RLock by default). As CPython's, notify() waits,
+ * holding the lock, until each sleeper it woke has taken its wake-up, so no later waiter can take
+ * one meant for an earlier sleeper. Sleepers acknowledge from native code (an async waiter's from
+ * its watcher thread), never through an event loop, so notify usually waits microseconds;
+ * notifyAsync waits without blocking. Unlike CPython's, it does not wait forever for a sleeper whose
+ * process died in its wait.
  */
 export class Condition {
   private _lock!: Lock | RLock;
-  private _wakeups!: Semaphore;
+  private _segment!: NativeSegment;
+  private _offset!: number;
   private _ints!: Int32Array;
+  private _sleeper!: Waitable;
+  /** The acknowledgements of woken sleepers, which notify waits for. */
+  private _woken!: Semaphore;
+  private _watch: CondWatch | undefined;
 
   constructor(lock?: Lock | RLock) {
     if (lock !== undefined && !(lock instanceof Lock || lock instanceof RLock))
       throw new TypeError('Condition(lock): lock must be a Lock or RLock');
-    const segment = createSegment('cond', SEMLOCK_BYTES + 8);
+    const segment = createSegment('cond', COND_BYTES);
     native.semInit(segment, 0, 0, SEM_VALUE_MAX, SEMAPHORE);
-    this._bind(lock ?? new RLock(), SemLock._attach(Semaphore, { segment, offset: 0 }));
+    native.semInit(segment, WOKEN_OFFSET, 0, SEM_VALUE_MAX, SEMAPHORE);
+    this._bind(lock ?? new RLock(), { segment, offset: 0 });
   }
 
-  private _bind(lock: Lock | RLock, wakeups: Semaphore): void {
+  private _bind(lock: Lock | RLock, placement: Placement): void {
     this._lock = lock;
-    this._wakeups = wakeups;
-    const { segment, offset } = wakeups._placement();
-    this._ints = new Int32Array(segment.buffer, offset, SLEEPING_SLOT + 1);
+    this._segment = placement.segment;
+    this._offset = placement.offset;
+    this._ints = new Int32Array(placement.segment.buffer, placement.offset, COND_BYTES / 4);
+    this._sleeper = {
+      acquire: (_block, timeoutMs) => this._sleep(timeoutMs ?? -1),
+      acquireAsync: (timeoutMs, options) => this._sleepAsync(timeoutMs ?? -1, options?.signal),
+    };
+    this._woken = SemLock._attach(Semaphore, { segment: placement.segment, offset: placement.offset + WOKEN_OFFSET });
+    this._watch = undefined;
   }
 
   /** @internal */
-  static _attach(lock: Lock | RLock, wakeups: Placement): Condition {
+  static _attach(lock: Lock | RLock, state: Placement): Condition {
     const condition = Object.create(Condition.prototype) as Condition;
-    condition._bind(lock, SemLock._attach(Semaphore, wakeups));
+    condition._bind(lock, state);
     return condition;
   }
 
   /** @internal */
-  _parts(): { lock: Lock | RLock; wakeups: Placement } {
-    return { lock: this._lock, wakeups: this._wakeups._placement() };
+  _parts(): { lock: Lock | RLock; state: Placement } {
+    return { lock: this._lock, state: { segment: this._segment, offset: this._offset } };
   }
 
   acquire(block = true, timeoutMs?: number | null): boolean {
@@ -452,21 +502,32 @@ export class Condition {
     return runAsync(this._waitForSteps(predicate, timeoutArg(timeoutMs, 'Condition.waitForAsync')), options?.signal);
   }
 
-  /** Wakes up to n waiters; the caller must hold the lock. */
+  /** Wakes up to n waiters and returns once each has taken its wake-up; the caller must hold the lock. */
   notify(n = 1): void {
-    if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new RangeError(`Condition.notify(n): n must be a number >= 0, got ${String(n)}`);
-    this._assertOwned('notify');
-    const woken = Math.min(n, this._ints[SLEEPING_SLOT]);
-    this._ints[SLEEPING_SLOT] -= woken;
-    for (let i = 0; i < woken; i++) this._wakeups.release();
+    this._checkNotify(n, 'notify');
+    // A plain read: sleepers are only added under the lock we hold; a stale count (one withdrew
+    // meanwhile) only costs the claim that finds out.
+    if (this._ints[SLEEPING_SLOT] > 0) runBlocking(this._notifySteps(n));
+  }
+
+  /** notify() that waits for the wake-ups to be taken without blocking the event loop; not abortable once begun. */
+  notifyAsync(n = 1, options?: AbortOptions): Promise<void> {
+    this._checkNotify(n, 'notifyAsync');
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (this._ints[SLEEPING_SLOT] === 0) return Promise.resolve();
+    return runAsync(this._notifySteps(n), undefined);
   }
 
   notifyAll(): void {
     this.notify(Number.POSITIVE_INFINITY);
   }
 
+  notifyAllAsync(options?: AbortOptions): Promise<void> {
+    return this.notifyAsync(Number.POSITIVE_INFINITY, options);
+  }
+
   toString(): string {
-    return `<Condition(${String(this._lock)}, ${this._ints[SLEEPING_SLOT]})>`;
+    return `<Condition(${String(this._lock)}, ${Atomics.load(this._ints, SLEEPING_SLOT)})>`;
   }
 
   [inspect.custom](): string {
@@ -478,6 +539,38 @@ export class Condition {
     return { lock: this._lock, timeoutMs: undefined, abortable: true };
   }
 
+  private _checkNotify(n: number, call: string): void {
+    if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new RangeError(`Condition.${call}(n): n must be a number >= 0, got ${String(n)}`);
+    this._assertOwned(call);
+  }
+
+  /**
+   * Claims up to n sleepers, gives each a wake-up and waits for each to acknowledge it. When
+   * acknowledgements keep it waiting, it looks for sleepers whose process died: it stops waiting
+   * for them, and wake-ups it takes back go to other sleepers, as many as are left.
+   */
+  private *_notifySteps(n: number): Steps<void> {
+    let wanted = n;
+    let pending = 0;
+    for (;;) {
+      if (pending === 0) {
+        pending = wanted > 0 ? native.condClaim(this._segment, this._offset, wanted) : 0;
+        if (pending === 0) return;
+        wanted -= pending;
+      }
+      const mine = suspendedSleep;
+      if (mine && !mine.woken && mine.segment === this._segment && mine.offset === this._offset)
+        mine.woken = native.condTakeFor(this._segment, this._offset);
+      if (yield { lock: this._woken, timeoutMs: SLEEPER_CHECK_MS, abortable: false }) {
+        pending--;
+      } else {
+        const [settled, takenBack] = native.condReap(this._segment, this._offset, pending);
+        pending -= settled;
+        wanted += takenBack;
+      }
+    }
+  }
+
   private _assertOwned(call: string): void {
     if (!this._lock._isMine()) throw new InvalidStateError(`Condition.${call}(): must acquire() the condition's lock before using ${call}()`);
   }
@@ -486,18 +579,93 @@ export class Condition {
   *_waitSteps(timeout: number, call: string): Steps<boolean> {
     this._assertOwned(call);
     const depth = this._lock._count();
-    this._ints[SLEEPING_SLOT]++;
+    // Counted under the lock, so a notify that follows our release sees this sleeper.
+    native.condEnter(this._segment, this._offset);
     for (let i = 0; i < depth; i++) this._lock.release();
-    let woken = false;
     try {
-      woken = yield { lock: this._wakeups, timeoutMs: timeout < 0 ? undefined : timeout, abortable: true };
+      return yield { lock: this._sleeper, timeoutMs: timeout < 0 ? undefined : timeout, abortable: true };
     } finally {
       for (let i = 0; i < depth; i++) yield { lock: this._lock, timeoutMs: undefined, abortable: false };
-      // A notify may have counted us after we timed out: its token is ours; else withdraw.
-      if (!woken && !this._wakeups.acquire(false)) this._ints[SLEEPING_SLOT]--;
-      else woken = true;
     }
-    return woken;
+  }
+
+  /** A blocking sleep; while a pool is busy, it may be suspended to serve the pool (see suspendedSleep). */
+  private _sleep(timeout: number): boolean {
+    let suspended: typeof suspendedSleep = null;
+    try {
+      return park((left) => {
+        if (suspended?.woken) return true;
+        const outcome = native.condSleep(this._segment, this._offset, left);
+        if (outcome !== Take.Interrupted) return outcome === Take.Taken;
+        suspendedSleep = suspended ??= { segment: this._segment, offset: this._offset, woken: false };
+        return outcome;
+      }, timeout);
+    } finally {
+      if (suspended) suspendedSleep = null;
+    }
+  }
+
+  /**
+   * An async sleep: the watcher's thread takes (and acknowledges) a token for each waiter; a waiter
+   * that times out or is aborted withdraws, unless a notify already claimed it — then it waits on
+   * for the token that is on its way (an abort still rejects, once it arrived).
+   */
+  private _sleepAsync(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const watch = this._watchHere();
+    return new Promise<boolean>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let claimed = false;
+      let aborted = false;
+      const finish = (woken: boolean): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        watch.waiters.splice(watch.waiters.indexOf(waiter), 1);
+        if (watch.waiters.length === 0) {
+          watch.watcher.idle();
+          conditionsWithWaiters.delete(this);
+        }
+        if (aborted) reject(signal?.reason);
+        else resolve(woken);
+      };
+      const giveUp = (): void => {
+        if (claimed) return;
+        const outcome = watch.watcher.leave();
+        if (outcome >= 0) return finish(outcome === 1);
+        claimed = true;
+        if (timer) clearTimeout(timer);
+      };
+      const onAbort = (): void => {
+        aborted = true;
+        giveUp();
+      };
+      const waiter: CondWaiter = { deliver: () => finish(true) };
+      watch.waiters.push(waiter);
+      conditionsWithWaiters.add(this);
+      watch.watcher.enter();
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout === 0) giveUp();
+      else if (timeout > 0) timer = setTimeout(giveUp, timeout);
+    });
+  }
+
+  private _watchHere(): CondWatch {
+    if (this._watch?.pid !== thisProcess.pid) {
+      const self = new WeakRef(this);
+      // A fork child drops the parent's waiters with the parent's watch: they are not its own.
+      this._watch = {
+        watcher: new native.CondWatcher(this._segment, this._offset, () => self.deref()?._onDelivered()),
+        pid: thisProcess.pid,
+        waiters: [],
+      };
+    }
+    return this._watch;
+  }
+
+  private _onDelivered(): void {
+    const watch = this._watch;
+    if (watch?.pid !== thisProcess.pid) return;
+    for (let count = watch.watcher.deliveries(); count > 0 && watch.waiters.length > 0; count--) watch.waiters[0].deliver();
   }
 
   /** @internal */
@@ -568,7 +736,7 @@ export class Event {
   }
 
   toString(): string {
-    return `<Event(${this.isSet() ? 'set' : 'unset'})>`;
+    return `<Event at ${addressOf(this)} ${this.isSet() ? 'set' : 'unset'}>`;
   }
 
   [inspect.custom](): string {
@@ -612,7 +780,8 @@ export class Barrier {
     if (action != null && typeof action !== 'function') throw new TypeError('Barrier(parties, action): action must be a function');
     timeoutArg(timeoutMs, 'Barrier');
     const segment = createSegment('barrier', 8);
-    this._bind(new Condition(), segment, parties, action ?? null, timeoutMs ?? null);
+    // A Lock, as threading.Barrier's: the async parties of one thread would share an RLock's ownership.
+    this._bind(new Condition(new Lock()), segment, parties, action ?? null, timeoutMs ?? null);
   }
 
   private _bind(cond: Condition, segment: NativeSegment, parties: number, action: (() => unknown) | null, timeout: number | null): void {
@@ -750,10 +919,10 @@ register(
   Condition,
   {
     reduce: (cond: Condition) => {
-      const { lock, wakeups } = cond._parts();
-      return { lock, wakeups: placementState(wakeups) };
+      const { lock, state } = cond._parts();
+      return { lock, state: placementState(state) };
     },
-    restore: (state: { lock: Lock | RLock; wakeups: PlacementState }) => Condition._attach(state.lock, attachPlacement(state.wakeups)),
+    restore: (wire: { lock: Lock | RLock; state: PlacementState }) => Condition._attach(wire.lock, attachPlacement(wire.state)),
   },
   'multiprocess.Condition',
 );

@@ -124,6 +124,21 @@ export interface AbortOptions {
   signal?: AbortSignal;
 }
 
+// CPython's reprs show object addresses; ours are stable per object, in the same style.
+const addresses = new WeakMap<object, string>();
+let nextAddress = 0x7f0000001000;
+
+/** A stable `0x…` address for `obj`, for reprs. */
+export function addressOf(obj: object): string {
+  let address = addresses.get(obj);
+  if (!address) {
+    address = `0x${nextAddress.toString(16)}`;
+    nextAddress += 0x120;
+    addresses.set(obj, address);
+  }
+  return address;
+}
+
 /** The array index a Proxy trap's property key names, or -1 (`'01'`, `'-1'` and `'1.5'` are not indices). */
 export function arrayIndex(key: string | symbol): number {
   if (typeof key !== 'string') return -1;

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "bell.h"
+#include "condition.h"
 #include "fork.h"
 #include "resource_tracker.h"
 #include "ring.h"
@@ -16,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mp::InitSemLock(env, exports);
   mp::InitWait(env, exports);
   mp::InitBell(env, exports);
+  mp::InitCondition(env, exports);
   mp::InitSystem(env, exports);
   mp::InitUnixSocket(env, exports);
   mp::InitFork(env, exports);

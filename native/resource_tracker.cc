@@ -29,29 +29,37 @@ constexpr size_t kNameMax = 96;
 // How long the tracker waits, after the tree is gone, for users that are still exiting.
 constexpr double kSweepMs = 3000;
 
-// The tracker's table; static so the child needs no allocation.
+// The tracker's table; static so the child needs no allocation. A managed segment counts the
+// processes that use it; a raw one (a user's SharedMemory) is registered once by its creator and
+// unregistered by unlink(), as CPython's tracker does.
 struct Entry {
   char name[kNameMax];
   int uses;
+  bool raw;
 };
 Entry table[kMaxTracked];
 
 std::mutex start_mutex;
 int tracker_fd = -1;
 
+// Lines: '+name' / '-name' count a use of a managed segment; 'R name' / 'U name' register and
+// unregister a raw one.
 void Apply(char op, const char* name) {
+  const bool raw = op == 'R' || op == 'U';
   int free_slot = -1;
   for (int i = 0; i < kMaxTracked; i++) {
-    if (table[i].uses > 0 && strcmp(table[i].name, name) == 0) {
-      table[i].uses += op == '+' ? 1 : -1;
+    if (table[i].uses > 0 && table[i].raw == raw && strcmp(table[i].name, name) == 0) {
+      if (op == 'U') table[i].uses = 0;
+      else if (!raw) table[i].uses += op == '+' ? 1 : -1;
       return;
     }
     if (free_slot < 0 && table[i].uses <= 0) free_slot = i;
   }
-  if (op == '+' && free_slot >= 0) {
+  if ((op == '+' || op == 'R') && free_slot >= 0) {
     strncpy(table[free_slot].name, name, kNameMax - 1);
     table[free_slot].name[kNameMax - 1] = 0;
     table[free_slot].uses = 1;
+    table[free_slot].raw = raw;
   }
 }
 
@@ -98,7 +106,8 @@ void Apply(char op, const char* name) {
     bool pending = false;
     for (auto& entry : table) {
       if (entry.uses <= 0) continue;
-      if (SegmentUnused(entry.name)) {
+      // A raw segment still registered was never unlinked: its creator's tree is gone, so is it.
+      if (entry.raw || SegmentUnused(entry.name)) {
         shm_unlink(entry.name);
         entry.uses = 0;
       } else {
@@ -142,14 +151,22 @@ void EnsureTracker() {
   if (tracker_fd < 0) tracker_fd = StartTracker();
 }
 
-void TrackSegment(const std::string& name, bool add) {
+namespace {
+
+void Send(char op, const std::string& name) {
   if (name.size() + 2 > kNameMax) return;
   EnsureTracker();
-  std::string line = (add ? "+" : "-") + name + "\n";
+  std::string line = op + name + "\n";
   // One write below PIPE_BUF is atomic, so lines from many threads and processes never mix.
   while (write(tracker_fd, line.data(), line.size()) < 0 && errno == EINTR) {
   }
 }
+
+}  // namespace
+
+void TrackSegment(const std::string& name, bool add) { Send(add ? '+' : '-', name); }
+
+void TrackRawSegment(const std::string& name, bool add) { Send(add ? 'R' : 'U', name); }
 
 namespace {
 
@@ -171,11 +188,24 @@ Napi::Value AdoptTracker(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// trackRawSegment(name, add): a user's SharedMemory, registered by its creator, unregistered by
+// unlink(); the tracker unlinks those still registered once the tree is gone.
+Napi::Value TrackRawSegmentJs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) ThrowType(info.Env(), "trackRawSegment(name: string, add: boolean)");
+  try {
+    TrackRawSegment(info[0].As<Napi::String>(), info[1].As<Napi::Boolean>());
+  } catch (const std::system_error& error) {
+    ThrowErrno(info.Env(), error.what(), error.code().value());
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitResourceTracker(Napi::Env env, Napi::Object exports) {
   exports.Set("trackerFd", Napi::Function::New(env, TrackerFd, "trackerFd"));
   exports.Set("adoptTracker", Napi::Function::New(env, AdoptTracker, "adoptTracker"));
+  exports.Set("trackRawSegment", Napi::Function::New(env, TrackRawSegmentJs, "trackRawSegment"));
 }
 
 }  // namespace mp

@@ -1,6 +1,7 @@
 // The resource tracker (CPython's resource_tracker): a forked helper that hears of every managed
-// segment this process tree uses and, once all of them are gone (even by SIGKILL), unlinks
-// the segments left without a live user.
+// segment this process tree uses and of every SharedMemory it creates and, once all of them are
+// gone (even by SIGKILL), unlinks the segments left without a live user and the SharedMemory
+// blocks never unlinked.
 #pragma once
 #include <napi.h>
 
@@ -10,6 +11,9 @@ namespace mp {
 // Reports one more (`add`) or one less use of segment `name` by this process; starts the tracker
 // on first use. Throws std::system_error when the tracker cannot be started.
 void TrackSegment(const std::string& name, bool add);
+// Registers (`add`) or unregisters a raw segment (a user's SharedMemory), which the tracker unlinks
+// when the tree is gone unless it was unregistered first.
+void TrackRawSegment(const std::string& name, bool add);
 // Starts this process's tracker now, so that fork children inherit it instead of each starting one.
 void EnsureTracker();
 // trackerFd() (the write end of this process's tracker pipe, starting the tracker if needed) and

@@ -44,27 +44,7 @@ Napi::Value SemInit(const Napi::CallbackInfo& info) {
 Napi::Value SemAcquire(const Napi::CallbackInfo& info) {
   SemLockState* state = StateArg(info, 0);
   if (!info[2].IsNumber()) ThrowType(info.Env(), "timeout must be a number");
-  const double timeout = info[2].As<Napi::Number>().DoubleValue();
-  const double deadline = timeout < 0 ? -1 : MonotonicMs() + timeout;
-  for (int spin = 0; spin < kSpins && timeout != 0; spin++) {
-    if (state->value.load(std::memory_order_relaxed) > 0) {
-      TakeResult result = TryTake(state);
-      if (result != kBusy) return Napi::Number::New(info.Env(), result);
-    }
-    CpuRelax();
-  }
-  for (;;) {
-    TakeResult result = TryTake(state);
-    if (result != kBusy) return Napi::Number::New(info.Env(), result);
-    double slice = state->maxvalue == 1 ? kOwnerCheckMs : -1;
-    if (deadline >= 0) {
-      double remaining = deadline - MonotonicMs();
-      if (remaining <= 0) return Napi::Number::New(info.Env(), kBusy);
-      slice = slice < 0 ? remaining : std::min(slice, remaining);
-    }
-    if (BellRang()) return Napi::Number::New(info.Env(), kInterrupted);
-    ParkRingable(&state->value, 0, &state->sleepers, slice);
-  }
+  return Napi::Number::New(info.Env(), TakeBlocking(state, info[2].As<Napi::Number>().DoubleValue(), true));
 }
 
 Napi::Value SemTryTake(const Napi::CallbackInfo& info) {
@@ -106,6 +86,38 @@ TakeResult TryTake(SemLockState* state) {
     }
   }
   return kBusy;
+}
+
+int32_t TakeBlocking(SemLockState* state, double timeout_ms, bool ringable) {
+  const double deadline = timeout_ms < 0 ? -1 : MonotonicMs() + timeout_ms;
+  for (int spin = 0; spin < kSpins && timeout_ms != 0; spin++) {
+    if (state->value.load(std::memory_order_relaxed) > 0) {
+      TakeResult result = TryTake(state);
+      if (result != kBusy) return result;
+    }
+    CpuRelax();
+  }
+  for (;;) {
+    TakeResult result = TryTake(state);
+    if (result != kBusy) return result;
+    double slice = state->maxvalue == 1 ? kOwnerCheckMs : -1;
+    if (deadline >= 0) {
+      double remaining = deadline - MonotonicMs();
+      if (remaining <= 0) return kBusy;
+      slice = slice < 0 ? remaining : std::min(slice, remaining);
+    }
+    if (!ringable) {
+      ParkCounted(&state->value, 0, &state->sleepers, slice);
+    } else {
+      if (BellRang()) return kInterrupted;
+      ParkRingable(&state->value, 0, &state->sleepers, slice);
+    }
+  }
+}
+
+void GiveTokens(SemLockState* state, int32_t count) {
+  state->value.fetch_add(count);
+  if (state->sleepers.load() > 0) WakeWord(&state->value, count);
 }
 
 void InitSemLock(Napi::Env env, Napi::Object exports) {

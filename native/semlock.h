@@ -30,6 +30,11 @@ SemLockState* StateArg(const Napi::CallbackInfo& info, size_t index);
 TakeResult TryTake(SemLockState* state);
 // True when a maxvalue-1 lock is held by a process that no longer exists.
 bool OwnerDied(SemLockState* state);
+// Takes a token (spinning briefly, then parking), for at most `timeout_ms` (< 0: no limit): a
+// TakeResult, or kInterrupted when `ringable` and this thread's armed bell rang (bell.h).
+int32_t TakeBlocking(SemLockState* state, double timeout_ms, bool ringable = false);
+// Returns `count` tokens to a semaphore without a bound (a Condition's) and wakes that many sleepers.
+void GiveTokens(SemLockState* state, int32_t count);
 
 void InitSemLock(Napi::Env env, Napi::Object exports);
 

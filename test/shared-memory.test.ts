@@ -1,11 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { NotImplementedError } from '../lib/errors';
 import { ShareableList, SharedMemory, SharedMemoryManager } from '../lib/shared-memory';
 import { child } from './helpers/child';
+import { until } from './helpers/until';
 
 
 // Every block a test creates is unlinked here, even when the test fails.
@@ -74,6 +76,10 @@ describe('SharedMemory', () => {
     expect(shm.buf[0]).toBe(1);
   });
 
+  it('refuses a track option that is not a boolean', () => {
+    expect(() => new SharedMemory({ create: true, size: 8, track: 'no' as unknown as boolean })).toThrow('SharedMemory: track must be a boolean, got no');
+  });
+
   it("maps CPython's errors: EEXIST, ENOENT, size 0, missing name", () => {
     const shm = track(new SharedMemory({ create: true, size: 8 }));
     expect(() => new SharedMemory({ name: shm.name, create: true, size: 8 })).toThrow(expect.objectContaining({ code: 'EEXIST' }));
@@ -113,6 +119,30 @@ describe('SharedMemory', () => {
   });
 });
 
+describe.each(['fork', 'spawn', 'forkserver'])('SharedMemory and the resource tracker (%s)', (method) => {
+  /** Runs a process tree whose children create blocks and which ends by SIGKILL; the names they made. */
+  async function killedTree(): Promise<Record<'recreated' | 'untracked' | 'killed', string>> {
+    const root = spawn(process.execPath, [path.join(__dirname, 'helpers/shm-tracker-root.cjs'), method], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    root.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const signal = await new Promise((resolve) => root.on('exit', (_code, sig) => resolve(sig)));
+    expect(signal).toBe('SIGKILL');
+    return JSON.parse(out);
+  }
+
+  it('a block whose creator was SIGKILLed is unlinked once its tree is gone; unlinked or untracked ones are left alone', async () => {
+    const names = await killedTree();
+    try {
+      await until(() => !existsSync(`/dev/shm/${names.killed}`), "the SIGKILLed child's block unlinked by the tracker");
+      // The tracker has swept: what it left alone stays.
+      expect(existsSync(`/dev/shm/${names.untracked}`)).toBe(true);
+      expect(existsSync(`/dev/shm/${names.recreated}`)).toBe(true);
+    } finally {
+      for (const name of Object.values(names)) rmSync(`/dev/shm/${name}`, { force: true });
+    }
+  }, 60_000);
+});
+
 describe('ShareableList', () => {
   it('holds numbers, bigints, booleans, null, strings and Buffers in CPython formats', () => {
     const list = track(new ShareableList([1.5, 7n, true, null, 'héllo', Buffer.from('ab'), 'x'.repeat(8)]));
@@ -121,7 +151,9 @@ describe('ShareableList', () => {
     expect([...list]).toEqual([1.5, 7n, true, null, 'héllo', Buffer.from('ab'), 'xxxxxxxx']);
     expect(list[4]).toBe('héllo');
     expect(list.at(-1)).toBe('xxxxxxxx');
-    expect(list[7]).toBeUndefined();
+    expect(() => list[7]).toThrow(RangeError);
+    expect(() => list[7]).toThrow('index out of range for length 7');
+    expect(() => list[7]).toThrow('(7)');
     expect(list.count(true)).toBe(1);
     expect(list.index(null)).toBe(3);
     expect(() => list.index('absent')).toThrow(RangeError);

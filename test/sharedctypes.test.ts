@@ -159,7 +159,11 @@ describe('Array', () => {
     expect(SharedArray).toBe(MpArray);
     expect(a.length).toBe(4);
     expect(a[0]).toBe(1);
-    expect(a[4]).toBeUndefined();
+    // Out of range reads throw as writes do (CPython's IndexError); at() answers as typed arrays do.
+    expect(() => a[4]).toThrow(RangeError);
+    expect(() => a[4]).toThrow('c_int_Array_4: index 4 out of range for length 4');
+    expect(() => new MpArray('c', 'ab')[2]).toThrow('index 2 out of range for length 2');
+    expect(a.at(4)).toBeUndefined();
     a[1] = 20;
     expect([...a]).toEqual([1, 20, 3, 4]);
     expect(a.slice(1, 3)).toEqual([20, 3]);

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 import { Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, TimeoutError } from '../lib/index';
 import { child } from './helpers/child';
@@ -330,6 +332,79 @@ describe('Condition', () => {
     expect(await waiter.result()).toBe(true);
   });
 
+  it('notify wakes async waiters of its own thread without waiting on its event loop', async () => {
+    const cond = new Condition();
+    const mine: Array<Promise<boolean>> = [];
+    for (let i = 0; i < 3; i++) {
+      await cond.acquireAsync();
+      mine.push(cond.waitAsync(20_000).finally(() => cond.release()));
+    }
+    const theirs = child({ cond }, `h.cond.acquire(); send('waiting'); const woken = h.cond.wait(20000); h.cond.release(); return woken;`);
+    await theirs.next();
+    cond.acquire();
+    expect(String(cond)).toMatch(/, 4\)>$/);
+    cond.notify(2);
+    expect(String(cond)).toMatch(/, 2\)>$/);
+    cond.notifyAll();
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    cond.release();
+    expect(await Promise.all([...mine, theirs.result()])).toEqual([true, true, true, true]);
+  });
+
+  it('notifyAsync and notifyAllAsync wake sleepers here and elsewhere without blocking the event loop', async () => {
+    const cond = new Condition(new Lock());
+    const theirs = child({ cond }, `h.cond.acquire(); send('waiting'); const woken = h.cond.wait(20000); h.cond.release(); return woken;`);
+    await theirs.next();
+    const mine = Array.from({ length: 2 }, async () => {
+      using _held = await cond.holdAsync();
+      return await cond.waitAsync(20_000);
+    });
+    await until(() => String(cond).endsWith(', 3)>'), 'three sleepers');
+    {
+      using _held = await cond.holdAsync();
+      await cond.notifyAsync();
+      expect(String(cond)).toMatch(/, 2\)>$/);
+      await cond.notifyAllAsync();
+      expect(String(cond)).toMatch(/, 0\)>$/);
+      await cond.notifyAllAsync();
+      expect(() => cond.notifyAsync(-1)).toThrow('Condition.notifyAsync(n): n must be a number >= 0, got -1');
+      const aborted = AbortSignal.abort(new Error('not now'));
+      await expect(cond.notifyAllAsync({ signal: aborted })).rejects.toThrow('not now');
+    }
+    expect(() => cond.notifyAsync()).toThrow(/must acquire/);
+    expect(await Promise.all([...mine, theirs.result()])).toEqual([true, true, true]);
+  });
+
+  it('waiters that time out while notifies run leave no wake-up behind', async () => {
+    const cond = new Condition(new Lock());
+    const notifier = child({ cond }, `
+      for (let i = 0; i < 400; i++) { h.cond.acquire(); h.cond.notify(i % 3); h.cond.release(); }
+      return true;
+    `);
+    const waiters = Array.from({ length: 60 }, async (_, i) => {
+      let woken = 0;
+      for (let round = 0; round < 10; round++) {
+        using _held = await cond.holdAsync();
+        if (await cond.waitAsync(i % 4)) woken++;
+      }
+      return woken;
+    });
+    const sleeper = child({ cond }, `
+      let woken = 0;
+      for (let i = 0; i < 300; i++) { h.cond.acquire(); if (h.cond.wait(i % 3)) woken++; h.cond.release(); }
+      return woken;
+    `);
+    await Promise.all([...waiters, notifier.result(), sleeper.result()]);
+    // Nothing left over: the next waiter sleeps until notified, then wakes.
+    using _held = await cond.holdAsync();
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    expect(await cond.waitAsync(0)).toBe(false);
+    const late = cond.waitAsync(20_000);
+    const waker = child({ cond }, `h.cond.acquire(); h.cond.notify(); h.cond.release(); return true;`);
+    expect(await late).toBe(true);
+    await waker.result();
+  });
+
   it('waitAsync can be aborted and leaves the lock held by the caller', async () => {
     const cond = new Condition();
     await cond.acquireAsync();
@@ -358,7 +433,16 @@ describe('Event', () => {
     expect(event.wait()).toBe(true);
     event.clear();
     expect(event.isSet()).toBe(false);
-    expect(String(event)).toBe('<Event(unset)>');
+    expect(String(event)).toMatch(/^<Event at 0x[0-9a-f]+ unset>$/);
+  });
+
+  it("prints as CPython 3.13's: its address and whether it is set", () => {
+    const event = new Event();
+    const unset = String(event);
+    expect(unset).toMatch(/^<Event at 0x[0-9a-f]+ unset>$/);
+    event.set();
+    expect(inspect(event)).toBe(unset.replace('unset', 'set'));
+    expect(String(new Event())).not.toBe(unset);
   });
 });
 
@@ -411,4 +495,159 @@ describe('Barrier', () => {
     expect(await c.result()).toBe('BrokenBarrierError');
     expect(() => new Barrier(0)).toThrow(RangeError);
   });
+});
+
+// The built package, as a user loads it, so that Process targets capture it by reference.
+const mp = createRequire(import.meta.url)(path.resolve(__dirname, '../dist/index.js')) as typeof import('../lib/index');
+type Party = InstanceType<typeof mp.Barrier>;
+
+describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact across processes (%s)', (method) => {
+  const { Process } = mp.getContext(method);
+  // Fork children run synchronous targets only.
+  const asyncChildren = method !== 'fork';
+
+  const started: Array<InstanceType<typeof Process>> = [];
+  afterEach(async () => {
+    for (const p of started.splice(0)) {
+      if (p.exitcode === null) p.kill();
+      await p.joinAsync();
+    }
+  });
+
+  function start<A extends unknown[]>(target: (...args: A) => unknown, ...args: A): InstanceType<typeof Process> {
+    const p = new Process({ target: target as (...args: unknown[]) => unknown, args });
+    p.start();
+    started.push(p);
+    return p;
+  }
+
+  async function exitcodes(processes: Array<InstanceType<typeof Process>>): Promise<Array<number | null>> {
+    for (const p of processes) await p.joinAsync(120_000);
+    return processes.map((p) => p.exitcode);
+  }
+
+  it('a 3-party Barrier of the parent and two children passes six rounds', async () => {
+    const barrier = new mp.Barrier(3);
+    const started = new mp.Barrier(3);
+    const rounds = (b: Party, ready: Party): void => {
+      ready.wait(60_000);
+      for (let i = 0; i < 6; i++) b.wait(5000);
+    };
+    const children = [start(rounds, barrier, started), start(rounds, barrier, started)];
+    rounds(barrier, started);
+    expect(await exitcodes(children)).toEqual([0, 0]);
+  });
+
+  it('sleepers SIGKILLed in their wait do not hang notify or Event.set, and wake-ups still reach live sleepers', async () => {
+    const cond = new mp.Condition(new mp.Lock());
+    const event = new mp.Event();
+    const sleeping = (c: Condition, count: number) => new RegExp(`, ${count}\\)>$`).test(String(c));
+    const doomed = [
+      start((c: Condition) => {
+        c.acquire();
+        c.wait();
+      }, cond),
+      start((e: Event) => e.wait(), event),
+    ];
+    await until(() => sleeping(cond, 1) && sleeping(event._parts().cond, 1), 'both children asleep');
+    for (const p of doomed) p.kill();
+    expect(await exitcodes(doomed)).toEqual([-9, -9]);
+    await cond.acquireAsync();
+    const live = cond.waitAsync(60_000);
+    // notifyAll claims the dead sleeper too; set() claims only the dead one.
+    const notifier = start((c: Condition, e: Event) => {
+      c.acquire();
+      c.notifyAll();
+      c.release();
+      e.set();
+    }, cond, event);
+    await notifier.joinAsync(30_000);
+    expect(notifier.exitcode).toBe(0);
+    expect(await live).toBe(true);
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    cond.release();
+    // The Async twin, too, stops waiting for a dead sleeper.
+    const doomedToo = start((c: Condition) => {
+      c.acquire();
+      c.wait();
+    }, cond);
+    await until(() => sleeping(cond, 1), 'the child asleep');
+    doomedToo.kill();
+    await doomedToo.joinAsync();
+    await cond.acquireAsync();
+    await cond.notifyAllAsync();
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    cond.release();
+  });
+
+  it('a notifier that waits at once never takes the wake-up it gave (ping-pong)', async () => {
+    const cond = new mp.Condition(new mp.Lock());
+    const turn = new mp.RawValue('i', 0);
+    const pong = start((c: Condition, t: { value: number }) => {
+      c.acquire();
+      for (let i = 0; i < 200; i++) {
+        if (!c.waitFor(() => t.value === 1, 5000)) process.exit(2);
+        t.value = 0;
+        c.notify();
+      }
+      c.release();
+    }, cond, turn);
+    await cond.acquireAsync();
+    let passed = 0;
+    for (; passed < 200; passed++) {
+      turn.value = 1;
+      cond.notify();
+      if (!(await cond.waitForAsync(() => turn.value === 0, 5000))) break;
+    }
+    cond.release();
+    expect(passed).toBe(200);
+    expect(await exitcodes([pong])).toEqual([0]);
+  });
+
+  it('many parties, many passes: sync and async waiters, several in one process', async () => {
+    const barrier = new mp.Barrier(6);
+    const syncParty = (b: Party): void => {
+      for (let i = 0; i < 40; i++) b.wait(20_000);
+    };
+    const asyncParties = async (b: Party, count: number): Promise<void> => {
+      const party = async (): Promise<void> => {
+        for (let i = 0; i < 40; i++) await b.waitAsync(20_000);
+      };
+      await Promise.all(Array.from({ length: count }, party));
+    };
+    const children = asyncChildren
+      ? [start(syncParty, barrier), start(asyncParties, barrier, 2), start(syncParty, barrier)]
+      : [start(syncParty, barrier), start(syncParty, barrier), start(syncParty, barrier)];
+    await asyncParties(barrier, asyncChildren ? 2 : 3);
+    expect(await exitcodes(children)).toEqual([0, 0, 0]);
+    expect([barrier.broken, barrier.nWaiting]).toEqual([false, 0]);
+  });
+
+  it('abort() wakes every party, sync and async, in every process', async () => {
+    const barrier = new mp.Barrier(6);
+    // A party broken by its own timeout (30 s), not by the abort, exits 3.
+    const syncParty = (b: Party): void => {
+      try {
+        b.wait(30_000);
+      } catch (error) {
+        process.exit(/broken or reset while waiting/.test((error as Error).message) ? 0 : 3);
+      }
+      process.exit(4);
+    };
+    const asyncParties = async (b: Party): Promise<void> => {
+      const outcomes = await Promise.allSettled([b.waitAsync(30_000), b.waitAsync(30_000)]);
+      const aborted = outcomes.every((o) => o.status === 'rejected' && /broken or reset while waiting/.test(String(o.reason)));
+      process.exit(aborted ? 0 : 3);
+    };
+    const children = asyncChildren
+      ? [start(syncParty, barrier), start(asyncParties, barrier), start(syncParty, barrier)]
+      : [start(syncParty, barrier), start(syncParty, barrier), start(syncParty, barrier), start(syncParty, barrier)];
+    // Four parties in children, one here, the sixth never comes.
+    const mine = [barrier.waitAsync(30_000)];
+    await until(() => barrier.nWaiting === 5, 'five parties waiting');
+    barrier.abort();
+    for (const outcome of await Promise.allSettled(mine)) expect(outcome.status).toBe('rejected');
+    expect(await exitcodes(children)).toEqual(children.map(() => 0));
+    expect(barrier.broken).toBe(true);
+  }, 60_000);
 });

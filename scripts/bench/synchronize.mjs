@@ -1,14 +1,32 @@
-// Bench rows for process-shared locks: uncontended acquire+release, ours beside an Atomics mutex
-// (threads only) and CPython's multiprocessing locks measured in the same run.
+// Bench rows for process-shared locks: uncontended acquire+release (and a Condition's
+// acquire+notify+release with no waiter), ours beside an Atomics mutex (threads only) and CPython's
+// multiprocessing primitives measured in the same run.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { cpython } from './cpython.mjs';
 import { median } from './measure.mjs';
 
-const { Lock, RLock, Semaphore } = createRequire(import.meta.url)('../../dist/index.js');
+const { Condition, Lock, RLock, Semaphore } = createRequire(import.meta.url)('../../dist/index.js');
 const here = fileURLToPath(import.meta.url);
-const KINDS = { Lock: () => new Lock(), RLock: () => new RLock(), Semaphore: () => new Semaphore(4) };
+const pairOf = (lock) => () => {
+  lock.acquire();
+  lock.release();
+};
+/** The loop body of each kind. */
+const KINDS = {
+  Lock: () => pairOf(new Lock()),
+  RLock: () => pairOf(new RLock()),
+  Semaphore: () => pairOf(new Semaphore(4)),
+  Condition: () => {
+    const cond = new Condition();
+    return () => {
+      cond.acquire();
+      cond.notify();
+      cond.release();
+    };
+  },
+};
 
 /** ns per call of `body`, median of 5 tight loops (a per-call closure would dominate at ~30 ns). */
 function loopNs(body, iterations = 2_000_000) {
@@ -56,7 +74,15 @@ export async function run() {
             for _ in range(n):
                 a(); r()
         return median_ms(loop, samples=5, warmup=1) / n * 1e6
-    print(json.dumps({kind: pair_ns(getattr(mp, kind)()) for kind in ('Lock', 'RLock', 'Semaphore')}))
+    def notify_ns(cond, n=500000):
+        a, no, r = cond.acquire, cond.notify, cond.release
+        def loop():
+            for _ in range(n):
+                a(); no(); r()
+        return median_ms(loop, samples=5, warmup=1) / n * 1e6
+    figures = {kind: pair_ns(getattr(mp, kind)()) for kind in ('Lock', 'RLock', 'Semaphore')}
+    figures['Condition'] = notify_ns(mp.Condition())
+    print(json.dumps(figures))
   `);
   const row = (name, ours, cpythonNs, target) => ({
     name, unit: 'ns', better: 'lower', ours, cpython: cpythonNs, target,
@@ -66,11 +92,11 @@ export async function run() {
     row('Lock acquire+release, uncontended', pair('Lock'), py?.Lock, 40),
     row('RLock acquire+release, uncontended', pair('RLock'), py?.RLock),
     row('Semaphore acquire+release, uncontended', pair('Semaphore'), py?.Semaphore),
+    row('Condition acquire+notify+release, no waiter', pair('Condition'), py?.Condition),
     { name: 'Lock acquireAsync+release, uncontended', unit: 'ns', better: 'lower', ours: await asyncPairNs(new Lock()), baselines: {} },
   ];
 }
 
 if (process.argv[1] === here && KINDS[process.argv[2]]) {
-  const lock = KINDS[process.argv[2]]();
-  process.stdout.write(String(loopNs(() => { lock.acquire(); lock.release(); })));
+  process.stdout.write(String(loopNs(KINDS[process.argv[2]]())));
 }
