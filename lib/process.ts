@@ -43,6 +43,13 @@ export function signalName(signal: number): string {
   return SIGNAL_NAMES.get(signal) ?? String(signal);
 }
 
+/** How a child ended, for messages: `exit code 1`, `signal SIGKILL`. */
+export function describeExit(code: number | null): string {
+  if (code === null) return 'an unknown cause';
+  if (code < 0) return `signal ${signalName(-code)}`;
+  return `exit code ${code}`;
+}
+
 /** Resolves the strategy of a Process subclass; set by context.ts (breaks the import cycle). */
 export let popenFor: (process: AnyProcess) => PopenClass = () => {
   throw new Error('multiprocess: no start method registered');
