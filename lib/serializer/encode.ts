@@ -448,34 +448,43 @@ export class Encoder {
     throw new Refusal(`native function ${fn.name || '<anonymous>'} cannot be found by reference on the receiver (it is not a global, a builtin module export or an export of an importable module)`);
   }
 
-  /** Reads the captured free variables and returns the innermost scope record index. */
+  /**
+   * Reads the captured free variables and returns the innermost scope record index. Every scope
+   * from the innermost captured one outward gets a record, also those it captures nothing from:
+   * a scope is recognised by its parents too, so that two instances of one block (two loop
+   * iterations) stay apart and one scope reached by two functions is one record.
+   */
   private encodeScopes(fn: Function, source: string, analysis: FunctionAnalysis): number {
     const chain = capturedScopes(fn, source, analysis.free);
     const needed = new Map<number, string[]>();
+    let innermost = chain.length;
     for (const name of analysis.free) {
       const at = chain.findIndex((entry) => name in entry.object);
-      if (at >= 0) needed.set(at, [...(needed.get(at) ?? []), name]);
+      if (at < 0) continue;
+      needed.set(at, [...(needed.get(at) ?? []), name]);
+      innermost = Math.min(innermost, at);
     }
     let parent = -1;
-    for (let at = chain.length - 1; at >= 0; at--) {
-      const names = needed.get(at);
-      if (!names) continue;
+    for (let at = chain.length - 1; at >= innermost; at--) {
       const entry = chain[at]!;
       const index = this.scopeFor(entry, parent);
       const record = this.scopes[index]!;
-      for (const name of names) {
+      parent = index;
+      for (const name of needed.get(at) ?? []) {
         if (record.n.includes(name)) continue;
-        record.n.push(name);
+        // The slot is taken before the value is encoded: encoding it can reach a sibling function
+        // of this same scope, which appends its own names and values to this record meanwhile.
+        const slot = record.n.push(name) - 1;
+        record.v.push(undefined);
         let value: unknown;
         try {
           value = entry.object[name];
         } catch {
-          record.v.push(marker(Tag.Uninitialized, {}));
+          record.v[slot] = marker(Tag.Uninitialized, {});
           continue;
         }
-        record.v.push(this.child(value, () => `<closure ${name}>`));
+        record.v[slot] = this.child(value, () => `<closure ${name}>`);
       }
-      parent = index;
     }
     return parent;
   }

@@ -1,0 +1,27 @@
+// The serializer as users meet it: scripts in test/helpers/programs run as `node <script> <method>`,
+// sending their functions, classes and errors into Process children and pool workers under every
+// start method, and print what came back as JSON lines.
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+async function runProgram(script: string, method: string): Promise<unknown[]> {
+  const { stdout } = await run(process.execPath, [path.join(__dirname, 'helpers/programs', script), method], { timeout: 120_000 });
+  return stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown);
+}
+
+describe.each(['fork', 'spawn', 'forkserver'])('%s', (method) => {
+  it('module-level functions sharing their module scope each keep their own bindings (main calls helper, not basename)', async () => {
+    expect(await runProgram('scope-slots.mjs', method)).toEqual([
+      { label: 'main script', fromProcess: 'helper:b.txt', fromPool: 'helper:b.txt' },
+      { label: 'imported module', fromProcess: 'helper:b.txt', fromPool: 'helper:b.txt' },
+    ]);
+  });
+
+  it("esbuild's `using` helpers captured by a target and a task (tsx output)", async () => {
+    expect(await runProgram('esbuild-using.mjs', method)).toEqual([{ fromProcess: 'target:b.txt', fromPool: 'b.txt,disposed', exitcode: 0 }]);
+  });
+});
