@@ -8,7 +8,7 @@ import * as types from 'node:util/types';
 import { MessagePort, Worker } from 'node:worker_threads';
 import { analyze, type FunctionAnalysis } from './analyze';
 import { lookup } from './byref';
-import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type Ref } from './format';
+import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
 import { capturedScopes } from './captures';
@@ -21,38 +21,6 @@ export interface EncodeOptions {
    * copy (sharing cannot be observed directly, only inferred). Default true.
    */
   shareScopes?: boolean;
-}
-
-/** A by-value function on the wire. */
-export interface FunctionRecord {
-  /** Source to compile. */
-  s: string;
-  /** Form: 0 expression, 1 method, 2 getter, 3 setter. */
-  f: number;
-  /** Compile in strict mode. */
-  t: boolean;
-  /** Innermost scope index, -1 for none. */
-  c: number;
-  /** `name`, when it is the usual read-only own property (helpers such as esbuild's __name() set it). */
-  n?: string;
-  /** Own properties to overlay (descriptor lists, see `encodeProperties`). */
-  p?: unknown;
-  /** Superclass of a class with `extends`. */
-  sp?: unknown;
-  /** Own properties of `F.prototype` to overlay, and its [[Prototype]] when not the default. */
-  pp?: unknown;
-  ppp?: unknown;
-  /** A prototype object that replaced the original `F.prototype`. */
-  po?: unknown;
-  /** [[Prototype]] of the home object of a method using `super`. */
-  hp?: unknown;
-}
-
-export interface ScopeRecord {
-  /** Parent scope index, -1 for none. */
-  u: number;
-  n: string[];
-  v: unknown[];
 }
 
 const FORMS = { expression: 0, method: 1, get: 2, set: 3 } as const;
