@@ -21,6 +21,19 @@ describe.each(['fork', 'spawn', 'forkserver'])('%s', (method) => {
     ]);
   });
 
+  it('instances and task errors of classes that travel by reference are of those classes (child, get, errorCallback, await)', async () => {
+    const [byClass] = (await runProgram('class-identity.mjs', method)) as Record<string, boolean[]>[];
+    const everywhere = [true, true, true, true];
+    expect(byClass).toMatchObject({
+      'cjs Base': everywhere,
+      'cjs Failure': everywhere,
+      'cjs RangeFailure': everywhere,
+      Empty: everywhere,
+      Full: everywhere,
+      SerializationError: everywhere,
+    });
+  });
+
   it("esbuild's `using` helpers captured by a target and a task (tsx output)", async () => {
     expect(await runProgram('esbuild-using.mjs', method)).toEqual([{ fromProcess: 'target:b.txt', fromPool: 'b.txt,disposed', exitcode: 0 }]);
   });

@@ -184,6 +184,15 @@ export class Encoder {
     refuseObject(o);
     const ref = lookup(o);
     if (ref) return this.remember(o, marker(Tag.Ref, { r: ref }));
+    // A class's prototype stands for its class (by reference or rebuilt), whatever it looks like:
+    // a base class's is a plain object, an Error subclass's passes for an error.
+    const ctor = Object.hasOwn(o, 'constructor') ? (o as { constructor: unknown }).constructor : undefined;
+    if (typeof ctor === 'function' && ctor.prototype === o) {
+      const out = marker(Tag.Prototype, {});
+      this.memo.set(o, out);
+      out.f = this.child(ctor, '.constructor');
+      return out;
+    }
     const proto = Object.getPrototypeOf(o) as object | null;
     if (Array.isArray(o)) return this.encodeArray(o, proto);
     if (proto === Object.prototype && !Object.hasOwn(o, MARK)) return this.encodePlainObject(o);
@@ -197,13 +206,6 @@ export class Encoder {
       this.memo.set(o, out);
       out.p = this.child(proto, '.__proto__');
       if (!types.isArrayBufferView(o)) Object.assign(out, this.encodeProperties(o));
-      return out;
-    }
-    const ctor = Object.hasOwn(o, 'constructor') ? (o as { constructor: unknown }).constructor : undefined;
-    if (typeof ctor === 'function' && ctor.prototype === o) {
-      const out = marker(Tag.Prototype, {});
-      this.memo.set(o, out);
-      out.f = this.child(ctor, '.constructor');
       return out;
     }
     refuseInstance(proto);
