@@ -24,14 +24,24 @@ describe.each(['fork', 'spawn', 'forkserver'])('%s', (method) => {
   it('instances and task errors of classes that travel by reference are of those classes (child, get, errorCallback, await)', async () => {
     const [byClass] = (await runProgram('class-identity.mjs', method)) as Record<string, boolean[]>[];
     const everywhere = [true, true, true, true];
-    expect(byClass).toMatchObject({
+    expect(byClass).toEqual({
       'cjs Base': everywhere,
       'cjs Failure': everywhere,
       'cjs RangeFailure': everywhere,
+      'esm Base': everywhere,
+      'esm Failure': everywhere,
+      'esm RangeFailure': everywhere,
       Empty: everywhere,
       Full: everywhere,
       SerializationError: everywhere,
     });
+  });
+
+  it("exports of an ES module run in the worker's instance of their module (synchronous dumps): threadId, initializer state", async () => {
+    const [seen] = (await runProgram('esm-exports.mjs', method)) as { mainThread: number; threadOfTask: number; stateOfTask: string }[];
+    expect(seen!.mainThread).toBe(0);
+    expect(seen!.threadOfTask).toBeGreaterThan(0);
+    expect(seen!.stateOfTask).toBe('set by the initializer');
   });
 
   it("esbuild's `using` helpers captured by a target and a task (tsx output)", async () => {

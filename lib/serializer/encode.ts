@@ -12,7 +12,7 @@ import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type FunctionRecord, type Ref
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
 import { capturedScopes } from './captures';
-import { readBound, readProxyTarget, type ScopeEntry } from './scopes';
+import { readBound, readProxyTarget, readScopes, type ScopeEntry, type ScopeRead } from './scopes';
 
 export interface EncodeOptions {
   /**
@@ -344,7 +344,13 @@ export class Encoder {
   private encodeFunction(fn: Function, home?: object): unknown {
     const done = this.memo.get(fn);
     if (done !== undefined) return this.again(done);
-    const ref = lookup(fn);
+    // A function met for the first time has its scopes read here (do they belong to an ES module?);
+    // the same read then serves its captured values.
+    let scopes: ScopeRead | undefined;
+    const ref = lookup(fn, () => {
+      scopes = readScopes(fn);
+      return scopes.location && { scriptId: scopes.location.scriptId, inModule: scopes.entries.at(-1)?.description === 'Module' };
+    });
     if (ref) return this.remember(fn, marker(Tag.Ref, { r: ref }));
     const requireOf = requireFunctionRef(fn);
     if (requireOf) return this.remember(fn, marker(Tag.Ref, { r: requireOf }));
@@ -358,7 +364,7 @@ export class Encoder {
     this.functions.push(record);
     const out = marker(Tag.Function, { i: index });
     this.memo.set(fn, out);
-    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, source, analysis);
+    if (analysis.free.length > 0) record.c = this.encodeScopes(capturedScopes(fn, source, analysis.free, scopes), analysis);
     if (analysis.isClass && analysis.source !== source) record.sp = this.child(Object.getPrototypeOf(fn), '<superclass>');
     const nameProperty = Object.getOwnPropertyDescriptor(fn, 'name');
     if (typeof nameProperty?.value === 'string' && !nameProperty.writable && !nameProperty.enumerable && nameProperty.configurable) record.n = nameProperty.value;
@@ -424,8 +430,7 @@ export class Encoder {
    * a scope is recognised by its parents too, so that two instances of one block (two loop
    * iterations) stay apart and one scope reached by two functions is one record.
    */
-  private encodeScopes(fn: Function, source: string, analysis: FunctionAnalysis): number {
-    const chain = capturedScopes(fn, source, analysis.free);
+  private encodeScopes(chain: readonly ScopeEntry[], analysis: FunctionAnalysis): number {
     const needed = new Map<number, string[]>();
     let innermost = chain.length;
     for (const name of analysis.free) {

@@ -68,8 +68,10 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
 }
 
 /**
- * Like `dumps`, and first indexes the ES modules loaded so far, so that their exports go by
- * reference (Node keeps no synchronous registry of ES modules). Use it from ESM code.
+ * Like `dumps`, and first imports every ES module loaded so far to index its exports. `dumps` finds
+ * the module of an exported function itself, through the inspector; this also works where the
+ * inspector cannot answer synchronously, and indexes exported objects of modules none of whose
+ * functions were sent yet.
  */
 export async function dumpsAsync(value: unknown, options: DumpsOptions = {}): Promise<Buffer> {
   if (!isPlain(value)) await indexEsm(await loadedModuleUrls());
