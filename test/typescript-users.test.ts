@@ -85,10 +85,10 @@ let work: string;
 /** One project per Node major: the same install, with the park addon of that major. */
 const projects = new Map<number, string>();
 
-async function runProgram(runtime: Runtime, file: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runProgram(runtime: Runtime, file: string, nodeOptions?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const project = projects.get(runtime.major)!;
   const bin = runtime.major === RUNTIMES[0]!.major ? path.dirname(process.execPath) : path.join(await nodeDir(runtime.major), 'bin');
-  const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, NO_COLOR: '1' };
+  const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, NO_COLOR: '1', ...(nodeOptions && { NODE_OPTIONS: nodeOptions }) };
   const [command, args] = runtime.tsx ? [path.join(project, 'node_modules', '.bin', 'tsx'), [file]] : [path.join(bin, 'node'), [file]];
   try {
     const { stdout, stderr } = await run(command, args, { cwd: project, env, timeout: 60_000 });
@@ -152,5 +152,23 @@ describe.concurrent.each(RUNTIMES)('$label', (runtime) => {
     expect(stderr).not.toMatch(/Error|ERR_/);
     expect(code).toBe(0);
     expect(stdout.replace(/\s+/g, ' ').trim()).toContain(PROGRAMS[name]!.expected);
+  });
+});
+
+describe.concurrent('tsx loaded through NODE_OPTIONS (node quick.ts)', () => {
+  const plainNode: Runtime = { ...RUNTIMES[0]!, label: 'node with NODE_OPTIONS=--import tsx', tsx: false };
+
+  it('the forkserver runs without the loader from NODE_OPTIONS too', async () => {
+    const { code, stdout, stderr } = await runProgram(plainNode, 'readme-forkserver.ts', '--import tsx');
+    expect(stderr).not.toMatch(/Error|ERR_/);
+    expect(code).toBe(0);
+    expect(stdout.replace(/\s+/g, ' ').trim()).toContain(PROGRAMS.readme!.expected);
+  });
+
+  it('fork refuses, naming the loader in NODE_OPTIONS', async () => {
+    const { code, stderr } = await runProgram(plainNode, 'readme-fork.ts', '--import tsx');
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('ERR_MP_FORK_UNSAFE');
+    expect(stderr).toContain('This process runs with --import tsx: a module loader');
   });
 });

@@ -31,9 +31,21 @@ export function withoutLoaders(flags: readonly string[]): string[] {
   return withoutFlags(flags, LOADER);
 }
 
+// Whitespace-separated: quoted values with spaces in NODE_OPTIONS are beyond what the loader checks need.
+function nodeOptions(): string[] {
+  return (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+}
+
+/** NODE_OPTIONS without its loader flags, or null when it has none. */
+export function nodeOptionsWithoutLoaders(): string | null {
+  const options = nodeOptions();
+  const plain = withoutLoaders(options);
+  return plain.length === options.length ? null : plain.join(' ');
+}
+
 /** The loader flags (with their values) this process runs with, NODE_OPTIONS too, for messages; empty if none. */
 export function loaderFlags(): string[] {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
+  const flags = [...process.execArgv, ...nodeOptions()];
   return flags.flatMap((flag, i) => {
     const match = LOADER.exec(flag);
     return !match ? [] : match[2] === '' ? [`${flag} ${flags[i + 1] ?? ''}`.trim()] : [flag];

@@ -12,7 +12,7 @@ import { loads } from '../serializer/index';
 import { thisProcess } from '../util';
 import { Popen, type Launchable } from './index';
 import { encodeProcess } from './payload';
-import { childExecArgv, withoutLoaders } from './flags';
+import { childExecArgv, nodeOptionsWithoutLoaders, withoutLoaders } from './flags';
 import { spawnNode } from './spawn';
 
 const SERVER = path.join(__dirname, '..', 'forkserver.js');
@@ -51,11 +51,11 @@ interface Server {
  * Spawns the server with `flags` and waits for its first frame: empty once it forked its first
  * child, else the error that stopped it. A server that ends before either fails with its exit code.
  */
-function launchServer(flags: string[]): Server {
+function launchServer(flags: string[], overrides?: Record<string, string>): Server {
   const [ours, theirs] = native.socketPair();
   let spawned: { pid: number; sentinel: number };
   try {
-    spawned = spawnNode(SERVER, [...flags, '--single-threaded'], [theirs, native.trackerFd()]);
+    spawned = spawnNode(SERVER, [...flags, '--single-threaded'], [theirs, native.trackerFd()], overrides);
   } catch (error) {
     native.closeFd(ours);
     throw error;
@@ -82,7 +82,8 @@ function launchServer(flags: string[]): Server {
 
 /**
  * The parent's flags apply in the server, as in a spawn child; but a module loader's hooks thread
- * (tsx) rules out its forks, so then its children go without the loader flags (--require hooks stay).
+ * (tsx) rules out its forks, so then its children go without the loader flags, in its command line
+ * and in NODE_OPTIONS (--require hooks stay).
  */
 function startServer(): Server {
   const flags = childExecArgv();
@@ -91,8 +92,9 @@ function startServer(): Server {
   } catch (error) {
     const unforkable = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ERR_MP_FORK_UNSAFE';
     const plain = withoutLoaders(flags);
-    if (!unforkable || plain.length === flags.length) throw error;
-    return launchServer(plain);
+    const options = nodeOptionsWithoutLoaders();
+    if (!unforkable || (plain.length === flags.length && options === null)) throw error;
+    return launchServer(plain, options === null ? undefined : { NODE_OPTIONS: options });
   }
 }
 

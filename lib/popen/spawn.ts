@@ -13,9 +13,10 @@ import { encodeProcess, sendProcess } from './payload';
 
 const BOOTSTRAP = path.join(__dirname, '..', 'bootstrap.js');
 
-/** Starts `node [flags] script` with this process's stdio and fds[i] at fd 3 + i. */
-export function spawnNode(script: string, flags: string[], fds: number[]): { pid: number; sentinel: number } {
-  return native.spawnProcess(getExecutable(), [getExecutable(), ...flags, script], [0, 1, 2, ...fds]);
+/** Starts `node [flags] script` with this process's stdio, fds[i] at fd 3 + i and its environment with `overrides`. */
+export function spawnNode(script: string, flags: string[], fds: number[], overrides?: Record<string, string>): { pid: number; sentinel: number } {
+  const environment = overrides && Object.entries({ ...process.env, ...overrides }).map(([name, value]) => `${name}=${value}`);
+  return native.spawnProcess(getExecutable(), [getExecutable(), ...flags, script], [0, 1, 2, ...fds], environment);
 }
 
 export const SpawnPopen = {
