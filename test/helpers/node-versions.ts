@@ -41,7 +41,10 @@ export async function parkAddon(major: number): Promise<string> {
     .sort();
   const hash = createHash('sha256');
   for (const file of sources) hash.update(file).update(fs.readFileSync(path.join(root, file)));
-  const dir = await cached(path.join(cache, `park-${major}-${hash.digest('hex').slice(0, 16)}`), async (scratch) => {
+  const name = `park-${major}-${hash.digest('hex').slice(0, 16)}`;
+  // Builds for sources that changed since are never used again.
+  for (const old of fs.readdirSync(cache)) if (old.startsWith(`park-${major}-`) && !old.startsWith(name)) fs.rmSync(path.join(cache, old), { recursive: true, force: true });
+  const dir = await cached(path.join(cache, name), async (scratch) => {
     fs.cpSync(path.join(root, 'binding.gyp'), path.join(scratch, 'binding.gyp'));
     fs.cpSync(path.join(root, 'native'), path.join(scratch, 'native'), { recursive: true });
     // npm's own node-gyp, run by the target node, as `npm install` runs it.
