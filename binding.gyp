@@ -1,5 +1,6 @@
 # multiprocess: the ABI-stable N-API addon. multiprocess_park: platform parking for fork, built per
-# Node ABI (node.h), with a .so name so that node-gyp-build never mistakes it for the main addon.
+# Node ABI (node.h) in the C++ standard that Node's own common.gypi sets (C++20 from Node 23 on:
+# forcing C++17 fails there), with a .so name so that node-gyp-build never mistakes it for the main addon.
 {
   "targets": [
     {
@@ -42,8 +43,8 @@
       "target_name": "multiprocess_park",
       "target_conditions": [["_type=='loadable_module'", { "product_extension": "so" }]],
       "sources": ["native/park/park.cc"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "xcode_settings": { "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "11.0" }
+      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "11.0" }
     }
   ]
 }

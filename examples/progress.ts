@@ -1,5 +1,7 @@
 // Progress bars come free with imapUnordered: each result arrives as soon as its task is done, so a
 // cli-progress bar advances once per result while the pool works through the input.
+import { pathToFileURL } from 'node:url';
+
 import { Presets, SingleBar } from 'cli-progress';
 
 import { getContext } from '../lib/index';
@@ -32,4 +34,5 @@ export async function main(options: { quiet?: boolean } = {}): Promise<number[]>
   return counts.sort((a, b) => a - b);
 }
 
-if (require.main === module) main().then((counts) => console.log(`largest count: ${counts.at(-1)}`));
+// Run as a program (npx tsx, or node's type stripping in an ES module project), not imported by the tests.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main().then((counts) => console.log(`largest count: ${counts.at(-1)}`));

@@ -1,5 +1,7 @@
 // The README's quick start: a shared counter incremented by four forked processes under its lock,
 // an async lock wait, a closure sent through a Pipe, a Queue, and the seed's Pool.map of a lambda.
+import { pathToFileURL } from 'node:url';
+
 import { getContext, Lock, Pipe, Queue, Value } from '../lib/index';
 
 export async function main(): Promise<{ count: number; added: number; greeting: unknown; mapped: number[] }> {
@@ -43,4 +45,5 @@ export async function main(): Promise<{ count: number; added: number; greeting: 
   return { count: counter.value as number, added, greeting, mapped };
 }
 
-if (require.main === module) main().then((result) => console.log(result));
+// Run as a program (npx tsx, or node's type stripping in an ES module project), not imported by the tests.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main().then((result) => console.log(JSON.stringify(result)));

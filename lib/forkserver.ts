@@ -1,6 +1,7 @@
 // The forkserver (run as dist/forkserver.js by the first forkserver Process of a parent, with
 // --single-threaded): loads the preload modules, then serves requests for children. fd 3 is the
-// control socket to the parent; a request is the child's status socket (by SCM_RIGHTS) followed by
+// control socket to the parent. The server's first frame there is empty once it can serve, else the
+// error that stops it (serialized: the parent's start() fails with it). A request is the child's status socket (by SCM_RIGHTS) followed by
 // the encoded process object, with the descriptors of Connections in its args. The server answers with the pid, reaps the child (pidfd sentinel) and
 // writes its exit code on the status socket, which is the parent's sentinel.
 //
@@ -18,6 +19,7 @@ import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
 import { decodeProcess, encodeProcess, receiveProcess, sendProcess } from './popen/payload';
 import { Process } from './context';
+import { dumps } from './serializer/index';
 
 const CONTROL_FD = 3;
 // The parent's resource tracker: the server and its children belong to the parent's tree.
@@ -41,18 +43,25 @@ let warmUp: Buffer;
 function serve(): void {
   native.adoptTracker(TRACKER_FD);
   const preload = JSON.parse(String(native.recvFrame(CONTROL_FD, -1) ?? '[]')) as string[];
-  for (const module of preload) {
-    try {
-      require(module);
-    } catch (error) {
-      // CPython's forkserver ignores preloads that fail to import; say so, once, and go on.
-      process.emitWarning(`multiprocess forkserver: cannot preload ${module}: ${(error as Error).message}`);
+  try {
+    for (const module of preload) {
+      try {
+        require(module);
+      } catch (error) {
+        // CPython's forkserver ignores preloads that fail to import; say so, once, and go on.
+        process.emitWarning(`multiprocess forkserver: cannot preload ${module}: ${(error as Error).message}`);
+      }
     }
+    warmUp = encodeProcess(new Process({ target: (n: number) => n, args: [0] }));
+    decodeProcess(warmUp);
+    control = new native.FdWatcher(CONTROL_FD, onRequest);
+    if (!forkSpare()) return;
+  } catch (error) {
+    // The parent's start() fails with this error (never waits for a server that cannot serve).
+    sendFrame(CONTROL_FD, dumps(error));
+    process.exit(1);
   }
-  warmUp = encodeProcess(new Process({ target: (n: number) => n, args: [0] }));
-  decodeProcess(warmUp);
-  control = new native.FdWatcher(CONTROL_FD, onRequest);
-  if (!forkSpare()) return;
+  sendFrame(CONTROL_FD, Buffer.alloc(0)); // ready
   control.waitReadable();
 }
 
@@ -118,10 +127,15 @@ function reap(pid: number): void {
   native.closeFd(child.sentinel);
 }
 
-/** A frame holding one number; a parent that went away (EPIPE) no longer needs it. */
+/** A frame holding one number. */
 function sendInt(fd: number, value: number): void {
+  sendFrame(fd, Buffer.from(String(value)));
+}
+
+/** A frame to the parent; a parent that went away (EPIPE) no longer needs it. */
+function sendFrame(fd: number, frame: Buffer): void {
   try {
-    native.sendFrame(fd, Buffer.from(String(value)));
+    native.sendFrame(fd, frame);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
   }

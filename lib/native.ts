@@ -152,7 +152,7 @@ export interface NativeBinding {
   /** { pid, sentinel } in the parent, { pid: 0 } in the child. */
   forkProcess(expectedThreads: number): { pid: number; sentinel?: number };
   /** posix_spawn with fds[i] as fd i in the child (0-2 included); the sentinel is a pidfd or a pipe. */
-  spawnProcess(file: string, args: string[], fds: number[]): { pid: number; sentinel: number };
+  spawnProcess(file: string, args: string[], fds: number[], environment?: string[]): { pid: number; sentinel: number };
   threadCount(): number;
   getpid(): number;
   exitNow(code: number): never;

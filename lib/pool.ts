@@ -12,7 +12,7 @@ import { asCallback, setBusy, untilReadable, type Background } from './blocking'
 import { Context, getContext } from './context';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from './errors';
 import { native, type NativeFdWatcher } from './native';
-import { signalName, type Process } from './process';
+import { describeExit, type Process } from './process';
 import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './pool-protocol';
 import { parentPoolFds, poolWorkerMain } from './pool-worker';
 import { dumps, loads } from './serializer/index';
@@ -95,12 +95,6 @@ class ProcessHandle implements WorkerHandle {
   async joinAsync(): Promise<void> {
     await this.process.joinAsync();
   }
-}
-
-function describeExit(code: number | null): string {
-  if (code === null) return 'an unknown cause';
-  if (code < 0) return `signal ${signalName(-code)}`;
-  return `exit code ${code}`;
 }
 
 const WORKER_NAMES: Record<string, string> = { fork: 'ForkPoolWorker', spawn: 'SpawnPoolWorker', forkserver: 'ForkServerPoolWorker' };
@@ -744,7 +738,14 @@ export class Dispatcher implements Background {
     readonly graceMs: number,
   ) {
     if (initializer) this.initBytes = dumps([initializer, initargs], { root: 'initializer' });
-    for (let i = 0; i < size; i++) this.startSlot();
+    try {
+      for (let i = 0; i < size; i++) this.startSlot();
+    } catch (error) {
+      // A worker that cannot start (a forkserver that cannot serve) fails the Pool, leaving nothing behind.
+      this.terminate();
+      this.join();
+      throw error;
+    }
   }
 
   nextSeq(): number {

@@ -39,6 +39,13 @@ export function signalName(signal: number): string {
   return SIGNAL_NAMES.get(signal) ?? String(signal);
 }
 
+/** How a child ended, for messages: `exit code 1`, `signal SIGKILL`. */
+export function describeExit(code: number | null): string {
+  if (code === null) return 'an unknown cause';
+  if (code < 0) return `signal ${signalName(-code)}`;
+  return `exit code ${code}`;
+}
+
 // Set by context.ts, which imports this module: the strategy that starts a Process, and how a child
 // adopts the start method it was started with.
 let popenFor: (process: AnyProcess) => PopenClass = () => {

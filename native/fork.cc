@@ -240,22 +240,27 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// spawnProcess(file, args, fds) -> { pid, sentinel }: posix_spawn (vfork-like: no page-table copy,
+// spawnProcess(file, args, fds, environment?) -> { pid, sentinel }: posix_spawn (vfork-like: no page-table copy,
 // nothing but exec runs in the child) with fds[i] as fd i (also 0-2: a parent's stdio may be
 // close-on-exec, and dup2 onto a new slot clears that), default signal dispositions and an
 // empty mask (Node ignores SIGPIPE; a fresh node must not inherit that). We own the pid: only our
 // waitpid(pid) reaps it, unlike child_process whose SIGCHLD handler would race a blocking join.
+// environment ("NAME=value" strings) replaces this process's environ when given.
 Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString() || !info[1].IsArray() || !info[2].IsArray())
-    ThrowType(env, "spawnProcess(file: string, args: string[], fds: number[])");
+  if (!info[0].IsString() || !info[1].IsArray() || !info[2].IsArray() || !(info[3].IsUndefined() || info[3].IsArray()))
+    ThrowType(env, "spawnProcess(file: string, args: string[], fds: number[], environment?: string[])");
   const std::string file = info[0].As<Napi::String>();
-  std::vector<std::string> args;
-  Napi::Array list = info[1].As<Napi::Array>();
-  for (uint32_t i = 0; i < list.Length(); i++) args.push_back(list.Get(i).ToString());
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
+  auto c_strings = [](Napi::Array list, std::vector<std::string>& storage) {
+    for (uint32_t i = 0; i < list.Length(); i++) storage.push_back(list.Get(i).ToString());
+    std::vector<char*> pointers;
+    for (std::string& item : storage) pointers.push_back(item.data());
+    pointers.push_back(nullptr);
+    return pointers;
+  };
+  std::vector<std::string> args, variables;
+  std::vector<char*> argv = c_strings(info[1].As<Napi::Array>(), args);
+  std::vector<char*> envp = info[3].IsArray() ? c_strings(info[3].As<Napi::Array>(), variables) : std::vector<char*>();
 
   // Sources are first copied above every target slot, so no dup2 overwrites a later source.
   Napi::Array given = info[2].As<Napi::Array>();
@@ -286,7 +291,7 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, file.c_str(), &actions, &attributes, argv.data(), environ);
+  int rc = posix_spawn(&pid, file.c_str(), &actions, &attributes, argv.data(), envp.empty() ? environ : envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (rc != 0) ThrowErrno(env, "posix_spawn(" + file + ")", rc);

@@ -1,45 +1,17 @@
 // Packaging: the npm tarball installs into an empty project and loads from ESM and CJS, once with a
 // prebuild (installed with --ignore-scripts, so nothing can compile) and once compiled from source.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
-const root = path.resolve(__dirname, '..');
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-  name: string;
-  exports: Record<string, unknown>;
-};
+import { installInto, npm, pack, pkg, root, run } from './helpers/npm-project';
+
 const specifiers = Object.keys(pkg.exports)
   .filter((key) => key !== './package.json')
   .map((key) => (key === '.' ? pkg.name : `${pkg.name}${key.slice(1)}`));
 const platformDir = `${process.platform}-${process.arch}`;
 const slow = 240_000;
-
-async function npm(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund'], { cwd, maxBuffer: 64 << 20 });
-  return stdout;
-}
-
-/** Packs `dir` without running its scripts (dist/ is already built) and returns the tarball's path. */
-async function pack(dir: string, destination: string): Promise<string> {
-  fs.mkdirSync(destination, { recursive: true });
-  const [info] = JSON.parse(await npm(dir, ['pack', '--ignore-scripts', '--json', '--pack-destination', destination])) as [
-    { filename: string },
-  ];
-  return path.join(destination, info.filename);
-}
-
-/** Creates an empty project, installs `tarball` into it and returns the installed package's directory. */
-async function installInto(project: string, tarball: string, extra: string[]): Promise<string> {
-  fs.mkdirSync(project, { recursive: true });
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-  await npm(project, ['install', '--prefer-offline', ...extra, tarball]);
-  return path.join(project, 'node_modules', pkg.name);
-}
 
 interface Loaded {
   cpuCount: number;

@@ -10,7 +10,13 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadBuilt, requireHelper, roundTrip, type Answer } from './helpers/serializer-harness';
 
 const ser = loadBuilt();
-const helperTypes = requireHelper('./serializer-types.cjs') as { Temperature: new (c: number) => { celsius: number }; double: (x: number) => number };
+const helperTypes = requireHelper('./serializer-types.cjs') as {
+  Temperature: new (c: number) => { celsius: number };
+  double: (x: number) => number;
+  Shape: new (side: number) => { side: number; area(): number };
+  Oops: new (message: string) => TypeError;
+};
+const packageErrors = requireHelper('../../dist/errors.js') as typeof import('../../lib/errors');
 
 interface Case {
   name: string;
@@ -133,6 +139,8 @@ class Stack extends Array<number> { top() { return this[this.length - 1]; } }
 const stack = new Stack();
 stack.push(1, 2, 3);
 add('Map, Set and Array subclasses', [new Registry([['a', 1], ['b', 2]]), new Tags(['x', 'y']), stack], (v) => [v[0].total(), v[0] instanceof Map, v[1].joined(), v[2].top(), Array.isArray(v[2]), v[2].length], [3, true, 'x,y', 3, true, 3]);
+add('instance of a class that travels by reference is of that class', new helperTypes.Shape(3), (s) => [s instanceof helperTypes.Shape, s.area()], [true, 9]);
+add('errors of classes that travel by reference are of those classes', [new helperTypes.Oops('o'), new packageErrors.Empty('e'), new packageErrors.Full('f'), new ser.SerializationError('s')], (v) => [v[0] instanceof helperTypes.Oops, v[0] instanceof TypeError, v[1] instanceof packageErrors.Empty, v[2] instanceof packageErrors.Full, v[3] instanceof ser.SerializationError, v.map((e: Error) => e.message)], [true, true, true, true, true, ['o', 'e', 'f', 's']]);
 add('registered reducer', new helperTypes.Temperature(21.5), (t) => [t.constructor.name, t.celsius], ['Temperature', 21.5]);
 
 // --- compiled output ---

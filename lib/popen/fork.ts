@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { native } from '../native';
 import { thisProcess } from '../util';
 import { ChildPopen } from './child';
+import { loaderFlags } from './flags';
 import type { Launchable, Popen } from './index';
 
 interface ParkBinding {
@@ -89,6 +90,18 @@ export function exitChild(code: number): never {
   return native.exitNow(code);
 }
 
+/** A refused fork in a process whose loader flags explain the extra thread: the message says so, and what to do. */
+function withLoaderHint(error: unknown): unknown {
+  const loaders = loaderFlags();
+  if ((error as NodeJS.ErrnoException).code !== 'ERR_MP_FORK_UNSAFE' || loaders.length === 0) return error;
+  (error as Error).message +=
+    `. This process runs with ${loaders.join(' ')}: a module loader (tsx, ts-node/esm and the like) that ` +
+    `runs its hooks on a thread of its own, which rules out fork. Use the default 'forkserver' or 'spawn' ` +
+    `start method (getContext('forkserver')), or run TypeScript with Node's own type stripping (node file.ts, ` +
+    `Node >= 22.18), whose loader needs no thread`;
+  return error;
+}
+
 /**
  * fork(2) with every remedy (thread audit, parking, DOFORK pass): the child's pid and sentinel in
  * the parent, null in the child, whose process.pid is then its own.
@@ -102,6 +115,8 @@ export function forkHere(): { pid: number; sentinel: number } | null {
   let forked: { pid: number; sentinel?: number } | undefined;
   try {
     forked = native.forkProcess(expected);
+  } catch (error) {
+    throw withLoaderHint(error);
   } finally {
     if (parked && forked?.pid !== 0) park!.release();
   }

@@ -6,15 +6,19 @@ import * as path from 'node:path';
 
 import { ProcessError } from '../errors';
 import { native } from '../native';
+import { describeExit } from '../process';
+import { loads } from '../serializer/index';
+import { getExecutable } from '../system';
 import { thisProcess } from '../util';
 import { Popen, type Launchable } from './index';
 import { encodeProcess } from './payload';
+import { childExecArgv, nodeOptionsWithoutLoaders, withoutLoaders } from './flags';
 import { spawnNode } from './spawn';
 
 const SERVER = path.join(__dirname, '..', 'forkserver.js');
 
 let preload: string[] = [];
-let server: { owner: number; pid: number; control: number; sentinel: number } | null = null;
+let server: Server | null = null;
 
 /** Modules the server loads before forking any child (CPython's set_forkserver_preload). */
 export function setForkserverPreload(moduleNames: string[]): void {
@@ -36,23 +40,66 @@ function resolvePreload(): string[] {
   });
 }
 
-function startServer(): NonNullable<typeof server> {
+interface Server {
+  owner: number;
+  pid: number;
+  control: number;
+  sentinel: number;
+}
+
+/**
+ * Spawns the server with `flags` and waits for its first frame: empty once it forked its first
+ * child, else the error that stopped it. A server that ends before either fails with its exit code.
+ */
+function launchServer(flags: string[], overrides?: Record<string, string>): Server {
   const [ours, theirs] = native.socketPair();
   let spawned: { pid: number; sentinel: number };
   try {
-    spawned = spawnNode(SERVER, ['--single-threaded'], [theirs, native.trackerFd()]);
+    spawned = spawnNode(SERVER, [...flags, '--single-threaded'], [theirs, native.trackerFd()], overrides);
   } catch (error) {
     native.closeFd(ours);
     throw error;
   } finally {
     native.closeFd(theirs);
   }
-  native.sendFrame(ours, Buffer.from(JSON.stringify(resolvePreload())));
-  return { owner: thisProcess.pid, pid: spawned.pid, control: ours, sentinel: spawned.sentinel };
+  let reply: Buffer | null = null;
+  try {
+    native.sendFrame(ours, Buffer.from(JSON.stringify(resolvePreload())));
+    reply = native.recvFrame(ours, -1);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE' && (error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
+  }
+  if (reply !== null && reply.length === 0) return { owner: thisProcess.pid, pid: spawned.pid, control: ours, sentinel: spawned.sentinel };
+  native.closeFd(ours);
+  const code = native.waitChild(spawned.pid, spawned.sentinel, -1);
+  native.closeFd(spawned.sentinel);
+  const command = [getExecutable(), ...flags, SERVER].join(' ');
+  if (reply === null)
+    throw new ProcessError(`the forkserver (${command}) ended with ${describeExit(code)} before it was ready; its stderr says why`);
+  const cause = loads(reply) as Error;
+  throw new ProcessError(`the forkserver (${command}) could not start: ${cause.message}`, { cause });
+}
+
+/**
+ * The parent's flags apply in the server, as in a spawn child; but a module loader's hooks thread
+ * (tsx) rules out its forks, so then its children go without the loader flags, in its command line
+ * and in NODE_OPTIONS (--require hooks stay).
+ */
+function startServer(): Server {
+  const flags = childExecArgv();
+  try {
+    return launchServer(flags);
+  } catch (error) {
+    const unforkable = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ERR_MP_FORK_UNSAFE';
+    const plain = withoutLoaders(flags);
+    const options = nodeOptionsWithoutLoaders();
+    if (!unforkable || (plain.length === flags.length && options === null)) throw error;
+    return launchServer(plain, options === null ? undefined : { NODE_OPTIONS: options });
+  }
 }
 
 /** This process's server; a fork child has none of its own until it asks (the parent's is the parent's). */
-function ensureServer(): NonNullable<typeof server> {
+function ensureServer(): Server {
   if (server !== null && server.owner === thisProcess.pid && native.reap(server.pid) === null) return server;
   if (server !== null && server.owner === thisProcess.pid) {
     native.closeFd(server.control);
@@ -87,21 +134,26 @@ export const ForkserverPopenClass = {
   start(launchable: Launchable): Popen {
     const fds: number[] = [];
     const bytes = encodeProcess(launchable, fds);
+    const { control } = ensureServer();
     const [statusOurs, statusTheirs] = native.socketPair();
     let pid: number | null = null;
     try {
-      const { control } = ensureServer();
       // One request: the status socket, then the process object, which the server reads before it forks.
-      native.sendFds(control, [statusTheirs]);
+      try {
+        native.sendFds(control, [statusTheirs]);
+      } finally {
+        // The server's copy alone may hold it: a server that dies with the request unread means EOF here.
+        native.closeFd(statusTheirs);
+      }
       native.sendFrame(control, bytes, fds); // with the descriptors of Connections in args
       pid = readInt(statusOurs);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
     } finally {
-      native.closeFd(statusTheirs);
       if (pid === null) native.closeFd(statusOurs);
     }
-    if (pid === null) throw new ProcessError('the forkserver ended before it started the child');
+    if (pid === null) throw new ProcessError('the forkserver ended before it started the child; its stderr says why');
     return new ForkserverPopen(pid, statusOurs);
   },
 };

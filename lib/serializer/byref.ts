@@ -6,6 +6,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as types from 'node:util/types';
 import { SerializationError } from '../errors';
 import type { Ref } from './format';
+import { parsedScripts } from './scopes';
 
 // A curated list: requiring every builtin has side effects and warnings on some versions.
 const BUILTINS = [
@@ -82,8 +83,18 @@ let ready = false;
  */
 const unexported = new WeakSet<Function>();
 
-/** The reference for `value`, if a receiver can look it up rather than rebuild it. */
-export function lookup(value: object): Ref | undefined {
+/** Where a function was compiled: its script, and whether that script is an ES module. */
+export interface FunctionOrigin {
+  readonly scriptId: string;
+  readonly inModule: boolean;
+}
+
+/**
+ * The reference for `value`, if a receiver can look it up rather than rebuild it. For a function
+ * met for the first time, `originOf` tells where it was compiled, so that the ES module defining it
+ * can be indexed then (Node keeps no synchronous registry of ES modules).
+ */
+export function lookup(value: object, originOf?: () => FunctionOrigin | undefined): Ref | undefined {
   if (!ready) {
     indexGlobals();
     ready = true;
@@ -92,6 +103,8 @@ export function lookup(value: object): Ref | undefined {
   if (ref === undefined && typeof value === 'function' && !unexported.has(value)) {
     indexCjs();
     ref = index.get(value);
+    const origin = ref === undefined ? originOf?.() : undefined;
+    if (origin?.inModule && indexModuleScript(origin.scriptId)) ref = index.get(value);
     if (ref === undefined) unexported.add(value);
   }
   // `import * as fs from 'node:fs'`: a builtin's namespace stands for its CommonJS exports.
@@ -102,6 +115,40 @@ export function lookup(value: object): Ref | undefined {
   return ref;
 }
 
+function indexModule(file: string, namespace: Record<string, unknown>): void {
+  add(namespace, ['f', file, []]);
+  for (const key of Object.keys(namespace)) addMembers(namespace[key], (keys) => ['f', file, keys], [key], 1);
+}
+
+/** File paths of the ES module scripts seen so far, by script id. */
+const moduleFiles = new Map<string, string>();
+/** Script ids are handed out in increasing order: scripts up to this one have been seen. */
+let newestScript = -1;
+
+/**
+ * Indexes the ES module compiled as `scriptId`, if a fresh process can load it by path; true if it
+ * was indexed now. Only that module is loaded: require(esm) of an already evaluated module returns
+ * its namespace (Node >= 20.19), where loading another module early would run it out of order.
+ */
+function indexModuleScript(scriptId: string): boolean {
+  if (Number(scriptId) > newestScript) {
+    for (const script of parsedScripts()) {
+      newestScript = Math.max(newestScript, Number(script.scriptId));
+      if (script.isModule && script.url.startsWith('file:')) moduleFiles.set(script.scriptId, fileURLToPath(script.url));
+    }
+  }
+  const file = moduleFiles.get(scriptId);
+  if (file === undefined || indexedFiles.has(file) || !LOADABLE.test(file) || file === process.argv[1]) return false;
+  try {
+    indexModule(file, nodeRequire(file) as Record<string, unknown>);
+  } catch {
+    // Still evaluating (a cycle), or awaiting at top level: its functions go by value meanwhile.
+    return false;
+  }
+  indexedFiles.add(file);
+  return true;
+}
+
 /** Adds the exports of already-loaded ES modules (imported again here, so this is async). */
 export async function indexEsm(urls: Iterable<string>): Promise<void> {
   for (const url of urls) {
@@ -109,8 +156,7 @@ export async function indexEsm(urls: Iterable<string>): Promise<void> {
     if (!file || indexedFiles.has(file) || !LOADABLE.test(file) || file === process.argv[1]) continue;
     indexedFiles.add(file);
     try {
-      const namespace = (await import(url)) as Record<string, unknown>;
-      for (const key of Object.keys(namespace)) addMembers(namespace[key], (keys) => ['f', file, keys], [key], 1);
+      indexModule(file, (await import(url)) as Record<string, unknown>);
     } catch {
       // A module that fails to import again is simply not by-reference.
     }

@@ -4,7 +4,7 @@
 // their current contents are serialized at each dumps, so every message is still a snapshot.
 // Functions that capture a mutable binding are read again at every dumps.
 import { immutableBindings } from './bindings';
-import { readScopes, type ScopeEntry } from './scopes';
+import { readScopes, type ScopeEntry, type ScopeRead } from './scopes';
 
 interface Capture {
   /** How many dumps have read this function's scopes (most functions travel once: no analysis for them). */
@@ -19,13 +19,14 @@ const captures = new WeakMap<Function, Capture>();
 
 /**
  * The scope chain of `fn` (innermost first) holding at least its captured free variables.
- * `source` is the function's source text and `free` its free variables (globals included).
+ * `source` is the function's source text and `free` its free variables (globals included);
+ * `fresh` is a read of its scopes made for this same dumps, if there is one.
  */
-export function capturedScopes(fn: Function, source: string, free: readonly string[]): ScopeEntry[] {
+export function capturedScopes(fn: Function, source: string, free: readonly string[], fresh?: ScopeRead): ScopeEntry[] {
   let capture = captures.get(fn);
   if (capture?.entries) return capture.entries;
   if (!capture) captures.set(fn, (capture = { reads: 0 }));
-  const { entries, location } = readScopes(fn);
+  const { entries, location } = fresh ?? readScopes(fn);
   capture.reads++;
   if (capture.reads >= 2 && capture.immutable === undefined) {
     const captured = free.filter((name) => entries.some((entry) => name in entry.object));

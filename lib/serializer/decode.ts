@@ -2,8 +2,7 @@
 // markers in place, then fills captured variables once the whole graph exists.
 import { SerializationError } from '../errors';
 import { resolve } from './byref';
-import type { FunctionRecord, ScopeRecord } from './encode';
-import { MARK, Tag, type Ref } from './format';
+import { MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
 import { reducerNamed } from './registry';
 import { instantiate, memberOf } from './rebuild';
 

@@ -8,11 +8,11 @@ import * as types from 'node:util/types';
 import { MessagePort, Worker } from 'node:worker_threads';
 import { analyze, type FunctionAnalysis } from './analyze';
 import { lookup } from './byref';
-import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type Ref } from './format';
+import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
 import { capturedScopes } from './captures';
-import { readBound, readProxyTarget, type ScopeEntry } from './scopes';
+import { readBound, readProxyTarget, readScopes, type ScopeEntry, type ScopeRead } from './scopes';
 
 export interface EncodeOptions {
   /**
@@ -21,38 +21,6 @@ export interface EncodeOptions {
    * copy (sharing cannot be observed directly, only inferred). Default true.
    */
   shareScopes?: boolean;
-}
-
-/** A by-value function on the wire. */
-export interface FunctionRecord {
-  /** Source to compile. */
-  s: string;
-  /** Form: 0 expression, 1 method, 2 getter, 3 setter. */
-  f: number;
-  /** Compile in strict mode. */
-  t: boolean;
-  /** Innermost scope index, -1 for none. */
-  c: number;
-  /** `name`, when it is the usual read-only own property (helpers such as esbuild's __name() set it). */
-  n?: string;
-  /** Own properties to overlay (descriptor lists, see `encodeProperties`). */
-  p?: unknown;
-  /** Superclass of a class with `extends`. */
-  sp?: unknown;
-  /** Own properties of `F.prototype` to overlay, and its [[Prototype]] when not the default. */
-  pp?: unknown;
-  ppp?: unknown;
-  /** A prototype object that replaced the original `F.prototype`. */
-  po?: unknown;
-  /** [[Prototype]] of the home object of a method using `super`. */
-  hp?: unknown;
-}
-
-export interface ScopeRecord {
-  /** Parent scope index, -1 for none. */
-  u: number;
-  n: string[];
-  v: unknown[];
 }
 
 const FORMS = { expression: 0, method: 1, get: 2, set: 3 } as const;
@@ -216,6 +184,15 @@ export class Encoder {
     refuseObject(o);
     const ref = lookup(o);
     if (ref) return this.remember(o, marker(Tag.Ref, { r: ref }));
+    // A class's prototype stands for its class (by reference or rebuilt), whatever it looks like:
+    // a base class's is a plain object, an Error subclass's passes for an error.
+    const ctor = Object.hasOwn(o, 'constructor') ? (o as { constructor: unknown }).constructor : undefined;
+    if (typeof ctor === 'function' && ctor.prototype === o) {
+      const out = marker(Tag.Prototype, {});
+      this.memo.set(o, out);
+      out.f = this.child(ctor, '.constructor');
+      return out;
+    }
     const proto = Object.getPrototypeOf(o) as object | null;
     if (Array.isArray(o)) return this.encodeArray(o, proto);
     if (proto === Object.prototype && !Object.hasOwn(o, MARK)) return this.encodePlainObject(o);
@@ -229,13 +206,6 @@ export class Encoder {
       this.memo.set(o, out);
       out.p = this.child(proto, '.__proto__');
       if (!types.isArrayBufferView(o)) Object.assign(out, this.encodeProperties(o));
-      return out;
-    }
-    const ctor = Object.hasOwn(o, 'constructor') ? (o as { constructor: unknown }).constructor : undefined;
-    if (typeof ctor === 'function' && ctor.prototype === o) {
-      const out = marker(Tag.Prototype, {});
-      this.memo.set(o, out);
-      out.f = this.child(ctor, '.constructor');
       return out;
     }
     refuseInstance(proto);
@@ -374,7 +344,13 @@ export class Encoder {
   private encodeFunction(fn: Function, home?: object): unknown {
     const done = this.memo.get(fn);
     if (done !== undefined) return this.again(done);
-    const ref = lookup(fn);
+    // A function met for the first time has its scopes read here (do they belong to an ES module?);
+    // the same read then serves its captured values.
+    let scopes: ScopeRead | undefined;
+    const ref = lookup(fn, () => {
+      scopes = readScopes(fn);
+      return scopes.location && { scriptId: scopes.location.scriptId, inModule: scopes.entries.at(-1)?.description === 'Module' };
+    });
     if (ref) return this.remember(fn, marker(Tag.Ref, { r: ref }));
     const requireOf = requireFunctionRef(fn);
     if (requireOf) return this.remember(fn, marker(Tag.Ref, { r: requireOf }));
@@ -388,7 +364,7 @@ export class Encoder {
     this.functions.push(record);
     const out = marker(Tag.Function, { i: index });
     this.memo.set(fn, out);
-    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, source, analysis);
+    if (analysis.free.length > 0) record.c = this.encodeScopes(capturedScopes(fn, source, analysis.free, scopes), analysis);
     if (analysis.isClass && analysis.source !== source) record.sp = this.child(Object.getPrototypeOf(fn), '<superclass>');
     const nameProperty = Object.getOwnPropertyDescriptor(fn, 'name');
     if (typeof nameProperty?.value === 'string' && !nameProperty.writable && !nameProperty.enumerable && nameProperty.configurable) record.n = nameProperty.value;
@@ -448,34 +424,42 @@ export class Encoder {
     throw new Refusal(`native function ${fn.name || '<anonymous>'} cannot be found by reference on the receiver (it is not a global, a builtin module export or an export of an importable module)`);
   }
 
-  /** Reads the captured free variables and returns the innermost scope record index. */
-  private encodeScopes(fn: Function, source: string, analysis: FunctionAnalysis): number {
-    const chain = capturedScopes(fn, source, analysis.free);
+  /**
+   * Reads the captured free variables and returns the innermost scope record index. Every scope
+   * from the innermost captured one outward gets a record, also those it captures nothing from:
+   * a scope is recognised by its parents too, so that two instances of one block (two loop
+   * iterations) stay apart and one scope reached by two functions is one record.
+   */
+  private encodeScopes(chain: readonly ScopeEntry[], analysis: FunctionAnalysis): number {
     const needed = new Map<number, string[]>();
+    let innermost = chain.length;
     for (const name of analysis.free) {
       const at = chain.findIndex((entry) => name in entry.object);
-      if (at >= 0) needed.set(at, [...(needed.get(at) ?? []), name]);
+      if (at < 0) continue;
+      needed.set(at, [...(needed.get(at) ?? []), name]);
+      innermost = Math.min(innermost, at);
     }
     let parent = -1;
-    for (let at = chain.length - 1; at >= 0; at--) {
-      const names = needed.get(at);
-      if (!names) continue;
+    for (let at = chain.length - 1; at >= innermost; at--) {
       const entry = chain[at]!;
       const index = this.scopeFor(entry, parent);
       const record = this.scopes[index]!;
-      for (const name of names) {
+      parent = index;
+      for (const name of needed.get(at) ?? []) {
         if (record.n.includes(name)) continue;
-        record.n.push(name);
+        // The slot is taken before the value is encoded: encoding it can reach a sibling function
+        // of this same scope, which appends its own names and values to this record meanwhile.
+        const slot = record.n.push(name) - 1;
+        record.v.push(undefined);
         let value: unknown;
         try {
           value = entry.object[name];
         } catch {
-          record.v.push(marker(Tag.Uninitialized, {}));
+          record.v[slot] = marker(Tag.Uninitialized, {});
           continue;
         }
-        record.v.push(this.child(value, () => `<closure ${name}>`));
+        record.v[slot] = this.child(value, () => `<closure ${name}>`);
       }
-      parent = index;
     }
     return parent;
   }

@@ -3,7 +3,6 @@
 // cannot (functions, prototypes, references); their tags live here.
 import * as v8 from 'node:v8';
 import { SerializationError } from '../errors';
-import { parseGraph } from './memo';
 
 export const VERSION = 1;
 /** Plain data: the payload is the value itself, read back with v8.deserialize and nothing else. */
@@ -56,6 +55,38 @@ export type Ref =
   | ['f', string, string[]]
   | ['r', string];
 
+/** A by-value function on the wire. */
+export interface FunctionRecord {
+  /** Source to compile. */
+  s: string;
+  /** Form: 0 expression, 1 method, 2 getter, 3 setter. */
+  f: number;
+  /** Compile in strict mode. */
+  t: boolean;
+  /** Innermost scope index, -1 for none. */
+  c: number;
+  /** `name`, when it is the usual read-only own property (helpers such as esbuild's __name() set it). */
+  n?: string;
+  /** Own properties to overlay, as `d` and `a` of an Object marker. */
+  p?: unknown;
+  /** Superclass of a class with `extends`. */
+  sp?: unknown;
+  /** Own properties of `F.prototype` to overlay, and its [[Prototype]] when not the default. */
+  pp?: unknown;
+  ppp?: unknown;
+  /** A prototype object that replaced the original `F.prototype`. */
+  po?: unknown;
+  /** [[Prototype]] of the home object of a method using `super`. */
+  hp?: unknown;
+}
+
+export interface ScopeRecord {
+  /** Parent scope index, -1 for none. */
+  u: number;
+  n: string[];
+  v: unknown[];
+}
+
 /**
  * Our header (version, codec, 6 reserved bytes) goes in front of v8's own in one pass. Eight bytes
  * keep typed-array data as aligned as raw v8.serialize would, so the receiver can view it in place.
@@ -75,8 +106,11 @@ export function frame(codec: number, value: unknown): Buffer {
   return serializer.releaseBuffer();
 }
 
-/** Reads a framed message; any malformed input surfaces as SerializationError. */
-export function unframe(bytes: Uint8Array): { codec: number; value: unknown } {
+/**
+ * Reads a framed message; any malformed input surfaces as SerializationError. `parseGraph` reads
+ * the text of a CODEC_JSON graph (the memo reuses the parse of a repeated function message).
+ */
+export function unframe(bytes: Uint8Array, parseGraph: (text: string) => unknown = JSON.parse): { codec: number; value: unknown } {
   if (!(bytes instanceof Uint8Array)) throw new SerializationError('loads(bytes): expected a Buffer or Uint8Array');
   // The shortest message is a one-character JSON value (`1`).
   if (bytes.length < HEADER + 1) throw new SerializationError(`loads: ${bytes.length} bytes is too short for a message`);

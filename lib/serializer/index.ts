@@ -4,10 +4,11 @@ import * as inspector from 'node:inspector';
 import { SerializationError } from '../errors';
 import { indexEsm } from './byref';
 import { Decoder } from './decode';
-import { Encoder, isPlain, plainCodec, type EncodeOptions, type ScopeRecord } from './encode';
-import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, CODEC_PLAIN_JSON, frame, unframe } from './format';
+import { capturesSettled } from './captures';
+import { Encoder, isPlain, plainCodec, type EncodeOptions } from './encode';
+import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, CODEC_PLAIN_JSON, frame, unframe, type ScopeRecord } from './format';
+import { parseGraph, rememberSent, resend } from './memo';
 import { Refusal, toSerializationError } from './paths';
-import { rememberSent, resend } from './memo';
 
 import { collectingFds, providingFds } from './registry';
 
@@ -49,13 +50,13 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
     throw new SerializationError(`cannot serialize ${path}: ${(error as Error).message}`, { path, cause: error });
   }
   const bytes = frame(encoder.jsonSafe ? CODEC_JSON : CODEC_GRAPH, [root, encoder.functions, encoder.scopes]);
-  if (typeof value === 'function') rememberSent(value, root, encoder.functions, encoder.scopes, bytes);
+  if (typeof value === 'function') rememberSent(value, capturesSettled(value), root, encoder.functions, encoder.scopes, bytes);
   return bytes;
 }
 
 /** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes. */
 export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
-  const { codec, value } = unframe(bytes);
+  const { codec, value } = unframe(bytes, parseGraph);
   if (codec === CODEC_PLAIN || codec === CODEC_PLAIN_JSON) return value;
   try {
     if (!Array.isArray(value) || value.length !== 3 || !Array.isArray(value[2])) throw new SerializationError('loads: malformed message (not a graph)');
@@ -67,8 +68,10 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
 }
 
 /**
- * Like `dumps`, and first indexes the ES modules loaded so far, so that their exports go by
- * reference (Node keeps no synchronous registry of ES modules). Use it from ESM code.
+ * Like `dumps`, and first imports every ES module loaded so far to index its exports. `dumps` finds
+ * the module of an exported function itself, through the inspector; this also works where the
+ * inspector cannot answer synchronously, and indexes exported objects of modules none of whose
+ * functions were sent yet.
  */
 export async function dumpsAsync(value: unknown, options: DumpsOptions = {}): Promise<Buffer> {
   if (!isPlain(value)) await indexEsm(await loadedModuleUrls());

@@ -1,9 +1,7 @@
 // Whole-message memos for the commonest repeated message: one closure that captures only primitives
 // (`pool.map(x => x * k, …)`, a Process target). Such a message depends on nothing that can change
 // unseen, so the sender reuses its bytes and the receiver reuses its parsed (never mutated) graph.
-import { capturesSettled } from './captures';
-import type { FunctionRecord, ScopeRecord } from './encode';
-import { MARK, Tag } from './format';
+import { MARK, Tag, type FunctionRecord, type ScopeRecord } from './format';
 
 interface Sent {
   bytes: Buffer;
@@ -41,11 +39,12 @@ export function resend(fn: Function): Buffer | undefined {
 
 /**
  * Keeps `bytes` for the next dumps of `fn` when they can only ever come out the same: captured
- * bindings never reassigned and holding primitives, no `prototype` object whose contents may change.
+ * bindings never reassigned (`settled`, see captures.ts) and holding primitives, no `prototype`
+ * object whose contents may change.
  */
-export function rememberSent(fn: Function, root: unknown, functions: FunctionRecord[], scopes: ScopeRecord[], bytes: Buffer): void {
+export function rememberSent(fn: Function, settled: boolean, root: unknown, functions: FunctionRecord[], scopes: ScopeRecord[], bytes: Buffer): void {
   if (Object.hasOwn(fn, 'prototype') || !standalone(root, functions, scopes)) return;
-  if (functions[0]!.c >= 0 && !capturesSettled(fn)) return;
+  if (functions[0]!.c >= 0 && !settled) return;
   sent.set(fn, { bytes: Buffer.from(bytes), keys: Reflect.ownKeys(fn), name: fn.name });
 }
 
@@ -53,16 +52,15 @@ const received = new Map<string, unknown>();
 const RECEIVED_LIMIT = 256;
 /** Longer messages are rarely repeated verbatim, and hashing their text would cost more than it saves. */
 const RECEIVED_MAX_TEXT = 4096;
-let functionMessagePrefix: string | undefined;
+/** How a message whose root is function 0 begins. */
+const FUNCTION_MESSAGE_PREFIX = `[${JSON.stringify({ [MARK]: Tag.Function, i: 0 })},[`;
 
 /**
  * JSON.parse with a memo for standalone function messages, whose parsed graph the decoder never
  * mutates and so can be decoded again. Only short texts that begin as such a message are looked up.
  */
 export function parseGraph(text: string): unknown {
-  // How a message whose root is function 0 begins (computed late: format.ts imports this module).
-  functionMessagePrefix ??= `[${JSON.stringify({ [MARK]: Tag.Function, i: 0 })},[`;
-  const candidate = text.length <= RECEIVED_MAX_TEXT && text.startsWith(functionMessagePrefix);
+  const candidate = text.length <= RECEIVED_MAX_TEXT && text.startsWith(FUNCTION_MESSAGE_PREFIX);
   if (candidate) {
     const before = received.get(text);
     if (before !== undefined) return before;

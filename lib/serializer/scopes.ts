@@ -9,6 +9,12 @@ export interface ScopeEntry {
   readonly object: Record<string, unknown>;
 }
 
+/** A function's scope chain (innermost first, without the global scope) and where it was compiled. */
+export interface ScopeRead {
+  readonly entries: ScopeEntry[];
+  readonly location?: FunctionLocation;
+}
+
 /** Where V8 compiled a function: its script and the 0-based line/column of its start. */
 export interface FunctionLocation {
   readonly scriptId: string;
@@ -115,7 +121,7 @@ function withGroup<T>(read: () => T): T {
  * The function's scope chain without the global scope (globals are looked up on the receiver),
  * and where the function was compiled (read in the same round, it is free).
  */
-export function readScopes(fn: Function): { entries: ScopeEntry[]; location?: FunctionLocation } {
+export function readScopes(fn: Function): ScopeRead {
   return withGroup(() => {
     const parts = internals(fn);
     const location = parts.get('[[FunctionLocation]]')?.value as FunctionLocation | undefined;
@@ -128,23 +134,27 @@ export function readScopes(fn: Function): { entries: ScopeEntry[]; location?: Fu
   });
 }
 
+/** A script V8 has compiled: its id, its URL, and whether it is an ES module. */
+export interface ParsedScript {
+  readonly scriptId: string;
+  readonly url: string;
+  readonly isModule: boolean;
+}
+
 /**
- * The text of a script, through the Debugger domain, which is enabled only for this call:
- * `Debugger.enable` replays a scriptParsed event per loaded script (milliseconds, growing with their
- * number) and while it is on a `debugger` statement would pause; after disabling it, other code
+ * Runs `read` with the Debugger domain enabled for this call only: `Debugger.enable` replays a
+ * scriptParsed event per loaded script (milliseconds, growing with their number), handed to
+ * `onScript`, and while it is on a `debugger` statement would pause; after disabling it, other code
  * runs as fast as before (measured). Undefined when the inspector cannot answer synchronously.
  */
-export function readScript(scriptId: string): ScriptText | undefined {
+function withDebugger<T>(onScript: (script: ParsedScript) => void, read: () => T): T | undefined {
   session ??= connect();
-  let parsed: { url: string; isModule?: boolean } | undefined;
-  const onParsed = (event: inspector.InspectorNotification<inspector.Debugger.ScriptParsedEventDataType>): void => {
-    if (event.params.scriptId === scriptId) parsed = event.params;
-  };
+  const onParsed = ({ params }: inspector.InspectorNotification<inspector.Debugger.ScriptParsedEventDataType>): void =>
+    onScript({ scriptId: params.scriptId, url: params.url, isModule: params.isModule === true });
   session.on('Debugger.scriptParsed', onParsed);
   try {
     post('Debugger.enable', {});
-    const { scriptSource } = post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId });
-    return parsed ? { source: scriptSource, url: parsed.url, isModule: parsed.isModule === true } : undefined;
+    return read();
   } catch {
     return undefined;
   } finally {
@@ -152,6 +162,24 @@ export function readScript(scriptId: string): ScriptText | undefined {
     // Not through post(): even if enable was answered late, disable is queued after it.
     session.post('Debugger.disable');
   }
+}
+
+/** The text of script `scriptId` and how it was compiled (costs a replay, see withDebugger). */
+export function readScript(scriptId: string): ScriptText | undefined {
+  let parsed: ParsedScript | undefined;
+  const text = withDebugger(
+    (script) => {
+      if (script.scriptId === scriptId) parsed = script;
+    },
+    () => post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }).scriptSource,
+  );
+  return parsed && text !== undefined ? { source: text, url: parsed.url, isModule: parsed.isModule } : undefined;
+}
+
+/** Every script V8 has compiled so far (empty when the inspector cannot answer synchronously). */
+export function parsedScripts(): ParsedScript[] {
+  const scripts: ParsedScript[] = [];
+  return withDebugger((script) => scripts.push(script), () => scripts) ?? [];
 }
 
 export function readBound(fn: Function): BoundParts | undefined {

@@ -14,4 +14,15 @@ function double(x) {
   return x * 2;
 }
 
-module.exports = { Temperature, double };
+class Shape {
+  constructor(side) {
+    this.side = side;
+  }
+  area() {
+    return this.side * this.side;
+  }
+}
+
+class Oops extends TypeError {}
+
+module.exports = { Temperature, double, Shape, Oops };
