@@ -45,7 +45,7 @@ function addMembers(owner: unknown, make: (keys: string[]) => Ref, keys: string[
  * `__vitest_required__` holds builtin modules), which a fresh child lacks.
  */
 const NODE_GLOBALS = [
-  'global', 'process', 'Buffer', 'clearImmediate', 'setImmediate', 'clearInterval', 'clearTimeout', 'setInterval',
+  'process', 'Buffer', 'clearImmediate', 'setImmediate', 'clearInterval', 'clearTimeout', 'setInterval',
   'setTimeout', 'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'fetch', 'performance', 'crypto', 'navigator',
   'URL', 'URLSearchParams', 'URLPattern', 'DOMException', 'AbortController', 'AbortSignal', 'Event', 'EventTarget',
   'CustomEvent', 'MessageEvent', 'CloseEvent', 'TextEncoder', 'TextDecoder', 'TextEncoderStream', 'TextDecoderStream',
@@ -62,6 +62,8 @@ function indexGlobals(): void {
   // Builtin modules first: a value reachable both ways (Buffer, a module a host keeps in a global)
   // is found by its module.
   for (const name of BUILTINS) addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
+  // The global object itself, not through `global` or `globalThis`: its members include the host's.
+  add(globalThis, ['g', []]);
   const language = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
   for (const key of [...language, ...NODE_GLOBALS]) {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
