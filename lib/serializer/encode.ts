@@ -355,7 +355,11 @@ export class Encoder {
     // the same read then serves its captured values.
     let scopes: ScopeRead | undefined;
     const ref = lookup(fn, () => {
-      scopes = readScopes(fn);
+      try {
+        scopes = readScopes(fn);
+      } catch {
+        return undefined; // an inspector that answers late: only a function that captures needs it (below)
+      }
       return scopes.location && { scriptId: scopes.location.scriptId, inModule: scopes.entries.at(-1)?.description === 'Module' };
     });
     if (ref) return this.remember(fn, marker(Tag.Ref, { r: ref }));
