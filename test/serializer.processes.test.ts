@@ -1,6 +1,6 @@
-// The serializer as users meet it: scripts in test/helpers/programs run as `node <script> <method>`,
-// sending their functions, classes and errors into Process children and pool workers under every
-// start method, and print what came back as JSON lines.
+// The serializer as users meet it, under every start method: scripts in test/helpers/programs run as
+// `node <script> <method>`, sending their functions, classes and errors into Process children and
+// pool workers and printing what came back as JSON lines; and targets written in this (vitest) file.
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
