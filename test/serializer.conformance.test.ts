@@ -99,9 +99,12 @@ add('closure over another closure and an object', (i: number) => inner.outerFn(i
 
 // --- modules and globals by reference ---
 const usesFs = () => fs;
-add('captured module namespace is the receiver module', usesFs, (f) => f() === process.getBuiltinModule('fs'), true);
+add('captured module namespace is a namespace over the receiver module', usesFs, (f) => [f().readFileSync === process.getBuiltinModule('fs').readFileSync, f().default === process.getBuiltinModule('fs'), f() === f()], [true, true, true]);
 add('captured builtin export is the receiver function', () => readFileSync, (f) => f() === process.getBuiltinModule('fs').readFileSync, true);
 add('globals by reference', [Math.max, JSON, Array.prototype.map], (v) => [v[0] === Math.max, v[1] === JSON, v[2] === Array.prototype.map], [true, true, true]);
+const hostGlobal = ((globalThis as Record<string, unknown>).mpHostDefined = { set: 'by the host' });
+const globalObject = globalThis;
+add("a host's own global travels by value (the receiver lacks it), the global object by reference", () => [hostGlobal, globalObject], (f) => [f()[0], f()[1] === globalThis, 'mpHostDefined' in globalThis], [{ set: 'by the host' }, true, false]);
 add('export of an importable module by reference', helperTypes.double, (f) => [f(21), f.name], [42, 'double']);
 
 // --- classes and instances ---

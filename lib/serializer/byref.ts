@@ -4,6 +4,7 @@ import { builtinModules, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as types from 'node:util/types';
+import * as vm from 'node:vm';
 import { SerializationError } from '../errors';
 import type { Ref } from './format';
 import { parsedScripts } from './scopes';
@@ -38,8 +39,33 @@ function addMembers(owner: unknown, make: (keys: string[]) => Ref, keys: string[
   }
 }
 
+/**
+ * The globals Node itself defines (20–24), beside the language's own. Only these, and the language's,
+ * are paths a receiver is sure to have: a host such as a test runner adds globals of its own (vitest's
+ * `__vitest_required__` holds builtin modules), which a fresh child lacks.
+ */
+const NODE_GLOBALS = [
+  'process', 'Buffer', 'clearImmediate', 'setImmediate', 'clearInterval', 'clearTimeout', 'setInterval',
+  'setTimeout', 'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'fetch', 'performance', 'crypto', 'navigator',
+  'URL', 'URLSearchParams', 'URLPattern', 'DOMException', 'AbortController', 'AbortSignal', 'Event', 'EventTarget',
+  'CustomEvent', 'MessageEvent', 'CloseEvent', 'TextEncoder', 'TextDecoder', 'TextEncoderStream', 'TextDecoderStream',
+  'CompressionStream', 'DecompressionStream', 'TransformStream', 'TransformStreamDefaultController', 'WritableStream',
+  'WritableStreamDefaultController', 'WritableStreamDefaultWriter', 'ReadableStream', 'ReadableStreamDefaultReader',
+  'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController',
+  'ReadableStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'BroadcastChannel',
+  'MessageChannel', 'MessagePort', 'Blob', 'File', 'FormData', 'Headers', 'Request', 'Response', 'WebSocket',
+  'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure', 'PerformanceObserver',
+  'PerformanceObserverEntryList', 'PerformanceResourceTiming', 'Navigator', 'Crypto', 'CryptoKey', 'SubtleCrypto',
+];
+
 function indexGlobals(): void {
-  for (const key of Object.getOwnPropertyNames(globalThis)) {
+  // Builtin modules first: a value reachable both ways (Buffer, a module a host keeps in a global)
+  // is found by its module.
+  for (const name of BUILTINS) addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
+  // The global object itself, not through `global` or `globalThis`: its members include the host's.
+  add(globalThis, ['g', []]);
+  const language = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
+  for (const key of [...language, ...NODE_GLOBALS]) {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
     if (!descriptor || !('value' in descriptor) || key === 'globalThis') continue;
     // Constructors, their statics and prototypes (with methods); namespaces such as Math and JSON.
@@ -53,7 +79,6 @@ function indexGlobals(): void {
     TypedArray: Object.getPrototypeOf(Uint8Array),
   };
   for (const [name, value] of Object.entries(intrinsics)) add(value, ['g', ['%' + name]]);
-  for (const name of BUILTINS) addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
 }
 
 const nodeRequire = createRequire(__filename);
@@ -107,12 +132,29 @@ export function lookup(value: object, originOf?: () => FunctionOrigin | undefine
     if (origin?.inModule && indexModuleScript(origin.scriptId)) ref = index.get(value);
     if (ref === undefined) unexported.add(value);
   }
-  // `import * as fs from 'node:fs'`: a builtin's namespace stands for its CommonJS exports.
+  // `import * as fs from 'node:fs'`: a builtin's namespace, rebuilt from its CommonJS exports.
   if (ref === undefined && typeof value === 'object' && types.isModuleNamespaceObject(value)) {
-    const cjs = index.get((value as { default?: unknown }).default);
-    if (cjs?.[0] === 'm' && cjs[2].length === 0) ref = cjs;
+    const cjs = namespaceRef(index.get((value as { default?: unknown }).default));
+    if (cjs?.[0] === 'm') ref = cjs;
   }
   return ref;
+}
+
+/** The step after a module that asks for a namespace over its CommonJS exports (see namespaceOf). */
+export const NAMESPACE = '%namespace';
+
+/** For the reference of a module's exports, the reference of a namespace over them. */
+export function namespaceRef(exportsRef: Ref | undefined): Ref | undefined {
+  if (exportsRef === undefined || (exportsRef[0] !== 'm' && exportsRef[0] !== 'f') || exportsRef[2].length > 0) return undefined;
+  return [exportsRef[0], exportsRef[1], [NAMESPACE]];
+}
+
+/**
+ * What `import * as ns` of a CommonJS module gives: its exports, and the whole exports object as
+ * `default` (code compiled by a test runner reads `ns.default.x` for `import m from`).
+ */
+function namespaceOf(exports: object): object {
+  return Object.freeze(Object.assign(Object.create(null) as object, exports, { default: exports, [Symbol.toStringTag]: 'Module' }));
 }
 
 function indexModule(file: string, namespace: Record<string, unknown>): void {
@@ -163,6 +205,18 @@ export async function indexEsm(urls: Iterable<string>): Promise<void> {
   }
 }
 
+/** Symbol.iterator, Symbol.toStringTag, …: the same in every realm and process, found by name. */
+const wellKnownSymbols = new Map<symbol, Ref>(
+  Object.getOwnPropertyNames(Symbol)
+    .filter((name) => typeof (Symbol as unknown as Record<string, unknown>)[name] === 'symbol')
+    .map((name) => [(Symbol as unknown as Record<string, symbol>)[name]!, ['g', ['Symbol', name]]]),
+);
+
+/** The reference for a well-known symbol (a global), undefined for any other symbol. */
+export function symbolRef(symbol: symbol): Ref | undefined {
+  return wellKnownSymbols.get(symbol);
+}
+
 const resolved = new Map<string, unknown>();
 
 function walk(root: unknown, keys: readonly string[], what: string): unknown {
@@ -189,10 +243,10 @@ export function resolve(ref: Ref): unknown {
         break;
       }
       case 'm':
-        value = walk(nodeRequire(ref[1]), ref[2], `module '${ref[1]}'`);
-        break;
       case 'f':
-        value = ref[2][0] === '%module' ? nodeRequire.cache[ref[1]] ?? (nodeRequire(ref[1]), nodeRequire.cache[ref[1]]) : walk(nodeRequire(ref[1]), ref[2], `module '${ref[1]}'`);
+        if (ref[2][0] === NAMESPACE) value = namespaceOf(nodeRequire(ref[1]) as object);
+        else if (ref[2][0] === '%module') value = nodeRequire.cache[ref[1]] ?? (nodeRequire(ref[1]), nodeRequire.cache[ref[1]]);
+        else value = walk(nodeRequire(ref[1]), ref[2], `module '${ref[1]}'`);
         break;
       case 'r':
         value = createRequire(ref[1]);

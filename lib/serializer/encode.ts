@@ -7,7 +7,7 @@ import { Stream } from 'node:stream';
 import * as types from 'node:util/types';
 import { MessagePort, Worker } from 'node:worker_threads';
 import { analyze, type FunctionAnalysis } from './analyze';
-import { lookup } from './byref';
+import { lookup, NAMESPACE, namespaceRef, symbolRef } from './byref';
 import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
@@ -101,6 +101,14 @@ export function plainCodec(value: unknown): number | null {
 
 const marker = (tag: Tag, fields: object): Record<string, unknown> => ({ [MARK]: tag, ...fields });
 
+/** A Symbol.for() symbol travels by its key, a well-known one by reference; undefined for a unique symbol. */
+function symbolMarker(symbol: symbol): Record<string, unknown> | undefined {
+  const key = Symbol.keyFor(symbol);
+  if (key !== undefined) return marker(Tag.Symbol, { k: key });
+  const ref = symbolRef(symbol);
+  return ref && marker(Tag.Ref, { r: ref });
+}
+
 const sources = new WeakMap<Function, string>();
 
 /** A function's source text, kept per function (it never changes): the same string also hashes once in analyze(). */
@@ -136,9 +144,9 @@ export class Encoder {
       case 'function':
         return this.encodeFunction(value);
       case 'symbol': {
-        const key = Symbol.keyFor(value);
-        if (key === undefined) throw new Refusal(`${String(value)} is a unique symbol; only Symbol.for() symbols can be sent`);
-        return marker(Tag.Symbol, { k: key });
+        const out = symbolMarker(value);
+        if (!out) throw new Refusal(`${String(value)} is a unique symbol; only Symbol.for() and well-known symbols can be sent`);
+        return out;
       }
       case 'number':
         if (!Number.isFinite(value) || Object.is(value, -0)) this.jsonSafe = false;
@@ -320,9 +328,8 @@ export class Encoder {
       if (skip?.(key, descriptor)) continue;
       let wireKey: unknown = key;
       if (typeof key === 'symbol') {
-        const registered = Symbol.keyFor(key);
-        if (registered === undefined) throw new Refusal(`its property key ${String(key)} is a unique symbol; only Symbol.for() keys can be sent`);
-        wireKey = marker(Tag.Symbol, { k: registered });
+        wireKey = symbolMarker(key);
+        if (!wireKey) throw new Refusal(`its property key ${String(key)} is a unique symbol; only Symbol.for() and well-known symbol keys can be sent`);
       }
       const step = (): string => keyStep(key);
       if ('value' in descriptor && descriptor.writable && descriptor.enumerable && descriptor.configurable) {
@@ -348,7 +355,11 @@ export class Encoder {
     // the same read then serves its captured values.
     let scopes: ScopeRead | undefined;
     const ref = lookup(fn, () => {
-      scopes = readScopes(fn);
+      try {
+        scopes = readScopes(fn);
+      } catch {
+        return undefined; // an inspector that answers late: only a function that captures needs it (below)
+      }
       return scopes.location && { scriptId: scopes.location.scriptId, inModule: scopes.entries.at(-1)?.description === 'Module' };
     });
     if (ref) return this.remember(fn, marker(Tag.Ref, { r: ref }));
@@ -509,12 +520,15 @@ function requireFunctionRef(fn: Function): Ref | undefined {
   return ['r', main ?? `${process.cwd()}/`];
 }
 
-/** A Proxy is refused unless it wraps a module that goes by reference (test runners proxy imports). */
+/**
+ * A Proxy is refused unless it wraps a module that goes by reference: test runners proxy imports,
+ * over a namespace of their own whose `default` is a CommonJS module's exports.
+ */
 function proxiedModule(proxy: object): Ref {
   const target = readProxyTarget(proxy);
   if (typeof target === 'object' && target !== null) {
-    const ref = lookup(target) ?? lookup((target as { default?: object }).default ?? {});
-    if (ref && (ref[0] === 'm' || ref[0] === 'f') && ref[2].length === 0) return ref;
+    const ref = lookup(target) ?? namespaceRef(lookup((target as { default?: object }).default ?? {}));
+    if (ref && (ref[0] === 'm' || ref[0] === 'f') && (ref[2].length === 0 || ref[2][0] === NAMESPACE)) return ref;
   }
   throw new Refusal('it is a Proxy, whose handler cannot be read');
 }

@@ -10,7 +10,8 @@ type FnKind = 'decl' | 'arrow' | 'method' | 'class' | 'generator';
 
 interface Binding {
   name: string;
-  type: VarType | 'hook';
+  /** A hook is a `let` that a nested scope points at one of its functions; a table holds a function as `.g`. */
+  type: VarType | 'hook' | 'table';
   mutable: boolean;
 }
 
@@ -90,6 +91,9 @@ export function generateProgram(pick: Pick): Program {
         case 'hook':
           if (calls.left-- <= 0) return '1';
           return `(n > 0 && ${b.name} ? ${b.name}(n - 1) : -1)`;
+        case 'table':
+          if (calls.left-- <= 0) return '2';
+          return `(n > 0 ? ${b.name}.g(n - 1) : 0)`;
       }
     }
     if (choice < 8 && fns.length > 0 && calls.left-- > 0) return `(n > 0 ? ${call(oneOf(fns), 'n - 1')} : 0)`;
@@ -153,7 +157,12 @@ export function generateProgram(pick: Pick): Program {
     }
     const count = 1 + pick(3);
     for (let k = 0; k < count; k++) scope.fns.push({ name: `f${fnCount++}`, kind: oneOf(FN_KINDS) });
+    // A captured object holding a function: defined after the functions, read by them at call time.
+    const tableTargets = visibleFns(scope).filter((fn) => fn.kind === 'decl' || fn.kind === 'arrow');
+    const table = tableTargets.length > 0 && chance(35) ? { name: `t${id}`, target: oneOf(tableTargets) } : undefined;
+    if (table) scope.bindings.push({ name: table.name, type: 'table', mutable: false });
     scope.fns.forEach((fn, k) => lines.push(defineFn(fn, scope, k === 0)));
+    if (table) lines.push(`const ${table.name} = { g: ${table.target.name} };`);
     const children = depth < MAX_DEPTH ? pick(3) : 0;
     for (let k = 0; k < children; k++) {
       const kind = pick(4);

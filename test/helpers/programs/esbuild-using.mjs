@@ -2,12 +2,12 @@
 //   // A TypeScript user's script with `using` in a Process target and a Pool task (argv[2]: start method).
 //   import { basename } from 'node:path';
 //   import { getContext, Lock, Queue } from '../../../dist/esm/index.mjs';
-//   
+//
 //   export function target(lock: Lock, queue: Queue, p: string): void {
 //     using _held = lock.hold();
 //     queue.put('target:' + basename(p));
 //   }
-//   
+//
 //   export function task(p: string): string {
 //     const log: string[] = [];
 //     {
@@ -16,7 +16,7 @@
 //     }
 //     return log.join(',');
 //   }
-//   
+//
 //   const ctx = getContext(process.argv[2] as 'spawn');
 //   const lock = new Lock();
 //   const queue = new Queue();
