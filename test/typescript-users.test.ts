@@ -75,10 +75,12 @@ const PROGRAMS: Record<string, Program> = {
   'using-task': { source: () => USING_TASK, expected: JSON.stringify(['ran 1 disposed', 'ran 2 disposed', 'ran 3 disposed']) },
 };
 
-/** The program with its start method switched, as a user edits `getContext('fork')`. */
+const CONTEXT_CALL = /getContext\('(?:fork|spawn|forkserver)'\)/g;
+
+/** The program with its start method switched, as a user edits `getContext('forkserver')`. */
 function withMethod(source: string, method: Method): string {
-  if (!source.includes(`getContext('fork')`)) throw new Error(`expected getContext('fork') in:\n${source}`);
-  return source.replaceAll(`getContext('fork')`, `getContext('${method}')`);
+  if (source.search(CONTEXT_CALL) < 0) throw new Error(`expected getContext('<method>') in:\n${source}`);
+  return source.replace(CONTEXT_CALL, `getContext('${method}')`);
 }
 
 let work: string;
