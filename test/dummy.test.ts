@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
 const dummy = createRequire(import.meta.url)(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
-const { BrokenPoolError } = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
+const { BrokenPoolError, getContext } = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
 const { ThreadPool, Pool, Process, Lock, Event, Value, Queue, JoinableQueue, taskSignal } = dummy;
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -84,6 +84,26 @@ describe('ThreadPool', () => {
     pool.close();
     pool.join();
     expect(result.get()).toEqual([0, 1, 2]);
+  });
+
+  // As CPython's, join returns once the threads have exited: fork refuses while one is alive.
+  it.each([
+    ['close', 'join'],
+    ['close', 'joinAsync'],
+    ['terminate', 'join'],
+    ['terminate', 'joinAsync'],
+  ] as const)('%s, then %s: a fork Process started right after is never refused (20 times)', async (end, join) => {
+    for (let i = 0; i < 20; i++) {
+      const threads = new ThreadPool(2);
+      expect(threads.map((x: number) => x * 2, [1, 2, 3])).toEqual([2, 4, 6]);
+      threads[end]();
+      if (join === 'join') threads.join();
+      else await threads.joinAsync();
+      const child = new (getContext('fork').Process)({ target: () => undefined });
+      child.start();
+      await child.joinAsync();
+      expect(child.exitcode).toBe(0);
+    }
   });
 });
 

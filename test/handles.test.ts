@@ -1,7 +1,9 @@
 // Every handle type decodes in every receiver, whatever that process imported itself: a child of
-// every start method (args and Connection messages), a program that imported only the root, a
-// ThreadPool's worker thread and a dummy Process's thread. The package is the built one (dist/), as a user loads it.
+// every start method (args and Connection messages), a program that imported only the root or only
+// one subpath (by the package's name, with require and with import), a ThreadPool's worker thread
+// and a dummy Process's thread. The package is the built one (dist/), as a user loads it.
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +13,7 @@ const load = createRequire(import.meta.url);
 const mp = load(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
 const { ShareableList, SharedMemory } = load(path.join(root, 'dist/shared-memory.js')) as typeof import('../lib/shared-memory');
 const { Process: ThreadProcess, ThreadPool } = load(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
+const { dumps } = load(path.join(root, 'dist/serializer/index.js')) as typeof import('../lib/serializer/index');
 
 type SharedMemoryT = InstanceType<typeof SharedMemory>;
 type ShareableListT = InstanceType<typeof ShareableList>;
@@ -68,6 +71,45 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('%s', (method) => {
   it('a program that imported only the root decodes the shared memory its child sends', () => {
     const out = execFileSync(process.execPath, [path.join(__dirname, 'helpers/root-only-receiver.cjs'), method], { encoding: 'utf8', timeout: 60_000 });
     expect(JSON.parse(out)).toEqual(['SharedMemory', 42, 'ShareableList', 7, 'seven']);
+  });
+
+  // The child of a program that loaded the root sends them; the receiver and that child both use them.
+  it.each([
+    ['subpath-receiver.cjs', 'multiprocess/connection'],
+    ['subpath-receiver.mjs', 'multiprocess/connection'],
+    ['subpath-receiver.cjs', 'multiprocess/serializer'],
+    ['subpath-receiver.mjs', 'multiprocess/serializer'],
+  ])('%s importing only %s receives a SharedMemory, a Lock and a Queue and uses them', (program, specifier) => {
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'helpers', program), specifier, method], { encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out)).toEqual({
+      received: ['SharedMemory', 'Lock', 'Queue'],
+      acquired: true,
+      sender: { got: 'from the receiver', seen: 42 },
+      exitcode: 0,
+    });
+  });
+});
+
+// Entry points that cannot receive anything themselves (shared-memory, managers) must still make the
+// program able to: each is loaded alone, then the serializer's own module (not its entry) decodes.
+const entries = Object.keys((JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports)
+  .filter((key) => key !== './package.json')
+  .map((key) => path.posix.join('multiprocess', key));
+describe.each(entries)('%s alone', (specifier) => {
+  it.each(['require', 'import'] as const)('decodes every handle that needs no descriptor (loaded with %s)', (how) => {
+    const handles = [
+      segment(1), list([1]), new mp.Lock(), new mp.RLock(), new mp.Semaphore(), new mp.BoundedSemaphore(), new mp.Condition(),
+      new mp.Event(), new mp.Barrier(2), new mp.Queue(), new mp.JoinableQueue(), new mp.SimpleQueue(),
+      new mp.Value('i', 1), new mp.Array('i', 2), new mp.RawValue('i', 3), mp.RawArray('i', 4),
+    ];
+    const decoder = JSON.stringify(path.join(root, 'dist/serializer/index.js'));
+    const decode = `const { loads } = process.getBuiltinModule('node:module').createRequire(${decoder})(${decoder});
+      const handles = loads(Buffer.from(process.argv.at(-1), 'base64'));
+      process.stdout.write(JSON.stringify(handles.map((handle) => handle.constructor.name)));`;
+    const script = how === 'require' ? `require('${specifier}'); ${decode}` : `import '${specifier}'; ${decode}`;
+    const args = how === 'require' ? ['-e', script] : ['--input-type=module', '-e', script];
+    const out = execFileSync(process.execPath, [...args, dumps(handles).toString('base64')], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(out)).toEqual(handles.map((handle) => handle.constructor.name));
   });
 });
 

@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { NotImplementedError } from '../errors';
 import { native } from '../native';
 import { Pool as ProcessPool, type PoolOptions, type WorkerHandle, type WorkerTransport } from '../pool';
-import { closeThreadFd, POOL_THREAD_KEY, ThreadLife, type PoolThreadData } from '../pool-worker';
+import { awaitThreadGone, closeThreadFd, POOL_THREAD_KEY, POOL_THREAD_WORDS, ThreadLife, type PoolThreadData } from '../pool-worker';
+import { deadlineOf, remainingMs } from '../util';
 
 // The thread entry is the built pool-worker.js (a thread cannot run a .ts file by itself).
 const WORKER_FILE = path.join(__dirname, '..', 'pool-worker.js');
@@ -37,10 +38,13 @@ class ThreadHandle implements WorkerHandle {
     return this.killed ? 'termination' : `exit code ${Atomics.load(this.data.state, 1)}`;
   }
   join(timeoutMs: number): boolean {
+    const deadline = deadlineOf(timeoutMs);
     // A terminated thread runs no exit handler; V8 tears it down without our help.
-    if (this.killed) return true;
-    Atomics.wait(this.data.state, 0, 0, timeoutMs < 0 ? undefined : timeoutMs);
-    return Atomics.load(this.data.state, 0) === 1;
+    if (!this.killed) {
+      Atomics.wait(this.data.state, 0, 0, remainingMs(deadline));
+      if (Atomics.load(this.data.state, 0) !== 1) return false;
+    }
+    return awaitThreadGone(this.data, deadline);
   }
   joinAsync(): Promise<void> {
     return this.ended;
@@ -52,7 +56,7 @@ class ThreadTransport implements WorkerTransport {
   readonly acceptFd = -1;
   start(): WorkerHandle {
     const [ours, theirs] = native.socketPair();
-    const data: PoolThreadData = { fd: theirs, state: new Int32Array(new SharedArrayBuffer(12)) };
+    const data: PoolThreadData = { fd: theirs, state: new Int32Array(new SharedArrayBuffer(POOL_THREAD_WORDS * 4)) };
     const worker = new Worker(WORKER_FILE, { workerData: { [POOL_THREAD_KEY]: data } });
     // Idle threads do not keep the process alive; pending work does (the pool watches their sockets).
     worker.unref();
