@@ -8,10 +8,8 @@
 
 #include <cmath>
 #include <condition_variable>
-#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "bell.h"
 #include "errors.h"
@@ -173,31 +171,20 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
   }
 
   explicit CondWatcher(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<CondWatcher>(info), state_(CondArg(info, 0)), mapping_(Segment::From(info[0])->mapping()) {
-    Napi::Env env = info.Env();
-    if (!info[2].IsFunction()) ThrowType(env, "CondWatcher callback must be a function");
-    std::shared_ptr<std::atomic<bool>> finalized = finalized_;
-    delivered_cb_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "mpjs-condition-watch", 0, 1,
-                                                  [finalized](Napi::Env) { finalized->store(true); });
-    delivered_cb_.Unref(env);
-    owner_pid_ = getpid();
-    thread_ = std::thread([this] {
-      Run();
-      exited_.store(true);
-    });
-    CountWatcherThread(1);
+      : Napi::ObjectWrap<CondWatcher>(info),
+        state_(CondArg(info, 0)),
+        thread_(info, 2, "CondWatcher", "mpjs-condition-watch", &state_->wakeups.value, Segment::From(info[0])->mapping()) {
+    thread_.Start([this] { Run(); });
   }
-
-  ~CondWatcher() override { Stop(); }
 
  private:
   void Run() {
     for (;;) {
       bool took = false;
       {
-        std::unique_lock<std::mutex> lock(mutex_);
-        waiting_cv_.wait(lock, [this] { return waiting_ > 0 || stopping_.load(); });
-        if (stopping_) return;
+        std::unique_lock<std::mutex> lock(thread_.mutex());
+        thread_.work_cv().wait(lock, [this] { return waiting_ > 0 || thread_.stopping(); });
+        if (thread_.stopping()) return;
         if (TryTake(&state_->wakeups) != kBusy) {
           waiting_--;
           delivered_++;
@@ -206,11 +193,11 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
       }
       if (took) {
         Acknowledge(state_);
-        delivered_cb_.NonBlockingCall();
+        thread_.Call();
         continue;
       }
       ParkCounted(&state_->wakeups.value, 0, &state_->wakeups.sleepers, -1);
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<std::mutex> lock(thread_.mutex());
       // The wake that reached this thread may have been meant for a sleeper elsewhere: pass it on.
       if (waiting_ == 0 && state_->wakeups.value.load() > 0 && state_->wakeups.sleepers.load() > 0)
         WakeWord(&state_->wakeups.value, 1);
@@ -218,20 +205,20 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
   }
 
   Napi::Value Enter(const Napi::CallbackInfo& info) {
-    if (stopping_) throw Napi::Error::New(info.Env(), "the condition watcher is closed");
-    delivered_cb_.Ref(info.Env());
+    if (thread_.stopping()) throw Napi::Error::New(info.Env(), "the condition watcher is closed");
+    thread_.Ref(info.Env());
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<std::mutex> lock(thread_.mutex());
       waiting_++;
     }
-    waiting_cv_.notify_one();
+    thread_.work_cv().notify_one();
     return info.Env().Undefined();
   }
 
   // leave() -> 1: a token taken for this process is the leaver's (woken); 0: withdrawn;
   // -1: a notify claimed every sleeper left, so the leaver stays until its token is delivered.
   Napi::Value Leave(const Napi::CallbackInfo& info) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(thread_.mutex());
     if (delivered_ > 0) {
       delivered_--;
       return Napi::Number::New(info.Env(), 1);
@@ -245,45 +232,21 @@ class CondWatcher : public Napi::ObjectWrap<CondWatcher> {
   }
 
   Napi::Value Deliveries(const Napi::CallbackInfo& info) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(thread_.mutex());
     const int32_t count = delivered_;
     delivered_ = 0;
     return Napi::Number::New(info.Env(), count);
   }
 
   Napi::Value Idle(const Napi::CallbackInfo& info) {
-    if (!stopping_) delivered_cb_.Unref(info.Env());
+    thread_.Unref(info.Env());
     return info.Env().Undefined();
   }
 
-  void Stop() {
-    if (stopping_.exchange(true)) return;
-    if (getpid() != owner_pid_) {
-      // A fork child inherits this object but not its thread (see WatcherThread::Stop).
-      thread_.detach();
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-    }
-    waiting_cv_.notify_one();
-    JoinWatcherThread(thread_, exited_, &state_->wakeups.value);
-    CountWatcherThread(-1);
-    if (!finalized_->load()) delivered_cb_.Release();
-  }
-
   CondState* state_;
-  std::shared_ptr<Mapping> mapping_;
-  Napi::ThreadSafeFunction delivered_cb_;
-  std::shared_ptr<std::atomic<bool>> finalized_ = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable waiting_cv_;
   int32_t waiting_ = 0;    // local waiters still without a token
   int32_t delivered_ = 0;  // tokens taken for local waiters, not yet handed to them
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> exited_{false};
-  pid_t owner_pid_ = 0;
+  CallbackThread thread_;  // last: destroyed first, it joins the thread before what the thread uses goes
 };
 
 }  // namespace
