@@ -377,12 +377,17 @@ class SentinelWatch : public Napi::ObjectWrap<SentinelWatch> {
  private:
   static void OnReady(uv_poll_t* handle, int, int) {
     auto* self = static_cast<SentinelWatch*>(handle->data);
-    Napi::HandleScope scope(self->env_);
     self->Stop();
-    Napi::Function callback = self->callback_.Value();
-    self->callback_.Reset();
-    self->Unref();
-    CallFromLoop(self->env_, callback);
+    // A loop callback must not throw (std::terminate): when JS cannot run (a Worker being
+    // terminated), nobody is left to tell.
+    try {
+      Napi::HandleScope scope(self->env_);
+      Napi::Function callback = self->callback_.Value();
+      self->callback_.Reset();
+      self->Unref();
+      CallFromLoop(self->env_, callback);
+    } catch (const Napi::Error&) {
+    }
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

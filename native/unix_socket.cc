@@ -674,7 +674,21 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   }
 
   static void OnPoll(uv_poll_t* handle, int status, int events) {
-    static_cast<FdWatcher*>(handle->data)->Step(status);
+    auto* self = static_cast<FdWatcher*>(handle->data);
+    // A loop callback must not throw (std::terminate): an error of the read itself (a peer's
+    // frame too large to allocate) goes to the waiting read; when JS cannot run at all (a Worker
+    // being terminated) nobody is left to tell, and the read just stops.
+    try {
+      self->Step(status);
+    } catch (const Napi::Error& error) {
+      try {
+        Napi::HandleScope scope(self->env_);
+        self->Finish(error.Value(), self->env_.Undefined());
+      } catch (const Napi::Error&) {
+        self->mode_ = Mode::kIdle;
+        if (self->handle_ != nullptr) uv_poll_stop(self->handle_);
+      }
+    }
   }
 
   // Reads what is available without ever blocking: the first read follows a readiness event,

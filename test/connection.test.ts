@@ -98,6 +98,19 @@ describe('Pipe and Connection bytes', () => {
     expect(() => b.recvBytes()).toThrow(/closed/);
   });
 
+  it("a peer's header announcing a message too large to allocate fails the read; it never aborts the process", async () => {
+    // A long header (-1, then a 64-bit length) of 2^50 bytes, written by hand as a hostile peer would.
+    const header = Buffer.alloc(12);
+    header.writeInt32BE(-1, 0);
+    header.writeBigUInt64BE(1n << 50n, 4);
+    const [a, b] = pipe();
+    fs.writeSync(a.fileno(), header);
+    await expect(b.recvBytesAsync()).rejects.toThrow(/larger than/);
+    const [c, d] = pipe();
+    fs.writeSync(c.fileno(), header);
+    expect(() => d.recvBytes()).toThrow(/larger than/);
+  });
+
   it('raises EOFError once the peer closed and nothing is left, blocking and async', async () => {
     const [a, b] = pipe();
     a.sendBytes(Buffer.from('last'));
