@@ -20,6 +20,11 @@ export interface FunctionAnalysis {
   readonly isArrow: boolean;
   /** Names the function reads from enclosing scopes (globals included). */
   readonly free: readonly string[];
+  /**
+   * Those of `free` read in computed member keys, which run only where the class or literal is
+   * defined: V8 keeps such a variable in no closure unless code that runs later reads it too.
+   */
+  readonly keyFree: readonly string[];
   /** The source to compile: for a class, its `extends` clause is replaced by `extends null`. */
   readonly source: string;
   readonly usesSuper: boolean;
@@ -116,7 +121,7 @@ function analyzeUncached(source: string): FunctionAnalysis {
     const refusal = /\bnew\s*\.\s*target\b/.test(source)
       ? "it is an arrow function using the lexical 'new.target'"
       : `its source could not be parsed (${(error as Error).message})`;
-    return { form: 'expression', isClass: false, isArrow: true, free: [], source, usesSuper: false, hasPrivate: false, refusal };
+    return { form: 'expression', isClass: false, isArrow: true, free: [], keyFree: [], source, usesSuper: false, hasPrivate: false, refusal };
   }
   const { program, fn, form, offset, sourceType } = parsed;
   const manager = parsers().eslintScope.analyze(program as unknown as ESTree.Program, { ecmaVersion: 2022, sourceType });
@@ -138,7 +143,19 @@ function analyzeUncached(source: string): FunctionAnalysis {
     if (heritage) text = `${source.slice(0, heritage.start - offset)}null${source.slice(heritage.end - offset)}`;
   }
   const refusal = findRefusal(fn, isArrow, free);
-  return { form, isClass, isArrow, free: isClass ? free.filter((name) => !isHeritageOnly(fn, name)) : free, source: text, usesSuper, hasPrivate, refusal };
+  const keys = computedKeys(program, fn, isClass);
+  const keyFree = [...new Set(manager.globalScope!.through.filter((ref) => keys.some((k) => ref.identifier.range![0] >= k.start && ref.identifier.range![1] <= k.end)).map((ref) => ref.identifier.name))];
+  return { form, isClass, isArrow, free: isClass ? free.filter((name) => !isHeritageOnly(fn, name)) : free, keyFree, source: text, usesSuper, hasPrivate, refusal };
+}
+
+/** The computed keys evaluated with the class or method-holding literal itself (members' keys, not nested code's). */
+function computedKeys(program: acorn.Program, fn: Node, isClass: boolean): { start: number; end: number }[] {
+  const members = isClass
+    ? (fn as unknown as ESTree.ClassExpression).body.body
+    : ((program.body[0] as unknown as ESTree.ExpressionStatement).expression as ESTree.Expression).type === 'ObjectExpression'
+      ? ((program.body[0] as unknown as ESTree.ExpressionStatement).expression as ESTree.ObjectExpression).properties
+      : [];
+  return members.flatMap((member) => ('computed' in member && member.computed ? [member.key as unknown as { start: number; end: number }] : []));
 }
 
 /** A name used only in the `extends` clause is not read from scope (the superclass is sent itself). */

@@ -375,7 +375,7 @@ export class Encoder {
     this.functions.push(record);
     const out = marker(Tag.Function, { i: index });
     this.memo.set(fn, out);
-    if (analysis.free.length > 0) record.c = this.encodeScopes(capturedScopes(fn, source, analysis.free, scopes), analysis);
+    if (analysis.free.length > 0) record.c = this.encodeScopes(fn, capturedScopes(fn, source, analysis.free, scopes), analysis);
     if (analysis.isClass && analysis.source !== source) record.sp = this.child(Object.getPrototypeOf(fn), '<superclass>');
     const nameProperty = Object.getOwnPropertyDescriptor(fn, 'name');
     if (typeof nameProperty?.value === 'string' && !nameProperty.writable && !nameProperty.enumerable && nameProperty.configurable) record.n = nameProperty.value;
@@ -441,12 +441,18 @@ export class Encoder {
    * a scope is recognised by its parents too, so that two instances of one block (two loop
    * iterations) stay apart and one scope reached by two functions is one record.
    */
-  private encodeScopes(chain: readonly ScopeEntry[], analysis: FunctionAnalysis): number {
+  private encodeScopes(fn: Function, chain: readonly ScopeEntry[], analysis: FunctionAnalysis): number {
     const needed = new Map<number, string[]>();
     let innermost = chain.length;
     for (const name of analysis.free) {
       const at = chain.findIndex((entry) => name in entry.object);
-      if (at < 0) continue;
+      if (at < 0) {
+        if (analysis.keyFree.includes(name) && !(name in globalThis))
+          throw new Refusal(
+            `${analysis.isClass ? 'class' : 'method'} ${fn.name || '<anonymous>'} computes a member key with '${name}', which V8 keeps in no closure when only such keys read it, so its value cannot be read; define the class at the top level of an ES module, or read '${name}' in a method too`,
+          );
+        continue;
+      }
       needed.set(at, [...(needed.get(at) ?? []), name]);
       innermost = Math.min(innermost, at);
     }
