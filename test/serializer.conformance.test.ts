@@ -512,12 +512,29 @@ describe('classes whose evaluation reads captured variables: rebuilt with those 
     expect([Rebuilt.answer, new Rebuilt().step1(), rebuiltInstance instanceof Rebuilt, rebuiltInstance.step1()]).toEqual([42, 'one', true, 'one']);
   });
 
-  it('a variable read only by computed keys, which V8 keeps in no closure, is refused at the sender, naming the class', () => {
-    const { Steps } = define(`
+  it('computed keys reading a variable V8 keeps in no closure (nothing else reads it) travel as the keys they gave', () => {
+    const { Steps, holder } = define(`
       const key = (n) => 'step' + n;
-      class Steps { [key(1)]() { return 'one'; } }
-      return { Steps };`);
-    expect(() => ser.dumps(Steps)).toThrow(/^cannot serialize value: class Steps computes a member key with 'key', which V8 keeps in no closure/);
+      const tag = Symbol.for('tag');
+      const pick = (s) => s;
+      class Steps {
+        [key(1)]() { return 'one'; }
+        static get [key(2)]() { return 'two'; }
+        [pick(Symbol.iterator)]() { return [3][Symbol.iterator](); }
+        [pick(tag)]() { return 'tagged'; }
+      }
+      return { Steps, holder: { [key(3)]() { return 'three'; } } };`);
+    const rebuilt = copy({ Steps, holder });
+    const instance = new rebuilt.Steps();
+    expect([instance.step1(), rebuilt.Steps.step2, [...instance], instance[Symbol.for('tag')](), rebuilt.holder.step3()]).toEqual(['one', 'two', [3], 'tagged', 'three']);
+  });
+
+  it('a computed field key reading a variable V8 keeps in no closure is refused at the sender, naming the class', () => {
+    const { Fields } = define(`
+      const key = (n) => 'field' + n;
+      class Fields { [key(1)] = 1; }
+      return { Fields };`);
+    expect(() => ser.dumps(Fields)).toThrow(/^cannot serialize value: class Fields computes a member key with 'key', which V8 keeps in no closure when only computed keys read it/);
   });
 
   it('a static block registering the class in a captured array and Map that already hold it', () => {
