@@ -46,6 +46,8 @@ export class Decoder {
   private readonly setters: ((values: unknown[]) => void)[];
   /** Functions whose evaluation runs code, and the slots waiting for each while it runs. */
   private readonly evaluating = new Map<number, Fill[]>();
+  /** Scopes up to this index have all their values (a class evaluated later leaves them be). */
+  private settled = -1;
   /** Per scope, the values set before a class evaluation and whether each is set. */
   private readonly early: { values: unknown[]; set: boolean[] }[] = [];
 
@@ -65,7 +67,10 @@ export class Decoder {
   /** Decodes the root, then gives every scope its captured values. */
   run(root: unknown): unknown {
     const result = this.decode(root);
-    this.scopes.forEach((scope, i) => this.setters[i]!(this.decode(scope.v) as unknown[]));
+    this.scopes.forEach((scope, i) => {
+      this.setters[i]!(this.decode(scope.v) as unknown[]);
+      this.settled = i;
+    });
     return result;
   }
 
@@ -271,7 +276,7 @@ export class Decoder {
   private evaluate(i: number): Function {
     const fills: Fill[] = [];
     this.evaluating.set(i, fills);
-    for (let s = this.records[i]!.c; s >= 0; s = this.scopes[s]!.u) {
+    for (let s = this.records[i]!.c; s > this.settled; s = this.scopes[s]!.u) {
       const scope = this.scopes[s]!;
       const early = (this.early[s] ??= { values: new Array(scope.v.length), set: new Array(scope.v.length).fill(false) });
       scope.v.forEach((raw, j) => {
