@@ -177,7 +177,7 @@ function computedMembers(program: acorn.Program, fn: Node, isClass: boolean, sou
     const node = member as unknown as { start: number; end: number };
     const reads = through.filter((ref) => ref.identifier.range![0] >= key.start && ref.identifier.range![1] <= key.end).map((ref) => ref.identifier.name);
     if (reads.length === 0) continue;
-    const kind = member.type === 'PropertyDefinition' ? 'field' : member.type === 'MethodDefinition' || member.type === 'Property' ? (member.kind === 'get' || member.kind === 'set' ? member.kind : 'value') : 'field';
+    const kind = member.type === 'PropertyDefinition' ? 'field' : member.kind === 'get' || member.kind === 'set' ? member.kind : 'value';
     const isStatic = 'static' in member && member.static === true;
     const text = source.slice(node.start - offset, node.end - offset);
     out.push({ kind, isStatic, keyStart: key.start - offset, keyEnd: key.end - offset, text: isStatic ? text.replace(/^static\s*/, '') : text, reads: [...new Set(reads)] });
