@@ -485,3 +485,112 @@ describe('plain data: JSON when JSON reproduces it exactly, v8 otherwise', () =>
     expect(Object.is(loads(dumps(-0)), -0)).toBe(true);
   });
 });
+
+describe('classes whose evaluation reads captured variables: rebuilt with those variables set', () => {
+  // Defined by a script, as a user's file defines them: captured variables live in the function scope.
+  const define = (body: string): Record<string, any> => vm.runInThisContext(`(() => {\n${body}\n})()`) as Record<string, any>;
+  const copy = (value: unknown): any => ser.loads(ser.dumps(value));
+
+  it("esbuild's keepNames block (tsx): static { __name(this, 'X') } calls a captured helper", () => {
+    const { Worker } = define(`
+      var __defProp = Object.defineProperty;
+      var __name = (target, value) => __defProp(target, "name", { value, configurable: true });
+      class Worker { static { __name(this, "Worker"); } work() { return 'worked'; } }
+      return { Worker };`);
+    const Rebuilt = copy(Worker);
+    expect(Rebuilt).not.toBe(Worker);
+    expect([Rebuilt.name, new Rebuilt().work()]).toEqual(['Worker', 'worked']);
+  });
+
+  it('a computed method key and a static field initializer that call captured functions', () => {
+    const { Steps, instance } = define(`
+      const key = (n) => 'step' + n;
+      const helper = () => 40 + 2;
+      class Steps { static answer = helper(); [key(1)]() { return 'one'; } next() { return key(2); } }
+      return { Steps, instance: new Steps() };`);
+    const { Steps: Rebuilt, instance: rebuiltInstance } = copy({ Steps, instance });
+    expect([Rebuilt.answer, new Rebuilt().step1(), rebuiltInstance instanceof Rebuilt, rebuiltInstance.step1()]).toEqual([42, 'one', true, 'one']);
+  });
+
+  it('computed keys reading a variable V8 keeps in no closure (nothing else reads it) travel as the keys they gave', () => {
+    const { Steps, holder } = define(`
+      const key = (n) => 'step' + n;
+      const tag = Symbol.for('tag');
+      const pick = (s) => s;
+      class Steps {
+        [key(1)]() { return 'one'; }
+        static get [key(2)]() { return 'two'; }
+        [pick(Symbol.iterator)]() { return [3][Symbol.iterator](); }
+        [pick(tag)]() { return 'tagged'; }
+      }
+      return { Steps, holder: { [key(3)]() { return 'three'; } } };`);
+    const rebuilt = copy({ Steps, holder });
+    const instance = new rebuilt.Steps();
+    expect([instance.step1(), rebuilt.Steps.step2, [...instance], instance[Symbol.for('tag')](), rebuilt.holder.step3()]).toEqual(['one', 'two', [3], 'tagged', 'three']);
+  });
+
+  it('a computed field key reading a variable V8 keeps in no closure is refused at the sender, naming the class', () => {
+    const { Fields } = define(`
+      const key = (n) => 'field' + n;
+      class Fields { [key(1)] = 1; }
+      return { Fields };`);
+    expect(() => ser.dumps(Fields)).toThrow(/^cannot serialize value: class Fields computes a member key with 'key', which V8 keeps in no closure when only computed keys read it/);
+  });
+
+  it('a static block registering the class in a captured array and Map that already hold it', () => {
+    const { Plugin, registry, byName } = define(`
+      const registry = [];
+      const byName = new Map();
+      class Plugin { static { registry.push(this); byName.set(this.name, this); } count() { return registry.length; } }
+      return { Plugin, registry, byName };`);
+    const rebuilt = copy({ Plugin, registry, byName });
+    // The static block ran again on the receiver, over a registry that already held the class.
+    expect(rebuilt.registry.length).toBe(2);
+    expect(rebuilt.registry.every((c: unknown) => c === rebuilt.Plugin)).toBe(true);
+    expect(rebuilt.byName.get('Plugin')).toBe(rebuilt.Plugin);
+    expect(new rebuilt.Plugin().count()).toBe(2);
+  });
+
+  it('captured variables holding the class itself, or an instance of it, are set once the class exists', () => {
+    const { Point } = define(`
+      const scale = () => 10;
+      class Point {
+        static unit = scale();
+        constructor(x) { this.x = x; }
+        origin() { return origin; }
+        same() { return Point; }
+        kind() { return kinds.point === Point; }
+      }
+      const origin = new Point(0);
+      const kinds = { point: Point };
+      return { Point };`);
+    const Rebuilt = copy(Point);
+    const p = new Rebuilt(3);
+    expect([Rebuilt.unit, p.same() === Rebuilt, p.origin() instanceof Rebuilt, p.origin().x, p.kind()]).toEqual([10, true, true, 0, true]);
+  });
+
+  it('a derived class whose static block uses a captured helper, its base class sent with it', () => {
+    const { Derived } = define(`
+      const tag = (s) => '<' + s + '>';
+      class Base { static { this.baseTag = tag('base'); } hello() { return 'base'; } }
+      class Derived extends Base { static { this.ownTag = tag('derived'); } hello() { return super.hello() + '+derived'; } }
+      return { Derived };`);
+    const Rebuilt = copy(Derived);
+    expect([Rebuilt.ownTag, Rebuilt.baseTag, new Rebuilt().hello()]).toEqual(['<derived>', '<base>', 'base+derived']);
+  });
+
+  it('an object-literal method with a computed key that calls a captured function', () => {
+    const { holder } = define(`
+      const key = (n) => 'm' + n;
+      return { holder: { [key(7)]() { return 7; }, next: () => key(8) } };`);
+    expect(copy(holder).m7()).toBe(7);
+  });
+
+  it('a static initializer that throws on the receiver fails loads with a message naming the class', () => {
+    const { Once } = define(`
+      const runs = { count: 0 };
+      class Once { static { if (++runs.count > 1) throw new Error('initialised twice'); } }
+      return { Once };`);
+    expect(() => copy(Once)).toThrow(/^loads: rebuilding class Once ran its initializers, which threw: initialised twice$/);
+  });
+});

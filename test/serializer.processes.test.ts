@@ -87,6 +87,13 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('%s', (method) => {
     expect(seen!.stateOfTask).toBe('set by the initializer');
   });
 
+  it('a Process subclass and an instance whose classes run static blocks, static fields and computed keys using captured helpers', async () => {
+    expect(await runProgram('static-init.mjs', method)).toEqual([
+      { label: 'step2', step: '5ms', sameClass: true, names: ['Timer', 'Reporter'] },
+      { exitcode: 0 },
+    ]);
+  });
+
   it("esbuild's `using` helpers captured by a target and a task (tsx output)", async () => {
     expect(await runProgram('esbuild-using.mjs', method)).toEqual([{ fromProcess: 'target:b.txt', fromPool: 'b.txt,disposed', exitcode: 0 }]);
   });

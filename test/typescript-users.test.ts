@@ -1,6 +1,6 @@
 // TypeScript users, as they run TypeScript: the README's quick start and every example, saved as
-// .ts files in a fresh ES module project that installed the packed package, run with tsx (Node 20,
-// 22) and with Node's own type stripping (Node 24), under every start method. Where a loader thread
+// .ts files in a fresh ES module project that installed the packed package, with classes sent by value,
+// run with tsx (Node 20, 22) and with Node's own type stripping (Node 24), under every start method. Where a loader thread
 // rules fork out (tsx), fork refuses with the fix in its message and the other methods work.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -59,6 +59,52 @@ using pool = new (getContext('fork').Pool)(2);
 console.log(JSON.stringify(pool.map(task, [1, 2, 3])));
 `;
 
+// Classes sent by value from a .ts file: tsx (esbuild's keepNames) gives each a static block calling
+// the module's __name helper, which the class captures; a static field uses a helper, a static block
+// a registry, and a computed key a function nothing else reads (V8 keeps it in no closure).
+const CLASSES = `import { getContext, Queue } from '${pkg.name}';
+
+const stepName = (n: number): string => \`step\${n}\`;
+const lengthOf = (s: string): number => s.length;
+const registry: Function[] = [];
+
+class Timer {
+  static unit = lengthOf('steps');
+  static {
+    registry.push(this);
+  }
+  ms: number;
+  constructor(ms: number) {
+    this.ms = ms;
+  }
+  [stepName(1)](): string {
+    return \`\${this.ms * Timer.unit}\`;
+  }
+}
+
+class Reporter extends getContext('fork').Process {
+  queue: Queue;
+  timer: Timer;
+  constructor(queue: Queue, timer: Timer) {
+    super();
+    this.queue = queue;
+    this.timer = timer;
+  }
+  run(): void {
+    const timer = this.timer as Timer & Record<string, () => string>;
+    this.queue.put([Reporter.name, Timer.name, timer.step1(), timer instanceof Timer && registry.includes(Timer)]);
+  }
+}
+
+const queue = new Queue();
+const child = new Reporter(queue, new Timer(2));
+child.start();
+console.log(JSON.stringify(queue.get(true, 30_000)));
+child.join();
+queue.close();
+console.log('exit code', child.exitcode);
+`;
+
 interface Program {
   source: () => string;
   /** What stdout must hold, whitespace runs made single spaces. */
@@ -73,6 +119,7 @@ const PROGRAMS: Record<string, Program> = {
   },
   progress: { source: () => example('progress'), expected: 'largest count: 2412' },
   'using-task': { source: () => USING_TASK, expected: JSON.stringify(['ran 1 disposed', 'ran 2 disposed', 'ran 3 disposed']) },
+  classes: { source: () => CLASSES, expected: `${JSON.stringify(['Reporter', 'Timer', '10', true])} exit code 0` },
 };
 
 const CONTEXT_CALL = /getContext\('(?:fork|spawn|forkserver)'\)/g;

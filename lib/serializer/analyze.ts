@@ -13,6 +13,19 @@ export function parsers(): { acorn: typeof acorn; eslintScope: typeof eslintScop
 
 export type FunctionForm = 'expression' | 'method' | 'get' | 'set';
 
+/** A member with a computed key (positions in the function's own source text). */
+export interface ComputedMember {
+  readonly kind: 'value' | 'get' | 'set' | 'field';
+  readonly isStatic: boolean;
+  /** The key expression, inside its brackets. */
+  readonly keyStart: number;
+  readonly keyEnd: number;
+  /** The member as its function's source text shows it (without `static`). */
+  readonly text: string;
+  /** Enclosing variables the key expression reads. */
+  readonly reads: readonly string[];
+}
+
 export interface FunctionAnalysis {
   /** How the source becomes a value: `(src)`, or `({ src })` and take the one property. */
   readonly form: FunctionForm;
@@ -20,8 +33,15 @@ export interface FunctionAnalysis {
   readonly isArrow: boolean;
   /** Names the function reads from enclosing scopes (globals included). */
   readonly free: readonly string[];
+  /**
+   * Members whose computed key reads enclosing variables. The key runs only where the class or
+   * literal is defined: V8 keeps a variable in no closure when only such keys read it.
+   */
+  readonly computed: readonly ComputedMember[];
   /** The source to compile: for a class, its `extends` clause is replaced by `extends null`. */
   readonly source: string;
+  /** Where that `extends` expression was in the original source. */
+  readonly heritage?: { readonly start: number; readonly end: number };
   readonly usesSuper: boolean;
   /** A class declaring #private members: its instances need a reducer. */
   readonly hasPrivate: boolean;
@@ -116,7 +136,7 @@ function analyzeUncached(source: string): FunctionAnalysis {
     const refusal = /\bnew\s*\.\s*target\b/.test(source)
       ? "it is an arrow function using the lexical 'new.target'"
       : `its source could not be parsed (${(error as Error).message})`;
-    return { form: 'expression', isClass: false, isArrow: true, free: [], source, usesSuper: false, hasPrivate: false, refusal };
+    return { form: 'expression', isClass: false, isArrow: true, free: [], computed: [], source, usesSuper: false, hasPrivate: false, refusal };
   }
   const { program, fn, form, offset, sourceType } = parsed;
   const manager = parsers().eslintScope.analyze(program as unknown as ESTree.Program, { ecmaVersion: 2022, sourceType });
@@ -130,15 +150,39 @@ function analyzeUncached(source: string): FunctionAnalysis {
     return true;
   });
   let text = source;
+  let heritageRange: { start: number; end: number } | undefined;
   if (isClass) {
     const cls = fn as unknown as ESTree.ClassExpression & { start: number; end: number };
     for (const member of cls.body.body) if (member.type !== 'StaticBlock' && member.key?.type === 'PrivateIdentifier') hasPrivate = true;
     const heritage = cls.superClass as (ESTree.Expression & { start: number; end: number }) | null;
     // The live superclass is spliced in on the receiver: `extends` names are usually in no scope.
-    if (heritage) text = `${source.slice(0, heritage.start - offset)}null${source.slice(heritage.end - offset)}`;
+    if (heritage) {
+      heritageRange = { start: heritage.start - offset, end: heritage.end - offset };
+      text = `${source.slice(0, heritageRange.start)}null${source.slice(heritageRange.end)}`;
+    }
   }
   const refusal = findRefusal(fn, isArrow, free);
-  return { form, isClass, isArrow, free: isClass ? free.filter((name) => !isHeritageOnly(fn, name)) : free, source: text, usesSuper, hasPrivate, refusal };
+  const computed = computedMembers(program, fn, isClass, source, offset, manager.globalScope!.through);
+  return { form, isClass, isArrow, free: isClass ? free.filter((name) => !isHeritageOnly(fn, name)) : free, computed, source: text, heritage: heritageRange, usesSuper, hasPrivate, refusal };
+}
+
+/** Members of the class or method-holding literal itself with computed keys (not nested code's). */
+function computedMembers(program: acorn.Program, fn: Node, isClass: boolean, source: string, offset: number, through: eslintScope.Reference[]): ComputedMember[] {
+  const holder = (program.body[0] as unknown as ESTree.ExpressionStatement).expression;
+  const members = isClass ? (fn as unknown as ESTree.ClassExpression).body.body : holder.type === 'ObjectExpression' ? holder.properties : [];
+  const out: ComputedMember[] = [];
+  for (const member of members) {
+    if (!('computed' in member) || !member.computed) continue;
+    const key = member.key as unknown as { start: number; end: number };
+    const node = member as unknown as { start: number; end: number };
+    const reads = through.filter((ref) => ref.identifier.range![0] >= key.start && ref.identifier.range![1] <= key.end).map((ref) => ref.identifier.name);
+    if (reads.length === 0) continue;
+    const kind = member.type === 'PropertyDefinition' ? 'field' : member.kind === 'get' || member.kind === 'set' ? member.kind : 'value';
+    const isStatic = 'static' in member && member.static === true;
+    const text = source.slice(node.start - offset, node.end - offset);
+    out.push({ kind, isStatic, keyStart: key.start - offset, keyEnd: key.end - offset, text: isStatic ? text.replace(/^static\s*/, '') : text, reads: [...new Set(reads)] });
+  }
+  return out;
 }
 
 /** A name used only in the `extends` clause is not read from scope (the superclass is sent itself). */

@@ -4,7 +4,7 @@ import { SerializationError } from '../errors';
 import { resolve } from './byref';
 import { MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
 import { reducerNamed } from './registry';
-import { instantiate, memberOf } from './rebuild';
+import { evaluatesCode, instantiate, memberOf, type FunctionShape } from './rebuild';
 
 type Rec = Record<string, unknown>;
 
@@ -21,34 +21,56 @@ function asArray(v: unknown, what: string): unknown[] {
   return v;
 }
 
+/** What decoding a captured value meets of a function still being evaluated (see Decoder.reach). */
+const enum Reach {
+  None = 0,
+  /** Only as an element of an array, a plain object's value or a Map's value: filled in afterwards. */
+  Slot = 1,
+  /** Where its value is used at once (a prototype, a property, a variable): set after it exists. */
+  Direct = 2,
+}
+
+/** Decoded in a slot in place of a function still being evaluated; the slot is filled once it exists. */
+class Pending {
+  constructor(readonly index: number) {}
+}
+
+type Fill = (fn: Function) => void;
+
 export class Decoder {
   private readonly memo = new Map<unknown, unknown>();
-  private readonly functions: unknown[];
+  private readonly functions: (Function | undefined)[];
   private readonly records: FunctionRecord[];
   private readonly ready: boolean[];
+  private readonly holders: unknown[];
+  private readonly setters: ((values: unknown[]) => void)[];
+  /** Functions whose evaluation runs code, and the slots waiting for each while it runs. */
+  private readonly evaluating = new Map<number, Fill[]>();
+  /** Scopes up to this index have all their values (a class evaluated later leaves them be). */
+  private settled = -1;
+  /** Per scope, the values set before a class evaluation and whether each is set. */
+  private readonly early: { values: unknown[]; set: boolean[] }[] = [];
 
   constructor(records: unknown, private readonly scopes: ScopeRecord[]) {
     this.records = asArray(records, 'function table') as FunctionRecord[];
     for (const r of this.records)
       if (!isRecord(r) || typeof r.s !== 'string' || typeof r.c !== 'number' || r.c >= scopes.length || ![0, 1, 2, 3].includes(r.f) || (r.n !== undefined && typeof r.n !== 'string')) malformed('function record');
     for (const s of scopes) if (!isRecord(s) || !Array.isArray(s.n) || !Array.isArray(s.v) || typeof s.u !== 'number' || s.u >= scopes.indexOf(s)) malformed('scope record');
-    const { values, setters } = this.records.length === 0 ? { values: [], setters: [] } : instantiate(
-      this.records.map((r) => ({ source: r.s, form: r.f, strict: r.t === true, scope: r.c, name: r.n })),
-      scopes.map((s) => ({ parent: s.u, names: s.n.map(String) })),
-    );
+    const shapes = this.records.map((r): FunctionShape => ({ source: r.s, form: r.f, strict: r.t === true, scope: r.c, name: r.n }));
+    const { values, setters } = this.records.length === 0 ? { values: [], setters: [] } : instantiate(shapes, scopes.map((s) => ({ parent: s.u, names: s.n.map(String) })));
     this.holders = values;
-    this.functions = values.map((v, i) => (this.records[i]!.f === 0 ? v : memberOf(v as object, this.records[i]!.f)));
+    this.functions = values.map((v, i) => (evaluatesCode(shapes[i]!) ? undefined : this.records[i]!.f === 0 ? (v as Function) : memberOf(v as object, this.records[i]!.f)));
     this.setters = setters;
     this.ready = this.records.map(() => false);
   }
 
-  private readonly holders: unknown[];
-  private readonly setters: ((values: unknown[]) => void)[];
-
   /** Decodes the root, then gives every scope its captured values. */
   run(root: unknown): unknown {
     const result = this.decode(root);
-    this.scopes.forEach((scope, i) => this.setters[i]!(this.decode(scope.v) as unknown[]));
+    this.scopes.forEach((scope, i) => {
+      this.setters[i]!(this.decode(scope.v) as unknown[]);
+      this.settled = i;
+    });
     return result;
   }
 
@@ -60,7 +82,7 @@ export class Decoder {
       this.memo.set(v, v);
       const keys = Object.keys(v);
       if (keys.length === v.length) {
-        for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object' && v[i] !== null) v[i] = this.decode(v[i]);
+        for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object' && v[i] !== null) v[i] = this.slot(this.decode(v[i]), (fn) => (v[i] = fn));
       } else for (const k of keys) this.decodeSlot(v as unknown as Rec, k);
       return v;
     }
@@ -75,7 +97,10 @@ export class Decoder {
       this.memo.set(v, v);
       const entries = [...v];
       v.clear();
-      for (const [k, x] of entries) v.set(this.decode(k), this.decode(x));
+      for (const [k, x] of entries) {
+        const key = this.decode(k);
+        v.set(key, this.slot(this.decode(x), (fn) => v.set(key, fn)));
+      }
       return v;
     }
     if (v instanceof Set) {
@@ -91,9 +116,18 @@ export class Decoder {
   private decodeSlot(o: Rec, k: string): void {
     const x = o[k];
     if (typeof x !== 'object' || x === null) return;
-    const decoded = this.decode(x);
-    if (k === '__proto__') Object.defineProperty(o, k, { value: decoded, writable: true, enumerable: true, configurable: true });
-    else o[k] = decoded;
+    const put = (value: unknown): void => {
+      if (k === '__proto__') Object.defineProperty(o, k, { value, writable: true, enumerable: true, configurable: true });
+      else o[k] = value;
+    };
+    put(this.slot(this.decode(x), put));
+  }
+
+  /** A slot holding a function still being evaluated stays undefined until `fill` gives it the function. */
+  private slot(decoded: unknown, fill: Fill): unknown {
+    if (!(decoded instanceof Pending)) return decoded;
+    this.evaluating.get(decoded.index)!.push(fill);
+    return undefined;
   }
 
   private marker(m: Rec): unknown {
@@ -210,8 +244,9 @@ export class Decoder {
 
   private decodeFunction(m: Rec): unknown {
     const i = m.i;
-    if (typeof i !== 'number' || !(i in this.functions)) malformed('function index');
-    const fn = this.functions[i] as Function & { prototype?: object };
+    if (typeof i !== 'number' || !(i in this.records)) malformed('function index');
+    if (this.evaluating.has(i)) return new Pending(i);
+    const fn = (this.functions[i] ??= this.evaluate(i)) as Function & { prototype?: object };
     this.memo.set(m, fn);
     if (this.ready[i]) return fn;
     this.ready[i] = true;
@@ -229,5 +264,105 @@ export class Decoder {
     if (r.p !== undefined) this.defineProperties(fn, r.p as Rec);
     if (r.hp !== undefined) Object.setPrototypeOf(this.holders[i] as object, this.decode(r.hp) as object | null);
     return fn;
+  }
+
+  /**
+   * Evaluates a class (or a method holder with a computed key) once the variables it captures are
+   * set, as they were when it was defined on the sender. A variable holding this function only in
+   * slots (`registry = [X]`) is set before, those slots filled once it exists; one needing it
+   * directly (the class's own outer binding, an instance of it) is set after it, as the outer
+   * binding is unset while a class's static initializers run.
+   */
+  private evaluate(i: number): Function {
+    const fills: Fill[] = [];
+    this.evaluating.set(i, fills);
+    for (let s = this.records[i]!.c; s > this.settled; s = this.scopes[s]!.u) {
+      const scope = this.scopes[s]!;
+      const early = (this.early[s] ??= { values: new Array(scope.v.length), set: new Array(scope.v.length).fill(false) });
+      scope.v.forEach((raw, j) => {
+        if (early.set[j] || this.reach(raw, Reach.Direct, new Set()) === Reach.Direct) return;
+        early.values[j] = this.decode(raw);
+        early.set[j] = true;
+      });
+      this.setters[s]!(early.values);
+    }
+    const r = this.records[i]!;
+    let value: unknown;
+    try {
+      value = (this.holders[i] as () => unknown)();
+    } catch (error) {
+      const what = r.f === 0 ? `class ${r.n || /^class\s+(?!extends\b)([\w$]+)/.exec(r.s)?.[1] || '<anonymous>'}` : 'a method with a computed key';
+      throw new SerializationError(`loads: rebuilding ${what} ran its initializers, which threw: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
+    this.holders[i] = value;
+    const fn = r.f === 0 ? (value as Function) : memberOf(value as object, r.f);
+    this.evaluating.delete(i);
+    for (const fill of fills) fill(fn);
+    return fn;
+  }
+
+  /**
+   * How decoding `v` would meet a function being evaluated: mirrors decode()'s walk without
+   * running it. `at` is how the value of `v` is used by what holds it.
+   */
+  private reach(v: unknown, at: Reach, seen: Set<object>): Reach {
+    if (typeof v !== 'object' || v === null || this.memo.has(v)) return Reach.None;
+    // Met again elsewhere, a marker of a function being evaluated may be used differently.
+    if (isRecord(v) && (v as Rec)[MARK] === Tag.Function && this.evaluating.has((v as Rec).i as number)) return at;
+    if (seen.has(v)) return Reach.None;
+    seen.add(v);
+    let found = Reach.None;
+    const visit = (x: unknown, how: Reach): void => {
+      if (found !== Reach.Direct) found = Math.max(found, this.reach(x, how, seen));
+    };
+    const properties = (p: unknown): void => {
+      if (!isRecord(p)) return;
+      if (Array.isArray(p.d)) for (const x of p.d) visit(x, Reach.Direct);
+      if (Array.isArray(p.a)) for (const x of p.a) visit(x, Reach.Direct);
+    };
+    if (Array.isArray(v)) for (const k of Object.keys(v)) visit(v[k as unknown as number], Reach.Slot);
+    else if (v instanceof Map)
+      for (const [k, x] of v) {
+        visit(k, Reach.Direct);
+        visit(x, Reach.Slot);
+      }
+    else if (v instanceof Set) for (const x of v) visit(x, Reach.Direct);
+    else if (Object.getPrototypeOf(v) !== Object.prototype) return Reach.None;
+    else if (!Object.hasOwn(v, MARK)) for (const k of Object.keys(v)) visit((v as Rec)[k], Reach.Slot);
+    else {
+      const m = v as Rec;
+      switch (m[MARK]) {
+        case Tag.Function: {
+          const i = m.i as number;
+          if (this.ready[i] || !(i in this.records)) return Reach.None;
+          const r = this.records[i]!;
+          for (const x of [r.po, r.sp, r.ppp, r.hp]) visit(x, Reach.Direct);
+          properties(r.pp);
+          properties(r.p);
+          break;
+        }
+        case Tag.Array:
+          visit(m.p, Reach.Direct);
+          if (Array.isArray(m.e)) {
+            seen.add(m.e);
+            for (const k of Object.keys(m.e)) visit((m.e as unknown[])[k as unknown as number], Reach.Slot);
+          }
+          properties(m);
+          break;
+        case Tag.Bound:
+          for (const x of [m.t, m.h, ...(Array.isArray(m.a) ? m.a : [])]) visit(x, Reach.Direct);
+          break;
+        case Tag.Reduced:
+          // restore() may copy what it is given: nothing in it can wait to be filled.
+          if (this.reach(m.s, Reach.Direct, seen) !== Reach.None) return Reach.Direct;
+          break;
+        default:
+          visit(m.p, Reach.Direct);
+          visit(m.f, Reach.Direct);
+          if (Array.isArray(m.e)) for (const x of m.e) visit(x, Reach.Direct);
+          properties(m);
+      }
+    }
+    return found;
   }
 }

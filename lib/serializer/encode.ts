@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { Stream } from 'node:stream';
 import * as types from 'node:util/types';
 import { MessagePort, Worker } from 'node:worker_threads';
-import { analyze, type FunctionAnalysis } from './analyze';
+import { analyze, type ComputedMember, type FunctionAnalysis } from './analyze';
 import { lookup, NAMESPACE, namespaceRef, symbolRef } from './byref';
 import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
 import { keyStep, Refusal } from './paths';
@@ -375,7 +375,12 @@ export class Encoder {
     this.functions.push(record);
     const out = marker(Tag.Function, { i: index });
     this.memo.set(fn, out);
-    if (analysis.free.length > 0) record.c = this.encodeScopes(capturedScopes(fn, source, analysis.free, scopes), analysis);
+    if (analysis.free.length > 0) {
+      const chain = capturedScopes(fn, source, analysis.free, scopes);
+      const lost = analysis.computed.filter((member) => member.reads.some((name) => !(name in globalThis) && !chain.some((entry) => name in entry.object)));
+      if (lost.length > 0) record.s = withLiteralKeys(fn, home, source, analysis, lost);
+      record.c = this.encodeScopes(chain, analysis);
+    }
     if (analysis.isClass && analysis.source !== source) record.sp = this.child(Object.getPrototypeOf(fn), '<superclass>');
     const nameProperty = Object.getOwnPropertyDescriptor(fn, 'name');
     if (typeof nameProperty?.value === 'string' && !nameProperty.writable && !nameProperty.enumerable && nameProperty.configurable) record.n = nameProperty.value;
@@ -489,6 +494,43 @@ export class Encoder {
     this.scopeCandidates.set(key, candidates);
     return index;
   }
+}
+
+/**
+ * The source with the given computed keys replaced by the keys they gave: V8 keeps a variable
+ * that only computed keys read in no closure, so the keys cannot be evaluated again. Each member
+ * is found on the class, its prototype or the holding literal by its function's source text.
+ */
+function withLiteralKeys(fn: Function, home: object | undefined, source: string, analysis: FunctionAnalysis, members: readonly ComputedMember[]): string {
+  const what = `${analysis.isClass ? 'class' : 'method'} ${fn.name || '<anonymous>'}`;
+  const edits: { start: number; end: number; text: string }[] = analysis.heritage ? [{ ...analysis.heritage, text: 'null' }] : [];
+  const taken = new Set<string | symbol>();
+  for (const member of members) {
+    const holder = analysis.isClass ? (member.isStatic ? fn : (fn as { prototype?: object }).prototype) : home;
+    const key = member.kind === 'field' || !holder ? undefined : Reflect.ownKeys(holder).find((k) => {
+      if (taken.has(k)) return false;
+      const d = Object.getOwnPropertyDescriptor(holder, k)!;
+      const f = member.kind === 'value' ? d.value : member.kind === 'get' ? d.get : d.set;
+      return typeof f === 'function' && (analysis.isClass ? sourceOf(f) === member.text : f === fn);
+    });
+    const literal = key === undefined ? undefined : typeof key === 'string' ? JSON.stringify(key) : symbolSource(key);
+    if (key === undefined || literal === undefined)
+      throw new Refusal(
+        `${what} computes a member key with '${member.reads.join("', '")}', which V8 keeps in no closure when only computed keys read it, and the key it gave cannot be found${key === undefined ? '' : ' (a unique symbol)'}; read it in a method too, or give the member a literal key`,
+      );
+    taken.add(key);
+    edits.push({ start: member.keyStart, end: member.keyEnd, text: literal });
+  }
+  edits.sort((a, b) => b.start - a.start);
+  return edits.reduce((text, edit) => `${text.slice(0, edit.start)}${edit.text}${text.slice(edit.end)}`, source);
+}
+
+/** Source that gives a Symbol.for or well-known symbol on the receiver. */
+function symbolSource(symbol: symbol): string | undefined {
+  const key = Symbol.keyFor(symbol);
+  if (key !== undefined) return `Symbol.for(${JSON.stringify(key)})`;
+  const ref = symbolRef(symbol);
+  return ref && ref[0] === 'g' ? ref[1].join('.') : undefined;
 }
 
 function readSafe(object: Record<string, unknown>, name: string): unknown {

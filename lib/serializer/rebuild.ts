@@ -22,6 +22,16 @@ type Factory = (functions: unknown[], setters: ((values: unknown[]) => void)[]) 
 const factories = new Map<string, Factory>();
 const FACTORY_LIMIT = 1024;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const COMPUTED_MEMBER = /^(?:async\b\s*)?(?:[gs]et\b\s*)?\*?\s*\[/;
+
+/**
+ * Evaluating a class runs code (computed keys, static fields and blocks; esbuild's keepNames adds
+ * `static { __name(this, "X") }`), as does a method holder with a computed key: such code may read
+ * captured variables, so the factory leaves these as thunks the decoder calls once they are set.
+ */
+export function evaluatesCode(fn: FunctionShape): boolean {
+  return fn.form === 0 ? fn.source.startsWith('class') : COMPUTED_MEMBER.test(fn.source);
+}
 
 function factorySource(functions: readonly FunctionShape[], scopes: readonly ScopeShape[]): string {
   const children = scopes.map(() => [] as number[]);
@@ -33,7 +43,8 @@ function factorySource(functions: readonly FunctionShape[], scopes: readonly Sco
     const { source, form, strict, name } = functions[i]!;
     const key = name ? JSON.stringify(name) : '';
     const value = form !== 0 ? `({${source}\n})` : key ? `({ ${key}: ${source}\n })[${key}]` : `(${source}\n)`;
-    return strict ? `__mpF[${i}] = (function () { "use strict"; return ${value}; })();\n` : `__mpF[${i}] = ${value};\n`;
+    const expression = strict ? `(function () { "use strict"; return ${value}; })()` : value;
+    return evaluatesCode(functions[i]!) ? `__mpF[${i}] = () => ${expression};\n` : `__mpF[${i}] = ${expression};\n`;
   };
   const emitScope = (s: number): string => {
     const names = scopes[s]!.names;
@@ -54,7 +65,10 @@ function shapeKey(functions: readonly FunctionShape[], scopes: readonly ScopeSha
   return key;
 }
 
-/** Runs the (cached) factory: returns each function's value (for methods, the holding literal) and the scope setters. */
+/**
+ * Runs the (cached) factory: returns each function's value (for methods, the holding literal; for
+ * those that evaluatesCode, a thunk returning it) and the scope setters.
+ */
 export function instantiate(functions: readonly FunctionShape[], scopes: readonly ScopeShape[]): { values: unknown[]; setters: ((values: unknown[]) => void)[] } {
   const key = shapeKey(functions, scopes);
   let factory = factories.get(key);

@@ -1,12 +1,13 @@
 // Random closure graphs for the serializer's property test: a program of nested scopes (closures,
-// blocks, loops) whose functions share and mutate captured state and call one another, plus the
-// calls that compare an original with its rebuilt copy.
+// blocks, loops) whose functions share and mutate captured state and call one another, classes whose
+// static initializers and computed keys read captured state (as esbuild's keepNames output does), plus
+// the calls that compare an original with its rebuilt copy.
 
 /** An integer in [0, bound). */
 export type Pick = (bound: number) => number;
 
 type VarType = 'num' | 'str' | 'obj' | 'arr';
-type FnKind = 'decl' | 'arrow' | 'method' | 'class' | 'generator';
+type FnKind = 'decl' | 'arrow' | 'method' | 'class' | 'staticClass' | 'generator';
 
 interface Binding {
   name: string;
@@ -38,7 +39,7 @@ export interface Program {
 }
 
 const VAR_NAMES = ['a', 'b', 'c', 'd'];
-const FN_KINDS: FnKind[] = ['decl', 'arrow', 'arrow', 'method', 'class', 'generator'];
+const FN_KINDS: FnKind[] = ['decl', 'arrow', 'arrow', 'method', 'class', 'staticClass', 'generator'];
 const MAX_DEPTH = 3;
 
 /** Builds one random program; `pick` draws every choice, so a seed (or fast-check) replays it. */
@@ -65,6 +66,7 @@ export function generateProgram(pick: Pick): Program {
       case 'method':
         return `${fn.name}.m(${arg})`;
       case 'class':
+      case 'staticClass':
         return `new ${fn.name}().m(${arg})`;
       case 'generator':
         return `${fn.name}(${arg}).next().value`;
@@ -120,8 +122,24 @@ export function generateProgram(pick: Pick): Program {
     }
   };
 
+  /**
+   * A read of captured state without side effects: static initializers run again on the receiver
+   * (over the snapshot), so one that changed captured state would make the copy differ.
+   */
+  const read = (scope: Scope): string => {
+    const readable = visible(scope).filter((b) => b.type !== 'hook' && b.type !== 'table');
+    if (readable.length === 0) return String(pick(9));
+    const b = oneOf(readable);
+    return b.type === 'num' ? b.name : b.type === 'obj' ? `${b.name}.v` : `${b.name}.length`;
+  };
+
   const defineFn = (fn: Fn, scope: Scope, first: boolean): string => {
     const expr = body(scope, first);
+    if (fn.kind === 'staticClass') {
+      // The key's read is also made by the static field: V8 keeps a variable only computed keys read in no closure.
+      const key = read(scope);
+      return `class ${fn.name} { static { __name(this, ${JSON.stringify(fn.name)}); } static s = ${key} + ${read(scope)}; static { this.t = ${read(scope)}; } [(${key}, 'm')](n) { return (${expr} + ${fn.name}.s + ${fn.name}.t) % 100003; } }`;
+    }
     switch (fn.kind) {
       case 'decl':
         return `function ${fn.name}(n) { return ${expr}; }`;
@@ -186,7 +204,9 @@ export function generateProgram(pick: Pick): Program {
 
   const strict = chance(50) ? "'use strict';\n" : '';
   const root = genScope(undefined, 0, false).join('\n');
-  const source = `(() => {\n${strict}const __out = [];\n${root}\nreturn __out;\n})()`;
+  // esbuild's keepNames helper, as tsx emits it: classes' static blocks call it.
+  const keepNames = 'var __name = (target, value) => Object.defineProperty(target, "name", { value, configurable: true });';
+  const source = `(() => {\n${strict}${keepNames}\nconst __out = [];\n${root}\nreturn __out;\n})()`;
   const calls = (count: number): [number, number][] => Array.from({ length: count }, () => [pick(exported.length), pick(5)]);
   return { source, before: calls(pick(3)), after: calls(1 + pick(6)) };
 }
@@ -199,7 +219,7 @@ export function runCalls(exports: [string, any][], calls: [number, number][]): s
   return calls.map(([index, n]) => {
     const [kind, value] = exports[index]!;
     try {
-      const result = kind === 'method' ? value.m(n) : kind === 'class' ? new value().m(n) : kind === 'generator' ? value(n).next().value : value(n);
+      const result = kind === 'method' ? value.m(n) : kind === 'class' || kind === 'staticClass' ? new value().m(n) : kind === 'generator' ? value(n).next().value : value(n);
       return String(result);
     } catch (error) {
       return `throws ${(error as Error).name}: ${(error as Error).message}`;
