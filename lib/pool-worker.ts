@@ -2,7 +2,6 @@
 // results. Under the fork start method it is a blocking loop (a fork child cannot return to the
 // event loop); under spawn, forkserver and in threads it reads from the event loop, so async
 // tasks are awaited and an abort reaches the running task through taskSignal().
-import * as fs from 'node:fs';
 import { isMainThread, workerData } from 'node:worker_threads';
 
 import { InvalidStateError, ProcessError } from './errors';
@@ -10,7 +9,7 @@ import { native } from './native';
 import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Frame } from './pool-protocol';
 import { ChildExit } from './process';
 import { loads } from './serializer/index';
-import { remainingMs, thisProcess } from './util';
+import { sayThreadId, thisProcess } from './util';
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -297,18 +296,13 @@ if (!Object.hasOwn(globalThis, '__multiprocessPoolWorker')) Object.definePropert
 /** What a pool thread receives: its socket and a word the first of it and the pool to close it sets. */
 export interface PoolThreadData {
   fd: number;
-  /** [0]: 1 once the fd is closed; [1]: the thread's exit code; [2]: ThreadLife; [3]: its kernel thread id (see ThreadId). */
+  /** [0]: 1 once the fd is closed; [1]: the thread's exit code; [2]: ThreadLife; [3]: its kernel thread id (see sayThreadId). */
   state: Int32Array;
 }
 
-/** The words a pool thread's state has. */
+/** The words a pool thread's state has, and the one it says its kernel thread id in. */
 export const POOL_THREAD_WORDS = 4;
-
-/** state[3] before the thread said its id, and where the system cannot name it (no /proc). */
-const enum ThreadId {
-  Unsaid = 0,
-  Unknown = -1,
-}
+export const POOL_THREAD_ID_WORD = 3;
 
 export const POOL_THREAD_KEY = 'multiprocess.poolThread';
 
@@ -333,42 +327,10 @@ export function closeThreadFd(data: PoolThreadData): void {
   Atomics.notify(data.state, 0);
 }
 
-/** In the thread: says its kernel thread id, so that the pool can wait until it is truly gone. */
-function sayThreadId(data: PoolThreadData): void {
-  let tid: number = ThreadId.Unknown;
-  try {
-    tid = Number(fs.readlinkSync('/proc/thread-self').split('/').at(-1));
-  } catch {
-    // not Linux: nothing to wait for by id
-  }
-  Atomics.store(data.state, 3, tid);
-  Atomics.notify(data.state, 3);
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * Blocks until the thread's kernel task is gone, or `deadline`; false if it was not. Its JS ends
- * (exit handlers run) milliseconds before its OS thread does, and only the main thread's loop
- * (which a blocking join does not run) joins it: a fork in between would be refused for the
- * live thread. The kernel tells nobody else when a thread ends, so this looks every millisecond.
- */
-export function awaitThreadGone(data: PoolThreadData, deadline: number | undefined): boolean {
-  Atomics.wait(data.state, 3, ThreadId.Unsaid, remainingMs(deadline));
-  const tid = Atomics.load(data.state, 3);
-  if (tid === ThreadId.Unknown) return true;
-  if (tid === ThreadId.Unsaid) return false;
-  while (fs.existsSync(`/proc/self/task/${tid}`)) {
-    if (remainingMs(deadline) === 0) return false;
-    Atomics.wait(pause, 0, 0, 1);
-  }
-  return true;
-}
-
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREAD_KEY]) {
   require('./handles'); // to decode whatever a task holds
   const data = (workerData as Record<string, PoolThreadData>)[POOL_THREAD_KEY]!;
-  sayThreadId(data); // before Ready: a kill from then on finds it said
+  sayThreadId(data.state, POOL_THREAD_ID_WORD); // before Ready: a kill from then on finds it said
   process.on('exit', (code) => {
     Atomics.store(data.state, 1, code);
     closeThreadFd(data);

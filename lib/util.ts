@@ -1,5 +1,6 @@
 // Small shared helpers: kernel object names, argument checks and timeout normalisation.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { native, type NativeSegment } from './native';
 
@@ -75,6 +76,45 @@ export function deadlineOf(timeout: number): number | undefined {
 /** What is left until `deadline` (undefined: forever, 0: past). */
 export function remainingMs(deadline: number | undefined): number | undefined {
   return deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+}
+
+/** A thread's kernel id word before the thread said it, and where the system cannot name it (no /proc). */
+const enum ThreadId {
+  Unsaid = 0,
+  Unknown = -1,
+}
+
+/** In a worker thread: says its kernel thread id in state[index], so that a join can wait until it is truly gone. */
+export function sayThreadId(state: Int32Array, index: number): void {
+  let tid: number = ThreadId.Unknown;
+  try {
+    tid = Number(fs.readlinkSync('/proc/thread-self').split('/').at(-1));
+  } catch {
+    // not Linux: nothing to wait for by id
+  }
+  Atomics.store(state, index, tid);
+  Atomics.notify(state, index);
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Blocks until the thread that said its id in state[index] is gone, or `deadline`; false if it
+ * was not. Its JS ends (exit handlers run) milliseconds before its OS thread does, and only the
+ * main thread's loop (which a blocking join does not run) joins it: a fork in between would be
+ * refused for the live thread. The kernel tells nobody else when a thread ends, so this looks
+ * every millisecond.
+ */
+export function awaitThreadGone(state: Int32Array, index: number, deadline: number | undefined): boolean {
+  Atomics.wait(state, index, ThreadId.Unsaid, remainingMs(deadline));
+  const tid = Atomics.load(state, index);
+  if (tid === ThreadId.Unknown) return true;
+  if (tid === ThreadId.Unsaid) return false;
+  while (fs.existsSync(`/proc/self/task/${tid}`)) {
+    if (remainingMs(deadline) === 0) return false;
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  return true;
 }
 
 // One algorithm, two drivers: waiting algorithms (Condition, Barrier, Queue put/get, …) are

@@ -129,6 +129,55 @@ describe('dummy Process and the rest of the module', () => {
     expect(String(q)).toMatch(/^<DummyProcess\(Thread-\d+, stopped\)>$/);
   });
 
+  // CPython's dummy Process is a thread, and join joins it: fork refuses while a thread is alive.
+  it.each(['join', 'joinAsync'] as const)('start, then %s: a fork Process started right after is never refused (20 times)', async (join) => {
+    for (let i = 0; i < 20; i++) {
+      const thread = new Process({ target: async (n: number) => n * 2, args: [i] });
+      thread.start();
+      if (join === 'join') thread.join();
+      else await thread.joinAsync();
+      expect(thread.isAlive()).toBe(false);
+      const child = new (getContext('fork').Process)({ target: () => undefined });
+      child.start();
+      await child.joinAsync();
+      expect(child.exitcode).toBe(0);
+    }
+  });
+
+  it('the thread ends when its target returns, even if the target left a timer behind', async () => {
+    const thread = new Process({ target: () => void setInterval(() => undefined, 1000) });
+    thread.start();
+    thread.join();
+    expect(thread.isAlive()).toBe(false);
+    const child = new (getContext('fork').Process)({ target: () => undefined });
+    child.start();
+    await child.joinAsync();
+    expect(child.exitcode).toBe(0);
+  });
+
+  it('a target that calls process.exit ends its thread, and a blocking join sees it', () => {
+    const thread = new Process({ target: () => process.exit(3) });
+    thread.start();
+    thread.join(30_000);
+    expect(thread.isAlive()).toBe(false);
+    expect(thread.exitcode).toBe(0);
+  });
+
+  it.each(['join', 'joinAsync'] as const)('%s(timeout) on a running target returns after the timeout, the thread still alive', async (join) => {
+    const release = new Event();
+    const thread = new Process({ target: (e: typeof release) => void e.wait(), args: [release] });
+    thread.start();
+    if (join === 'join') thread.join(50);
+    else await thread.joinAsync(50);
+    expect(thread.isAlive()).toBe(true);
+    expect(thread.exitcode).toBeNull();
+    release.set();
+    if (join === 'join') thread.join();
+    else await thread.joinAsync();
+    expect(thread.isAlive()).toBe(false);
+    expect(thread.exitcode).toBe(0);
+  });
+
   it('Queue carries items between threads in per-producer order, exactly once; JoinableQueue joins', async () => {
     const q = new Queue();
     const producers = [0, 1].map((id) => new Process({ target: (out: typeof q, n: number) => {

@@ -7,8 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { NotImplementedError } from '../errors';
 import { native } from '../native';
 import { Pool as ProcessPool, type PoolOptions, type WorkerHandle, type WorkerTransport } from '../pool';
-import { awaitThreadGone, closeThreadFd, POOL_THREAD_KEY, POOL_THREAD_WORDS, ThreadLife, type PoolThreadData } from '../pool-worker';
-import { deadlineOf, remainingMs } from '../util';
+import { closeThreadFd, POOL_THREAD_ID_WORD, POOL_THREAD_KEY, POOL_THREAD_WORDS, ThreadLife, type PoolThreadData } from '../pool-worker';
+import { awaitThreadGone, deadlineOf, remainingMs } from '../util';
 
 // The thread entry is the built pool-worker.js (a thread cannot run a .ts file by itself).
 const WORKER_FILE = path.join(__dirname, '..', 'pool-worker.js');
@@ -44,7 +44,7 @@ class ThreadHandle implements WorkerHandle {
       Atomics.wait(this.data.state, 0, 0, remainingMs(deadline));
       if (Atomics.load(this.data.state, 0) !== 1) return false;
     }
-    return awaitThreadGone(this.data, deadline);
+    return awaitThreadGone(this.data.state, POOL_THREAD_ID_WORD, deadline);
   }
   joinAsync(): Promise<void> {
     return this.ended;

@@ -5,7 +5,7 @@ import { isMainThread, threadId, Worker, workerData } from 'node:worker_threads'
 
 import { ProcessError } from '../errors';
 import { dumps, loads } from '../serializer/index';
-import { timeoutArg, type AbortOptions } from '../util';
+import { awaitThreadGone, deadlineOf, remainingMs, sayThreadId, timeoutArg, type AbortOptions } from '../util';
 
 export interface ThreadProcessOptions<A extends unknown[] = unknown[]> {
   target?: ((...args: A) => unknown) | null;
@@ -20,9 +20,10 @@ const running = new Set<Process<unknown[]>>();
 
 interface ThreadData {
   bytes: Uint8Array;
-  /** [0]: 1 once run() ended. */
+  /** [0]: 1 once the thread's JS ended; [THREAD_ID_WORD]: its kernel thread id (see sayThreadId). */
   state: Int32Array;
 }
+const THREAD_ID_WORD = 1;
 
 export class Process<A extends unknown[] = unknown[]> {
   name: string;
@@ -44,7 +45,7 @@ export class Process<A extends unknown[] = unknown[]> {
 
   start(): void {
     if (this.worker) throw new ProcessError('cannot start a process twice');
-    const data: ThreadData = { bytes: dumps([this.target, this.args], { root: 'args' }), state: new Int32Array(new SharedArrayBuffer(4)) };
+    const data: ThreadData = { bytes: dumps([this.target, this.args], { root: 'args' }), state: new Int32Array(new SharedArrayBuffer(8)) };
     this.state = data.state;
     this.worker = new Worker(__filename, { workerData: { [KEY]: data } });
     if (this.daemon) this.worker.unref();
@@ -61,8 +62,14 @@ export class Process<A extends unknown[] = unknown[]> {
 
   join(timeoutMs?: number | null): void {
     if (!this.state) throw new ProcessError('can only join a started process');
-    const timeout = timeoutArg(timeoutMs, 'Process.join');
-    Atomics.wait(this.state, 0, 0, timeout < 0 ? undefined : timeout);
+    const deadline = deadlineOf(timeoutArg(timeoutMs, 'Process.join'));
+    Atomics.wait(this.state, 0, 0, remainingMs(deadline));
+    this.gone(deadline);
+  }
+
+  /** Whether the thread has exited, waiting for it until `deadline` once its JS ended. */
+  private gone(deadline: number | undefined): boolean {
+    return this.state !== null && Atomics.load(this.state, 0) === 1 && awaitThreadGone(this.state, THREAD_ID_WORD, deadline);
   }
 
   async joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<void> {
@@ -84,7 +91,7 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   isAlive(): boolean {
-    return this.state !== null && Atomics.load(this.state, 0) === 0;
+    return this.state !== null && !this.gone(performance.now());
   }
 
   /** CPython's DummyProcess: 0 once the thread ended, else null. */
@@ -117,6 +124,12 @@ export function activeChildren(): Process<unknown[]>[] {
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[KEY]) {
   require('../handles'); // to decode whatever the target holds
   const data = (workerData as Record<string, ThreadData>)[KEY]!;
+  sayThreadId(data.state, THREAD_ID_WORD);
+  // The thread says it is done itself: a blocking join() keeps the main thread's loop from seeing 'exit'.
+  process.on('exit', () => {
+    Atomics.store(data.state, 0, 1);
+    Atomics.notify(data.state, 0);
+  });
   const [target, args] = loads(data.bytes) as [((...args: unknown[]) => unknown) | null, unknown[]];
   void (async () => {
     try {
@@ -124,8 +137,7 @@ if (!isMainThread && (workerData as Record<string, unknown> | null)?.[KEY]) {
     } catch (error) {
       process.stderr.write(`Exception in thread ${threadId}:\n${error instanceof Error ? error.stack : inspect(error)}\n`);
     }
-    // The thread says it is done itself: a blocking join() keeps the main thread's loop from seeing 'exit'.
-    Atomics.store(data.state, 0, 1);
-    Atomics.notify(data.state, 0);
+    // As CPython's thread, it ends when its target returns, whatever timers or handles it left.
+    process.exit();
   })();
 }
