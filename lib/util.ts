@@ -1,4 +1,5 @@
-// Small shared helpers: kernel object names, argument checks and timeout normalisation.
+// Small shared helpers: kernel object names, argument checks, timeouts and deadlines, the wait
+// drivers, thread joins by kernel id, and repr addresses.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';
