@@ -24,6 +24,22 @@ afterEach(async () => {
   }
 });
 
+/** A blocking Client and a ClientAsync connected to a plain TCP server whose raw sockets the test drives. */
+async function withRawPeers(use: (peers: { sockets: net.Socket[]; blocking: Connection; asynchronous: Connection }) => Promise<void>): Promise<void> {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const blocking = track(Client(['127.0.0.1', port]));
+    const asynchronous = track(await ClientAsync(['127.0.0.1', port]));
+    await until(() => sockets.length === 2);
+    await use({ sockets, blocking, asynchronous });
+  } finally {
+    server.close();
+  }
+}
+
 function python(script: string): { child: ChildProcess; output: Promise<string> } {
   const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   pythons.push(child);
@@ -234,15 +250,8 @@ describe('async twins settle on error', () => {
     await expect(listener.acceptAsync()).rejects.toThrow(/the listener is closed/);
   });
 
-  it('pollAsync and waitAsync report a reset socket ready, as poll and wait do; then the read reports the reset', async () => {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (server.address() as net.AddressInfo).port;
-      const blocking = track(Client(['127.0.0.1', port]));
-      const asynchronous = track(await ClientAsync(['127.0.0.1', port]));
-      await until(() => sockets.length === 2);
+  it('pollAsync and waitAsync report a reset socket ready, as poll and wait do; then the read reports the reset', () =>
+    withRawPeers(async ({ sockets, blocking, asynchronous }) => {
       const polled = asynchronous.pollAsync(null);
       const waited = waitAsync([asynchronous], null);
       for (const socket of sockets) socket.resetAndDestroy();
@@ -252,20 +261,10 @@ describe('async twins settle on error', () => {
       expect(wait([blocking], null)).toEqual([blocking]);
       expect(() => blocking.recvBytes()).toThrow(/ECONNRESET/);
       await expect(asynchronous.recvBytesAsync()).rejects.toThrow(/ECONNRESET/);
-    } finally {
-      server.close();
-    }
-  });
+    }));
 
-  it('a message that arrived before a reset is read first, then the reset, by recv and recvAsync alike', async () => {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (server.address() as net.AddressInfo).port;
-      const blocking = track(Client(['127.0.0.1', port]));
-      const asynchronous = track(await ClientAsync(['127.0.0.1', port]));
-      await until(() => sockets.length === 2);
+  it('a message that arrived before a reset is read first, then the reset, by recv and recvAsync alike', () =>
+    withRawPeers(async ({ sockets, blocking, asynchronous }) => {
       const pending = asynchronous.recvBytesAsync();
       // A whole frame, then half of the next one, then a reset.
       const bytes = Buffer.from([0, 0, 0, 2, 0x68, 0x69, 0, 0, 0, 9, 1, 2]);
@@ -275,10 +274,7 @@ describe('async twins settle on error', () => {
       for (const socket of sockets) socket.resetAndDestroy();
       expect(() => blocking.recvBytes()).toThrow(/ECONNRESET/);
       await expect(asynchronous.recvBytesAsync()).rejects.toThrow(/ECONNRESET/);
-    } finally {
-      server.close();
-    }
-  });
+    }));
 });
 
 describe('wait', () => {
