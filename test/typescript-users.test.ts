@@ -1,5 +1,6 @@
 // TypeScript users, as they run TypeScript: the README's quick start and every example, saved as
-// .ts files in a fresh ES module project that installed the packed package, with classes sent by value,
+// .mts files (top-level await) in a fresh project as `npm init -y` makes it ("type": "commonjs")
+// that installed the packed package, with classes sent by value,
 // run with tsx (Node 20, 22) and with Node's own type stripping (Node 24), under every start method. Where a loader thread
 // rules fork out (tsx), fork refuses with the fix in its message and the other methods work.
 import * as fs from 'node:fs';
@@ -163,7 +164,7 @@ beforeAll(async () => {
   // Installed without its install script: packaging.test.ts covers the build; here the package
   // gets the addons built for this checkout, as an install on each Node would build them.
   const base = path.join(work, `node-${majors[0]}`);
-  const installed = await installInto(base, tarball!, ['--ignore-scripts'], { others, fields: { type: 'module' } });
+  const installed = await installInto(base, tarball!, ['--ignore-scripts'], { others, fields: { type: 'commonjs' } });
   const release = path.join(installed, 'build', 'Release');
   fs.mkdirSync(release, { recursive: true });
   for (const addon of ['multiprocess.node', 'multiprocess_park.so']) fs.copyFileSync(path.join(root, 'build', 'Release', addon), path.join(release, addon));
@@ -176,7 +177,7 @@ beforeAll(async () => {
   });
   for (const project of projects.values())
     for (const [name, program] of Object.entries(PROGRAMS))
-      for (const method of METHODS) fs.writeFileSync(path.join(project, `${name}-${method}.ts`), withMethod(program.source(), method));
+      for (const method of METHODS) fs.writeFileSync(path.join(project, `${name}-${method}.mts`), withMethod(program.source(), method));
 }, slow);
 
 afterAll(() => {
@@ -189,7 +190,7 @@ describe.concurrent.each(RUNTIMES)('$label', (runtime) => {
   const cases = programs.flatMap((name) => METHODS.filter((method) => !(runtime.tsx && method === 'fork' && name !== 'readme')).map((method) => ({ name, method })));
 
   it.each(cases)('$name under $method', async ({ name, method }) => {
-    const { code, stdout, stderr } = await runProgram(runtime, `${name}-${method}.ts`);
+    const { code, stdout, stderr } = await runProgram(runtime, `${name}-${method}.mts`);
     if (runtime.tsx && method === 'fork') {
       // tsx's hooks run on a loader thread: fork refuses, and says what to do instead.
       expect(code).not.toBe(0);
@@ -204,18 +205,18 @@ describe.concurrent.each(RUNTIMES)('$label', (runtime) => {
   });
 });
 
-describe.concurrent('tsx loaded through NODE_OPTIONS (node quick.ts)', () => {
+describe.concurrent('tsx loaded through NODE_OPTIONS (node quick.mts)', () => {
   const plainNode: Runtime = { ...RUNTIMES[0]!, label: 'node with NODE_OPTIONS=--import tsx', tsx: false };
 
   it('the forkserver runs without the loader from NODE_OPTIONS too', async () => {
-    const { code, stdout, stderr } = await runProgram(plainNode, 'readme-forkserver.ts', '--import tsx');
+    const { code, stdout, stderr } = await runProgram(plainNode, 'readme-forkserver.mts', '--import tsx');
     expect(stderr).not.toMatch(/Error|ERR_/);
     expect(code).toBe(0);
     expect(stdout.replace(/\s+/g, ' ').trim()).toContain(PROGRAMS.readme!.expected);
   });
 
   it('fork refuses, naming the loader in NODE_OPTIONS', async () => {
-    const { code, stderr } = await runProgram(plainNode, 'readme-fork.ts', '--import tsx');
+    const { code, stderr } = await runProgram(plainNode, 'readme-fork.mts', '--import tsx');
     expect(code).not.toBe(0);
     expect(stderr).toContain('ERR_MP_FORK_UNSAFE');
     expect(stderr).toContain('This process runs with --import tsx: a module loader');
