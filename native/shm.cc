@@ -165,6 +165,15 @@ Napi::Function Segment::Init(Napi::Env env) {
                      });
 }
 
+// posix_fallocate returns its error instead of setting errno; a signal can interrupt a large one.
+static int ReservePages(int fd, size_t length) {
+  int err;
+  do err = posix_fallocate(fd, 0, static_cast<off_t>(length));
+  while (err == EINTR);
+  // Filesystems that cannot reserve (EOPNOTSUPP) keep the ftruncate size, as before.
+  return err == EOPNOTSUPP ? 0 : err;
+}
+
 // new Segment(name, size, create, managed): size is ignored when attaching.
 Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
   Napi::Env env = info.Env();
@@ -186,6 +195,13 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
       int err = length == 0 ? EINVAL : errno;
       shm_unlink(name_.c_str());
       ThrowErrno(env, "ftruncate(" + name_ + ")", err);
+    }
+    // ftruncate only sets the size: a full /dev/shm would surface later as SIGBUS on the first
+    // write to an unbacked page. Reserving every page now turns that into ENOSPC here.
+    int err = ReservePages(fd.fd, length);
+    if (err != 0) {
+      shm_unlink(name_.c_str());
+      ThrowErrno(env, "posix_fallocate(/dev/shm" + name_ + ", " + std::to_string(length) + " bytes)", err);
     }
   } else {
     struct stat st;
