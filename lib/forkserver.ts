@@ -14,6 +14,8 @@
 //
 // Whatever the children need is loaded and warmed up here, before any fork: a child then compiles
 // and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
+import { constants } from 'node:os';
+
 import './index'; // the whole package, warm before any fork; every handle's reducer (handles.ts)
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
@@ -41,6 +43,10 @@ let control: NativeFdWatcher;
 let warmUp: Buffer;
 
 function serve(): void {
+  // A SIGKILLed parent never closes the control socket in time to matter: the server, and with it
+  // every daemonic child it forked (they die with it), ends with the parent. A parent gone before this
+  // line shows as EOF on the control socket instead.
+  native.dieWithParent(constants.signals.SIGKILL, process.ppid);
   native.adoptTracker(TRACKER_FD);
   const preload = JSON.parse(String(native.recvFrame(CONTROL_FD, -1) ?? '[]')) as string[];
   try {

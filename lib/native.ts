@@ -158,6 +158,8 @@ export interface NativeBinding {
   exitNow(code: number): never;
   /** The exit code (-N for signal N) of a child that ended, reaping it; null while it runs. */
   reap(pid: number): number | null;
+  /** PR_SET_PDEATHSIG: signal this process when its parent ends (0 clears); false if parentPid is already gone. */
+  dieWithParent(signal: number, parentPid: number): boolean;
   waitChild(pid: number, sentinel: number, timeoutMs: number): number | null;
   SentinelWatch: new (fd: number, onReady: () => void) => { close(): void };
   /** Keeps a fork child's loop alive; calls onBeforeExit, then onEmpty, once nothing else would. */

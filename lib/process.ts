@@ -2,12 +2,14 @@
 // exit codes, names Process-1:2, daemon rules, and the at-exit join of children.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import { inspect, types } from 'node:util';
 
 import { untilReadable } from './blocking';
 import { ProcessError } from './errors';
 import type { Launchable, Popen, PopenClass, StartMethod } from './popen/index';
-import { timeoutArg, type AbortOptions } from './util';
+import { native } from './native';
+import { thisProcess, timeoutArg, type AbortOptions } from './util';
 
 export interface ProcessOptions<A extends unknown[] = unknown[]> {
   target?: ((...args: A) => unknown) | null;
@@ -166,6 +168,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   }
 
   private _becomeCurrent(): void {
+    if (this._daemon) dieWithParent(thisProcess.forkedBy ?? this._parentPid!);
     if (this._startMethod !== null) adoptStartMethod(this._startMethod);
     current = this;
     parent = { name: this._parentName ?? 'MainProcess', pid: this._parentPid! }; // a child's object always has its parent's
@@ -326,6 +329,15 @@ function reapChildren(): void {
 export function activeChildren(): AnyProcess[] {
   reapChildren();
   return [...children];
+}
+
+/**
+ * A daemonic child (a Pool worker too) ends with the process that started it, even one SIGKILLed
+ * and unable to terminate it at exit as CPython's parent does. parentPid is the process that forked
+ * or spawned this one: the forkserver for its children (the forkserver itself ends with the parent).
+ */
+function dieWithParent(parentPid: number): void {
+  if (!native.dieWithParent(constants.signals.SIGKILL, parentPid)) process.kill(thisProcess.pid, 'SIGKILL');
 }
 
 // CPython's util._exit_function: terminate daemonic children, then join the others.

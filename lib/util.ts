@@ -158,7 +158,8 @@ export async function driveAsync<W extends AbortableWait, T>(
  * This process's pid for hot paths: reading the `process` global costs ~35 ns (it is an accessor
  * on globalThis). A fork child must update it.
  */
-export const thisProcess: { pid: number } = { pid: process.pid };
+/** This process's pid, kept right in a fork child; forkedBy is the pid of the process that forked it (null if none did). */
+export const thisProcess: { pid: number; forkedBy: number | null } = { pid: process.pid, forkedBy: null };
 
 /** Options accepted by every Async twin (API.md §1). */
 export interface AbortOptions {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 #ifdef __linux__
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #endif
 
@@ -313,6 +314,21 @@ Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   _exit(static_cast<int>(code & 0xff));
 }
 
+// dieWithParent(signal, parentPid): the kernel sends signal to this process when the thread that
+// started it ends (prctl PR_SET_PDEATHSIG; 0 clears it). False when parentPid had already gone before
+// the request took effect: the signal will never come, and the caller acts on that itself.
+Napi::Value DieWithParent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t signal = IntArg(info, 0, "dieWithParent(signal, parentPid)");
+  const int64_t parent = IntArg(info, 1, "dieWithParent(signal, parentPid)");
+  if (signal < 0 || signal >= NSIG) throw Napi::RangeError::New(env, "dieWithParent: no signal " + std::to_string(signal));
+#ifdef __linux__
+  if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(signal), 0, 0, 0) != 0) ThrowErrno(env, "prctl(PR_SET_PDEATHSIG)");
+#endif
+  // Elsewhere there is no such request (macOS): only the check that the parent is still there.
+  return Napi::Boolean::New(env, getppid() == static_cast<pid_t>(parent));
+}
+
 Napi::Value ReapChild(const Napi::CallbackInfo& info) {
   return Reap(info.Env(), static_cast<pid_t>(IntArg(info, 0, "reap(pid)")));
 }
@@ -504,6 +520,7 @@ void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("reap", Napi::Function::New(env, ReapChild, "reap"));
+  exports.Set("dieWithParent", Napi::Function::New(env, DieWithParent, "dieWithParent"));
   exports.Set("waitChild", Napi::Function::New(env, WaitChild, "waitChild"));
   exports.Set("SentinelWatch", SentinelWatch::Init(env));
   exports.Set("IdleWatch", IdleWatch::Init(env));

@@ -1,7 +1,12 @@
-// Faults of the machine itself: a /dev/shm without room. (Process and peer faults live with their modules.)
-import { execFileSync, spawnSync } from 'node:child_process';
+// Faults of the machine and of the process tree: a /dev/shm without room, a parent SIGKILLed.
+// (Faults of one peer or one object live with their modules' tests.)
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+
+import { until } from './helpers/until';
 
 const isRoot = process.getuid?.() === 0;
 const canUnshare = isRoot && spawnSync('unshare', ['--mount', 'true']).status === 0;
@@ -18,5 +23,64 @@ describe.runIf(canUnshare)('a full /dev/shm (a 256 KiB tmpfs over it in a privat
     }
     expect(report.smallValue).toBe(42);
     expect(report.leftInShm).toBe(2); // the Value's own segment and its lock's, still open: nothing of the refused ones
+  });
+});
+
+/** Every live process whose parent chain leads to pid (not pid itself). */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // ended while we read
+    }
+  }
+  const found: number[] = [];
+  for (const candidate of parentOf.keys()) {
+    for (let up = parentOf.get(candidate); up !== undefined && up > 1; up = parentOf.get(up)) {
+      if (up === pid) {
+        found.push(candidate);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+};
+
+describe.each(['fork', 'spawn', 'forkserver'])('a parent SIGKILLed (%s)', (method) => {
+  it('takes its pool workers, its daemonic children and its forkserver with it; a non-daemonic child lives on, as in CPython; the tracker cleans up after the last', async () => {
+    const program = spawn(process.execPath, [path.join(__dirname, 'helpers/programs/orphaned.cjs'), method], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(program.stdout!, 'data')) as [Buffer];
+    const { daemon, nonDaemon } = JSON.parse(String(line)) as { daemon: number; nonDaemon: number };
+    const tree = descendants(program.pid!);
+    const tracker = tree.find((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'mpjs-tracker')!;
+    expect(tree).toContain(daemon);
+    expect(tracker).toBeDefined();
+    // The tracker, the two children, the pool's two workers, and (forkserver) the server; its next spare may be on the way.
+    expect(tree.length).toBeGreaterThanOrEqual(method === 'forkserver' ? 6 : 5);
+
+    program.kill('SIGKILL');
+    try {
+      const mustEnd = tree.filter((pid) => pid !== nonDaemon && pid !== tracker && !descendants(nonDaemon).includes(pid));
+      await until(() => mustEnd.every((pid) => !alive(pid)), `the end of ${mustEnd.join(', ')}`);
+      expect(alive(nonDaemon)).toBe(true);
+
+      process.kill(nonDaemon, 'SIGKILL');
+      await until(() => !alive(tracker), 'the tracker\'s end');
+      expect(fs.readdirSync('/dev/shm').filter((name) => name.includes(`mpjs-${program.pid}-`))).toEqual([]);
+    } finally {
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL'); // a failed run leaves nothing behind
+    }
   });
 });

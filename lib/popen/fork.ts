@@ -123,6 +123,7 @@ export function forkHere(): { pid: number; sentinel: number } | null {
   if (forked.pid !== 0) return { pid: forked.pid, sentinel: forked.sentinel ?? -1 };
   inForkChild = true;
   park?.forgetInChild();
+  thisProcess.forkedBy = thisProcess.pid;
   thisProcess.pid = native.getpid();
   Object.defineProperty(process, 'pid', { value: thisProcess.pid, writable: false, enumerable: true, configurable: true });
   return null;
