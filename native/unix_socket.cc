@@ -771,7 +771,15 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     // thread) leaves a termination pending, which node-addon-api would turn into a fatal error.
     napi_value argv[3] = {error, result, fds};
     napi_value ignored;
-    napi_make_callback(env_, *context_, Value(), callback_.Value(), 3, argv, &ignored);
+    if (napi_make_callback(env_, *context_, Value(), callback_.Value(), 3, argv, &ignored) != napi_pending_exception) return;
+    // What the callback threw is the program's error, as in any I/O callback: uncaughtException.
+    // Left pending it would vanish, or come back to this callback as if the read had failed. A
+    // terminating Worker has no exception to give (undefined): nobody is left to tell.
+    napi_value thrown;
+    napi_valuetype type;
+    if (napi_get_and_clear_last_exception(env_, &thrown) == napi_ok && napi_typeof(env_, thrown, &type) == napi_ok &&
+        type != napi_undefined)
+      napi_fatal_exception(env_, thrown);
   }
 
   void CloseFds() {

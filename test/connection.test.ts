@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -271,4 +272,21 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('a peer that dies in the 
     await p.joinAsync();
     expect(p.exitcode).toBe(-9);
   }, 30_000);
+});
+
+describe('the native descriptor watcher under every Connection', () => {
+  it('hands an error its callback throws to uncaughtException, as any I/O callback does (it used to vanish)', () => {
+    const script = `
+      const { native } = require(${JSON.stringify(path.resolve(__dirname, '../dist/native.js'))});
+      const [ours, theirs] = native.socketPair();
+      process.on('uncaughtException', (error) => { process.stdout.write('uncaught: ' + error.message); process.exit(0); });
+      const watcher = new native.FdWatcher(ours, () => { throw new Error('thrown by the callback'); });
+      watcher.waitReadable();
+      native.sendFrame(theirs, Buffer.from('ready'));
+      // Nothing else keeps the loop alive once the callback ran: an error that vanished ends the script here.
+    `;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(result.stdout).toBe('uncaught: thrown by the callback');
+    expect(result.status).toBe(0);
+  });
 });
