@@ -3,6 +3,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -82,5 +83,51 @@ describe.each(['fork', 'spawn', 'forkserver'])('a parent SIGKILLed (%s)', (metho
     } finally {
       for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL'); // a failed run leaves nothing behind
     }
+  });
+});
+
+// The storm: python3's ctypes tgkill, aimed at the main thread (a process-directed kill may land on
+// any idle thread and never interrupt the call under test), every ~100 µs until the target ends.
+const STORM = `
+import ctypes, sys, time
+libc = ctypes.CDLL(None)
+pid = int(sys.argv[1])
+while libc.tgkill(pid, pid, int(sys.argv[2])) == 0:
+    time.sleep(0.0001)
+`;
+const hasPython = spawnSync('python3', ['-c', 'import ctypes; ctypes.CDLL(None).tgkill']).status === 0;
+
+describe.runIf(hasPython).each(['fork', 'spawn', 'forkserver'])('a signal every 100 µs at a process blocked in each blocking call (%s helpers)', (method) => {
+  it('every call gives its own answer: what a helper brought, or a timeout no earlier than asked', async () => {
+    const program = spawn(process.execPath, [path.join(__dirname, 'helpers/programs/eintr-storm.cjs'), method], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let output = '';
+    program.stdout!.on('data', (chunk: Buffer) => (output += chunk));
+    await until(() => output.startsWith('ready\n'), 'the program\'s start');
+    const storm = spawn('python3', ['-c', STORM, String(program.pid), String(constants.signals.SIGUSR2)], { stdio: 'ignore' });
+    program.stdin!.end('go\n');
+    const [code] = (await once(program, 'exit')) as [number | null];
+    storm.kill();
+    expect(code).toBe(0);
+    const report = JSON.parse(output.slice('ready\n'.length));
+    expect(report.signals).toBeGreaterThan(100);
+    const timedOut = (answer: unknown) => ({ answer, waitedFully: true });
+    expect(report).toEqual({
+      'Lock.acquire': { answer: true, timed: timedOut(false) },
+      'RLock.acquire': { answer: true, timed: timedOut(false) },
+      'Semaphore.acquire': { answer: true, timed: timedOut(false) },
+      'Event.wait': { answer: true, timed: timedOut(false) },
+      'Condition.waitFor': { answer: true, timed: timedOut(false) },
+      'Barrier.wait': { answer: true, timed: timedOut({ raised: 'BrokenBarrierError' }) },
+      'Queue.get': { answer: { from: 'helper' }, timed: timedOut({ raised: 'Empty' }) },
+      'Queue.put (full)': { answer: 'third', timed: timedOut({ raised: 'Full' }) },
+      'JoinableQueue.join': { answer: 'joined' },
+      'SimpleQueue.get': { answer: 42 },
+      'Connection.recv': { answer: 'hello', timed: timedOut(false) },
+      'wait()': { answer: 1, timed: timedOut(0) },
+      'Listener.accept': { answer: 'knock' },
+      'Process.join': { answer: 0, timed: timedOut(null) },
+      'Pool.apply': { answer: 42, timed: timedOut({ raised: 'TimeoutError' }) },
+      signals: report.signals,
+    });
   });
 });
