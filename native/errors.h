@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <system_error>
 
 namespace mp {
 
@@ -21,6 +22,15 @@ inline Napi::Error ErrnoError(Napi::Env env, const std::string& call, int err) {
 [[noreturn]] inline void ThrowErrno(Napi::Env env, const std::string& call, int err = errno) {
   throw ErrnoError(env, call, err);
 }
+
+// A failed system call away from JS (the resource tracker starting under a lock): the call as the
+// JS error names it, apart from what(), whose text already carries the errno's.
+struct CallFailed : std::system_error {
+  CallFailed(int err, const std::string& failed_call) : std::system_error(err, std::generic_category(), failed_call), call(failed_call) {}
+  std::string call;
+};
+
+[[noreturn]] inline void ThrowErrno(Napi::Env env, const CallFailed& failed) { throw ErrnoError(env, failed.call, failed.code().value()); }
 
 [[noreturn]] inline void ThrowType(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, message);

@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <system_error>
 
 #include "deadline.h"
 #include "errors.h"
@@ -123,9 +122,9 @@ void Apply(char op, const char* name) {
 int StartTracker() {
   int fds[2];
 #ifdef __linux__
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2(resource tracker)");
+  if (pipe2(fds, O_CLOEXEC) != 0) throw CallFailed(errno, "pipe2(resource tracker)");
 #else
-  if (pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "pipe(resource tracker)");
+  if (pipe(fds) != 0) throw CallFailed(errno, "pipe(resource tracker)");
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);
   fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 #endif
@@ -134,7 +133,7 @@ int StartTracker() {
     int err = errno;
     close(fds[0]);
     close(fds[1]);
-    throw std::system_error(err, std::generic_category(), "fork(resource tracker)");
+    throw CallFailed(err, "fork(resource tracker)");
   }
   if (pid == 0) {
     close(fds[1]);
@@ -173,8 +172,8 @@ namespace {
 Napi::Value TrackerFd(const Napi::CallbackInfo& info) {
   try {
     EnsureTracker();
-  } catch (const std::system_error& error) {
-    ThrowErrno(info.Env(), error.what(), error.code().value());
+  } catch (const CallFailed& failed) {
+    ThrowErrno(info.Env(), failed);
   }
   return Napi::Number::New(info.Env(), tracker_fd);
 }
@@ -194,8 +193,8 @@ Napi::Value TrackRawSegmentJs(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) ThrowType(info.Env(), "trackRawSegment(name: string, add: boolean)");
   try {
     TrackRawSegment(info[0].As<Napi::String>(), info[1].As<Napi::Boolean>());
-  } catch (const std::system_error& error) {
-    ThrowErrno(info.Env(), error.what(), error.code().value());
+  } catch (const CallFailed& failed) {
+    ThrowErrno(info.Env(), failed);
   }
   return info.Env().Undefined();
 }

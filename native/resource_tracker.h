@@ -9,7 +9,7 @@
 
 namespace mp {
 // Reports one more (`add`) or one less use of segment `name` by this process; starts the tracker
-// on first use. Throws std::system_error when the tracker cannot be started.
+// on first use. Throws CallFailed (errors.h) when the tracker cannot be started.
 void TrackSegment(const std::string& name, bool add);
 // Registers (`add`) or unregisters a raw segment (a user's SharedMemory), which the tracker unlinks
 // when the tree is gone unless it was unregistered first.

@@ -8,7 +8,6 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <system_error>
 #include <unordered_set>
 
 #include "errors.h"
@@ -234,10 +233,10 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
   if (first) {
     try {
       TrackSegment(name_, true);
-    } catch (const std::system_error& error) {
+    } catch (const CallFailed& failed) {
       bool last = false;
       if (RemoveUser(header_, in_table_, &last) && create) shm_unlink(name_.c_str());
-      ThrowErrno(env, error.what(), error.code().value());
+      ThrowErrno(env, failed);
     }
   }
   std::lock_guard<std::mutex> lock(live_mutex);
@@ -257,7 +256,7 @@ void Segment::AdoptAfterFork() {
     segment->user_pid_ = me;
     try {
       if (first) TrackSegment(segment->name_, true);
-    } catch (const std::system_error&) {
+    } catch (const CallFailed&) {
       // The inherited tracker pipe is gone: the slot in the header still protects the segment.
     }
   }

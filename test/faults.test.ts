@@ -131,3 +131,18 @@ describe.runIf(hasPython).each(['fork', 'spawn', 'forkserver'])('a signal every 
     });
   });
 });
+
+describe.each(['fork', 'spawn', 'forkserver'])('descriptors exhausted (RLIMIT_NOFILE 120, %s)', (method) => {
+  it('what needs one fails with EMFILE naming the call, what holds none still works, and all works once they are back', () => {
+    const program = path.join(__dirname, 'helpers/programs/fd-exhaustion.cjs');
+    const output = execFileSync('prlimit', ['--nofile=120', process.execPath, program, method], { encoding: 'utf8' });
+    const report = JSON.parse(output);
+    expect(report.pipe).toEqual({ code: 'EMFILE', message: 'socketpair failed: Too many open files (EMFILE)' });
+    for (const what of ['process', 'pool']) {
+      expect(report[what].code, what).toBe('EMFILE');
+      expect(report[what].message, what).toMatch(/^\S.* failed: Too many open files \(EMFILE\)$/);
+    }
+    expect(report.noDescriptorsHeld).toEqual({ answer: 100 });
+    expect(report.afterwards).toEqual({ answer: [42, 'from child', 0] });
+  });
+});

@@ -39,7 +39,14 @@ function loadPark(): ParkBinding | null {
       process.dlopen(module, file);
       parkBinding = module.exports;
       break;
-    } catch {
+    } catch (error) {
+      // No descriptor left to open it with: this fork fails, as it would for its own sockets, and a
+      // later one tries again, instead of forking unparked from now on.
+      const exhausted = /Too many open files/.exec((error as Error).message);
+      if (exhausted) {
+        parkBinding = undefined;
+        throw Object.assign(new Error(`dlopen(${file}) failed: Too many open files (EMFILE)`), { code: 'EMFILE', syscall: 'dlopen' });
+      }
       // wrong ABI or a failed build: fall through to the warning
     }
   }

@@ -5,6 +5,7 @@
 // ABI-stable main addon.
 #include <fcntl.h>
 #include <node.h>
+#include <uv.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <v8-platform.h>
@@ -49,8 +50,22 @@ class ParkTask : public v8::Task {
   std::shared_ptr<Gate> gate_;
 };
 
-void Throw(v8::Isolate* isolate, const std::string& message) {
-  isolate->ThrowException(v8::Exception::Error(v8::String::NewFromUtf8(isolate, message.c_str()).ToLocalChecked()));
+v8::Local<v8::String> Text(v8::Isolate* isolate, const std::string& text) {
+  return v8::String::NewFromUtf8(isolate, text.c_str()).ToLocalChecked();
+}
+
+void Throw(v8::Isolate* isolate, const std::string& message) { isolate->ThrowException(v8::Exception::Error(Text(isolate, message))); }
+
+// As the main addon's errors (errors.h): errno, its name as code, and the call that failed.
+void ThrowErrno(v8::Isolate* isolate, const std::string& call, int err) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  const std::string name = uv_err_name(-err);
+  v8::Local<v8::Object> error =
+      v8::Exception::Error(Text(isolate, call + " failed: " + strerror(err) + " (" + name + ")")).As<v8::Object>();
+  error->Set(context, Text(isolate, "errno"), v8::Integer::New(isolate, err)).Check();
+  error->Set(context, Text(isolate, "code"), Text(isolate, name)).Check();
+  error->Set(context, Text(isolate, "syscall"), Text(isolate, call)).Check();
+  isolate->ThrowException(error);
 }
 
 node::MultiIsolatePlatform* PlatformOf(v8::Isolate* isolate) {
@@ -84,7 +99,7 @@ void ParkJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (parked > 0) return Throw(isolate, "park: the platform is already parked");
   auto fresh = std::make_shared<Gate>();
   if (pipe2(fresh->started, O_CLOEXEC) != 0 || pipe2(fresh->release, O_CLOEXEC) != 0)
-    return Throw(isolate, std::string("park: pipe2 failed: ") + strerror(errno));
+    return ThrowErrno(isolate, "pipe2 (parking the platform for fork)", errno);
   gate = fresh;
   node::MultiIsolatePlatform* platform = PlatformOf(isolate);
   const int count = WorkerThreads(platform);
