@@ -146,3 +146,29 @@ describe.each(['fork', 'spawn', 'forkserver'])('descriptors exhausted (RLIMIT_NO
     expect(report.afterwards).toEqual({ answer: [42, 'from child', 0] });
   });
 });
+
+describe.each(['fork', 'spawn', 'forkserver'])('a peer that stops reading (%s)', (method) => {
+  it('a send blocked on the full socket fails with EPIPE once the peer is SIGKILLed, instead of hanging or killing the sender', () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const ctx = mp.getContext(${JSON.stringify(method)});
+      const [ours, theirs] = mp.Pipe();
+      const listening = new mp.Event();
+      const deaf = new ctx.Process({ target: (conn, ready) => { ready.set(); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); }, args: [theirs, listening] });
+      deaf.start();
+      theirs.close();
+      listening.wait();
+      // Kills the deaf peer once this process is (most likely) blocked in the send below; earlier, the send fails the same way.
+      const killer = new ctx.Process({ target: (pid) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); process.kill(pid, 'SIGKILL'); }, args: [deaf.pid] });
+      killer.start();
+      let outcome;
+      try { ours.sendBytes(Buffer.alloc(64 << 20)); outcome = 'sent'; } catch (error) { outcome = error.code; }
+      deaf.join();
+      killer.join();
+      process.stdout.write(JSON.stringify({ outcome, deaf: deaf.exitcode }));
+    `;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.signal).toBeNull();
+    expect(JSON.parse(result.stdout)).toEqual({ outcome: 'EPIPE', deaf: -9 });
+  });
+});
