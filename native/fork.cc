@@ -78,6 +78,12 @@ void EnsureThreadpool(uv_loop_t* loop) {
   threadpool_started = true;
 }
 
+bool InQueue(const uv__queue* head, const uv__queue* item) {
+  for (const uv__queue* q = head->next; q != head; q = q->next)
+    if (q == item) return true;
+  return false;
+}
+
 int ThreadpoolSize() {
   const char* value = getenv("UV_THREADPOOL_SIZE");
   int size = value ? atoi(value) : 4;
@@ -215,17 +221,32 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
   if (life_read.fd >= 0) fcntl(life_read.fd, F_SETFD, FD_CLOEXEC);
 
   DoForkPass();
+  // Held across fork(2) so the child's copy of the loop's completed-work queue is whole: a pool
+  // thread appends to it under this mutex.
+  uv_mutex_lock(&loop->wq_mutex);
   pid_t pid = fork();
+  if (pid != 0) uv_mutex_unlock(&loop->wq_mutex);
   if (pid < 0) ThrowErrno(env, "fork");
   Napi::Object result = Napi::Object::New(env);
   if (pid == 0) {
+    uv_mutex_init(&loop->wq_mutex);  // the copy is held by a thread of the parent's
     uv_loop_fork(loop);
-    threadpool_started = false;
+    // The child's wake-up eventfd is new and empty, but the flag that says a wake-up was sent is
+    // the parent's: left set, no completion of the child's own pool would ever be delivered.
+    loop->wq_async.pending = 0;
     if (warmup_pending != nullptr) {
-      // What libuv's uv__req_unregister does; the request itself is leaked with the parent's pool.
+      // Never completes here: queued or running, its thread is gone; done, it waits in the loop's
+      // queue, and its callback belongs to the parent. Dropped as libuv's uv__req_unregister does,
+      // or the child's loop would never be idle; the request itself is leaked with the parent's pool.
+      uv__queue* entry = &warmup_pending->work_req.wq;
+      if (InQueue(&loop->wq, entry)) {
+        entry->prev->next = entry->next;
+        entry->next->prev = entry->prev;
+      }
       loop->active_reqs.count--;
       warmup_pending = nullptr;
     }
+    threadpool_started = false;
     if (own_sentinel_write >= 0) close(own_sentinel_write);
     own_sentinel_write = life_write.release();
     if (own_sentinel_write >= 0) fcntl(own_sentinel_write, F_SETFD, FD_CLOEXEC);

@@ -62,17 +62,18 @@ const alive = (pid: number): boolean => {
 describe.each(['fork', 'spawn', 'forkserver'])('a parent SIGKILLed (%s)', (method) => {
   it('takes its pool workers, its daemonic children and its forkserver with it; a non-daemonic child lives on, as in CPython; the tracker cleans up after the last', async () => {
     const program = spawn(process.execPath, [path.join(__dirname, 'helpers/programs/orphaned.cjs'), method], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [line] = (await once(program.stdout!, 'data')) as [Buffer];
-    const { daemon, nonDaemon } = JSON.parse(String(line)) as { daemon: number; nonDaemon: number };
-    const tree = descendants(program.pid!);
-    const tracker = tree.find((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'mpjs-tracker')!;
-    expect(tree).toContain(daemon);
-    expect(tracker).toBeDefined();
-    // The tracker, the two children, the pool's two workers, and (forkserver) the server; its next spare may be on the way.
-    expect(tree.length).toBeGreaterThanOrEqual(method === 'forkserver' ? 6 : 5);
-
-    program.kill('SIGKILL');
+    let tree: number[] = [];
     try {
+      const [line] = (await once(program.stdout!, 'data')) as [Buffer];
+      const { daemon, nonDaemon } = JSON.parse(String(line)) as { daemon: number; nonDaemon: number };
+      tree = descendants(program.pid!);
+      const tracker = tree.find((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'mpjs-tracker')!;
+      expect(tree).toContain(daemon);
+      expect(tracker).toBeDefined();
+      // The tracker, the two children, the pool's two workers, and (forkserver) the server; its next spare may be on the way.
+      expect(tree.length).toBeGreaterThanOrEqual(method === 'forkserver' ? 6 : 5);
+
+      program.kill('SIGKILL');
       const mustEnd = tree.filter((pid) => pid !== nonDaemon && pid !== tracker && !descendants(nonDaemon).includes(pid));
       await until(() => mustEnd.every((pid) => !alive(pid)), `the end of ${mustEnd.join(', ')}`);
       expect(alive(nonDaemon)).toBe(true);
@@ -81,7 +82,9 @@ describe.each(['fork', 'spawn', 'forkserver'])('a parent SIGKILLed (%s)', (metho
       await until(() => !alive(tracker), 'the tracker\'s end');
       expect(fs.readdirSync('/dev/shm').filter((name) => name.includes(`mpjs-${program.pid}-`))).toEqual([]);
     } finally {
-      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL'); // a failed run leaves nothing behind
+      // A failed run leaves nothing behind.
+      program.kill('SIGKILL');
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
     }
   });
 });

@@ -341,6 +341,15 @@ describe('start methods', () => {
   });
 });
 
+describe("a fresh forkserver's first child", () => {
+  it("uses libuv's thread pool (async fs, dns.lookup) like any later one: the first used to abort in uv__fs_done", () => {
+    const program = path.join(__dirname, 'helpers/programs/forkserver-first-child.cjs');
+    const result = spawnSync(process.execPath, [program], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.stderr).not.toMatch(/Assertion/);
+    expect(JSON.parse(result.stdout)).toEqual([0, 0, 0]);
+  });
+});
+
 describe('fork beside async lock waits', () => {
   it('counts the lock watcher thread as known, and the child still uses the lock', async () => {
     const { Process } = getContext('fork');
