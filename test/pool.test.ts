@@ -93,7 +93,7 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         expect((error as { detail: number }).detail).toBe(7);
         expect(((error as Error).cause as Error).message).toBe('root cause');
         expect((error as Error).stack).toMatch(/failInWorker/);
-        expect((error as Error).stack).toMatch(/pool-worker/);
+        expect((error as Error).stack).toMatch(/pool\/worker/);
       }
       class AppError extends Error {
         code = 'E_APP';

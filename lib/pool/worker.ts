@@ -4,12 +4,12 @@
 // tasks are awaited and an abort reaches the running task through taskSignal().
 import { isMainThread, workerData } from 'node:worker_threads';
 
-import { InvalidStateError, ProcessError } from './errors';
-import { native } from './native';
-import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Frame } from './pool-protocol';
-import { ChildExit } from './process';
-import { loads } from './serializer/index';
-import { sayThreadId, thisProcess } from './util';
+import { InvalidStateError, ProcessError } from '../errors';
+import { native } from '../native';
+import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Frame } from './protocol';
+import { ChildExit } from '../process';
+import { loads } from '../serializer/index';
+import { sayThreadId, thisProcess } from '../util';
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -328,7 +328,7 @@ export function closeThreadFd(data: PoolThreadData): void {
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREAD_KEY]) {
-  require('./handles'); // to decode whatever a task holds
+  require('../handles'); // to decode whatever a task holds
   const data = (workerData as Record<string, PoolThreadData>)[POOL_THREAD_KEY]!;
   sayThreadId(data.state, POOL_THREAD_ID_WORD); // before Ready: a kill from then on finds it said
   process.on('exit', (code) => {

@@ -1,11 +1,11 @@
 // The Pool's wire protocol between the parent and one worker: a 24-byte header frame, then the
 // payload inline or as following frames. Lists of numbers, byte buffers and JSON-exact data skip
 // the general serializer, whose fixed cost per message is several times a task's.
-import { SerializationError } from './errors';
-import { native } from './native';
-import { plainCodec } from './serializer/encode';
-import { CODEC_PLAIN_JSON, frame } from './serializer/format';
-import { dumps, loads } from './serializer/index';
+import { SerializationError } from '../errors';
+import { native } from '../native';
+import { plainCodec } from '../serializer/encode';
+import { CODEC_PLAIN_JSON, frame } from '../serializer/format';
+import { dumps, loads } from '../serializer/index';
 
 export const enum FrameType {
   /** parent → worker: [initializer, initargs] (DUMPS). */

@@ -8,18 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 
-import { asCallback, setBusy, untilReadable, type Background } from './blocking';
-import { Context, getContext } from './context';
-import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from './errors';
-import { native, type NativeFdWatcher } from './native';
-import { describeExit, type Process } from './process';
-import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './pool-protocol';
-import { parentPoolFds, poolWorkerMain } from './pool-worker';
-import { dumps, loads } from './serializer/index';
-import { cpuCount } from './system';
-import { shown, thisProcess, timeoutArg, type AbortOptions } from './util';
+import { asCallback, setBusy, untilReadable, type Background } from '../blocking';
+import { Context, getContext } from '../context';
+import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from '../errors';
+import { native, type NativeFdWatcher } from '../native';
+import { describeExit, type Process } from '../process';
+import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './protocol';
+import { parentPoolFds, poolWorkerMain } from './worker';
+import { dumps, loads } from '../serializer/index';
+import { cpuCount } from '../system';
+import { shown, thisProcess, timeoutArg, type AbortOptions } from '../util';
 
-export { taskSignal } from './pool-worker';
+export { taskSignal } from './worker';
 
 /** Thrown into every pending result by `terminate()` (CPython leaves them pending forever). */
 export class PoolTerminatedError extends ProcessError {
@@ -1533,7 +1533,7 @@ export class Pool {
 }
 
 // ctx.Pool: the Pool bound to a context's start method (CPython's context.Pool).
-declare module './context' {
+declare module '../context' {
   interface Context {
     readonly Pool: typeof Pool;
   }
