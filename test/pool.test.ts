@@ -51,6 +51,28 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       expect(pool.map((x: bigint) => x * 2n, [1n << 70n])).toEqual([1n << 71n]);
     });
 
+    it('typed arrays of every class cross as themselves, in and out, views of a larger buffer and mixed lists too', async () => {
+      const classes = [Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array];
+      const arrays: ArrayBufferView[] = classes.map((View) => new View([1, 2, 250]));
+      arrays.push(new BigInt64Array([-1n, 1n << 62n]), new BigUint64Array([1n << 63n]), Buffer.from('buffer'));
+      // A view at an odd offset arrives aligned, holding only its own bytes.
+      const odd = new Uint8Array(new ArrayBuffer(8 * 1025 + 1), 1);
+      const wide = new Float64Array(odd.buffer, 8, 1024).fill(0.5);
+      arrays.push(odd.subarray(0, 3).fill(9), wide);
+      const echoed = pool.map((view: ArrayBufferView) => view, arrays, 1);
+      expect(echoed).toEqual(arrays);
+      echoed.forEach((view, i) => expect(Object.getPrototypeOf(view)).toBe(Object.getPrototypeOf(arrays[i])));
+      // One call's arguments of different classes; a result of another class than its argument.
+      const sums = await pool.applyAsync((a: Float64Array, b: Int16Array) => new Float32Array([a.reduce((x, y) => x + y), b.reduce((x, y) => x + y)]), [new Float64Array([1.5, 2]), new Int16Array([-3, 4])]);
+      expect(sums).toEqual(new Float32Array([3.5, 1]));
+      // A 16 MiB array is carried whole.
+      const big = new Float64Array(2 * 1024 * 1024).map((_, i) => i);
+      const [back] = pool.map((a: Float64Array) => a, [big]);
+      expect(back).toBeInstanceOf(Float64Array);
+      expect((back as Float64Array).length).toBe(big.length);
+      expect((back as Float64Array)[big.length - 1]).toBe(big.length - 1);
+    });
+
     it('applyAsync: callback, errorCallback, AsyncResult ready/successful/wait/get/then', async () => {
       const seen: unknown[] = [];
       const ok = pool.applyAsync((x: number) => x * 2, [21], { callback: (v) => seen.push(['cb', v]) });

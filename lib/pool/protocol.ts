@@ -50,7 +50,6 @@ const enum Codec {
 export const HEADER = 24;
 // Above this, a payload travels as its own frame instead of being copied behind the header.
 const INLINE_LIMIT = 64 * 1024;
-const FLAG_PLAIN_UINT8 = 1;
 
 /** A decoded frame: the header's fields and the payload list (null when there is none). */
 export interface Frame {
@@ -69,12 +68,12 @@ export interface Encoded {
   follow: Uint8Array[];
 }
 
-function header(type: FrameType, codec: Codec, kind: number, flags: number, seq: number, fnId: number, count: number, follow: number, extra: number): Buffer {
+function header(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, follow: number, extra: number): Buffer {
   const head = Buffer.allocUnsafeSlow(HEADER + extra);
   head[0] = type;
   head[1] = codec;
   head[2] = kind;
-  head[3] = flags;
+  head[3] = 0;
   head.writeUInt32LE(seq >>> 0, 4);
   head.writeUInt32LE(fnId >>> 0, 8);
   head.writeUInt32LE(count >>> 0, 12);
@@ -88,14 +87,37 @@ function allNumbers(list: unknown[]): boolean {
   return true;
 }
 
-/** 0: not all bytes; 1: all Buffers; 2: all plain Uint8Arrays. */
-function byteKind(list: unknown[]): number {
-  if (list.length === 0) return 0;
-  const first = list[0];
-  const proto = first instanceof Buffer ? Buffer.prototype : first instanceof Uint8Array ? Uint8Array.prototype : null;
-  if (proto === null) return 0;
-  for (let i = 0; i < list.length; i++) if (!(list[i] instanceof Uint8Array) || Object.getPrototypeOf(list[i]) !== proto) return 0;
-  return proto === Buffer.prototype ? 1 : 2;
+// Byte views that travel as their own frames, each as one code byte behind the header: the
+// memory is written from where it lies and the receiver views the frame it read, so a typed array
+// is copied only by the kernel.
+interface TypedArrayClass {
+  readonly BYTES_PER_ELEMENT: number;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView;
+}
+// Code 0 is Buffer; the typed arrays follow.
+const TYPED: TypedArrayClass[] = [Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array];
+const VIEW_CODES = new Map<object, number>([Buffer, ...TYPED].map((view, code) => [view.prototype, code]));
+
+/** The code of each item's view class, or null unless every item is a byte view of a class of VIEWS. */
+function viewCodes(list: unknown[]): Uint8Array | null {
+  if (list.length === 0 || !ArrayBuffer.isView(list[0])) return null;
+  const codes = new Uint8Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    // A view of shared memory keeps its old way (the serializer decides what sharing means).
+    const code = ArrayBuffer.isView(item) && !(item.buffer instanceof SharedArrayBuffer) ? VIEW_CODES.get(Object.getPrototypeOf(item)) : undefined;
+    if (code === undefined) return null;
+    codes[i] = code;
+  }
+  return codes;
+}
+
+/** A received frame as the view class `code` names, over the same memory (recvFrame allocates each frame aligned). */
+function asView(part: Buffer, code: number): ArrayBufferView {
+  if (code === 0) return part;
+  const View = TYPED[code - 1];
+  if (View === undefined) throw new SerializationError(`pool: unknown byte view code ${code}`);
+  return new View(part.buffer, part.byteOffset, part.byteLength / View.BYTES_PER_ELEMENT);
 }
 
 function allUndefined(list: unknown[]): boolean {
@@ -104,8 +126,8 @@ function allUndefined(list: unknown[]): boolean {
 }
 
 function withPayload(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, payload: Uint8Array): Encoded {
-  if (payload.byteLength > INLINE_LIMIT) return { head: header(type, codec, kind, 0, seq, fnId, count, 1, 0), follow: [payload] };
-  const head = header(type, codec, kind, 0, seq, fnId, count, 0, payload.byteLength);
+  if (payload.byteLength > INLINE_LIMIT) return { head: header(type, codec, kind, seq, fnId, count, 1, 0), follow: [payload] };
+  const head = header(type, codec, kind, seq, fnId, count, 0, payload.byteLength);
   head.set(payload, HEADER);
   return { head, follow: [] };
 }
@@ -117,22 +139,24 @@ function withPayload(type: FrameType, codec: Codec, kind: number, seq: number, f
 export function encodeList(type: FrameType, kind: number, seq: number, fnId: number, list: unknown[], root: string): Encoded {
   const count = list.length;
   if (allNumbers(list)) {
-    const head = header(type, Codec.Float64, kind, 0, seq, fnId, count, 0, count * 8);
+    const head = header(type, Codec.Float64, kind, seq, fnId, count, 0, count * 8);
     new Float64Array(head.buffer, head.byteOffset + HEADER, count).set(list as number[]);
     return { head, follow: [] };
   }
-  const bytes = byteKind(list);
-  if (bytes !== 0) {
-    return { head: header(type, Codec.Bytes, kind, bytes === 2 ? FLAG_PLAIN_UINT8 : 0, seq, fnId, count, count, 0), follow: list as Uint8Array[] };
+  const codes = viewCodes(list);
+  if (codes !== null) {
+    const head = header(type, Codec.Bytes, kind, seq, fnId, count, count, count);
+    head.set(codes, HEADER);
+    return { head, follow: (list as ArrayBufferView[]).map((view) => new Uint8Array(view.buffer, view.byteOffset, view.byteLength)) };
   }
-  if (allUndefined(list)) return { head: header(type, Codec.Undefined, kind, 0, seq, fnId, count, 0, 0), follow: [] };
+  if (allUndefined(list)) return { head: header(type, Codec.Undefined, kind, seq, fnId, count, 0, 0), follow: [] };
   // The serializer's own plain-data check: JSON-exact lists skip its frame, other plain data skips a second walk.
   const plain = plainCodec(list);
   if (plain === CODEC_PLAIN_JSON) {
     const text = JSON.stringify(list);
     const length = Buffer.byteLength(text);
     if (length <= INLINE_LIMIT) {
-      const head = header(type, Codec.Json, kind, 0, seq, fnId, count, 0, length);
+      const head = header(type, Codec.Json, kind, seq, fnId, count, 0, length);
       head.write(text, HEADER, 'utf8');
       return { head, follow: [] };
     }
@@ -152,7 +176,7 @@ export function encodeDumped(type: FrameType, seq: number, fnId: number, count: 
 }
 
 export function encodeBare(type: FrameType, kind: number, seq: number): Encoded {
-  return { head: header(type, Codec.None, kind, 0, seq, 0, 0, 0, 0), follow: [] };
+  return { head: header(type, Codec.None, kind, seq, 0, 0, 0, 0), follow: [] };
 }
 
 export function sendEncoded(fd: number, encoded: Encoded): void {
@@ -197,7 +221,7 @@ export function decodeFrame(fd: number, head: Buffer): Frame {
       frame.list = JSON.parse(payload.toString('utf8')) as unknown[];
       break;
     case Codec.Bytes:
-      frame.list = head[3]! & FLAG_PLAIN_UINT8 ? follow.map((part) => new Uint8Array(part.buffer, part.byteOffset, part.byteLength)) : follow;
+      frame.list = follow.map((part, i) => asView(part, head[HEADER + i]!));
       break;
     case Codec.Undefined:
       frame.list = new Array(count).fill(undefined);
