@@ -46,9 +46,11 @@ export interface NativeRingReadable {
 export interface NativeFdWatcher {
   /** Reads one frame; the callback gets (null, frame) or (null, null) at EOF, or (error). */
   /** With wantFds, the descriptors that come with the frame go to the callback (an AF_UNIX socket). */
-  readFrame(maxLength: number, wantFds?: boolean): void;
+  /** With repeat, it stays armed for the next frame until cancel(), an error or EOF. */
+  readFrame(maxLength: number, wantFds?: boolean, repeat?: boolean): void;
   /** The callback gets (null, true) once a read would not block (also on a socket error: that read reports it). */
-  waitReadable(): void;
+  /** With repeat, again each time the fd is readable (level-triggered) until cancel(). */
+  waitReadable(repeat?: boolean): void;
   /** The callback gets (null, true) once a write would not block (a connect finished, or failed: connectResult says which). */
   waitWritable(): void;
   /** Stops the pending operation unless a frame is half read; true when nothing is pending any more. */

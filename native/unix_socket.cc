@@ -573,7 +573,8 @@ Napi::Value ConnectResult(const Napi::CallbackInfo& info) {
 }
 
 // new FdWatcher(fd, callback): readFrame(maxLength) or waitReadable() arms it once; the callback
-// gets (error, frame | null at EOF) or (null, true) on the JS thread.
+// gets (error, frame | null at EOF) or (null, true) on the JS thread. Armed with `repeat`, it stays
+// armed after each frame or readiness until cancel() or an error or EOF: no epoll change per message.
 class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -639,17 +640,23 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     max_length_ = IntArg(info, 0, "maxLength");
     want_fds_ = info.Length() > 1 && info[1].ToBoolean();
     CloseFds();
+    ResetFrame();
+    Arm(info.Env(), Mode::kFrame);
+    repeat_ = info.Length() > 2 && info[2].ToBoolean();
+    return info.Env().Undefined();
+  }
+
+  void ResetFrame() {
     header_got_ = 0;
     header_long_ = false;
     body_got_ = 0;
     body_length_ = 0;
     body_.Reset();
-    Arm(info.Env(), Mode::kFrame);
-    return info.Env().Undefined();
   }
 
   Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
     Arm(info.Env(), Mode::kReadable);
+    repeat_ = info.Length() > 0 && info[0].ToBoolean();
     return info.Env().Undefined();
   }
 
@@ -694,6 +701,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   // Reads what is available without ever blocking: the first read follows a readiness event,
   // later ones take only what FIONREAD reports. The loop keeps turning during large frames.
   void Step(int status) {
+    poll_failed_ = status < 0;
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     // libuv reports POLLERR (a refused connect, a reset) as a failed status and stops the handle.
@@ -761,8 +769,14 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
 
   // A frame's descriptors go to the callback with it; those of a failed or abandoned read are closed.
   void Finish(Napi::Value error, Napi::Value result) {
-    mode_ = Mode::kIdle;
-    if (handle_ != nullptr) uv_poll_stop(handle_);
+    if (repeat_ && error.IsNull() && !result.IsNull()) {
+      ResetFrame();
+      // libuv stops a handle whose poll failed: a repeating watcher takes it up again.
+      if (poll_failed_ && handle_ != nullptr) uv_poll_start(handle_, mode_ == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT, OnPoll);
+    } else {
+      mode_ = Mode::kIdle;
+      if (handle_ != nullptr) uv_poll_stop(handle_);
+    }
     Napi::Array fds = Napi::Array::New(env_);
     if (error.IsNull()) AppendFds(env_, fds, fds_);
     else CloseFds();
@@ -785,6 +799,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> context_;
   Mode mode_ = Mode::kIdle;
+  bool repeat_ = false;
+  bool poll_failed_ = false;
   int64_t max_length_ = -1;
   uint8_t header_[12];
   size_t header_got_ = 0;

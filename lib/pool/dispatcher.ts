@@ -518,7 +518,8 @@ export class Dispatcher implements Background, JobHost {
       if (slot.handle.fd >= 0 && !slot.watching) {
         slot.watcher ??= new native.FdWatcher(slot.handle.fd, () => this.onReadable(slot));
         slot.watching = true;
-        slot.watcher.waitReadable();
+        // Armed until disarm(): no epoll change per result.
+        slot.watcher.waitReadable(true);
       }
       if (slot.handle.sentinel >= 0 && slot.sentinelWatch === null) slot.sentinelWatch = new native.SentinelWatch(slot.handle.sentinel, () => this.onSentinel(slot));
     }
@@ -546,7 +547,6 @@ export class Dispatcher implements Background, JobHost {
   }
 
   private onReadable(slot: Slot): void {
-    slot.watching = false;
     if (slot.state === SlotState.Ready) this.drain(slot);
     this.schedule();
   }

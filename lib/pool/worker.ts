@@ -254,9 +254,9 @@ function runEvented(fd: number): Promise<void> {
         watcher.close();
         return resolve();
       }
-      watcher.readFrame(-1);
     });
-    watcher.readFrame(-1);
+    // Armed once for every frame: no epoll change per task.
+    watcher.readFrame(-1, false, true);
   });
 }
 
