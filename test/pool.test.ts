@@ -34,6 +34,13 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
 
     it('map, starmap and their async twins, chunksize, strings, objects, buffers, undefined', async () => {
       expect(pool.map((s: string) => s.toUpperCase(), ['a', 'b', 'c'])).toEqual(['A', 'B', 'C']);
+      const odd = ['\ud800', 'x\udfff', 'é', '', '\u2028', '"\\'];
+      expect(pool.map((s: string) => s, odd)).toEqual(odd);
+      // Chunks of strings past the inline limit, in latin1 and beyond it.
+      for (const prefix of ['é', '日']) {
+        const many = range(40_000).map((i) => `${prefix}${i}`);
+        expect(pool.map((s: string) => s, many)).toEqual(many);
+      }
       expect(pool.map((x: number) => x + 1, range(1000), 7)).toEqual(range(1000).map((x) => x + 1));
       expect(pool.map((x: number) => x, [])).toEqual([]);
       expect(pool.starmap((a: number, b: number) => a * b, [[1, 2], [3, 4]])).toEqual([2, 12]);

@@ -1,5 +1,5 @@
 // The Pool's wire protocol between the parent and one worker: a 24-byte header frame, then the
-// payload inline or as following frames. Lists of numbers, byte buffers and JSON-exact data skip
+// payload inline or as following frames. Lists of numbers, strings, byte views and JSON-exact data skip
 // the general serializer, whose fixed cost per message is several times a task's.
 import { SerializationError } from '../errors';
 import { native } from '../native';
@@ -45,6 +45,10 @@ const enum Codec {
   Json = 3,
   Bytes = 4,
   Undefined = 5,
+  /** Strings: their lengths (uint32 each), then their text in latin1. */
+  Latin1 = 6,
+  /** Strings: their lengths (uint32 each), then their text in UTF-16. */
+  Utf16 = 7,
 }
 
 export const HEADER = 24;
@@ -120,9 +124,40 @@ function asView(part: Buffer, code: number): ArrayBufferView {
   return new View(part.buffer, part.byteOffset, part.byteLength / View.BYTES_PER_ELEMENT);
 }
 
+function allStrings(list: unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'string') return false;
+  return true;
+}
+
 function allUndefined(list: unknown[]): boolean {
   for (let i = 0; i < list.length; i++) if (list[i] !== undefined || !(i in list)) return false;
   return true;
+}
+
+// A list of strings travels as lengths and one text, which the receiver slices: JSON.parse would
+// look every short string up in V8's string table, the larger part of a worker's time on such maps.
+const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
+
+function encodeStrings(type: FrameType, kind: number, seq: number, fnId: number, list: string[]): Encoded {
+  const count = list.length;
+  const text = list.join('');
+  const wide = BEYOND_LATIN1.test(text);
+  const size = count * 4 + text.length * (wide ? 2 : 1);
+  const inline = size <= INLINE_LIMIT;
+  const head = header(type, wide ? Codec.Utf16 : Codec.Latin1, kind, seq, fnId, count, inline ? 0 : 1, inline ? size : 0);
+  const payload = inline ? head.subarray(HEADER) : Buffer.allocUnsafeSlow(size);
+  const lengths = new Uint32Array(payload.buffer, payload.byteOffset, count);
+  for (let i = 0; i < count; i++) lengths[i] = list[i]!.length;
+  payload.write(text, count * 4, wide ? 'utf16le' : 'latin1');
+  return { head, follow: inline ? [] : [payload] };
+}
+
+function decodeStrings(payload: Buffer, count: number, wide: boolean): string[] {
+  const lengths = new Uint32Array(payload.buffer, payload.byteOffset, count);
+  const text = payload.toString(wide ? 'utf16le' : 'latin1', count * 4);
+  const list = new Array<string>(count);
+  for (let i = 0, at = 0; i < count; i++) list[i] = text.slice(at, (at += lengths[i]!));
+  return list;
 }
 
 function withPayload(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, payload: Uint8Array): Encoded {
@@ -150,6 +185,7 @@ export function encodeList(type: FrameType, kind: number, seq: number, fnId: num
     return { head, follow: (list as ArrayBufferView[]).map((view) => new Uint8Array(view.buffer, view.byteOffset, view.byteLength)) };
   }
   if (allUndefined(list)) return { head: header(type, Codec.Undefined, kind, seq, fnId, count, 0, 0), follow: [] };
+  if (allStrings(list)) return encodeStrings(type, kind, seq, fnId, list as string[]);
   // The serializer's own plain-data check: JSON-exact lists skip its frame, other plain data skips a second walk.
   const plain = plainCodec(list);
   if (plain === CODEC_PLAIN_JSON) {
@@ -222,6 +258,10 @@ export function decodeFrame(fd: number, head: Buffer): Frame {
       break;
     case Codec.Bytes:
       frame.list = follow.map((part, i) => asView(part, head[HEADER + i]!));
+      break;
+    case Codec.Latin1:
+    case Codec.Utf16:
+      frame.list = decodeStrings(payload, count, codec === Codec.Utf16);
       break;
     case Codec.Undefined:
       frame.list = new Array(count).fill(undefined);
