@@ -127,6 +127,10 @@ export interface NativeBinding {
   isUnixSocket(fd: number): boolean;
   /** An uninitialized Buffer; a large one is populated in one call or backed by huge pages (few page faults). */
   allocateBytes(length: number): Buffer;
+  /** Linux: a memfd holding a copy of the view's bytes. */
+  bytesToFd?(view: ArrayBufferView): number;
+  /** Linux: a descriptor's whole content as a Buffer over a shared mapping (close the fd after). */
+  mapFd?(fd: number): Buffer;
   /** The length written, the whole message when it does not fit, or null at EOF. */
   recvFrameInto(fd: number, target: ArrayBufferView, offset: number): number | Buffer | null;
   pollFd(fd: number, timeoutMs: number): boolean;

@@ -3,6 +3,7 @@
 // mid-task, abort and timeout escalation, lazy imap, and a million tasks without heap growth.
 // The package is the BUILT one (dist/), as a user loads it.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
@@ -72,12 +73,17 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       // One call's arguments of different classes; a result of another class than its argument.
       const sums = await pool.applyAsync((a: Float64Array, b: Int16Array) => new Float32Array([a.reduce((x, y) => x + y), b.reduce((x, y) => x + y)]), [new Float64Array([1.5, 2]), new Int16Array([-3, 4])]);
       expect(sums).toEqual(new Float32Array([3.5, 1]));
-      // A 16 MiB array is carried whole.
+      // Arrays of 4 MiB and more cross as descriptors (Linux): carried whole, a view's own bytes
+      // only, and no descriptor left open on either side.
+      const fdsBefore = fs.readdirSync('/proc/self/fd').length;
       const big = new Float64Array(2 * 1024 * 1024).map((_, i) => i);
-      const [back] = pool.map((a: Float64Array) => a, [big]);
+      const window = Buffer.alloc(5 * 1024 * 1024, 1).fill(2, 7, 7 + 4 * 1024 * 1024).subarray(7, 7 + 4 * 1024 * 1024);
+      const [back, sum] = pool.map((a: Float64Array | Buffer) => (a instanceof Buffer ? a.reduce((x, y) => x + y, 0) : a), [big, window], 1);
       expect(back).toBeInstanceOf(Float64Array);
       expect((back as Float64Array).length).toBe(big.length);
       expect((back as Float64Array)[big.length - 1]).toBe(big.length - 1);
+      expect(sum).toBe(2 * 4 * 1024 * 1024);
+      expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
     });
 
     it('applyAsync: callback, errorCallback, AsyncResult ready/successful/wait/get/then', async () => {

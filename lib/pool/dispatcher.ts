@@ -339,9 +339,10 @@ export class Dispatcher implements Background, JobHost {
     while (slot.state === SlotState.Ready && native.pollFd(slot.handle.fd, 0)) {
       let frame: Frame;
       try {
-        const head = native.recvFrame(slot.handle.fd, -1);
+        const fds: number[] = [];
+        const head = native.recvFrame(slot.handle.fd, -1, fds);
         if (head === null) return this.lost(slot);
-        frame = decodeFrame(slot.handle.fd, head);
+        frame = decodeFrame(slot.handle.fd, head, fds);
       } catch (error) {
         if ((error as { code?: string }).code === 'ERR_MP_SERIALIZATION' || error instanceof Error && error.name === 'SerializationError') {
           this.received(slot, null, error);

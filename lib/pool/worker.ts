@@ -215,10 +215,10 @@ function poolGone(error: unknown): boolean {
   return POOL_GONE.has((error as NodeJS.ErrnoException).code ?? '');
 }
 
-/** Reads a frame's head; null at EOF, also when the pool reset the connection. */
-function receiveHead(fd: number): Buffer | null {
+/** Reads a frame's head and the descriptors that came with it; null at EOF, also when the pool reset the connection. */
+function receiveHead(fd: number, fds: number[]): Buffer | null {
   try {
-    return native.recvFrame(fd, -1);
+    return native.recvFrame(fd, -1, fds);
   } catch (error) {
     if (poolGone(error)) return null;
     throw error;
@@ -229,9 +229,10 @@ function receiveHead(fd: number): Buffer | null {
 function runBlocking(fd: number): void {
   const worker = new Worker(fd, false);
   for (;;) {
-    const head = receiveHead(fd);
+    const fds: number[] = [];
+    const head = receiveHead(fd, fds);
     if (head === null) return;
-    worker.receive(decodeFrame(fd, head));
+    worker.receive(decodeFrame(fd, head, fds));
     if (worker.stopped) {
       process.exitCode = 1;
       return;
@@ -243,12 +244,13 @@ function runBlocking(fd: number): void {
 function runEvented(fd: number): Promise<void> {
   const worker = new Worker(fd, true);
   return new Promise<void>((resolve) => {
-    const watcher = new native.FdWatcher(fd, (error, head) => {
+    const watcher = new native.FdWatcher(fd, (error, head, fds) => {
       if (error || head === null || head === true) {
+        for (const passed of fds) native.closeFd(passed);
         watcher.close();
         return resolve();
       }
-      worker.receive(decodeFrame(fd, head));
+      worker.receive(decodeFrame(fd, head, fds));
       if (worker.stopped) {
         process.exitCode = 1;
         watcher.close();
@@ -256,7 +258,7 @@ function runEvented(fd: number): Promise<void> {
       }
     });
     // Armed once for every frame: no epoll change per task.
-    watcher.readFrame(-1, false, true);
+    watcher.readFrame(-1, true, true);
   });
 }
 
