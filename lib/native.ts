@@ -46,9 +46,11 @@ export interface NativeRingReadable {
 export interface NativeFdWatcher {
   /** Reads one frame; the callback gets (null, frame) or (null, null) at EOF, or (error). */
   /** With wantFds, the descriptors that come with the frame go to the callback (an AF_UNIX socket). */
-  readFrame(maxLength: number, wantFds?: boolean): void;
+  /** With repeat, it stays armed for the next frame until cancel(), an error or EOF. */
+  readFrame(maxLength: number, wantFds?: boolean, repeat?: boolean): void;
   /** The callback gets (null, true) once a read would not block (also on a socket error: that read reports it). */
-  waitReadable(): void;
+  /** With repeat, again each time the fd is readable (level-triggered) until cancel(). */
+  waitReadable(repeat?: boolean): void;
   /** The callback gets (null, true) once a write would not block (a connect finished, or failed: connectResult says which). */
   waitWritable(): void;
   /** Stops the pending operation unless a frame is half read; true when nothing is pending any more. */
@@ -125,6 +127,10 @@ export interface NativeBinding {
   isUnixSocket(fd: number): boolean;
   /** An uninitialized Buffer; a large one is populated in one call or backed by huge pages (few page faults). */
   allocateBytes(length: number): Buffer;
+  /** Linux: a memfd holding a copy of the view's bytes. */
+  bytesToFd?(view: ArrayBufferView): number;
+  /** Linux: a descriptor's whole content as a Buffer over a shared mapping (close the fd after). */
+  mapFd?(fd: number): Buffer;
   /** The length written, the whole message when it does not fit, or null at EOF. */
   recvFrameInto(fd: number, target: ArrayBufferView, offset: number): number | Buffer | null;
   pollFd(fd: number, timeoutMs: number): boolean;

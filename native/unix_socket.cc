@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <netdb.h>
@@ -283,6 +284,46 @@ Napi::Value AllocateBytes(const Napi::CallbackInfo& info) {
   if (length < 0) throw Napi::RangeError::New(info.Env(), "allocateBytes: negative length");
   return FrameBuffer(info.Env(), static_cast<uint64_t>(length));
 }
+
+#ifdef __linux__
+// bytesToFd(view): a memfd holding a copy of the view's bytes. A large pool payload crosses so:
+// one copy in, and the receiver maps the pages instead of reading them through the socket.
+Napi::Value BytesToFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) ThrowType(env, "bytesToFd: view must be a typed array");
+  Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+  const uint8_t* data = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+  const size_t length = view.ByteLength();
+  int fd = memfd_create("mpjs-pool-payload", MFD_CLOEXEC);
+  if (fd < 0) ThrowErrno(env, "memfd_create");
+  for (size_t done = 0; done < length;) {
+    ssize_t wrote = write(fd, data + done, length - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) {
+      int err = errno;
+      close(fd);
+      ThrowErrno(env, "write", err);
+    }
+    done += static_cast<size_t>(wrote);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// mapFd(fd): the descriptor's whole content as a Buffer over a shared mapping, populated in one
+// call and unmapped when the Buffer is collected. The caller closes fd; the mapping stays.
+Napi::Value MapFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  struct stat status;
+  if (fstat(fd, &status) != 0) ThrowErrno(env, "fstat");
+  const size_t length = static_cast<size_t>(status.st_size);
+  if (length == 0) return Napi::Buffer<uint8_t>::New(env, 0);
+  void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (data == MAP_FAILED) ThrowErrno(env, "mmap");
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
+}
+#endif
 
 // Reads a frame header; false on a clean EOF before it.
 bool ReadHeader(Napi::Env env, int fd, uint64_t* length, std::vector<int>* fds = nullptr) {
@@ -573,7 +614,8 @@ Napi::Value ConnectResult(const Napi::CallbackInfo& info) {
 }
 
 // new FdWatcher(fd, callback): readFrame(maxLength) or waitReadable() arms it once; the callback
-// gets (error, frame | null at EOF) or (null, true) on the JS thread.
+// gets (error, frame | null at EOF) or (null, true) on the JS thread. Armed with `repeat`, it stays
+// armed after each frame or readiness until cancel() or an error or EOF: no epoll change per message.
 class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -639,17 +681,23 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     max_length_ = IntArg(info, 0, "maxLength");
     want_fds_ = info.Length() > 1 && info[1].ToBoolean();
     CloseFds();
+    ResetFrame();
+    Arm(info.Env(), Mode::kFrame);
+    repeat_ = info.Length() > 2 && info[2].ToBoolean();
+    return info.Env().Undefined();
+  }
+
+  void ResetFrame() {
     header_got_ = 0;
     header_long_ = false;
     body_got_ = 0;
     body_length_ = 0;
     body_.Reset();
-    Arm(info.Env(), Mode::kFrame);
-    return info.Env().Undefined();
   }
 
   Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
     Arm(info.Env(), Mode::kReadable);
+    repeat_ = info.Length() > 0 && info[0].ToBoolean();
     return info.Env().Undefined();
   }
 
@@ -694,6 +742,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   // Reads what is available without ever blocking: the first read follows a readiness event,
   // later ones take only what FIONREAD reports. The loop keeps turning during large frames.
   void Step(int status) {
+    poll_failed_ = status < 0;
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     // libuv reports POLLERR (a refused connect, a reset) as a failed status and stops the handle.
@@ -761,8 +810,14 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
 
   // A frame's descriptors go to the callback with it; those of a failed or abandoned read are closed.
   void Finish(Napi::Value error, Napi::Value result) {
-    mode_ = Mode::kIdle;
-    if (handle_ != nullptr) uv_poll_stop(handle_);
+    if (repeat_ && error.IsNull() && !result.IsNull()) {
+      ResetFrame();
+      // libuv stops a handle whose poll failed: a repeating watcher takes it up again.
+      if (poll_failed_ && handle_ != nullptr) uv_poll_start(handle_, mode_ == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT, OnPoll);
+    } else {
+      mode_ = Mode::kIdle;
+      if (handle_ != nullptr) uv_poll_stop(handle_);
+    }
     Napi::Array fds = Napi::Array::New(env_);
     if (error.IsNull()) AppendFds(env_, fds, fds_);
     else CloseFds();
@@ -793,6 +848,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> context_;
   Mode mode_ = Mode::kIdle;
+  bool repeat_ = false;
+  bool poll_failed_ = false;
   int64_t max_length_ = -1;
   uint8_t header_[12];
   size_t header_got_ = 0;
@@ -812,6 +869,10 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
   exports.Set("sendFrame", Napi::Function::New(env, SendFrame, "sendFrame"));
+#ifdef __linux__
+  exports.Set("bytesToFd", Napi::Function::New(env, BytesToFd, "bytesToFd"));
+  exports.Set("mapFd", Napi::Function::New(env, MapFd, "mapFd"));
+#endif
   exports.Set("recvFrame", Napi::Function::New(env, RecvFrame, "recvFrame"));
   exports.Set("recvFrameInto", Napi::Function::New(env, RecvFrameInto, "recvFrameInto"));
   exports.Set("pollFd", Napi::Function::New(env, PollFd, "pollFd"));

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { BufferTooShort, EOFError, Pipe } from '../lib/index';
 import { Connection } from '../lib/connection';
+import { native } from '../lib/native';
 import { child } from './helpers/child';
 
 // Processes use the BUILT package (dist/), as a user loads it.
@@ -178,6 +179,50 @@ describe('Pipe and Connection bytes', () => {
     mine.sendBytes(big.subarray(0, 1 << 20));
     expect(await c.result()).toBe(1 << 20);
   }, 60_000);
+});
+
+describe('FdWatcher armed to repeat (the pool reads its sockets so)', () => {
+  it('delivers every frame from one readFrame, also frames sent from its callback, then EOF once', async () => {
+    const [ours, theirs] = native.socketPair();
+    const got: Array<string | null> = [];
+    const ended = new Promise<void>((resolve) => {
+      const watcher = new native.FdWatcher(ours, (error, frame) => {
+        expect(error).toBeNull();
+        got.push(frame === null ? null : String(frame));
+        if (frame === null) {
+          watcher.close();
+          return resolve();
+        }
+        if (got.length === 2) native.sendFrame(theirs, Buffer.from('from the callback'));
+        if (got.length === 3) native.closeFd(theirs);
+      });
+      watcher.readFrame(-1, false, true);
+    });
+    native.sendFrame(theirs, Buffer.from('one'));
+    native.sendFrame(theirs, Buffer.from('two'));
+    await ended;
+    native.closeFd(ours);
+    expect(got).toEqual(['one', 'two', 'from the callback', null]);
+  });
+
+  it('waitReadable(true) tells again while data waits, until cancel()', async () => {
+    const [ours, theirs] = native.socketPair();
+    let calls = 0;
+    await new Promise<void>((resolve) => {
+      const watcher = new native.FdWatcher(ours, () => {
+        // Nothing is read: a level-triggered watch tells again on the next turn of the loop.
+        if (++calls < 3) return;
+        expect(watcher.cancel()).toBe(true);
+        watcher.close();
+        resolve();
+      });
+      watcher.waitReadable(true);
+      native.sendFrame(theirs, Buffer.from('x'));
+    });
+    expect(calls).toBe(3);
+    native.closeFd(ours);
+    native.closeFd(theirs);
+  });
 });
 
 describe('Connection objects', () => {

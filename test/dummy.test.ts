@@ -24,6 +24,13 @@ describe('ThreadPool', () => {
     const got: number[] = [];
     for await (const v of pool.imapUnordered((x: number) => x * 2, range(5))) got.push(v);
     expect(got.sort((a, b) => a - b)).toEqual([0, 2, 4, 6, 8]);
+    // Typed arrays cross as bytes, a large one as a descriptor, in and out.
+    const big = new Float64Array(2 * 1024 * 1024).fill(0.25);
+    const [small, back] = pool.map((a: Int16Array | Float64Array) => a, [new Int16Array([-1, 2]), big], 1);
+    expect(small).toEqual(new Int16Array([-1, 2]));
+    expect(back).toBeInstanceOf(Float64Array);
+    expect((back as Float64Array).length).toBe(big.length);
+    expect((back as Float64Array)[big.length - 1]).toBe(0.25);
   });
 
   it('runs in threads of this process, awaits async functions, keeps error classes', async () => {

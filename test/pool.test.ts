@@ -3,6 +3,7 @@
 // mid-task, abort and timeout escalation, lazy imap, and a million tasks without heap growth.
 // The package is the BUILT one (dist/), as a user loads it.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
@@ -34,6 +35,13 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
 
     it('map, starmap and their async twins, chunksize, strings, objects, buffers, undefined', async () => {
       expect(pool.map((s: string) => s.toUpperCase(), ['a', 'b', 'c'])).toEqual(['A', 'B', 'C']);
+      const odd = ['\ud800', 'x\udfff', 'é', '', '\u2028', '"\\'];
+      expect(pool.map((s: string) => s, odd)).toEqual(odd);
+      // Chunks of strings past the inline limit, in latin1 and beyond it.
+      for (const prefix of ['é', '日']) {
+        const many = range(40_000).map((i) => `${prefix}${i}`);
+        expect(pool.map((s: string) => s, many)).toEqual(many);
+      }
       expect(pool.map((x: number) => x + 1, range(1000), 7)).toEqual(range(1000).map((x) => x + 1));
       expect(pool.map((x: number) => x, [])).toEqual([]);
       expect(pool.starmap((a: number, b: number) => a * b, [[1, 2], [3, 4]])).toEqual([2, 12]);
@@ -49,6 +57,33 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       expect(pool.map((x: number) => -x, [0, NaN, Infinity])).toEqual([-0, NaN, -Infinity]);
       expect(pool.map((x: number) => new Map([[x, new Set([x])]]), [1])).toEqual([new Map([[1, new Set([1])]])]);
       expect(pool.map((x: bigint) => x * 2n, [1n << 70n])).toEqual([1n << 71n]);
+    });
+
+    it('typed arrays of every class cross as themselves, in and out, views of a larger buffer and mixed lists too', async () => {
+      const classes = [Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array];
+      const arrays: ArrayBufferView[] = classes.map((View) => new View([1, 2, 250]));
+      arrays.push(new BigInt64Array([-1n, 1n << 62n]), new BigUint64Array([1n << 63n]), Buffer.from('buffer'));
+      // A view at an odd offset arrives aligned, holding only its own bytes.
+      const odd = new Uint8Array(new ArrayBuffer(8 * 1025 + 1), 1);
+      const wide = new Float64Array(odd.buffer, 8, 1024).fill(0.5);
+      arrays.push(odd.subarray(0, 3).fill(9), wide);
+      const echoed = pool.map((view: ArrayBufferView) => view, arrays, 1);
+      expect(echoed).toEqual(arrays);
+      echoed.forEach((view, i) => expect(Object.getPrototypeOf(view)).toBe(Object.getPrototypeOf(arrays[i])));
+      // One call's arguments of different classes; a result of another class than its argument.
+      const sums = await pool.applyAsync((a: Float64Array, b: Int16Array) => new Float32Array([a.reduce((x, y) => x + y), b.reduce((x, y) => x + y)]), [new Float64Array([1.5, 2]), new Int16Array([-3, 4])]);
+      expect(sums).toEqual(new Float32Array([3.5, 1]));
+      // Arrays of 4 MiB and more cross as descriptors (Linux): carried whole, a view's own bytes
+      // only, and no descriptor left open on either side.
+      const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+      const big = new Float64Array(2 * 1024 * 1024).map((_, i) => i);
+      const window = Buffer.alloc(5 * 1024 * 1024, 1).fill(2, 7, 7 + 4 * 1024 * 1024).subarray(7, 7 + 4 * 1024 * 1024);
+      const [back, sum] = pool.map((a: Float64Array | Buffer) => (a instanceof Buffer ? a.reduce((x, y) => x + y, 0) : a), [big, window], 1);
+      expect(back).toBeInstanceOf(Float64Array);
+      expect((back as Float64Array).length).toBe(big.length);
+      expect((back as Float64Array)[big.length - 1]).toBe(big.length - 1);
+      expect(sum).toBe(2 * 4 * 1024 * 1024);
+      expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
     });
 
     it('applyAsync: callback, errorCallback, AsyncResult ready/successful/wait/get/then', async () => {
@@ -93,7 +128,7 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         expect((error as { detail: number }).detail).toBe(7);
         expect(((error as Error).cause as Error).message).toBe('root cause');
         expect((error as Error).stack).toMatch(/failInWorker/);
-        expect((error as Error).stack).toMatch(/pool-worker/);
+        expect((error as Error).stack).toMatch(/pool\/worker/);
       }
       class AppError extends Error {
         code = 'E_APP';

@@ -1,17 +1,18 @@
 // multiprocess/dummy (CPython's multiprocessing.dummy): the same API on worker_threads. The Pool is
-// lib/pool.ts's with threads behind its WorkerTransport; the locks, events, shared values and
+// lib/pool/ with threads behind its WorkerTransport; the locks, events, shared values and
 // queues are the package's own (process-shared, so also thread-shared).
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { NotImplementedError } from '../errors';
 import { native } from '../native';
-import { Pool as ProcessPool, type PoolOptions, type WorkerHandle, type WorkerTransport } from '../pool';
-import { closeThreadFd, POOL_THREAD_ID_WORD, POOL_THREAD_KEY, POOL_THREAD_WORDS, ThreadLife, type PoolThreadData } from '../pool-worker';
+import { Pool as ProcessPool, type PoolOptions } from '../pool';
+import type { WorkerHandle, WorkerTransport } from '../pool/transport';
+import { closeThreadFd, POOL_THREAD_ID_WORD, POOL_THREAD_KEY, POOL_THREAD_WORDS, ThreadLife, type PoolThreadData } from '../pool/worker';
 import { awaitThreadGone, deadlineOf, remainingMs } from '../util';
 
-// The thread entry is the built pool-worker.js (a thread cannot run a .ts file by itself).
-const WORKER_FILE = path.join(__dirname, '..', 'pool-worker.js');
+// The thread entry is the built pool/worker.js (a thread cannot run a .ts file by itself).
+const WORKER_FILE = path.join(__dirname, '..', 'pool', 'worker.js');
 
 class ThreadHandle implements WorkerHandle {
   readonly pid: number;

@@ -2,8 +2,9 @@
 // filtered by file name), prints one table of ours beside the Node baselines and CPython measured in
 // the same run, and (unfiltered) writes the rows to bench-results.json for refreshing the README.
 //
-// A row: { name, unit, ours, baselines: { label: number }, cpython?, better: 'higher' | 'lower', target? }
-// with every figure in `unit`; `ours: null` marks a baseline row whose feature has not landed yet.
+// A row: { name, unit, ours, range?, baselines: { label: number }, cpython?, cpythonRange?, better: 'higher' | 'lower',
+// target? } with every figure in `unit` (range: [min, max] of the samples behind a median); `ours: null` marks
+// a baseline row whose feature has not landed yet.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +33,13 @@ function figure(value, unit) {
   return `${value.toFixed(digits)} ${unit}`;
 }
 
+/** A median with the min–max of its samples when the row has them. */
+function spread(value, range, unit) {
+  if (!range || value === null || value === undefined) return figure(value, unit);
+  const bare = (v) => figure(v, unit).slice(0, -unit.length - 1);
+  return `${figure(value, unit)} (${bare(range[0])}–${bare(range[1])})`;
+}
+
 function meets(row) {
   return row.better === 'lower' ? row.ours <= row.target : row.ours >= row.target;
 }
@@ -42,9 +50,9 @@ function render(moduleRows) {
   const header = ['operation', 'ours', ...labels, 'CPython', 'ours/CPython', 'target'];
   const table = moduleRows.map((row) => [
     row.name,
-    figure(row.ours, row.unit),
+    spread(row.ours, row.range, row.unit),
     ...labels.map((label) => figure(row.baselines[label], row.unit)),
-    figure(row.cpython, row.unit),
+    spread(row.cpython, row.cpythonRange, row.unit),
     row.ours != null && row.cpython ? `${(row.ours / row.cpython).toFixed(2)}×` : '—',
     row.target === undefined
       ? '—'

@@ -1,19 +1,65 @@
-// Bench rows for Pool: map with CPython's default chunksize (of a closure too), one message per
-// task, the single-task round trip, constructor → first result and 1 MiB payloads, beside CPython's
-// multiprocessing.Pool and the Node pools (piscina, tinypool, workerpool, poolifier) in the same run.
+// Bench rows for Pool as a user times it: the task round trip of each form, one message per task,
+// map with the default chunksize on several shapes (the first map after the pool started, and a
+// warm one) and typed-array payloads in and out, beside CPython's multiprocessing.Pool and the
+// Node pools (piscina, tinypool, workerpool, poolifier). Every figure is a median of ROUNDS
+// samples with its min–max, and the rounds interleave CPython, ours and the peers, so a machine
+// whose load changes during the run shifts all columns alike.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { cpython } from './cpython.mjs';
-import { medianOf, timePerOp } from './measure.mjs';
+import { median } from './measure.mjs';
 
 const require = createRequire(import.meta.url);
 const mp = require('../../dist/index.js');
 const POOL = 2;
+const ROUNDS = Number(process.env.POOL_BENCH_ROUNDS ?? 5);
 const TASK = fileURLToPath(new URL('./children/peer-task.mjs', import.meta.url));
 const WORKERPOOL = fileURLToPath(new URL('./children/peer-workerpool.cjs', import.meta.url));
 const POOLIFIER = fileURLToPath(new URL('./children/peer-poolifier.cjs', import.meta.url));
 const MIB = 1024 * 1024;
 const range = (n) => Array.from({ length: n }, (_, i) => i);
+const ROUND_TRIPS = 300;
+const ONE_BY_ONE = 20_000;
+
+/** The map shapes: the items (JS and Python) and the function mapped over them. */
+const SHAPES = [
+  { key: 'ints10k', label: '10k small ints, x*x', n: 10_000, items: 'ints', fn: 'square' },
+  { key: 'ints100k', label: '100k small ints, x*x', n: 100_000, items: 'ints', fn: 'square' },
+  { key: 'ints1M', label: '1M small ints, x*x', n: 1_000_000, items: 'ints', fn: 'square' },
+  { key: 'floats', label: '100k floats, x*x', n: 100_000, items: 'floats', fn: 'square' },
+  { key: 'strings', label: '100k short strings, identity', n: 100_000, items: 'strings', fn: 'ident' },
+  { key: 'objects', label: '100k small objects, identity', n: 100_000, items: 'objects', fn: 'ident' },
+  { key: 'closure', label: '100k small ints, a closure x*k+1', n: 100_000, items: 'ints', fn: 'closure' },
+  { key: 'ident', label: '100k small ints, identity', n: 100_000, items: 'ints', fn: 'ident' },
+];
+const PAYLOADS = [
+  { key: 'mib1', label: '1 MiB Float64Array per task, in and out', bytes: MIB, tasks: 32 },
+  { key: 'mib16', label: '16 MiB Float64Array per task, in and out', bytes: 16 * MIB, tasks: 4 },
+];
+
+const ITEMS = { ints: (i) => i, floats: (i) => i + 0.5, strings: (i) => `item-${i}`, objects: (i) => ({ id: i, name: 'x', ok: true }) };
+const k = 3;
+const FNS = { square: (x) => x * x, ident: (x) => x, closure: (x) => x * k + 1 };
+
+/** Samples by row key, for medians and min–max at the end. */
+class Samples {
+  data = new Map();
+  add(key, value) {
+    if (!this.data.has(key)) this.data.set(key, []);
+    this.data.get(key).push(value);
+  }
+  merge(object) {
+    for (const [key, value] of Object.entries(object ?? {})) this.add(key, value);
+  }
+  median(key) {
+    const values = this.data.get(key);
+    return values?.length ? median(values) : undefined;
+  }
+  range(key) {
+    const values = this.data.get(key);
+    return values?.length ? [Math.min(...values), Math.max(...values)] : undefined;
+  }
+}
 
 /** The Node peers behind one shape: run(task) → Promise, close(). */
 async function startPeer(name) {
@@ -38,29 +84,41 @@ async function startPeer(name) {
 }
 const PEERS = ['piscina', 'tinypool', 'workerpool', 'poolifier'];
 
-async function peerRows() {
-  const out = { many: {}, roundTrip: {}, startup: {}, payload: {} };
-  const payload = Buffer.alloc(MIB, 7);
+/** Starts every peer once (their startup figures); null for one that failed to start. */
+async function startPeers(figures) {
+  const started = new Map();
   for (const name of PEERS) {
     try {
       const t0 = performance.now();
       const peer = await startPeer(name);
       await peer.run({ op: 'square', x: 3 });
-      out.startup[name] = performance.now() - t0;
-      const n = 20_000;
-      out.many[name] = await medianOf(async () => {
-        const t = performance.now();
-        await Promise.all(range(n).map((x) => peer.run({ op: 'square', x })));
-        return n / ((performance.now() - t) / 1000);
-      }, { samples: 3 });
-      out.roundTrip[name] = (await timePerOp(() => peer.run({ op: 'id', x: 1 }), { batch: 200, samples: 7 })) * 1000;
-      const tasks = 32;
-      out.payload[name] = await medianOf(async () => {
-        const t = performance.now();
-        await Promise.all(range(tasks).map(() => peer.run({ op: 'len', x: payload })));
-        return (tasks * MIB) / 1e9 / ((performance.now() - t) / 1000);
-      }, { samples: 3 });
-      await peer.close();
+      figures.add(`startup:${name}`, performance.now() - t0);
+      for (let i = 0; i < 200; i++) await peer.run({ op: 'id', x: i });
+      started.set(name, peer);
+    } catch (error) {
+      console.error(`pool bench: ${name} failed: ${error.message}`);
+    }
+  }
+  return started;
+}
+
+/** One round of every started peer: { `${row}:${peer}`: figure }. */
+async function peerRound(started) {
+  const out = {};
+  for (const [name, peer] of started) {
+    try {
+      let t = performance.now();
+      for (let i = 0; i < ROUND_TRIPS; i++) await peer.run({ op: 'id', x: i });
+      out[`roundTrip:${name}`] = ((performance.now() - t) / ROUND_TRIPS) * 1000;
+      t = performance.now();
+      await Promise.all(range(ONE_BY_ONE).map((x) => peer.run({ op: 'square', x })));
+      out[`one:${name}`] = ONE_BY_ONE / ((performance.now() - t) / 1000);
+      for (const { key, bytes, tasks } of PAYLOADS) {
+        const arrays = range(tasks).map(() => new Float64Array(bytes / 8).fill(7));
+        t = performance.now();
+        await Promise.all(arrays.map((x) => peer.run({ op: 'id', x })));
+        out[`${key}:${name}`] = (tasks * bytes) / 1e9 / ((performance.now() - t) / 1000);
+      }
     } catch (error) {
       console.error(`pool bench: ${name} failed: ${error.message}`);
     }
@@ -68,96 +126,150 @@ async function peerRows() {
   return out;
 }
 
-function ours(method) {
-  const Pool = mp.getContext(method).Pool;
-  const pool = new Pool(POOL);
-  pool.apply((x) => x, [1]);
-  const square = (x) => x * x;
-  const xs = range(100_000);
-  const run = (f, items, chunksize, reps = 7) => {
-    const rates = [];
-    for (let i = -1; i < reps; i++) {
-      const t = performance.now();
-      pool.map(f, items, chunksize);
-      if (i >= 0) rates.push(items.length / ((performance.now() - t) / 1000));
-    }
-    return rates.sort((a, b) => a - b)[rates.length >> 1];
-  };
-  const map = run(square, xs);
-  const k = 3;
-  const closure = run((x) => x * k + 1, xs);
-  const one = run(square, range(20_000), 1, 3);
-  const id = (x) => x;
-  const times = [];
-  for (let s = 0; s < 9; s++) {
-    const t = performance.now();
-    for (let i = 0; i < 500; i++) pool.applyAsync(id, [i]).get();
-    times.push(((performance.now() - t) / 500) * 1000);
-  }
-  const roundTrip = times.sort((a, b) => a - b)[4];
-  const len = (b) => b.length;
-  const buffers = range(32).map(() => Buffer.alloc(MIB, 7));
-  const payload = run(len, buffers, 1, 5) * MIB / 1e9;
-  pool.terminate();
-  pool.join();
-  return { map, closure, one, roundTrip, payload };
+/** Tasks per second of one map (ms measured here). */
+function mapRate(pool, fn, items, chunksize) {
+  const t = performance.now();
+  pool.map(fn, items, chunksize);
+  return items.length / ((performance.now() - t) / 1000);
 }
 
-// Startup is measured on a warm server (the forkserver row never includes starting the server).
-function startups(method) {
-  const times = [];
-  for (let i = 0; i < 7; i++) {
-    const t0 = performance.now();
-    const pool = new (mp.getContext(method).Pool)(POOL);
-    pool.apply((x) => x, [1]);
-    times.push(performance.now() - t0);
+/** One round of ours, forkserver workers: { row: figure }. */
+async function ourRound() {
+  const out = {};
+  const Pool = mp.getContext('forkserver').Pool;
+  const id = FNS.ident;
+  for (const shape of SHAPES) {
+    const items = range(shape.n).map(ITEMS[shape.items]);
+    const pool = new Pool(POOL);
+    pool.apply(id, [1]); // the workers are up: the first map below is the pool's first
+    out[`cold:${shape.key}`] = mapRate(pool, FNS[shape.fn], items);
+    out[`warm:${shape.key}`] = median([0, 1, 2].map(() => mapRate(pool, FNS[shape.fn], items)));
     pool.terminate();
     pool.join();
   }
-  return times.sort((a, b) => a - b)[3];
+  const pool = new Pool(POOL);
+  for (let i = 0; i < 200; i++) pool.apply(id, [i]);
+  const perCall = (call) => {
+    const t = performance.now();
+    for (let i = 0; i < ROUND_TRIPS; i++) call(i);
+    return ((performance.now() - t) / ROUND_TRIPS) * 1000;
+  };
+  out['roundTrip:apply'] = perCall((i) => pool.apply(id, [i]));
+  out['roundTrip:get'] = perCall((i) => pool.applyAsync(id, [i]).get());
+  let t = performance.now();
+  for (let i = 0; i < ROUND_TRIPS; i++) await pool.applyAsync(id, [i]);
+  out['roundTrip:await'] = ((performance.now() - t) / ROUND_TRIPS) * 1000;
+  out.one = mapRate(pool, FNS.square, range(ONE_BY_ONE), 1);
+  for (const { key, bytes, tasks } of PAYLOADS) {
+    const arrays = range(tasks).map(() => new Float64Array(bytes / 8).fill(7));
+    t = performance.now();
+    pool.map(id, arrays, 1);
+    out[key] = (tasks * bytes) / 1e9 / ((performance.now() - t) / 1000);
+  }
+  pool.terminate();
+  pool.join();
+  return out;
 }
 
-const python = () => cpython(`
-  import multiprocessing as mp, time
+// Startup is measured on a warm server (the forkserver row never includes starting the server).
+function startup(method) {
+  const t0 = performance.now();
+  const pool = new (mp.getContext(method).Pool)(POOL);
+  pool.apply((x) => x, [1]);
+  const ms = performance.now() - t0;
+  pool.terminate();
+  pool.join();
+  return ms;
+}
+
+const SHAPES_PY = JSON.stringify(SHAPES.map(({ key, n, items, fn }) => [key, n, items, fn]));
+const PAYLOADS_PY = JSON.stringify(PAYLOADS.map(({ key, bytes, tasks }) => [key, bytes, tasks]));
+
+/** One round of CPython, fork workers (its default on Linux before 3.14): { row: figure }. */
+const pythonRound = (first) => cpython(`
+  import array, multiprocessing as mp, time
+  k = 3
   def square(x): return x * x
   def ident(x): return x
-  def length(b): return len(b)
-  def rate(pool, f, items, chunksize=None, reps=5):
-      return median_of(lambda: len(items) / timed(lambda: pool.map(f, items, chunksize)), samples=reps)
-  def timed(fn):
-      t = time.perf_counter(); fn(); return time.perf_counter() - t
+  def closure(x): return x * k + 1
+  ITEMS = {'ints': lambda i: i, 'floats': lambda i: i + 0.5, 'strings': lambda i: 'item-%d' % i,
+           'objects': lambda i: {'id': i, 'name': 'x', 'ok': True}}
+  FNS = {'square': square, 'ident': ident, 'closure': closure}
+  def rate(pool, f, items, chunksize=None):
+      t = time.perf_counter(); pool.map(f, items, chunksize); return len(items) / (time.perf_counter() - t)
   def startup(method):
-      def once():
-          t = time.perf_counter()
-          with mp.get_context(method).Pool(2) as p: p.apply(ident, (1,)); ms = (time.perf_counter() - t) * 1000
-          return ms
-      return median_of(once, samples=5)
+      t = time.perf_counter()
+      with mp.get_context(method).Pool(${POOL}) as p: p.apply(ident, (1,)); ms = (time.perf_counter() - t) * 1000
+      return ms
   if __name__ == '__main__':
       out = {}
-      with mp.get_context('fork').Pool(2) as pool:
-          out['map'] = rate(pool, square, list(range(100000)))
-          out['one'] = rate(pool, square, list(range(20000)), 1, reps=3)
-          out['roundTrip'] = median_ms(lambda: pool.apply_async(ident, (1,)).get(), batch=200, samples=7) * 1000
-          buffers = [bytes(1 << 20) for _ in range(32)]
-          out['payload'] = rate(pool, length, buffers, 1, reps=3) * (1 << 20) / 1e9
-      out['startFork'] = startup('fork')
-      out['startForkserver'] = startup('forkserver')
+      ctx = mp.get_context('fork')
+      for key, n, items, fn in ${SHAPES_PY}:
+          xs = [ITEMS[items](i) for i in range(n)]
+          with ctx.Pool(${POOL}) as pool:
+              pool.apply(ident, (1,))
+              out['cold:' + key] = rate(pool, FNS[fn], xs)
+              out['warm:' + key] = statistics.median([rate(pool, FNS[fn], xs) for _ in range(3)])
+      with ctx.Pool(${POOL}) as pool:
+          for i in range(200): pool.apply(ident, (i,))
+          t = time.perf_counter()
+          for i in range(${ROUND_TRIPS}): pool.apply(ident, (i,))
+          out['roundTrip:apply'] = (time.perf_counter() - t) / ${ROUND_TRIPS} * 1e6
+          t = time.perf_counter()
+          for i in range(${ROUND_TRIPS}): pool.apply_async(ident, (i,)).get()
+          out['roundTrip:get'] = (time.perf_counter() - t) / ${ROUND_TRIPS} * 1e6
+          out['one'] = rate(pool, square, list(range(${ONE_BY_ONE})), 1)
+          for key, size, tasks in ${PAYLOADS_PY}:
+              arrays = [array.array('d', bytes(size)) for _ in range(tasks)]
+              t = time.perf_counter(); pool.map(ident, arrays, 1)
+              out[key] = tasks * size / 1e9 / (time.perf_counter() - t)
+      if ${first ? 'True' : 'False'}:
+          out['startFork'] = startup('fork')
+          out['startForkserver'] = startup('forkserver')
       print(json.dumps(out))
-`);
+`, { timeoutMs: 300_000 });
 
 export async function run() {
-  const py = await python();
-  const mine = ours('forkserver');
-  const startFork = startups('fork');
-  const startForkserver = startups('forkserver');
-  const peers = await peerRows();
+  const ours = new Samples();
+  const py = new Samples();
+  const peers = new Samples();
+  // A fork refuses to run beside the peers' threads: its startup samples come first.
+  for (let round = 0; round < ROUNDS; round++) ours.add('startFork', startup('fork'));
+  const started = await startPeers(peers);
+  for (let round = 0; round < ROUNDS; round++) {
+    py.merge(await pythonRound(round === 0));
+    ours.merge(await ourRound());
+    ours.add('startForkserver', startup('forkserver'));
+    peers.merge(await peerRound(started));
+  }
+  for (const peer of started.values()) await peer.close();
+  const peerFigures = (key) => {
+    const out = {};
+    for (const name of PEERS) if (peers.median(`${key}:${name}`) !== undefined) out[name] = peers.median(`${key}:${name}`);
+    return out;
+  };
+  const row = (name, unit, key, { better = 'higher', target, peerKey, pyKey = key } = {}) => ({
+    name,
+    unit,
+    ours: ours.median(key),
+    range: ours.range(key),
+    baselines: peerKey ? peerFigures(peerKey) : {},
+    cpython: py.median(pyKey),
+    cpythonRange: py.range(pyKey),
+    better,
+    target,
+  });
   return [
-    { name: 'Pool(2).map 100k × (x*x), default chunksize', unit: 'tasks/s', ours: mine.map, baselines: {}, cpython: py?.map, better: 'higher', target: 5e6 },
-    { name: 'Pool(2).map of a closure, default chunksize', unit: 'tasks/s', ours: mine.closure, baselines: {}, cpython: undefined, better: 'higher', target: 4e6 },
-    { name: 'one message per task (chunksize 1; peers: 20k submits)', unit: 'tasks/s', ours: mine.one, baselines: peers.many, cpython: py?.one, better: 'higher', target: 60e3 },
-    { name: 'single task round trip (applyAsync().get())', unit: 'µs', ours: mine.roundTrip, baselines: peers.roundTrip, cpython: py?.roundTrip, better: 'lower', target: 15 },
-    { name: 'Pool(2) constructor → first result, fork', unit: 'ms', ours: startFork, baselines: {}, cpython: py?.startFork, better: 'lower', target: 10 },
-    { name: 'Pool(2) constructor → first result, forkserver', unit: 'ms', ours: startForkserver, baselines: peers.startup, cpython: py?.startForkserver, better: 'lower', target: 10 },
-    { name: '1 MiB payload per task', unit: 'GB/s', ours: mine.payload, baselines: peers.payload, cpython: py?.payload, better: 'higher', target: 2 },
+    ...SHAPES.flatMap((shape) => [
+      row(`Pool(2).map, ${shape.label}: first map`, 'tasks/s', `cold:${shape.key}`),
+      row(`Pool(2).map, ${shape.label}: warm`, 'tasks/s', `warm:${shape.key}`),
+    ]),
+    row('one message per task (chunksize 1; peers: 20k submits)', 'tasks/s', 'one', { peerKey: 'one', target: 60e3 }),
+    row('task round trip, apply()', 'µs', 'roundTrip:apply', { better: 'lower', target: 15, peerKey: 'roundTrip' }),
+    row('task round trip, applyAsync().get()', 'µs', 'roundTrip:get', { better: 'lower', target: 15, peerKey: 'roundTrip' }),
+    row('task round trip, await applyAsync() (CPython: get())', 'µs', 'roundTrip:await', { better: 'lower', target: 15, peerKey: 'roundTrip', pyKey: 'roundTrip:get' }),
+    row('Pool(2) constructor → first result, fork', 'ms', 'startFork', { better: 'lower', target: 10 }),
+    { ...row('Pool(2) constructor → first result, forkserver', 'ms', 'startForkserver', { better: 'lower', target: 10 }), baselines: peerFigures('startup') },
+    ...PAYLOADS.map(({ key, label }) => row(label, 'GB/s', key, { peerKey: key, target: 2 })),
   ];
 }

@@ -4,12 +4,12 @@
 // tasks are awaited and an abort reaches the running task through taskSignal().
 import { isMainThread, workerData } from 'node:worker_threads';
 
-import { InvalidStateError, ProcessError } from './errors';
-import { native } from './native';
-import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Frame } from './pool-protocol';
-import { ChildExit } from './process';
-import { loads } from './serializer/index';
-import { sayThreadId, thisProcess } from './util';
+import { InvalidStateError, ProcessError } from '../errors';
+import { native } from '../native';
+import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Frame } from './protocol';
+import { ChildExit } from '../process';
+import { loads } from '../serializer/index';
+import { sayThreadId, thisProcess } from '../util';
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -215,10 +215,10 @@ function poolGone(error: unknown): boolean {
   return POOL_GONE.has((error as NodeJS.ErrnoException).code ?? '');
 }
 
-/** Reads a frame's head; null at EOF, also when the pool reset the connection. */
-function receiveHead(fd: number): Buffer | null {
+/** Reads a frame's head and the descriptors that came with it; null at EOF, also when the pool reset the connection. */
+function receiveHead(fd: number, fds: number[]): Buffer | null {
   try {
-    return native.recvFrame(fd, -1);
+    return native.recvFrame(fd, -1, fds);
   } catch (error) {
     if (poolGone(error)) return null;
     throw error;
@@ -229,9 +229,10 @@ function receiveHead(fd: number): Buffer | null {
 function runBlocking(fd: number): void {
   const worker = new Worker(fd, false);
   for (;;) {
-    const head = receiveHead(fd);
+    const fds: number[] = [];
+    const head = receiveHead(fd, fds);
     if (head === null) return;
-    worker.receive(decodeFrame(fd, head));
+    worker.receive(decodeFrame(fd, head, fds));
     if (worker.stopped) {
       process.exitCode = 1;
       return;
@@ -243,20 +244,21 @@ function runBlocking(fd: number): void {
 function runEvented(fd: number): Promise<void> {
   const worker = new Worker(fd, true);
   return new Promise<void>((resolve) => {
-    const watcher = new native.FdWatcher(fd, (error, head) => {
+    const watcher = new native.FdWatcher(fd, (error, head, fds) => {
       if (error || head === null || head === true) {
+        for (const passed of fds) native.closeFd(passed);
         watcher.close();
         return resolve();
       }
-      worker.receive(decodeFrame(fd, head));
+      worker.receive(decodeFrame(fd, head, fds));
       if (worker.stopped) {
         process.exitCode = 1;
         watcher.close();
         return resolve();
       }
-      watcher.readFrame(-1);
     });
-    watcher.readFrame(-1);
+    // Armed once for every frame: no epoll change per task.
+    watcher.readFrame(-1, true, true);
   });
 }
 
@@ -328,7 +330,7 @@ export function closeThreadFd(data: PoolThreadData): void {
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREAD_KEY]) {
-  require('./handles'); // to decode whatever a task holds
+  require('../handles'); // to decode whatever a task holds
   const data = (workerData as Record<string, PoolThreadData>)[POOL_THREAD_KEY]!;
   sayThreadId(data.state, POOL_THREAD_ID_WORD); // before Ready: a kill from then on finds it said
   process.on('exit', (code) => {

@@ -1,0 +1,685 @@
+// The pool's dispatcher: worker slots, the queue of jobs, timers, and the three ways of waiting
+// (the event loop, a blocking pump of its own, and any other blocking call of this thread through
+// blocking.ts). The public Pool holds one; jobs see it as their JobHost.
+import { randomBytes } from 'node:crypto';
+
+import { setBusy, untilReadable, type Background } from '../blocking';
+import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from '../errors';
+import { native, type NativeFdWatcher } from '../native';
+import { dumps, loads } from '../serializer/index';
+import { shown } from '../util';
+import type { Drive } from './async-result';
+import { IMapJob, type Chunk, type FnEntry, type Job, type JobHost } from './jobs';
+import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, type Encoded, type Frame } from './protocol';
+import { trackFd, untrackFd, type WorkerHandle, type WorkerTransport } from './transport';
+
+/** Thrown into every pending result by `terminate()` (CPython leaves them pending forever). */
+export class PoolTerminatedError extends ProcessError {
+  static override readonly code = 'ERR_MP_POOL_TERMINATED';
+}
+
+interface Timer {
+  at: number;
+  run: () => void;
+  live: boolean;
+}
+
+const enum SlotState {
+  Starting,
+  Ready,
+  Retired,
+  Dead,
+}
+
+class Slot {
+  state = SlotState.Starting;
+  chunk: Chunk | null = null;
+  done = 0;
+  readonly known = new Set<number>();
+  watcher: NativeFdWatcher | null = null;
+  watching = false;
+  sentinelWatch: { close(): void } | null = null;
+  escalation: Timer | null = null;
+  /** The running chunk's time limit (its `timeout` option). */
+  deadline: Timer | null = null;
+  constructor(
+    readonly handle: WorkerHandle,
+    readonly token: string,
+  ) {}
+}
+
+const FUNCTIONS_PER_WORKER = 256;
+// Workers that die before connecting this many times in a row cannot start (a bad execArgv, a
+// crashing preload): the pool breaks instead of starting them forever.
+const MAX_START_FAILURES = 5;
+export const enum PoolState {
+  Run,
+  Close,
+  Terminate,
+}
+
+/** @internal The machinery behind a Pool, shared by its blocking and async forms. */
+export class Dispatcher implements Background, JobHost {
+  private readonly slots = new Set<Slot>();
+  private readonly idle: Slot[] = [];
+  private readonly starting = new Map<string, Slot>();
+  private readonly retired: WorkerHandle[] = [];
+  private readonly jobs: Job[] = [];
+  /** Jobs not yet settled (results the pool still owes). */
+  private pending = 0;
+  private readonly fns = new WeakMap<Function, FnEntry>();
+  private fnCounter = 0;
+  private seqCounter = 0;
+  private timers: Timer[] = [];
+  private timerHandle: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private acceptWatcher: NativeFdWatcher | null = null;
+  private disarmQueued = false;
+  private accepting = false;
+  private armed = false;
+  /** Registered with blocking.ts as busy: other blocking calls of this thread serve it. */
+  private registered = false;
+  private broken: BrokenPoolError | null = null;
+  private initBytes: Buffer | null = null;
+  state = PoolState.Run;
+  private joinWaiters: Array<() => void> = [];
+  private startFailures = 0;
+
+  constructor(
+    readonly transport: WorkerTransport,
+    readonly size: number,
+    initializer: ((...args: never[]) => unknown) | null,
+    initargs: unknown[],
+    readonly maxtasks: number | null,
+    readonly graceMs: number,
+  ) {
+    if (initializer) this.initBytes = dumps([initializer, initargs], { root: 'initializer' });
+    try {
+      for (let i = 0; i < size; i++) this.startSlot();
+    } catch (error) {
+      // A worker that cannot start (a forkserver that cannot serve) fails the Pool, leaving nothing behind.
+      this.terminate();
+      this.join();
+      throw error;
+    }
+  }
+
+  /** pumpUntil, bound: what a result hands its blocking get to drive the pool. */
+  readonly drive: Drive = (done, timeoutMs) => this.pumpUntil(done, timeoutMs);
+
+  nextSeq(): number {
+    this.seqCounter = (this.seqCounter + 1) >>> 0 || 1;
+    return this.seqCounter;
+  }
+
+  /** The id under which workers know `fn`; serialized once per pool. */
+  functionEntry(fn: Function): FnEntry {
+    if (typeof fn !== 'function') throw new TypeError(`Pool: func must be a function, got ${shown(fn)}`);
+    let entry = this.fns.get(fn);
+    if (entry === undefined) {
+      entry = { id: ++this.fnCounter, bytes: dumps(fn, { root: 'func' }) };
+      this.fns.set(fn, entry);
+    }
+    return entry;
+  }
+
+  checkRunning(call: string): void {
+    if (this.state !== PoolState.Run) throw new InvalidStateError(`Pool.${call}(): the pool is not running (it was closed or terminated)`);
+    if (this.broken) throw this.broken;
+  }
+
+  submit(job: Job): void {
+    this.pending++;
+    if (!job.watchSignal()) return;
+    this.jobs.push(job);
+    this.schedule();
+  }
+
+  /** A job settled: drop its queued chunks; abort its running ones when asked. */
+  jobEnded(job: Job, abort?: AbortReason): void {
+    this.pending--;
+    const at = this.jobs.indexOf(job);
+    if (at >= 0) this.jobs.splice(at, 1);
+    for (const chunk of job.running) {
+      for (const slot of this.slots) {
+        if (slot.chunk !== chunk) continue;
+        this.clearTimer(slot.deadline);
+        if (abort !== undefined) this.escalate(slot, chunk, abort);
+      }
+    }
+    this.maybeReleaseWorkers();
+    this.updateArming();
+  }
+
+  // --- workers ---------------------------------------------------------------------------
+
+  private startSlot(): void {
+    const token = randomBytes(16).toString('hex');
+    const handle = this.transport.start(token);
+    const slot = new Slot(handle, token);
+    this.slots.add(slot);
+    if (handle.fd >= 0) this.connected(slot);
+    else this.starting.set(token, slot);
+  }
+
+  private connected(slot: Slot): void {
+    slot.state = SlotState.Ready;
+    this.startFailures = 0;
+    trackFd(slot.handle.fd);
+    if (this.initBytes) {
+      try {
+        sendEncoded(slot.handle.fd, encodeDumped(FrameType.Init, 0, 0, 0, this.initBytes));
+      } catch {
+        return this.lost(slot);
+      }
+    }
+    this.idle.push(slot);
+  }
+
+  private acceptConnections(): void {
+    for (const { token, fd } of this.transport.accept()) {
+      const slot = this.starting.get(token);
+      if (!slot) {
+        native.closeFd(fd);
+        continue;
+      }
+      this.starting.delete(token);
+      slot.handle.fd = fd;
+      this.connected(slot);
+    }
+  }
+
+  /** The worker ended (EOF or its sentinel): its chunk fails, and a new worker takes its place. */
+  private lost(slot: Slot): void {
+    if (slot.state === SlotState.Dead) return;
+    const wasRetired = slot.state === SlotState.Retired;
+    const wasStarted = slot.state !== SlotState.Starting;
+    slot.state = SlotState.Dead;
+    this.slots.delete(slot);
+    this.starting.delete(slot.token);
+    const at = this.idle.indexOf(slot);
+    if (at >= 0) this.idle.splice(at, 1);
+    this.closeSlot(slot);
+    const how = slot.handle.reap();
+    const chunk = slot.chunk;
+    slot.chunk = null;
+    this.clearTimer(slot.escalation);
+    if (chunk) {
+      chunk.job.running.delete(chunk);
+      this.clearTimer(slot.deadline);
+      chunk.job.chunkFailed(
+        chunk,
+        new BrokenPoolError(`a pool worker ${this.transport.noun} (${this.transport.noun === 'thread' ? 'id' : 'pid'} ${slot.handle.pid}) ended with ${how} while running a task; the pool replaced it`),
+      );
+    }
+    if (slot.state === SlotState.Dead && !wasStarted && ++this.startFailures >= MAX_START_FAILURES) {
+      return this.breakPool(new BrokenPoolError(`pool workers keep ending before they connect (the last with ${how}); see their stderr`));
+    }
+    if (!wasRetired && this.wantsWorkers()) this.startSlot();
+    this.schedule();
+  }
+
+  private wantsWorkers(): boolean {
+    return this.broken === null && (this.state === PoolState.Run || (this.state === PoolState.Close && this.pending > 0));
+  }
+
+  private closeSlot(slot: Slot): void {
+    slot.watcher?.close();
+    slot.watcher = null;
+    slot.watching = false;
+    slot.sentinelWatch?.close();
+    slot.sentinelWatch = null;
+    if (slot.handle.fd >= 0) {
+      untrackFd(slot.handle.fd);
+      native.closeFd(slot.handle.fd);
+      slot.handle.fd = -1;
+    }
+  }
+
+  /** Lets a worker go (maxtasksperchild, close): closing its socket ends it. */
+  private retire(slot: Slot): void {
+    slot.state = SlotState.Retired;
+    this.slots.delete(slot);
+    const at = this.idle.indexOf(slot);
+    if (at >= 0) this.idle.splice(at, 1);
+    this.closeSlot(slot);
+    this.retired.push(slot.handle);
+  }
+
+  private maybeReleaseWorkers(): void {
+    if (this.state !== PoolState.Close || this.pending > 0) return;
+    for (const slot of [...this.slots]) if (slot.chunk === null && slot.escalation === null && slot.state === SlotState.Ready) this.retire(slot);
+  }
+
+  // --- scheduling ------------------------------------------------------------------------
+
+  /** Gives chunks to idle workers, first job first; never more than one chunk per worker. */
+  schedule(): void {
+    while (this.idle.length > 0) {
+      const chunk = this.takeChunk();
+      if (chunk === null) break;
+      this.dispatch(this.idle.pop()!, chunk);
+    }
+    this.updateArming();
+    if (this.joinWaiters.length > 0 && this.quiet()) for (const wake of this.joinWaiters.splice(0)) wake();
+  }
+
+  /** Nothing owed and nothing running: join may proceed. */
+  private quiet(): boolean {
+    return !this.busy();
+  }
+
+  private takeChunk(): Chunk | null {
+    for (let i = 0; i < this.jobs.length; i++) {
+      const job = this.jobs[i]!;
+      const chunk = job.nextChunk();
+      if (chunk !== null) return chunk;
+      if (job.exhausted && !(job instanceof IMapJob)) {
+        this.jobs.splice(i--, 1);
+      }
+    }
+    return null;
+  }
+
+  private dispatch(slot: Slot, chunk: Chunk): void {
+    const job = chunk.job;
+    const fd = slot.handle.fd;
+    let task: Encoded;
+    try {
+      task = encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args');
+    } catch (error) {
+      this.idle.push(slot);
+      job.chunkFailed(chunk, renamePath(error, job.kind, 'args'));
+      return;
+    }
+    try {
+      if (!slot.known.has(job.fn.id)) {
+        let forget = 0;
+        if (slot.known.size >= FUNCTIONS_PER_WORKER) {
+          forget = slot.known.values().next().value!;
+          slot.known.delete(forget);
+        }
+        sendEncoded(fd, encodeDumped(FrameType.Function, forget, job.fn.id, 0, job.fn.bytes));
+        slot.known.add(job.fn.id);
+      }
+      sendEncoded(fd, task);
+    } catch {
+      // The worker is gone before the chunk reached it: the chunk waits for another worker.
+      job.requeue(chunk);
+      return this.lost(slot);
+    }
+    slot.chunk = chunk;
+    job.running.add(chunk);
+    const timeout = job.options.timeout;
+    slot.deadline = null;
+    if (timeout != null) slot.deadline = this.addTimer(timeout, () => job.fail(new TimeoutError(`a Pool task ran longer than its timeout of ${timeout} ms`), AbortReason.TimedOut));
+  }
+
+  /** Tells the running chunk to stop, then SIGINT, then SIGKILL (the worker is replaced). */
+  private escalate(slot: Slot, chunk: Chunk, reason: AbortReason): void {
+    if (slot.escalation !== null || slot.chunk !== chunk) return;
+    try {
+      sendEncoded(slot.handle.fd, encodeBare(FrameType.Abort, reason, chunk.seq));
+    } catch {
+      // already gone: its sentinel tells
+    }
+    slot.escalation = this.addTimer(this.graceMs, () => {
+      slot.handle.interrupt();
+      slot.escalation = this.addTimer(this.graceMs, () => {
+        slot.escalation = null;
+        slot.handle.kill();
+      });
+    });
+  }
+
+  // --- receiving -------------------------------------------------------------------------
+
+  /** Reads every frame the worker has sent; handles its end. */
+  private drain(slot: Slot): void {
+    while (slot.state === SlotState.Ready && native.pollFd(slot.handle.fd, 0)) {
+      let frame: Frame;
+      try {
+        const fds: number[] = [];
+        const head = native.recvFrame(slot.handle.fd, -1, fds);
+        if (head === null) return this.lost(slot);
+        frame = decodeFrame(slot.handle.fd, head, fds);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ERR_MP_SERIALIZATION' || error instanceof Error && error.name === 'SerializationError') {
+          this.received(slot, null, error);
+          continue;
+        }
+        return this.lost(slot);
+      }
+      this.received(slot, frame, undefined);
+    }
+  }
+
+  private received(slot: Slot, frame: Frame | null, decodeError: unknown): void {
+    if (frame?.type === FrameType.InitError) {
+      let cause: unknown;
+      try {
+        cause = loads(frame.bytes!);
+      } catch (error) {
+        cause = error;
+      }
+      const message = cause instanceof Error ? cause.message : String(cause);
+      return this.breakPool(new BrokenPoolError(`the pool's initializer failed in worker pid ${slot.handle.pid}: ${message}`, { cause }));
+    }
+    const chunk = slot.chunk;
+    if (chunk === null) return;
+    slot.chunk = null;
+    slot.done++;
+    const job = chunk.job;
+    job.running.delete(chunk);
+    this.clearTimer(slot.deadline);
+    this.clearTimer(slot.escalation);
+    slot.escalation = null;
+    if (!job.settled) {
+      if (frame === null) job.chunkFailed(chunk, decodeError);
+      else if (frame.type === FrameType.Result) job.chunkDone(chunk, frame.list!);
+      else {
+        let error: unknown;
+        try {
+          error = loads(frame.bytes!);
+        } catch (failure) {
+          error = failure;
+        }
+        job.chunkFailed(chunk, error);
+      }
+    }
+    if (slot.state !== SlotState.Ready) return;
+    if (this.maxtasks !== null && slot.done >= this.maxtasks) {
+      this.retire(slot);
+      if (this.wantsWorkers()) this.startSlot();
+    } else {
+      this.idle.push(slot);
+    }
+    if (this.state === PoolState.Close) this.maybeReleaseWorkers();
+    this.schedule();
+  }
+
+  private breakPool(error: BrokenPoolError): void {
+    if (this.broken) return;
+    this.broken = error;
+    for (const job of [...this.jobs]) job.fail(error);
+    for (const slot of [...this.slots]) if (slot.chunk) slot.chunk.job.fail(error);
+    for (const slot of [...this.slots]) this.retire(slot);
+  }
+
+  // --- waiting: blocking ------------------------------------------------------------------
+
+  /** Drives the workers from this thread until done() or the timeout (-1: none); true if done. */
+  pumpUntil(done: () => boolean, timeoutMs: number): boolean {
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    const fds: number[] = [];
+    const owners: Array<Slot | null> = [];
+    while (!done()) {
+      this.runDueTimers();
+      if (done()) break;
+      this.collect(fds, owners);
+      const now = performance.now();
+      if (now >= deadline) return false;
+      const until = Math.min(deadline, this.nextTimerAt());
+      if (fds.length === 0 && until === Infinity) throw new InvalidStateError('Pool: waiting for a result the pool can no longer produce (it has no workers)');
+      this.handleReady(native.pollMany(fds, untilReadable(fds, until === Infinity ? -1 : Math.max(0, until - now), this)), fds, owners);
+      this.schedule();
+    }
+    return true;
+  }
+
+  /** What a blocking wait watches: the accept socket while workers start, each worker's socket and sentinel. */
+  private collect(fds: number[], owners: Array<Slot | null>): void {
+    fds.length = 0;
+    owners.length = 0;
+    if (this.starting.size > 0 && this.transport.acceptFd >= 0) {
+      fds.push(this.transport.acceptFd);
+      owners.push(null);
+    }
+    for (const slot of this.slots) {
+      if (slot.handle.fd >= 0) {
+        fds.push(slot.handle.fd);
+        owners.push(slot);
+      }
+      if (slot.handle.sentinel >= 0) {
+        fds.push(slot.handle.sentinel);
+        owners.push(slot);
+      }
+    }
+  }
+
+  private handleReady(ready: number[], fds: number[], owners: Array<Slot | null>): void {
+    for (const index of ready) {
+      const owner = owners[index]!;
+      if (owner === null) this.acceptConnections();
+      else if (owner.state === SlotState.Ready) {
+        if (fds[index] === owner.handle.fd) this.drain(owner);
+        else {
+          this.drain(owner);
+          this.lost(owner);
+        }
+      } else if (owner.state === SlotState.Starting && fds[index] === owner.handle.sentinel) this.lost(owner);
+    }
+  }
+
+  // --- waiting: another blocking call of this thread (blocking.ts) ---------------------------
+
+  private readonly scratchFds: number[] = [];
+  private readonly scratchOwners: Array<Slot | null> = [];
+
+  watch(fds: number[]): number {
+    this.collect(this.scratchFds, this.scratchOwners);
+    for (const fd of this.scratchFds) fds.push(fd);
+    return this.nextTimerAt();
+  }
+
+  serve(): void {
+    this.runDueTimers();
+    const fds = this.scratchFds;
+    const owners = this.scratchOwners;
+    this.collect(fds, owners);
+    if (fds.length > 0) this.handleReady(native.pollMany(fds, 0), fds, owners);
+    this.schedule();
+  }
+
+  // --- waiting: the event loop --------------------------------------------------------------
+
+  /** Watches the workers from the event loop while something waits on the pool. */
+  updateArming(): void {
+    const busy = this.busy();
+    if (busy !== this.registered) setBusy(this, (this.registered = busy));
+    if (busy) return this.arm();
+    // Lazily: back-to-back tasks keep their watchers instead of re-creating them per task.
+    if (!this.armed || this.disarmQueued) return;
+    this.disarmQueued = true;
+    setImmediate(() => {
+      this.disarmQueued = false;
+      if (!this.busy() && this.armed) this.disarm();
+    });
+  }
+
+  /** Results owed or workers busy: the event loop must watch the workers (and stay alive). */
+  private busy(): boolean {
+    return this.pending > 0 || this.runningCount() > 0 || this.escalating();
+  }
+
+  private runningCount(): number {
+    let count = 0;
+    for (const slot of this.slots) if (slot.chunk !== null) count++;
+    return count;
+  }
+
+  private escalating(): boolean {
+    for (const slot of this.slots) if (slot.escalation !== null) return true;
+    return false;
+  }
+
+  private arm(): void {
+    this.armed = true;
+    for (const slot of this.slots) {
+      if (slot.handle.fd >= 0 && !slot.watching) {
+        slot.watcher ??= new native.FdWatcher(slot.handle.fd, () => this.onReadable(slot));
+        slot.watching = true;
+        // Armed until disarm(): no epoll change per result.
+        slot.watcher.waitReadable(true);
+      }
+      if (slot.handle.sentinel >= 0 && slot.sentinelWatch === null) slot.sentinelWatch = new native.SentinelWatch(slot.handle.sentinel, () => this.onSentinel(slot));
+    }
+    if (this.starting.size > 0 && this.transport.acceptFd >= 0 && !this.accepting) {
+      this.acceptWatcher ??= new native.FdWatcher(this.transport.acceptFd, () => {
+        this.accepting = false;
+        this.acceptConnections();
+        this.schedule();
+      });
+      this.accepting = true;
+      this.acceptWatcher.waitReadable();
+    }
+  }
+
+  private disarm(): void {
+    this.armed = false;
+    for (const slot of this.slots) {
+      if (slot.watching) slot.watcher?.cancel();
+      slot.watching = false;
+      slot.sentinelWatch?.close();
+      slot.sentinelWatch = null;
+    }
+    if (this.accepting) this.acceptWatcher?.cancel();
+    this.accepting = false;
+  }
+
+  private onReadable(slot: Slot): void {
+    if (slot.state === SlotState.Ready) this.drain(slot);
+    this.schedule();
+  }
+
+  private onSentinel(slot: Slot): void {
+    slot.sentinelWatch?.close();
+    slot.sentinelWatch = null;
+    if (slot.state === SlotState.Ready) this.drain(slot);
+    if (slot.state === SlotState.Ready || slot.state === SlotState.Starting) this.lost(slot);
+    this.schedule();
+  }
+
+  // --- timers: run by the event loop, and by a blocking pump --------------------------------
+
+  private addTimer(delayMs: number, run: () => void): Timer {
+    const timer: Timer = { at: performance.now() + Math.max(0, delayMs), run, live: true };
+    this.timers.push(timer);
+    this.timers.sort((a, b) => a.at - b.at);
+    this.syncTimer();
+    return timer;
+  }
+
+  private clearTimer(timer: Timer | null): void {
+    if (timer === null) return;
+    timer.live = false;
+  }
+
+  private nextTimerAt(): number {
+    while (this.timers.length > 0 && !this.timers[0]!.live) this.timers.shift();
+    return this.timers[0]?.at ?? Infinity;
+  }
+
+  private runDueTimers(): void {
+    const now = performance.now();
+    while (this.nextTimerAt() <= now) {
+      const timer = this.timers.shift()!;
+      timer.live = false;
+      timer.run();
+    }
+    this.syncTimer();
+  }
+
+  private syncTimer(): void {
+    const at = this.nextTimerAt();
+    if (at === this.timerAt) return;
+    if (this.timerHandle) clearTimeout(this.timerHandle);
+    this.timerHandle = null;
+    this.timerAt = at;
+    if (at === Infinity) return;
+    this.timerHandle = setTimeout(() => {
+      this.timerHandle = null;
+      this.timerAt = Infinity;
+      this.runDueTimers();
+      this.schedule();
+    }, Math.max(0, at - performance.now()));
+    // Timers matter only while chunks run, and then the armed socket watchers hold the loop.
+    this.timerHandle.unref();
+  }
+
+  // --- ending ------------------------------------------------------------------------------
+
+  close(): void {
+    if (this.state === PoolState.Run) this.state = PoolState.Close;
+    this.maybeReleaseWorkers();
+    this.updateArming();
+  }
+
+  terminate(): void {
+    if (this.state === PoolState.Terminate) return;
+    this.state = PoolState.Terminate;
+    const error = new PoolTerminatedError('the pool was terminated before this task finished');
+    for (const job of [...this.jobs]) job.fail(error);
+    for (const slot of [...this.slots]) if (slot.chunk && !slot.chunk.job.settled) slot.chunk.job.fail(error);
+    for (const slot of [...this.slots]) {
+      slot.handle.kill();
+      this.retire(slot);
+    }
+    this.starting.clear();
+    setBusy(this, (this.registered = false));
+    this.disarm();
+    this.clearAllTimers();
+    this.closeTransport();
+  }
+
+  // The watcher goes before its fd: libuv aborts on a watched fd that was closed under it.
+  private closeTransport(): void {
+    this.acceptWatcher?.close();
+    this.acceptWatcher = null;
+    this.accepting = false;
+    this.transport.close();
+  }
+
+  private clearAllTimers(): void {
+    for (const timer of this.timers) timer.live = false;
+    this.timers = [];
+    this.syncTimer();
+  }
+
+  /** Blocks until every job settled and every worker ended. */
+  join(): void {
+    this.pumpUntil(() => this.quiet(), -1);
+    this.finishJoin();
+    for (const handle of this.retired.splice(0)) handle.join(-1);
+  }
+
+  async joinAsync(): Promise<void> {
+    while (!this.quiet()) {
+      await new Promise<void>((resolve) => {
+        this.joinWaiters.push(resolve);
+        this.updateArming();
+      });
+    }
+    this.finishJoin();
+    await Promise.all(this.retired.splice(0).map((handle) => handle.joinAsync()));
+  }
+
+  private finishJoin(): void {
+    for (const slot of [...this.slots]) this.retire(slot);
+    setBusy(this, (this.registered = false));
+    this.disarm();
+    this.clearAllTimers();
+    if (this.state !== PoolState.Terminate) {
+      this.closeTransport();
+      this.state = PoolState.Terminate;
+    }
+  }
+
+  get stateName(): string {
+    return ['RUN', 'CLOSE', 'TERMINATE'][this.state]!;
+  }
+
+  get workerPids(): number[] {
+    return [...this.slots].map((slot) => slot.handle.pid);
+  }
+}

@@ -1,0 +1,335 @@
+// The Pool's wire protocol between the parent and one worker: a 24-byte header frame, then the
+// payload inline or as following frames. Lists of numbers, strings, byte views and JSON-exact data skip
+// the general serializer, whose fixed cost per message is several times a task's.
+import { SerializationError } from '../errors';
+import { native } from '../native';
+import { plainCodec } from '../serializer/encode';
+import { CODEC_PLAIN_JSON, frame } from '../serializer/format';
+import { dumps, loads } from '../serializer/index';
+
+export const enum FrameType {
+  /** parent → worker: [initializer, initargs] (DUMPS). */
+  Init = 1,
+  /** parent → worker: a function under `fnId` (DUMPS); `seq` names one to forget (0: none). */
+  Function = 2,
+  /** parent → worker: a chunk of calls of `fnId` (kind: TaskKind). */
+  Task = 3,
+  /** parent → worker: stop the running chunk `seq` (kind: AbortReason). */
+  Abort = 4,
+  /** worker → parent: the chunk's results. */
+  Result = 5,
+  /** worker → parent: the chunk failed at item `count` (DUMPS of the error). */
+  Error = 6,
+  /** worker → parent: the initializer threw (DUMPS of the error); the worker then exits. */
+  InitError = 7,
+}
+
+export const enum TaskKind {
+  /** One call f(...list). */
+  Apply = 0,
+  /** f(item) for each item of the list. */
+  Map = 1,
+  /** f(...args) for each args of the list. */
+  Starmap = 2,
+}
+
+export const enum AbortReason {
+  Aborted = 0,
+  TimedOut = 1,
+}
+
+const enum Codec {
+  None = 0,
+  Dumps = 1,
+  Float64 = 2,
+  Json = 3,
+  Bytes = 4,
+  Undefined = 5,
+  /** Strings: their lengths (uint32 each), then their text in latin1. */
+  Latin1 = 6,
+  /** Strings: their lengths (uint32 each), then their text in UTF-16. */
+  Utf16 = 7,
+}
+
+export const HEADER = 24;
+// Above this, a payload travels as its own frame instead of being copied behind the header.
+const INLINE_LIMIT = 64 * 1024;
+
+/** A decoded frame: the header's fields and the payload list (null when there is none). */
+export interface Frame {
+  type: FrameType;
+  kind: number;
+  seq: number;
+  fnId: number;
+  count: number;
+  list: unknown[] | null;
+  /** The raw payload of DUMPS frames that are not lists (functions, errors, init). */
+  bytes: Uint8Array | null;
+}
+
+export interface Encoded {
+  head: Buffer;
+  follow: Uint8Array[];
+  /** Views that cross as descriptors sent with the head (made when it is sent). */
+  byFd?: ArrayBufferView[];
+}
+
+// From the size of a pool socket's kernel buffer (GrowBuffers), a byte view crosses as a memfd
+// the receiver maps: one copy instead of two, and no wake-ups while the socket buffer drains. Below
+// it the socket is faster (a memfd's fresh pages cost more than the second copy). Linux only.
+const BY_FD_BYTES = 4 * 1024 * 1024;
+const BY_FD_MAX = 64;
+const BY_FD = 0x80;
+const canPassBytes = native.bytesToFd !== undefined && native.mapFd !== undefined;
+
+function header(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, follow: number, extra: number): Buffer {
+  const head = Buffer.allocUnsafeSlow(HEADER + extra);
+  head[0] = type;
+  head[1] = codec;
+  head[2] = kind;
+  head[3] = 0;
+  head.writeUInt32LE(seq >>> 0, 4);
+  head.writeUInt32LE(fnId >>> 0, 8);
+  head.writeUInt32LE(count >>> 0, 12);
+  head.writeUInt32LE(follow, 16);
+  head.writeUInt32LE(0, 20);
+  return head;
+}
+
+function allNumbers(list: unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'number') return false;
+  return true;
+}
+
+// Byte views that travel as their own frames, each as one code byte behind the header: the
+// memory is written from where it lies and the receiver views the frame it read, so a typed array
+// is copied only by the kernel.
+interface TypedArrayClass {
+  readonly BYTES_PER_ELEMENT: number;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView;
+}
+// Code 0 is Buffer; the typed arrays follow.
+const TYPED: TypedArrayClass[] = [Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array];
+const VIEW_CODES = new Map<object, number>([Buffer, ...TYPED].map((view, code) => [view.prototype, code]));
+
+/** The code of each item's view class, or null unless every item is a byte view of a class of VIEWS. */
+function viewCodes(list: unknown[]): Uint8Array | null {
+  if (list.length === 0 || !ArrayBuffer.isView(list[0])) return null;
+  const codes = new Uint8Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    // A view of shared memory keeps its old way (the serializer decides what sharing means).
+    const code = ArrayBuffer.isView(item) && !(item.buffer instanceof SharedArrayBuffer) ? VIEW_CODES.get(Object.getPrototypeOf(item)) : undefined;
+    if (code === undefined) return null;
+    codes[i] = code;
+  }
+  return codes;
+}
+
+/** A received frame as the view class `code` names, over the same memory (recvFrame and mapFd allocate each frame aligned). */
+function asView(part: Buffer, code: number): ArrayBufferView {
+  if (code === 0) return part;
+  const View = TYPED[code - 1];
+  if (View === undefined) throw new SerializationError(`pool: unknown byte view code ${code}`);
+  return new View(part.buffer, part.byteOffset, part.byteLength / View.BYTES_PER_ELEMENT);
+}
+
+function allStrings(list: unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'string') return false;
+  return true;
+}
+
+function allUndefined(list: unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i] !== undefined || !(i in list)) return false;
+  return true;
+}
+
+// A list of strings travels as lengths and one text, which the receiver slices: JSON.parse would
+// look every short string up in V8's string table, the larger part of a worker's time on such maps.
+const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
+
+function encodeStrings(type: FrameType, kind: number, seq: number, fnId: number, list: string[]): Encoded {
+  const count = list.length;
+  const text = list.join('');
+  const wide = BEYOND_LATIN1.test(text);
+  const size = count * 4 + text.length * (wide ? 2 : 1);
+  const inline = size <= INLINE_LIMIT;
+  const head = header(type, wide ? Codec.Utf16 : Codec.Latin1, kind, seq, fnId, count, inline ? 0 : 1, inline ? size : 0);
+  const payload = inline ? head.subarray(HEADER) : Buffer.allocUnsafeSlow(size);
+  const lengths = new Uint32Array(payload.buffer, payload.byteOffset, count);
+  for (let i = 0; i < count; i++) lengths[i] = list[i]!.length;
+  payload.write(text, count * 4, wide ? 'utf16le' : 'latin1');
+  return { head, follow: inline ? [] : [payload] };
+}
+
+function decodeStrings(payload: Buffer, count: number, wide: boolean): string[] {
+  const lengths = new Uint32Array(payload.buffer, payload.byteOffset, count);
+  const text = payload.toString(wide ? 'utf16le' : 'latin1', count * 4);
+  const list = new Array<string>(count);
+  for (let i = 0, at = 0; i < count; i++) list[i] = text.slice(at, (at += lengths[i]!));
+  return list;
+}
+
+function withPayload(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, payload: Uint8Array): Encoded {
+  if (payload.byteLength > INLINE_LIMIT) return { head: header(type, codec, kind, seq, fnId, count, 1, 0), follow: [payload] };
+  const head = header(type, codec, kind, seq, fnId, count, 0, payload.byteLength);
+  head.set(payload, HEADER);
+  return { head, follow: [] };
+}
+
+/**
+ * Encodes a list (task arguments or results) with the cheapest codec that carries it exactly.
+ * `root` names the list in SerializationError paths.
+ */
+export function encodeList(type: FrameType, kind: number, seq: number, fnId: number, list: unknown[], root: string): Encoded {
+  const count = list.length;
+  if (allNumbers(list)) {
+    const head = header(type, Codec.Float64, kind, seq, fnId, count, 0, count * 8);
+    new Float64Array(head.buffer, head.byteOffset + HEADER, count).set(list as number[]);
+    return { head, follow: [] };
+  }
+  const codes = viewCodes(list);
+  if (codes !== null) {
+    const follow: Uint8Array[] = [];
+    const byFd: ArrayBufferView[] = [];
+    for (let i = 0; i < count; i++) {
+      const view = list[i] as ArrayBufferView;
+      if (canPassBytes && view.byteLength >= BY_FD_BYTES && byFd.length < BY_FD_MAX) {
+        codes[i]! |= BY_FD;
+        byFd.push(view);
+      } else {
+        follow.push(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      }
+    }
+    const head = header(type, Codec.Bytes, kind, seq, fnId, count, follow.length, count);
+    head.set(codes, HEADER);
+    return { head, follow, byFd };
+  }
+  if (allUndefined(list)) return { head: header(type, Codec.Undefined, kind, seq, fnId, count, 0, 0), follow: [] };
+  if (allStrings(list)) return encodeStrings(type, kind, seq, fnId, list as string[]);
+  // The serializer's own plain-data check: JSON-exact lists skip its frame, other plain data skips a second walk.
+  const plain = plainCodec(list);
+  if (plain === CODEC_PLAIN_JSON) {
+    const text = JSON.stringify(list);
+    const length = Buffer.byteLength(text);
+    if (length <= INLINE_LIMIT) {
+      const head = header(type, Codec.Json, kind, seq, fnId, count, 0, length);
+      head.write(text, HEADER, 'utf8');
+      return { head, follow: [] };
+    }
+    return withPayload(type, Codec.Json, kind, seq, fnId, count, Buffer.from(text, 'utf8'));
+  }
+  return withPayload(type, Codec.Dumps, kind, seq, fnId, count, plain !== null ? frame(plain, list) : dumps(list, { root }));
+}
+
+/** A frame carrying one serialized value (a function, an error, the initializer). */
+export function encodeValue(type: FrameType, seq: number, fnId: number, count: number, value: unknown, root: string): Encoded {
+  return encodeDumped(type, seq, fnId, count, dumps(value, { root }));
+}
+
+/** Like encodeValue, for bytes `dumps` already made (a function sent to several workers). */
+export function encodeDumped(type: FrameType, seq: number, fnId: number, count: number, bytes: Uint8Array): Encoded {
+  return withPayload(type, Codec.Dumps, 0, seq, fnId, count, bytes);
+}
+
+export function encodeBare(type: FrameType, kind: number, seq: number): Encoded {
+  return { head: header(type, Codec.None, kind, seq, 0, 0, 0, 0), follow: [] };
+}
+
+export function sendEncoded(fd: number, encoded: Encoded): void {
+  if (encoded.byFd?.length) {
+    const fds: number[] = [];
+    try {
+      for (const view of encoded.byFd) fds.push(native.bytesToFd!(view));
+      native.sendFrame(fd, encoded.head, fds);
+    } finally {
+      for (const passed of fds) native.closeFd(passed);
+    }
+  } else {
+    native.sendFrame(fd, encoded.head);
+  }
+  for (const part of encoded.follow) native.sendFrame(fd, part);
+}
+
+/** The number of frames that follow a header frame (read them with recvFrame right away). */
+export function followCount(head: Buffer): number {
+  return head.readUInt32LE(16);
+}
+
+/**
+ * Reads the frames that follow `head` (the sender writes them back to back) and decodes; `fds`
+ * came with the head (recvFrame's fdsOut) and are closed here, whatever happens.
+ */
+export function decodeFrame(fd: number, head: Buffer, fds: number[] = []): Frame {
+  try {
+    return decodeWith(fd, head, fds);
+  } finally {
+    for (const passed of fds) native.closeFd(passed);
+  }
+}
+
+function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
+  if (head.length < HEADER) throw new SerializationError(`pool: a ${head.length}-byte frame is too short for a header`);
+  const follow: Buffer[] = [];
+  for (let n = followCount(head); n > 0; n--) {
+    const part = native.recvFrame(fd, -1);
+    if (part === null) throw new SerializationError('pool: the peer closed the connection in the middle of a message');
+    follow.push(part);
+  }
+  const codec = head[1] as Codec;
+  const count = head.readUInt32LE(12);
+  const frame: Frame = { type: head[0] as FrameType, kind: head[2]!, seq: head.readUInt32LE(4), fnId: head.readUInt32LE(8), count, list: null, bytes: null };
+  const payload = follow.length > 0 && codec !== Codec.Bytes ? follow[0]! : head.subarray(HEADER);
+  switch (codec) {
+    case Codec.None:
+      break;
+    case Codec.Dumps:
+      if (frame.type === FrameType.Task || frame.type === FrameType.Result) frame.list = loads(payload) as unknown[];
+      else frame.bytes = payload;
+      break;
+    case Codec.Float64: {
+      const aligned = payload.byteOffset % 8 === 0 ? payload : Buffer.from(payload);
+      const view = new Float64Array(aligned.buffer, aligned.byteOffset, count);
+      const list = new Array<number>(count);
+      for (let i = 0; i < count; i++) list[i] = view[i]!;
+      frame.list = list;
+      break;
+    }
+    case Codec.Json:
+      frame.list = JSON.parse(payload.toString('utf8')) as unknown[];
+      break;
+    case Codec.Bytes: {
+      const list = new Array<ArrayBufferView>(count);
+      for (let i = 0, byFd = 0, inFollow = 0; i < count; i++) {
+        const code = head[HEADER + i]!;
+        if (!(code & BY_FD)) list[i] = asView(follow[inFollow++]!, code);
+        else if (byFd < fds.length && native.mapFd) list[i] = asView(native.mapFd(fds[byFd++]!), code & ~BY_FD);
+        else throw new SerializationError('pool: a payload sent as a descriptor did not arrive');
+      }
+      frame.list = list;
+      break;
+    }
+    case Codec.Latin1:
+    case Codec.Utf16:
+      frame.list = decodeStrings(payload, count, codec === Codec.Utf16);
+      break;
+    case Codec.Undefined:
+      frame.list = new Array(count).fill(undefined);
+      break;
+    default:
+      throw new SerializationError(`pool: unknown payload codec ${String(codec)}`);
+  }
+  return frame;
+}
+
+/** Error paths as the user sees them: `args[…]` of one call, `result` of one call. */
+export function renamePath(error: unknown, kind: TaskKind, root: 'args' | 'result'): unknown {
+  if (!(error instanceof SerializationError)) return error;
+  const match = /^(args|result)\[(\d+)\]/.exec(error.path);
+  if (!match) return error;
+  let path: string;
+  if (root === 'args') path = kind === TaskKind.Apply ? error.path : kind === TaskKind.Map ? `args[0]${error.path.slice(match[0].length)}` : `args${error.path.slice(match[0].length)}`;
+  else path = `result${error.path.slice(match[0].length)}`;
+  if (path === error.path) return error;
+  return new SerializationError(error.message.replace(error.path, path), { path, cause: error.cause });
+}
