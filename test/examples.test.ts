@@ -1,5 +1,10 @@
+import { Agent, get, type IncomingMessage } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import { Barrier } from 'multiprocess';
 import { describe, expect, it } from 'vitest';
 
+import { main as backend, type AccessLogEntry, type Backend } from '../examples/backend';
 import { main as poolTour } from '../examples/pool';
 import { main as progress } from '../examples/progress';
 import { main as quickstart } from '../examples/quickstart';
@@ -42,5 +47,115 @@ describe("the seed's ex_pool", () => {
     expect(tour.closeResult).toBeUndefined(); // CPython's None: the task ran to its end after close()
     expect(tour.terminated).toEqual(Array(10).fill('ERR_MP_POOL_TERMINATED'));
     expect(tour.scopeEnded).toEqual(Array(10).fill('ERR_MP_POOL_TERMINATED'));
+  });
+});
+
+// The backend example under load: the figures are printed, never asserted (the machine is shared).
+describe('the backend example', () => {
+  // Prime counts (pi(x)) from the tables, not from the example's own code.
+  const PRIMES_BELOW: Record<number, number> = { 50_000: 5133, 100_000: 9592, 200_000: 17_984, 400_000: 33_860 };
+  const NEVER_ENDS = 1e12;
+
+  interface Reply {
+    status: number;
+    body: string;
+    ms: number;
+  }
+
+  function request(url: string, agent?: Agent): Promise<Reply> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      get(url, { agent }, (res: IncomingMessage) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - started }));
+      }).on('error', reject);
+    });
+  }
+
+  /** `concurrency` clients send the requests one after another, all at once; also pings /health. */
+  async function drive(server: Backend, limits: number[], concurrency: number): Promise<{ heavy: Reply[]; health: Reply[]; loopDelay: ReturnType<typeof monitorEventLoopDelay> }> {
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 1 });
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
+    const queue = [...limits];
+    const heavy: Reply[] = [];
+    const health: Reply[] = [];
+    let done = false;
+    const client = async (): Promise<void> => {
+      for (let below = queue.shift(); below !== undefined; below = queue.shift()) {
+        const reply = await request(`${server.url}/primes?below=${below}`, agent);
+        expect(reply.status).toBe(200);
+        expect(JSON.parse(reply.body)).toMatchObject({ below, primes: PRIMES_BELOW[below] });
+        heavy.push(reply);
+      }
+    };
+    const pinger = async (): Promise<void> => {
+      while (!done) health.push(await request(`${server.url}/health`, agent));
+    };
+    const pinging = pinger();
+    await Promise.all(Array.from({ length: concurrency }, client));
+    done = true;
+    await pinging;
+    loopDelay.disable();
+    agent.destroy();
+    return { heavy, health, loopDelay };
+  }
+
+  const percentile = (values: number[], p: number): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  };
+
+  it('every response is right under bounded concurrent load, pooled and inline (figures printed)', async () => {
+    const limits = Array.from({ length: 24 }, (_, i) => Number(Object.keys(PRIMES_BELOW)[i % 4]));
+    const rows: string[] = [];
+    // Interleaved rounds, so that both modes meet the same machine load.
+    for (const mode of ['pool', 'inline', 'pool', 'inline'] as const) {
+      const server = await backend({ mode, port: 0 });
+      try {
+        await request(`${server.url}/primes?below=50000`); // the workers are up
+        const { heavy, health, loopDelay } = await drive(server, limits, 4);
+        expect(heavy).toHaveLength(limits.length);
+        const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+        const latency = heavy.map((r) => r.ms);
+        const pings = health.map((r) => r.ms);
+        rows.push(
+          `${mode.padEnd(6)} | ${percentile(latency, 50).toFixed(1)} / ${percentile(latency, 99).toFixed(1)} | ${percentile(pings, 50).toFixed(1)} / ${percentile(pings, 99).toFixed(1)} (${pings.length}) | ${ms(loopDelay.mean)} / ${ms(loopDelay.percentile(99))} / ${ms(loopDelay.max)}`,
+        );
+      } finally {
+        await server.close();
+      }
+    }
+    console.log(
+      [`backend example: ${limits.length} CPU-heavy requests by 4 clients, pool of 2, one /health pinger; ms`, 'mode   | primes p50 / p99 | /health p50 / p99 (pings) | loop delay mean / p99 / max', ...rows].join('\n'),
+    );
+  });
+
+  it('a request past its deadline gets 504, a client that leaves aborts its task, and both free their workers', async () => {
+    const log: AccessLogEntry[] = [];
+    let onLog: (entry: AccessLogEntry) => void = () => {};
+    const server = await backend({ port: 0, processes: 2, deadlineMs: 300, log: (entry) => (log.push(entry), onLog(entry)) });
+    try {
+      // Both workers get a task that would never end: the deadline answers for them.
+      const late = await Promise.all([request(`${server.url}/primes?below=${NEVER_ENDS}`), request(`${server.url}/primes?below=${NEVER_ENDS}`)]);
+      expect(late.map((r) => r.status)).toEqual([504, 504]);
+
+      // A client that leaves once its request is in: the server sees it go and aborts the task.
+      const gone = new Promise<AccessLogEntry>((resolve) => (onLog = (entry) => entry.outcome === 'client-gone' && resolve(entry)));
+      server.server.once('request', () => setImmediate(() => leaving.destroy()));
+      const leaving = get(`${server.url}/primes?below=${NEVER_ENDS}`).on('error', () => {});
+      expect(await gone).toMatchObject({ status: null, outcome: 'client-gone' });
+
+      // Every worker is free again: two tasks that can only finish together (a Barrier of 2) do.
+      const barrier = new Barrier(2, undefined, 20_000);
+      expect((await server.pool!.mapAsync(() => barrier.wait(), [0, 1], 1)).sort()).toEqual([0, 1]);
+      const after = await request(`${server.url}/primes?below=100000`);
+      expect(after.status).toBe(200);
+      expect(JSON.parse(after.body)).toMatchObject({ below: 100_000, primes: 9592 });
+      expect(log.map((entry) => entry.outcome)).toEqual(['deadline', 'deadline', 'client-gone', 'ok']);
+    } finally {
+      await server.close();
+    }
   });
 });
