@@ -8,6 +8,7 @@ import { main as backend, type AccessLogEntry, type Backend } from '../examples/
 import { main as poolTour } from '../examples/pool';
 import { main as progress } from '../examples/progress';
 import { main as quickstart } from '../examples/quickstart';
+import { main as synchronizeTour } from '../examples/synchronize';
 
 describe('examples', () => {
   it('quickstart: four forked processes count to 40,000 under the lock; a closure travels; a Queue; the seed\'s Pool.map', async () => {
@@ -47,6 +48,35 @@ describe("the seed's ex_pool", () => {
     expect(tour.closeResult).toBeUndefined(); // CPython's None: the task ran to its end after close()
     expect(tour.terminated).toEqual(Array(10).fill('ERR_MP_POOL_TERMINATED'));
     expect(tour.scopeEnded).toEqual(Array(10).fill('ERR_MP_POOL_TERMINATED'));
+  });
+});
+
+describe("the seed's ex_synchronize", () => {
+  it('a Value under a Lock, a Queue with timeouts, a Condition handed to a child, a Semaphore of 3, join with a timeout, an Event, shared values', async () => {
+    const tour = await synchronizeTour({ quiet: true, unit: 0.02 });
+    const ok = (n: number): number[] => Array(n).fill(0);
+
+    expect(tour.value.final).toBe(0);
+    expect(tour.value.seen.every((v, i) => v <= (tour.value.seen[i - 1] ?? 10) && v >= 0)).toBe(true);
+    expect(tour.value.exitcodes).toEqual(ok(10));
+
+    expect(tour.queue.received).toEqual([...Array.from({ length: 30 }, (_, i) => i * i), 'STOP']);
+
+    // The child holds the lock while the parent waits (the wait released both of its levels).
+    const child = /^<Condition\(<RLock\(Process-\d+, 1\)>, 1\)>$/;
+    expect(tour.condition.slice(0, 3)).toEqual(['<Condition(<RLock(None, 0)>, 0)>', '<Condition(<RLock(MainProcess, 1)>, 0)>', '<Condition(<RLock(MainProcess, 2)>, 0)>']);
+    expect(tour.condition[3]).toMatch(child);
+    expect(tour.condition[4]).toMatch(child);
+    expect(tour.condition.slice(5)).toEqual(['<Condition(<RLock(MainProcess, 2)>, 0)>', '<Condition(<RLock(MainProcess, 1)>, 0)>', '<Condition(<RLock(None, 0)>, 0)>']);
+
+    expect(tour.semaphore.exitcodes).toEqual(ok(10));
+    expect(tour.semaphore.maxRunning).toBeGreaterThanOrEqual(1);
+    expect(tour.semaphore.maxRunning).toBeLessThanOrEqual(3);
+    expect(tour.semaphore.final).toBe(0);
+
+    expect(tour.joinTimeout.exitcode).toBe(0);
+    expect(tour.event).toEqual({ wokenBeforeSet: 0, woken: 5, exitcodes: ok(5) });
+    expect(tour.sharedValues.exitcode).toBe(0);
   });
 });
 
