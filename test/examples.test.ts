@@ -4,11 +4,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Barrier } from 'multiprocess';
 import { describe, expect, it } from 'vitest';
 
+import { main as basicUsage } from '../examples/basic-usage';
 import { main as backend, type AccessLogEntry, type Backend } from '../examples/backend';
 import { main as poolTour } from '../examples/pool';
 import { main as progress } from '../examples/progress';
 import { main as quickstart } from '../examples/quickstart';
 import { main as synchronizeTour } from '../examples/synchronize';
+import { main as workers } from '../examples/workers';
 
 describe('examples', () => {
   it('quickstart: four forked processes count to 40,000 under the lock; a closure travels; a Queue; the seed\'s Pool.map', async () => {
@@ -80,6 +82,29 @@ describe("the seed's ex_synchronize", () => {
   });
 });
 
+describe("the seed's ex_workers", () => {
+  it('four processes answer all 30 tasks from one Queue, then stop on STOP', async () => {
+    const { results, exitcodes } = await workers({ quiet: true, maxDelayMs: 20 });
+    const claims = results.map((line) => /^Process-\d+ says that (.*)$/.exec(line)?.[1] ?? `unexpected line: ${line}`);
+    // The first 20 answers are the first batch (the second is queued only after them), in any order.
+    expect(claims.slice(0, 20).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `mul(${i}, 7) = ${i * 7}`).sort());
+    expect(claims.slice(20).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `plus(${i}, 8) = ${i + 8}`).sort());
+    expect(exitcodes).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe("the seed's Basic Usage", () => {
+  it('each line prints what the seed shows (with CPython 3.13\'s Condition repr)', async () => {
+    expect(await basicUsage({ quiet: true })).toEqual({
+      hello: 'hello world',
+      conditions: ['<Condition(<RLock(None, 0)>, 0)>', '<Condition(<RLock(MainProcess, 1)>, 0)>'],
+      acquired: true,
+      squares: [0, 1, 4, 9, 16, 25, 36, 49, 64, 81],
+      lambdas: [0, 2, 6, 12, 20, 30, 42, 56, 72, 90],
+    });
+  });
+});
+
 // The backend example under load: the figures are printed, never asserted (the machine is shared).
 describe('the backend example', () => {
   // Prime counts (pi(x)) from the tables, not from the example's own code.
@@ -138,7 +163,7 @@ describe('the backend example', () => {
   };
 
   it('every response is right under bounded concurrent load, pooled and inline (figures printed)', async () => {
-    const limits = Array.from({ length: 24 }, (_, i) => Number(Object.keys(PRIMES_BELOW)[i % 4]));
+    const limits = Array.from({ length: 16 }, (_, i) => Number(Object.keys(PRIMES_BELOW)[i % 4]));
     const rows: string[] = [];
     // Interleaved rounds, so that both modes meet the same machine load.
     for (const mode of ['pool', 'inline', 'pool', 'inline'] as const) {
