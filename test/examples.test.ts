@@ -5,6 +5,7 @@ import { Barrier } from 'multiprocess';
 import { describe, expect, it } from 'vitest';
 
 import { main as basicUsage } from '../examples/basic-usage';
+import { main as benchmarks } from '../examples/benchmarks';
 import { main as backend, type AccessLogEntry, type Backend } from '../examples/backend';
 import { main as poolTour } from '../examples/pool';
 import { main as progress } from '../examples/progress';
@@ -102,6 +103,28 @@ describe("the seed's Basic Usage", () => {
       squares: [0, 1, 4, 9, 16, 25, 36, 49, 64, 81],
       lambdas: [0, 2, 6, 12, 20, 30, 42, 56, 72, 90],
     });
+  });
+});
+
+describe("the seed's benchmarks", () => {
+  it('every row ran (each checks its own results: all objects through, the right element read)', async () => {
+    const rows = await benchmarks({ quiet: true, deltaMs: 20 });
+    expect(rows.map((row) => row.name)).toEqual([
+      'Queue between threads (multiprocess/dummy)',
+      'Queue between processes',
+      'Pipe between processes',
+      'plain array, seq[5]',
+      "Array('i', ..., { lock: false }), seq[5]",
+      "Array('i', ...) with its lock, seq[5]",
+      'Lock acquire/release',
+      'RLock acquire/release',
+      'Condition waits between threads (multiprocess/dummy)',
+      'Condition waits between processes',
+    ]);
+    for (const row of rows) {
+      expect(row.iterations).toBeGreaterThanOrEqual(2);
+      expect(row.perSecond).toBeGreaterThan(0);
+    }
   });
 });
 
