@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Agent, get, type IncomingMessage } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
@@ -11,6 +12,7 @@ import { main as poolTour } from '../examples/pool';
 import { main as progress } from '../examples/progress';
 import { main as quickstart } from '../examples/quickstart';
 import { main as synchronizeTour } from '../examples/synchronize';
+import { main as webServers } from '../examples/webserver';
 import { main as workers } from '../examples/workers';
 
 describe('examples', () => {
@@ -91,6 +93,33 @@ describe("the seed's ex_workers", () => {
     expect(claims.slice(0, 20).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `mul(${i}, 7) = ${i * 7}`).sort());
     expect(claims.slice(20).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `plus(${i}, 8) = ${i + 8}`).sort());
     expect(exitcodes).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe("the seed's ex_webserver", () => {
+  // Not yet under forkserver, the default: its pre-forked first child aborts (libuv's
+  // uv__fs_done assertion) on its first threadpool request, here the first file it reads.
+  it('four processes serve files from one listening socket (spawn); each says who served, and all stop on an Event', async () => {
+    const servers = await webServers({ quiet: true, port: 0, method: 'spawn' });
+    const expected = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+    try {
+      // New connections each time, so that the kernel may hand them to any of the processes.
+      const replies = await Promise.all(Array.from({ length: 24 }, () => new Promise<{ by: string; body: string }>((resolve, reject) => {
+        get(`${servers.url}/package.json`, { agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ by: String(res.headers['x-served-by']), body }));
+        }).on('error', reject);
+      })));
+      for (const reply of replies) {
+        expect(reply.body).toBe(expected);
+        expect(servers.names).toContain(reply.by);
+      }
+      const missing = await new Promise<number>((resolve) => get(`${servers.url}/no-such-file`, (res) => resolve(res.resume().statusCode ?? 0)));
+      expect(missing).toBe(404);
+    } finally {
+      expect(await servers.close()).toEqual([0, 0, 0]);
+    }
   });
 });
 
