@@ -256,7 +256,8 @@ describe('the backend example', () => {
 
       // Every worker is free again: two tasks that can only finish together (a Barrier of 2) do.
       const barrier = new Barrier(2, undefined, 20_000);
-      expect((await server.pool!.mapAsync(() => barrier.wait(), [0, 1], 1)).sort()).toEqual([0, 1]);
+      const together = server.pool!.mapAsync(() => barrier.wait(), [0, 1], 1, { signal: AbortSignal.timeout(20_000) });
+      expect((await together).sort()).toEqual([0, 1]);
       const after = await request(`${server.url}/primes?below=100000`);
       expect(after.status).toBe(200);
       expect(JSON.parse(after.body)).toMatchObject({ below: 100_000, primes: 9592 });
