@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ['test/helpers/global-setup.ts'],
+    // The examples import the package by name (itself, built in dist/): Node loads it, as a user's
+    // program does, so that its children find dist/ and functions it exports travel by reference.
+    server: { deps: { external: [/\/dist\//] } },
   },
 });

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 import { Presets, SingleBar } from 'cli-progress';
 
-import { getContext } from '../lib/index';
+import { getContext } from 'multiprocess';
 
 /** Counts the primes below each limit in a pool of 2, drawing a progress bar; returns the counts. */
 export async function main(options: { quiet?: boolean } = {}): Promise<number[]> {

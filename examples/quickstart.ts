@@ -2,7 +2,7 @@
 // an async lock wait, a closure sent through a Pipe, a Queue, and the seed's Pool.map of a lambda.
 import { pathToFileURL } from 'node:url';
 
-import { getContext, Lock, Pipe, Queue, Value } from '../lib/index';
+import { getContext, Lock, Pipe, Queue, Value } from 'multiprocess';
 
 export async function main(): Promise<{ count: number; added: number; greeting: unknown; mapped: number[] }> {
   const counter = new Value('i', 0);

@@ -50,6 +50,7 @@ export class Context {
     return method === undefined || method === null ? this : getContext(method);
   }
 
+  /** This context's start method, or the global one for the default context. */
   getStartMethod(allowNone = false): StartMethod | null {
     return this.method ?? getStartMethod(allowNone);
   }
@@ -105,11 +106,13 @@ export function getContext(method?: StartMethod | null): Context {
   return contexts.get(checkMethod(method))!;
 }
 
+/** The start method new processes use: the one set, else the platform's default (forkserver on Linux); null with allowNone when none was set. */
 export function getStartMethod(allowNone = false): StartMethod | null {
   if (chosen === null && !allowNone) chosen = DEFAULT;
   return chosen;
 }
 
+/** Sets the global start method once; `force` changes it again (prefer getContext(method) in libraries). */
 export function setStartMethod(method: StartMethod | null, force = false): void {
   if (chosen !== null && !force) throw new ProcessError(`context has already been set (to '${chosen}'); pass force=true to change it`);
   chosen = method === null ? null : checkMethod(method);

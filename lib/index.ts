@@ -1,4 +1,13 @@
 // The package root: the default context's classes and the module functions (CPython's multiprocessing/__init__).
+
+/**
+ * Python's `multiprocessing` for Node.js: processes started by fork, spawn or forkserver,
+ * process-shared locks, shared memory, queues and pools, with closures that travel between
+ * processes. CPython's names in camelCase; timeouts in milliseconds; every blocking call has an
+ * `…Async` twin.
+ *
+ * @module multiprocess
+ */
 import './handles';
 import * as root from './index';
 import { shareRootNames } from './context';

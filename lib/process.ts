@@ -12,9 +12,12 @@ import { native } from './native';
 import { thisProcess, timeoutArg, type AbortOptions } from './util';
 
 export interface ProcessOptions<A extends unknown[] = unknown[]> {
+  /** The function run() calls in the child with `args`; it may be async (not under fork) and may capture variables. */
   target?: ((...args: A) => unknown) | null;
   args?: A;
+  /** Default 'Process-N' (with the parent's numbers before it: 'Process-1:2'). */
   name?: string;
+  /** A daemon is terminated when its parent exits, and may not start children. */
   daemon?: boolean;
 }
 
@@ -59,6 +62,10 @@ export function _bindStartMethods(resolve: (process: AnyProcess) => PopenClass, 
   adoptStartMethod = adopt;
 }
 
+/**
+ * A child process that runs `target(...args)`, or run() of a subclass (CPython's Process, on the
+ * start method of its context: fork, spawn or forkserver).
+ */
 export class Process<A extends unknown[] = unknown[]> implements Launchable {
   protected _target: ((...args: A) => unknown) | null;
   protected _args: A;
@@ -71,6 +78,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   private _closed = false;
   // Recorded by start() and travelling with the object, so the child adopts it.
   private _startMethod: StartMethod | null = null;
+  /** The key Listener/Client authenticate with by default; children inherit their parent's. */
   authkey: Buffer;
 
   constructor(options: ProcessOptions<A> = {}) {
@@ -95,6 +103,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     return undefined;
   }
 
+  /** Starts the child; a Process starts once. */
   start(): void {
     this._checkClosed();
     if (this._popen !== null) throw new ProcessError('cannot start a process twice');
@@ -183,6 +192,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     return 1;
   }
 
+  /** Blocks until the child ends or timeoutMs passes (then check exitcode, null while it runs). */
   join(timeoutMs?: number | null): void {
     this._checkClosed();
     if (this._parentPid !== process.pid) throw new ProcessError('can only join a child process');
@@ -190,12 +200,14 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     if (this._popen.wait(untilReadable(this._popen.sentinel, timeoutArg(timeoutMs, 'Process.join'))) !== null) children.delete(this);
   }
 
+  /** The Async twin of join(): resolves when the child ends or timeoutMs passes. */
   async joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<void> {
     this._checkClosed();
     if (this._popen === null) throw new ProcessError('can only join a started process');
     if ((await this._popen.waitAsync(timeoutArg(timeoutMs, 'Process.joinAsync'), options)) !== null) children.delete(this);
   }
 
+  /** True from start() until the child has ended. */
   isAlive(): boolean {
     this._checkClosed();
     if (this === current) return true;
@@ -206,16 +218,19 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     return false;
   }
 
+  /** Sends SIGTERM. */
   terminate(): void {
     this._checkClosed();
     this._popen?.sendSignal('SIGTERM');
   }
 
+  /** Sends SIGKILL. */
   kill(): void {
     this._checkClosed();
     this._popen?.sendSignal('SIGKILL');
   }
 
+  /** Releases the resources of an ended child; most members throw afterwards. */
   close(): void {
     if (this._popen !== null) {
       if (this._popen.poll() === null) throw new ProcessError('Cannot close a process while it is still running. You should first call join() or terminate().');
@@ -242,6 +257,7 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     this._daemon = Boolean(daemonic);
   }
 
+  /** The child's pid once started, else null. */
   get pid(): number | null {
     this._checkClosed();
     if (this === current) return process.pid;
@@ -251,11 +267,13 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     return this.pid;
   }
 
+  /** null while the child runs; 0 on success, 1 if run() threw, -N if signal N ended it, or the code it exited with. */
   get exitcode(): number | null {
     this._checkClosed();
     return this._popen?.poll() ?? null;
   }
 
+  /** A descriptor that becomes readable when the child ends, for wait() from multiprocess/connection. */
   get sentinel(): number {
     this._checkClosed();
     if (this._popen === null) throw new ProcessError('process not started');

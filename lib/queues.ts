@@ -482,6 +482,7 @@ abstract class RingQueue<T> {
     return this._readable.handle;
   }
 
+  /** Closes this process's use of the queue: later put/get here throw; other processes are unaffected. */
   close(): void {
     if (this._closed) return;
     this._closed = true;
@@ -591,18 +592,22 @@ export class Queue<T = unknown> extends RingQueue<T> {
     return this._get(block ? timeoutArg(timeoutMs, this._calls.get) : 0, this._calls.get);
   }
 
+  /** put(obj, false): throws Full at once when there is no room. */
   putNowait(obj: T): void {
     this._put(obj, 0, this._calls.putNowait);
   }
 
+  /** get(false): throws Empty at once when no message is there. */
   getNowait(): T {
     return this._get(0, this._calls.getNowait);
   }
 
+  /** The Async twin of put(): waits for room without blocking the event loop; rejects with Full after timeoutMs. */
   putAsync(obj: T, timeoutMs?: number | null, options?: AbortOptions): Promise<void> {
     return this._putAsync(obj, timeoutMs, options, this._calls.putAsync);
   }
 
+  /** The Async twin of get(): rejects with Empty after timeoutMs, or with the signal's reason when it aborts. */
   getAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<T> {
     return this._getAsync(timeoutMs, options, this._calls.getAsync);
   }
@@ -614,10 +619,12 @@ export class Queue<T = unknown> extends RingQueue<T> {
     return this._ring.size();
   }
 
+  /** True when no message is waiting (approximate, as qsize). */
   empty(): boolean {
     return this._ring.size() === 0;
   }
 
+  /** True when a put would wait (approximate, as qsize). */
   full(): boolean {
     return this._ring.maxsize > 0 && this._ring.size() >= this._ring.maxsize;
   }
@@ -665,6 +672,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     return runBlocking(this._ring, this._joinSteps(timeoutArg(timeoutMs, 'JoinableQueue.join')));
   }
 
+  /** The Async twin of join(). */
   joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     return runAsync(this._ring, this._joinSteps(timeoutArg(timeoutMs, 'JoinableQueue.joinAsync')), options?.signal);
   }
@@ -693,18 +701,22 @@ export class SimpleQueue<T = unknown> extends RingQueue<T> {
     this._bind(Ring.create(0, bufferBytesArg(options, 'SimpleQueue')));
   }
 
+  /** Puts obj, waiting while the ring is full. */
   put(obj: T): void {
     this._put(obj, -1, this._calls.put);
   }
 
+  /** Takes the next message, waiting for one. */
   get(): T {
     return this._get(-1, this._calls.get);
   }
 
+  /** The Async twin of put(). */
   putAsync(obj: T, options?: AbortOptions): Promise<void> {
     return this._putAsync(obj, null, options, this._calls.putAsync);
   }
 
+  /** The Async twin of get(). */
   getAsync(options?: AbortOptions): Promise<T> {
     return this._getAsync(null, options, this._calls.getAsync);
   }

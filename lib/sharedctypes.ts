@@ -408,14 +408,17 @@ function lockOption(options: SharedCtypesOptions | undefined, caller: string): L
 abstract class SynchronizedBase {
   protected _lock!: Lock | RLock;
 
+  /** The lock every access holds (CPython's get_lock). */
   getLock(): Lock | RLock {
     return this._lock;
   }
 
+  /** Takes the lock, as {@link Lock.acquire}. */
   acquire(block = true, timeoutMs?: number | null): boolean {
     return this._lock.acquire(block, timeoutMs);
   }
 
+  /** Releases the lock. */
   release(): void {
     this._lock.release();
   }
@@ -442,6 +445,7 @@ export class Synchronized<C extends Typecode = Typecode> extends SynchronizedBas
     return wrapper;
   }
 
+  /** Reads the value under the lock; `v.value += 1` reads and writes under it separately: hold() the lock around it. */
   get value(): CValue<C> {
     const lock = this._lock;
     lock.acquire();
@@ -462,6 +466,7 @@ export class Synchronized<C extends Typecode = Typecode> extends SynchronizedBas
     }
   }
 
+  /** The RawValue behind the lock (CPython's get_obj). */
   getObj(): RawValue<C> {
     return this._obj;
   }
@@ -570,6 +575,7 @@ export class SynchronizedArray<C extends Typecode = Typecode> extends Synchroniz
     for (let i = 0; i < this._obj.length; i++) yield this.at(i) as CValue<C>;
   }
 
+  /** The typed array over the shared memory, without the lock (CPython's get_obj). */
   getObj(): TypedArrayOf<C> {
     return this._obj;
   }

@@ -128,6 +128,7 @@ export abstract class SemLock {
     return lock;
   }
 
+  /** Takes the lock (a unit of the semaphore): waits up to timeoutMs (forever by default); false if it did not. `block = false` only tries. */
   acquire(block = true, timeoutMs?: number | null): boolean {
     if (this._takeFast()) return true;
     const timeout = timeoutArg(timeoutMs, `${this.constructor.name}.acquire`);
@@ -139,6 +140,7 @@ export abstract class SemLock {
     return true;
   }
 
+  /** The Async twin of acquire(): resolves true when taken, false after timeoutMs; rejects with the signal's reason when it aborts. */
   acquireAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -173,6 +175,7 @@ export abstract class SemLock {
     });
   }
 
+  /** Releases the lock, or gives a unit back to a semaphore; throws for a Lock not held, an RLock another thread holds, a BoundedSemaphore at its initial value. */
   release(): void {
     const state = this._state;
     if (this._recursive) {
@@ -349,11 +352,13 @@ function semaphoreValue(value: number | undefined, what: string): number {
   return initial;
 }
 
+/** A counter processes take from and give back; acquire waits while it is 0 (CPython's Semaphore). */
 export class Semaphore extends SemLock {
   constructor(value = 1) {
     super(SEMAPHORE, semaphoreValue(value, 'Semaphore'), SEM_VALUE_MAX);
   }
 
+  /** The current count (CPython's get_value). */
   getValue(): number {
     return this._getValue();
   }
@@ -370,6 +375,7 @@ export class BoundedSemaphore extends SemLock {
     super(SEMAPHORE, initial, Math.max(initial, 1));
   }
 
+  /** The current count (CPython's get_value). */
   getValue(): number {
     return this._getValue();
   }
@@ -464,22 +470,27 @@ export class Condition {
     return { lock: this._lock, state: { segment: this._segment, offset: this._offset } };
   }
 
+  /** Takes the underlying lock, as {@link Lock.acquire}. */
   acquire(block = true, timeoutMs?: number | null): boolean {
     return this._lock.acquire(block, timeoutMs);
   }
 
+  /** Takes the underlying lock without blocking the event loop, as {@link Lock.acquireAsync}. */
   acquireAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     return this._lock.acquireAsync(timeoutMs, options);
   }
 
+  /** Releases the underlying lock. */
   release(): void {
     this._lock.release();
   }
 
+  /** Takes the underlying lock and returns a Disposable that releases it: `using _held = cond.hold()`. */
   hold(timeoutMs?: number | null): Disposable {
     return this._lock.hold(timeoutMs);
   }
 
+  /** The Async twin of hold(): `using _held = await cond.holdAsync()`. */
   holdAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<Disposable> {
     return this._lock.holdAsync(timeoutMs, options);
   }
@@ -489,6 +500,7 @@ export class Condition {
     return runBlocking(this._waitSteps(timeoutArg(timeoutMs, 'Condition.wait'), 'wait'));
   }
 
+  /** The Async twin of wait(): resolves false after timeoutMs; the lock is held again when it settles. */
   waitAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     return runAsync(this._waitSteps(timeoutArg(timeoutMs, 'Condition.waitAsync'), 'waitAsync'), options?.signal);
   }
@@ -518,10 +530,12 @@ export class Condition {
     return runAsync(this._notifySteps(n), undefined);
   }
 
+  /** Wakes every waiter (as notify); the caller must hold the lock. */
   notifyAll(): void {
     this.notify(Number.POSITIVE_INFINITY);
   }
 
+  /** The Async twin of notifyAll(). */
   notifyAllAsync(options?: AbortOptions): Promise<void> {
     return this.notifyAsync(Number.POSITIVE_INFINITY, options);
   }
@@ -712,25 +726,30 @@ export class Event {
     return { cond: this._cond, segment: this._segment };
   }
 
+  /** True once set() was called and clear() was not since. */
   isSet(): boolean {
     return Atomics.load(this._flag, 0) === 1;
   }
 
+  /** Sets the flag and wakes every process waiting for it. */
   set(): void {
     using _held = this._cond.hold();
     Atomics.store(this._flag, 0, 1);
     this._cond.notifyAll();
   }
 
+  /** Resets the flag: later waits block until the next set(). */
   clear(): void {
     using _held = this._cond.hold();
     Atomics.store(this._flag, 0, 0);
   }
 
+  /** Blocks until the flag is set or timeoutMs passes; returns the flag. */
   wait(timeoutMs?: number | null): boolean {
     return runBlocking(this._waitSteps(timeoutArg(timeoutMs, 'Event.wait')));
   }
 
+  /** The Async twin of wait(): resolves with the flag once set, or false after timeoutMs. */
   waitAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     return runAsync(this._waitSteps(timeoutArg(timeoutMs, 'Event.waitAsync')), options?.signal);
   }
@@ -805,14 +824,17 @@ export class Barrier {
     return { cond: this._cond, segment: this._segment, parties: this._parties, action: this._action, timeout: this._timeout };
   }
 
+  /** The number of parties that must wait for the barrier to trip. */
   get parties(): number {
     return this._parties;
   }
 
+  /** Parties waiting now (CPython's n_waiting). */
   get nWaiting(): number {
     return this._ints[BARRIER_STATE] === FILLING ? this._ints[BARRIER_COUNT] : 0;
   }
 
+  /** True after abort(), a timeout or a failed action, until reset(). */
   get broken(): boolean {
     return this._ints[BARRIER_STATE] === BROKEN;
   }
@@ -822,10 +844,12 @@ export class Barrier {
     return runBlocking(this._waitSteps(timeoutMs, 'wait'));
   }
 
+  /** The Async twin of wait(); rejects with BrokenBarrierError as wait() throws. */
   waitAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<number> {
     return runAsync(this._waitSteps(timeoutMs, 'waitAsync'), options?.signal);
   }
 
+  /** Returns the barrier to its empty state; parties waiting now get BrokenBarrierError. */
   reset(): void {
     using _held = this._cond.hold();
     const ints = this._ints;
@@ -837,6 +861,7 @@ export class Barrier {
     this._cond.notifyAll();
   }
 
+  /** Breaks the barrier: current and later waits throw BrokenBarrierError until reset(). */
   abort(): void {
     using _held = this._cond.hold();
     this._break();
