@@ -96,11 +96,9 @@ describe("the seed's ex_workers", () => {
   });
 });
 
-describe("the seed's ex_webserver", () => {
-  // Not yet under forkserver, the default: its pre-forked first child aborts (libuv's
-  // uv__fs_done assertion) on its first threadpool request, here the first file it reads.
-  it('four processes serve files from one listening socket (spawn); each says who served, and all stop on an Event', async () => {
-    const servers = await webServers({ quiet: true, port: 0, method: 'spawn' });
+describe.each(['spawn', 'forkserver'] as const)("the seed's ex_webserver (%s)", (method) => {
+  it('four processes serve files from one listening socket; each says who served, and all stop on an Event', async () => {
+    const servers = await webServers({ quiet: true, port: 0, method });
     const expected = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
     try {
       // New connections each time, so that the kernel may hand them to any of the processes.
