@@ -393,6 +393,34 @@ describe('Pool arguments', () => {
   });
 });
 
+describe.each<Method>(['forkserver', 'fork', 'spawn'])('close() and join() with imap results not yet read (%s)', (method) => {
+  const ctx = getContext(method);
+
+  it('join returns once every task ran, as in CPython; the rest of the results stay readable', async () => {
+    const pool = new ctx.Pool(2);
+    // More than the lazy input's window, so that close() has to read the input to its end.
+    const results = pool.imap((x: number) => x + 1, range(200));
+    expect(results.next()).toEqual({ value: 1, done: false });
+    pool.close();
+    pool.join();
+    expect([...results]).toEqual(range(200).slice(1).map((x) => x + 1));
+
+    const asyncPool = new ctx.Pool(2);
+    const unordered = asyncPool.imapUnordered((x: number) => x, range(200));
+    await unordered.nextAsync();
+    asyncPool.close();
+    await asyncPool.joinAsync();
+    expect([...unordered]).toHaveLength(199);
+  });
+
+  it('join returns after a task of an imap threw and iteration stopped there', () => {
+    const pool = new ctx.Pool(2);
+    expect(() => [...pool.imap((x: number) => { if (x === 5) throw new RangeError('five'); return x; }, range(50))]).toThrow('five');
+    pool.close();
+    pool.join();
+  });
+});
+
 describe.each<Method>(['spawn', 'forkserver'])('Pool closed while a worker still starts (%s)', (method) => {
   it('the late worker ends quietly: no error on stderr, over many pools', () => {
     const script = `

@@ -609,8 +609,13 @@ export class Dispatcher implements Background, JobHost {
 
   // --- ending ------------------------------------------------------------------------------
 
+  get closing(): boolean {
+    return this.state === PoolState.Close;
+  }
+
   close(): void {
     if (this.state === PoolState.Run) this.state = PoolState.Close;
+    this.schedule(); // imap inputs held back by their window now run to their end
     this.maybeReleaseWorkers();
     this.updateArming();
   }

@@ -15,6 +15,8 @@ export interface JobHost {
   /** Chunks may be available (a consumer took results): give them to idle workers. */
   schedule(): void;
   pumpUntil: Drive;
+  /** close() was called: every input is read to its end, so that join() returns (as CPython's). */
+  readonly closing: boolean;
 }
 
 /** A function as workers know it: the id it is sent under, and its serialized form. */
@@ -89,6 +91,15 @@ export abstract class Job {
     this.finish();
     this.retry.length = 0;
     this.rejectAll(error);
+    this.endForHost(abort);
+  }
+
+  private endedForHost = false;
+
+  /** Tells the pool, once, that this job needs no more of it (join() waits for the others). */
+  protected endForHost(abort?: AbortReason): void {
+    if (this.endedForHost) return;
+    this.endedForHost = true;
     this.host.jobEnded(this, abort);
   }
 
@@ -122,7 +133,7 @@ export class ApplyJob extends Job {
   chunkDone(_chunk: Chunk, values: unknown[]): void {
     this.finish();
     this.result._fulfill(values[0]);
-    this.host.jobEnded(this);
+    this.endForHost();
   }
   chunkFailed(_chunk: Chunk, error: unknown): void {
     this.fail(error);
@@ -164,7 +175,7 @@ export class MapJob extends Job {
     if (--this.remaining > 0) return;
     this.finish();
     this.result._fulfill(target);
-    this.host.jobEnded(this);
+    this.endForHost();
   }
   chunkFailed(_chunk: Chunk, error: unknown): void {
     this.fail(error);
@@ -208,7 +219,7 @@ export class IMapJob<R> extends Job implements IterableIterator<R>, AsyncIterabl
   }
 
   protected produce(): Chunk | null {
-    if (this.sourceDone || this.open >= this.window) return null;
+    if (this.sourceDone || (this.open >= this.window && !this.host.closing)) return null;
     const items: unknown[] = [];
     try {
       while (items.length < this.chunksize) {
@@ -226,7 +237,10 @@ export class IMapJob<R> extends Job implements IterableIterator<R>, AsyncIterabl
     }
     if (items.length === 0) {
       if (this.stopError !== undefined) this.deliverStop();
-      else this.wake();
+      else {
+        this.endIfAllIn();
+        this.wake();
+      }
       return null;
     }
     this.open++;
@@ -268,7 +282,13 @@ export class IMapJob<R> extends Job implements IterableIterator<R>, AsyncIterabl
     this.delivered++;
     if (this.ordered) this.byIndex.set(index, delivery);
     else this.inOrder.push(delivery);
+    this.endIfAllIn();
     this.wake();
+  }
+
+  /** Every result is in: the rest is the consumer's, as in CPython, whose join() does not wait for it. */
+  private endIfAllIn(): void {
+    if (this.sourceDone && this.stopError === undefined && this.delivered === this.nextIndex) this.endForHost();
   }
 
   private head(): Delivery | undefined {
@@ -314,7 +334,7 @@ export class IMapJob<R> extends Job implements IterableIterator<R>, AsyncIterabl
 
   private complete(): void {
     this.finish();
-    this.host.jobEnded(this);
+    this.endForHost();
   }
 
   private wake(): void {
@@ -367,7 +387,7 @@ export class IMapJob<R> extends Job implements IterableIterator<R>, AsyncIterabl
   private stop(): void {
     if (!this.settled) {
       this.finish();
-      this.host.jobEnded(this);
+      this.endForHost();
     }
     if (!this.sourceDone) {
       this.sourceDone = true;
