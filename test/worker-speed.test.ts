@@ -1,8 +1,11 @@
 // What keeps user code in a Pool worker as fast as in a plain process, checked by its mechanism
 // rather than by timing: integers cross the pool as V8 keeps integer literals (Smis), not as boxed
-// doubles that turn a task's arithmetic into float arithmetic. The package is the BUILT one (dist/).
+// doubles that turn a task's arithmetic into float arithmetic; and a fork child gets the
+// TurboFan code it asks for, from worker threads of its own. The package is the BUILT one (dist/).
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import * as v8 from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -50,5 +53,16 @@ describe.each(pools)('numbers in a Pool (%s)', (_name, make) => {
     expect(representation(pool.apply((x: number) => x + 1, [0.5]))).toBe(HEAP_NUMBER);
     // imap hands out the decoded list itself (map copies it into its own array first).
     expect(Array.from(pool.imap((x: number) => x, [7, 2.5, 8]), representation)).toEqual([SMI, HEAP_NUMBER, SMI]);
+  });
+});
+
+// V8 offers a way to install a child's platform (V8::SetPlatformForTesting) in Node 20 and 22 only.
+const childPlatform = Number(process.versions.node.split('.')[0]) < 24;
+
+describe.skipIf(!childPlatform).each(['process', 'pool', 'nested'])('a fork child (%s)', (mode) => {
+  it('gets the TurboFan code a concurrent compile makes', async () => {
+    const program = path.join(__dirname, 'helpers/programs/fork-turbofan.cjs');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--allow-natives-syntax', program, mode], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ turbofanned: true });
   });
 });
