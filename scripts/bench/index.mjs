@@ -2,8 +2,9 @@
 // filtered by file name), prints one table of ours beside the Node baselines and CPython measured in
 // the same run, and (unfiltered) writes the rows to bench-results.json for refreshing the README.
 //
-// A row: { name, unit, ours, baselines: { label: number }, cpython?, better: 'higher' | 'lower', target? }
-// with every figure in `unit`; `ours: null` marks a baseline row whose feature has not landed yet.
+// A row: { name, unit, ours, baselines: { label: number }, cpython?, better: 'higher' | 'lower', target?,
+// spread?: { ours?: [min, max], label?: [min, max] } } with every figure in `unit`; `ours: null` marks
+// a baseline row whose feature has not landed yet.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +33,11 @@ function figure(value, unit) {
   return `${value.toFixed(digits)} ${unit}`;
 }
 
+/** A median with its min–max when the row has them. */
+function withSpread(value, unit, spread) {
+  return spread ? `${figure(value, unit)} (${figure(spread[0], '').trim()}–${figure(spread[1], '').trim()})` : figure(value, unit);
+}
+
 function meets(row) {
   return row.better === 'lower' ? row.ours <= row.target : row.ours >= row.target;
 }
@@ -42,8 +48,8 @@ function render(moduleRows) {
   const header = ['operation', 'ours', ...labels, 'CPython', 'ours/CPython', 'target'];
   const table = moduleRows.map((row) => [
     row.name,
-    figure(row.ours, row.unit),
-    ...labels.map((label) => figure(row.baselines[label], row.unit)),
+    withSpread(row.ours, row.unit, row.spread?.ours),
+    ...labels.map((label) => withSpread(row.baselines[label], row.unit, row.spread?.[label])),
     figure(row.cpython, row.unit),
     row.ours != null && row.cpython ? `${(row.ours / row.cpython).toFixed(2)}×` : '—',
     row.target === undefined
