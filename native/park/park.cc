@@ -4,7 +4,6 @@
 // join platform threads it does not have; in the child, a platform of its own (child_platform.h)
 // so that worker tasks run again. Uses node.h, so it is built per Node ABI, apart from the
 // ABI-stable main addon.
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <node.h>
@@ -44,25 +43,14 @@ bool in_fork_child = false;
 // V8's platform as Node made it, and how many worker threads it has, seen in the first parent.
 v8::Platform* node_platform = nullptr;
 int node_workers = 0;
-// The platform of this fork child (null in the parent, or where V8 offers no way to install it).
-mp::ChildPlatform* child_platform = nullptr;
-
-// v8::internal::V8::SetPlatformForTesting: exported by Node 20 and 22, absent from 24's binary.
-using SetPlatform = void (*)(v8::Platform*);
-SetPlatform LookUpSetPlatform() {
-  return reinterpret_cast<SetPlatform>(dlsym(RTLD_DEFAULT, "_ZN2v88internal2V821SetPlatformForTestingEPNS_8PlatformE"));
-}
 
 // Runs in the child inside fork(2), before any JavaScript: V8 must not post a task to threads
-// that are gone (or to a parent's ChildPlatform, whose condition variable has phantom waiters).
+// that are gone (or to a parent's child platform, whose condition variable has phantom waiters).
 void AfterForkInChild() {
   if (!armed) return;
   armed = false;
   in_fork_child = true;
-  SetPlatform set_platform = LookUpSetPlatform();
-  if (set_platform == nullptr || node_platform == nullptr || node_workers <= 0) return;
-  child_platform = new mp::ChildPlatform(node_platform, node_workers);  // a parent's is abandoned with its threads
-  set_platform(child_platform);
+  mp::InstallChildPlatform(node_platform, node_workers);
 }
 
 class ParkTask : public v8::Task {
@@ -116,7 +104,7 @@ void ParkJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
   armed = true;
   if (in_fork_child) {
     // Node's platform threads are the parent's; ours are the ones to hold still.
-    args.GetReturnValue().Set(child_platform == nullptr || child_platform->Pause(timeout_ms));
+    args.GetReturnValue().Set(mp::PauseChildPlatform(timeout_ms));
     return;
   }
   auto fresh = std::make_shared<Gate>();
@@ -154,7 +142,7 @@ void ParkJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
 // release(): in the parent after fork, lets the parked tasks finish.
 void ReleaseJs(const v8::FunctionCallbackInfo<v8::Value>&) {
   armed = false;
-  if (child_platform != nullptr) child_platform->Resume();
+  mp::ResumeChildPlatform();
   if (gate) Release(gate.get(), parked);
   parked = 0;
   gate.reset();
@@ -170,7 +158,7 @@ void ForgetInChildJs(const v8::FunctionCallbackInfo<v8::Value>&) {
 
 // childThreads(): the threads this fork child's platform started (0 in a parent).
 void ChildThreadsJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  args.GetReturnValue().Set(child_platform == nullptr ? 0 : child_platform->StartedThreads());
+  args.GetReturnValue().Set(mp::ChildPlatformThreads());
 }
 
 // exitWithoutPlatform(): in a fork child, routes every exit Node takes (process.exit, reallyExit, a
