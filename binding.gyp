@@ -45,7 +45,7 @@
     {
       "target_name": "multiprocess_park",
       "target_conditions": [["_type=='loadable_module'", { "product_extension": "so" }]],
-      "sources": ["native/park/park.cc"],
+      "sources": ["native/park/park.cc", "native/park/child_platform.cc"],
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
       "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "11.0" }
     }

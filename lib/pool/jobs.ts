@@ -157,7 +157,9 @@ export class MapJob extends Job {
     options: TaskOptions,
   ) {
     super(host, fn, kind, options);
-    this.values = new Array(items.length);
+    // Generic elements from the start (not holes): once a double lands in a holey array, V8 stores
+    // every later integer result boxed, and the caller's code on them slows for good.
+    this.values = new Array(items.length).fill(undefined);
     this.remaining = Math.ceil(items.length / chunksize);
   }
   protected produce(): Chunk | null {

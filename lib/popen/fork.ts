@@ -21,6 +21,8 @@ interface ParkBinding {
   park(timeoutMs: number): boolean;
   release(): void;
   forgetInChild(): void;
+  /** Threads the fork child's own platform started (0 in a parent). */
+  childThreads(): number;
   exitWithoutPlatform(): void;
 }
 
@@ -76,7 +78,7 @@ function platformThreads(park: ParkBinding | null): number {
 }
 
 function expectedThreads(park: ParkBinding | null): number {
-  if (inForkChild) return 1;
+  if (inForkChild) return 1 + (park?.childThreads() ?? 0);
   return 1 + platformThreads(park) + (process.features.inspector ? 1 : 0);
 }
 
@@ -117,15 +119,15 @@ export function forkHere(): { pid: number; sentinel: number } | null {
   const park = loadPark();
   if (!park) warnUnparked();
   const expected = expectedThreads(park);
-  // Parking needs platform threads, which a fork child does not have.
-  const parked = park && !inForkChild ? park.park(1000) : false;
+  // In a fork child this holds still the threads of the child's own platform (Node's are the parent's).
+  park?.park(1000);
   let forked: { pid: number; sentinel?: number } | undefined;
   try {
     forked = native.forkProcess(expected);
   } catch (error) {
     throw withLoaderHint(error);
   } finally {
-    if (parked && forked?.pid !== 0) park!.release();
+    if (forked?.pid !== 0) park?.release();
   }
   if (forked.pid !== 0) return { pid: forked.pid, sentinel: forked.sentinel ?? -1 };
   inForkChild = true;

@@ -1,9 +1,11 @@
 // Platform parking for fork (shared/notes/fork-parking.md): before fork(2), every V8 platform worker
 // runs a task of ours that blocks on a pipe, so none holds a V8 lock or waits on the task queue's
 // condition variable when the process is copied; and the exit path of a fork child, which must not
-// join platform threads it does not have. Uses node.h, so it is built per Node ABI, apart from the
+// join platform threads it does not have; in the child, a platform of its own (child_platform.h)
+// so that worker tasks run again. Uses node.h, so it is built per Node ABI, apart from the
 // ABI-stable main addon.
 #include <fcntl.h>
+#include <pthread.h>
 #include <node.h>
 #include <uv.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "../deadline.h"
+#include "child_platform.h"
 
 namespace {
 
@@ -34,6 +37,22 @@ struct Gate {
 
 std::shared_ptr<Gate> gate;  // the gate of the tasks parked now
 int parked = 0;
+
+// Set by park() for the fork that follows, so the atfork handler acts on our forks only.
+bool armed = false;
+bool in_fork_child = false;
+// V8's platform as Node made it, and how many worker threads it has, seen in the first parent.
+v8::Platform* node_platform = nullptr;
+int node_workers = 0;
+
+// Runs in the child inside fork(2), before any JavaScript: V8 must not post a task to threads
+// that are gone (or to a parent's child platform, whose condition variable has phantom waiters).
+void AfterForkInChild() {
+  if (!armed) return;
+  armed = false;
+  in_fork_child = true;
+  mp::InstallChildPlatform(node_platform, node_workers);
+}
 
 class ParkTask : public v8::Task {
  public:
@@ -97,12 +116,20 @@ void ParkJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   double timeout_ms = args[0]->IsNumber() ? args[0].As<v8::Number>()->Value() : 1000;
   if (parked > 0) return Throw(isolate, "park: the platform is already parked");
+  armed = true;
+  if (in_fork_child) {
+    // Node's platform threads are the parent's; ours are the ones to hold still.
+    args.GetReturnValue().Set(mp::PauseChildPlatform(timeout_ms));
+    return;
+  }
   auto fresh = std::make_shared<Gate>();
   if (pipe2(fresh->started, O_CLOEXEC) != 0 || pipe2(fresh->release, O_CLOEXEC) != 0)
     return ThrowErrno(isolate, "pipe2 (parking the platform for fork)", errno);
   gate = fresh;
   node::MultiIsolatePlatform* platform = PlatformOf(isolate);
   const int count = WorkerThreads(platform);
+  node_platform = platform;
+  node_workers = count;
   for (int i = 0; i < count; i++) platform->CallOnWorkerThread(std::make_unique<ParkTask>(gate));
   parked = count;
   int started = 0;
@@ -129,6 +156,8 @@ void ParkJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 // release(): in the parent after fork, lets the parked tasks finish.
 void ReleaseJs(const v8::FunctionCallbackInfo<v8::Value>&) {
+  armed = false;
+  mp::ResumeChildPlatform();
   if (gate) Release(gate.get(), parked);
   parked = 0;
   gate.reset();
@@ -140,6 +169,11 @@ void ForgetInChildJs(const v8::FunctionCallbackInfo<v8::Value>&) {
   if (gate) gate->CloseAll();
   gate.reset();
   parked = 0;
+}
+
+// childThreads(): the threads this fork child's platform started (0 in a parent).
+void ChildThreadsJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(mp::ChildPlatformThreads());
 }
 
 // exitWithoutPlatform(): in a fork child, routes every exit Node takes (process.exit, reallyExit, a
@@ -156,6 +190,9 @@ void ExitWithoutPlatformJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }  // namespace
 
 NODE_MODULE_INIT(/* exports, module, context */) {
+  static bool registered = false;
+  if (!registered) registered = pthread_atfork(nullptr, nullptr, AfterForkInChild) == 0;
+  NODE_SET_METHOD(exports, "childThreads", ChildThreadsJs);
   NODE_SET_METHOD(exports, "workerThreads", WorkerThreadsJs);
   NODE_SET_METHOD(exports, "park", ParkJs);
   NODE_SET_METHOD(exports, "release", ReleaseJs);

@@ -2,8 +2,9 @@
 // filtered by file name), prints one table of ours beside the Node baselines and CPython measured in
 // the same run, and (unfiltered) writes the rows to bench-results.json for refreshing the README.
 //
-// A row: { name, unit, ours, range?, baselines: { label: number }, cpython?, cpythonRange?, better: 'higher' | 'lower',
-// target? } with every figure in `unit` (range: [min, max] of the samples behind a median); `ours: null` marks
+// A row: { name, unit, ours, range?, baselines: { label: number }, baselineRanges?: { label: [min, max] }, cpython?,
+// cpythonRange?, better: 'higher' | 'lower', target? } with every figure in `unit` (a range: [min, max] of the
+// samples behind a median); `ours: null` marks
 // a baseline row whose feature has not landed yet.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,7 +52,7 @@ function render(moduleRows) {
   const table = moduleRows.map((row) => [
     row.name,
     spread(row.ours, row.range, row.unit),
-    ...labels.map((label) => figure(row.baselines[label], row.unit)),
+    ...labels.map((label) => spread(row.baselines[label], row.baselineRanges?.[label], row.unit)),
     spread(row.cpython, row.cpythonRange, row.unit),
     row.ours != null && row.cpython ? `${(row.ours / row.cpython).toFixed(2)}×` : '—',
     row.target === undefined

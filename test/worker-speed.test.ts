@@ -1,0 +1,68 @@
+// What keeps user code in a Pool worker as fast as in a plain process, checked by its mechanism
+// rather than by timing: integers cross the pool as V8 keeps integer literals (Smis), not as boxed
+// doubles that turn a task's arithmetic into float arithmetic; and a fork child gets the
+// TurboFan code it asks for, from worker threads of its own. The package is the BUILT one (dist/).
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import * as v8 from 'node:v8';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const load = createRequire(import.meta.url);
+const mp = load(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
+const { ThreadPool } = load(path.join(root, 'dist/dummy/index.js')) as typeof import('../lib/dummy/index');
+
+// v8.serialize writes a Smi with the int32 tag and a heap number with the double tag: it tells
+// which representation a number has, which nothing else in the language shows.
+const SMI = 'I'.charCodeAt(0);
+const HEAP_NUMBER = 'N'.charCodeAt(0);
+const representation = (value: number): number => v8.serialize(value)[2]!;
+const representations = (...values: number[]): number[] => values.map((value) => v8.serialize(value)[2]!);
+
+type AnyPool = InstanceType<typeof mp.Pool>;
+const pools: Array<[string, () => AnyPool]> = [
+  ['fork', () => new (mp.getContext('fork').Pool)(1)],
+  ['spawn', () => new (mp.getContext('spawn').Pool)(1)],
+  ['forkserver', () => new (mp.getContext('forkserver').Pool)(1)],
+  ['ThreadPool', () => new ThreadPool(1) as unknown as AnyPool],
+];
+
+describe.each(pools)('numbers in a Pool (%s)', (_name, make) => {
+  const pool = make();
+  afterAll(() => {
+    pool.close();
+    pool.join();
+  });
+
+  it('a task gets integer arguments as Smis, other numbers as they are', async () => {
+    expect(pool.apply(representations, [28, 0, -7, 2 ** 31 - 1])).toEqual([SMI, SMI, SMI, SMI]);
+    // A double beside them must not turn the integers back into doubles.
+    expect(await pool.applyAsync(representations, [28, 0.5, -0, 2 ** 40])).toEqual([SMI, HEAP_NUMBER, HEAP_NUMBER, HEAP_NUMBER]);
+    expect(pool.map(representation, [1, 2, 3])).toEqual([SMI, SMI, SMI]);
+    const exact = pool.apply((...values: number[]) => values, [-0, 0.5, NaN, 2 ** 53]);
+    expect(Object.is(exact[0], -0)).toBe(true);
+    expect(exact.slice(1)).toEqual([0.5, NaN, 2 ** 53]);
+  });
+
+  it('the caller gets integer results as Smis', async () => {
+    const doubled = await pool.applyAsync((x: number) => x * 2, [21]);
+    expect(doubled).toBe(42);
+    expect(representation(doubled)).toBe(SMI);
+    expect(representation(pool.apply((x: number) => x + 1, [0.5]))).toBe(HEAP_NUMBER);
+    // imap hands out the decoded list itself (map copies it into its own array first).
+    expect(Array.from(pool.imap((x: number) => x, [7, 2.5, 8]), representation)).toEqual([SMI, HEAP_NUMBER, SMI]);
+  });
+});
+
+// A child platform reaches TurboFan's jobs in V8 11 (Node 20) only (native/park/child_platform.h).
+const childPlatform = Number(process.versions.node.split('.')[0]) === 20;
+
+describe.skipIf(!childPlatform).each(['process', 'pool', 'nested'])('a fork child (%s)', (mode) => {
+  it('gets the TurboFan code a concurrent compile makes', async () => {
+    const program = path.join(__dirname, 'helpers/programs/fork-turbofan.cjs');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--allow-natives-syntax', program, mode], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ turbofanned: true });
+  });
+});
