@@ -2,4 +2,4 @@
 // a program importing only this subpath decodes whatever the package sends it.
 import '../handles';
 
-export * from '../managers';
+export * from '../managers/index';
