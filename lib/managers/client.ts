@@ -119,7 +119,8 @@ export class Link {
         // the server is gone: the pending call fails on its own
       }
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     try {
       const outcome = await reply;
       // Given up, and the server gave up too: the caller sees the signal's reason.

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 
 import type { Address } from '../connection';
 import { register } from '../serializer/registry';
-import { addressOf, arrayIndex, deadlineOf, remainingMs, timeoutArg, type AbortOptions } from '../util';
+import { addressOf, arrayIndex, deadlineOf, remainingMs, thisProcess, timeoutArg, type AbortOptions } from '../util';
 import { clientId, decodingReplyOf, linkTo, type Link } from './client';
 
 /** Names a referent in its server: CPython's Token (typeid, address, id) plus the server's nonce. */
@@ -23,6 +23,8 @@ export interface Transport {
   callAsync(objectId: string, method: string, args: unknown[], signal?: AbortSignal): Promise<unknown>;
   incref(objectId: string): void;
   decref(objectId: string): void;
+  /** The same route from this process (a fork child must not share its parent's connections). */
+  here(): Transport;
 }
 
 /** What the server in this process (if any) lends the reducer. */
@@ -64,6 +66,9 @@ class RemoteTransport implements Transport {
   decref(objectId: string): void {
     this.link.notify('', 'decref', [objectId]);
   }
+  here(): Transport {
+    return remoteTransport(this.link.address, this.link.authkey);
+  }
 }
 
 const transports = new WeakMap<Link, RemoteTransport>();
@@ -103,14 +108,16 @@ export interface ProxyOptions {
 
 const kTransport = Symbol('transport');
 const kHeld = Symbol('held');
+const kPid = Symbol('pid');
 
 /** The base of every proxy (CPython's BaseProxy): `_callmethod`, `_getvalue` and their Async twins. */
 export class BaseProxy {
   readonly _token: Token;
   readonly _exposed: readonly string[];
   readonly _authkey: Buffer;
-  private readonly [kTransport]: Transport;
+  private [kTransport]: Transport;
   private [kHeld]: Held | null;
+  private [kPid]: number;
 
   constructor(token: Token, transport: Transport, options: ProxyOptions = {}) {
     this._token = token;
@@ -121,17 +128,31 @@ export class BaseProxy {
     // The JS Proxy of a list, dict or Namespace holds this object: it is collected with it.
     const held = { transport, id: token.id };
     this[kHeld] = held;
+    this[kPid] = thisProcess.pid;
     finalizer.register(this, held, held);
+  }
+
+  /** The transport of this process: a fork child's copy of a proxy takes a reference of its own (CPython's _after_fork). */
+  private _transport(): Transport {
+    if (this[kPid] === thisProcess.pid) return this[kTransport];
+    this[kPid] = thisProcess.pid;
+    const transport = this[kTransport].here();
+    this[kTransport] = transport;
+    transport.incref(this._token.id);
+    const held = { transport, id: this._token.id };
+    this[kHeld] = held;
+    finalizer.register(this, held, held);
+    return transport;
   }
 
   /** Calls `name` on the referent in its server and returns what it returned (CPython's _callmethod). */
   _callmethod(name: string, args: unknown[] = []): unknown {
-    return this[kTransport].call(this._token.id, name, args);
+    return this._transport().call(this._token.id, name, args);
   }
 
   /** The Async twin of _callmethod: never blocks the event loop; a waiting method waits in the server. */
   _callmethodAsync(name: string, args: unknown[] = [], options?: AbortOptions): Promise<unknown> {
-    return this[kTransport].callAsync(this._token.id, name, args, options?.signal);
+    return this._transport().callAsync(this._token.id, name, args, options?.signal);
   }
 
   /** A copy of the referent. */
@@ -145,8 +166,9 @@ export class BaseProxy {
 
   /** Gives this proxy's reference back now (else it goes when the proxy is collected, or its process ends). */
   _release(): void {
-    const held = this[kHeld];
-    if (held === null) return;
+    if (this[kHeld] === null) return;
+    this._transport();
+    const held = this[kHeld]!;
     this[kHeld] = null;
     finalizer.unregister(held);
     held.transport.decref(held.id);

@@ -11,7 +11,7 @@ import { InvalidStateError, RemoteError } from '../errors';
 import { untilReadable } from '../blocking';
 import { native } from '../native';
 import { bodyOf, callIdOf, frameOf, NO_REPLY, type Request } from './protocol';
-import { hostServer, makeProxy, type HostingServer, type ProxyClass } from './proxy';
+import { hostServer, makeProxy, type HostingServer, type ProxyClass, type Transport } from './proxy';
 import { kValue, type Valued } from './referents';
 import { Deferred, nextTimerMs, runDueTimers, setCaller } from './waits';
 
@@ -149,6 +149,10 @@ export class Server implements HostingServer {
 
   referentOf(objectId: string): unknown {
     return this._served(objectId).referent;
+  }
+
+  here(): Transport {
+    return this;
   }
 
   exposedOf(objectId: string): readonly string[] {

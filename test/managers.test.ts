@@ -1,0 +1,278 @@
+// Managers under every start method: SyncManager types used from children, nested proxies, reprs,
+// waits served while other clients go on, Async twins, registered classes, reference counting (also
+// when a holder is SIGKILLed), a SIGKILLed server, and a remote manager over TCP with right and wrong
+// keys from a separate program. The package is the BUILT one (dist/), as a user loads it.
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { inspect, promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const load = createRequire(import.meta.url);
+const mp = load(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
+const managers = load(path.join(root, 'dist/managers/index.js')) as typeof import('../lib/managers/index');
+type Method = 'fork' | 'spawn' | 'forkserver';
+type SyncManager = import('../lib/managers/index').SyncManager;
+
+const open: SyncManager[] = [];
+afterEach(() => {
+  for (const manager of open.splice(0)) manager.shutdown();
+});
+
+describe.each(mp.getAllStartMethods() as Method[])('Manager under %s', (method) => {
+  const ctx = mp.getContext(method);
+  const start = (): SyncManager => {
+    const manager = new ctx.Manager();
+    open.push(manager);
+    return manager;
+  };
+
+  it("runs the seed's example: a list reversed in the server, printed on one line", () => {
+    const manager = start();
+    const l = manager.list(Array.from({ length: 10 }, (_, i) => i));
+    l.reverse();
+    expect(String(l)).toBe('[ 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 ]');
+    expect(inspect(l)).toMatch(/^<ListProxy object, typeid 'list' at 0x[0-9a-f]+>$/);
+    expect([l.length, l[0], l[9], [...l].at(-1)]).toEqual([10, 9, 0, 0]);
+    l[0] = 'nine';
+    expect(l.pop(0)).toBe('nine');
+    expect(() => l[50]).toThrow(RangeError);
+  });
+
+  it('list, dict, Namespace, Value and Array are shared with children, which change them', () => {
+    const manager = start();
+    const l = manager.list<number>();
+    const d = manager.dict<string, number>();
+    const ns = manager.Namespace({ greeting: 'hi' });
+    const v = manager.Value('i', 1);
+    const a = manager.Array('d', [0, 0]);
+    const child = new ctx.Process({
+      target: (l, d, ns, v, a) => {
+        l.append(1);
+        l.extend([2, 3]);
+        d.set('x', 10);
+        d.y = 20;
+        ns.answer = `${ns.greeting} 42`;
+        v.value = v.value + 1;
+        a[1] = 0.5;
+      },
+      args: [l, d, ns, v, a] as const,
+    });
+    child.start();
+    child.join();
+    expect(child.exitcode).toBe(0);
+    expect(l._getvalue()).toEqual([1, 2, 3]);
+    expect([...d.items()]).toEqual([['x', 10], ['y', 20]]);
+    expect([d.size, d.get('nope', -1), d.has('x'), d.y]).toEqual([2, -1, true, 20]);
+    expect([ns.answer, String(ns)]).toEqual(['hi 42', "Namespace(greeting='hi', answer='hi 42')"]);
+    expect([v.value, a._getvalue()]).toEqual([2, [0, 0.5]]);
+  });
+
+  it('nested proxies: a list stored in a dict is the same list, from any process', () => {
+    const manager = start();
+    const d = manager.dict();
+    const inner = manager.list([1]);
+    d.set('inner', inner);
+    const again = d.get('inner') as typeof inner;
+    again.append(2);
+    const child = new ctx.Process({ target: (d) => (d.get('inner') as { append(x: number): void }).append(3), args: [d] });
+    child.start();
+    child.join();
+    expect(inner._getvalue()).toEqual([1, 2, 3]);
+  });
+
+  it('a waiting call never stalls other clients; Lock, Event, Queue and Barrier work across processes', async () => {
+    const manager = start();
+    const lock = manager.Lock();
+    const event = manager.Event();
+    const q = manager.Queue();
+    const barrier = manager.Barrier(2);
+    lock.acquire();
+    const child = new ctx.Process({
+      target: (lock, event, q, barrier) => {
+        q.put('waiting');
+        // Blocks in the server until the parent releases: other clients are served meanwhile.
+        lock.acquire();
+        q.put('got the lock');
+        lock.release();
+        event.wait();
+        q.put(barrier.wait(10_000));
+      },
+      args: [lock, event, q, barrier] as const,
+    });
+    child.start();
+    expect(await q.getAsync(10_000)).toBe('waiting');
+    expect(q.empty()).toBe(true);
+    lock.release();
+    expect(q.get(true, 10_000)).toBe('got the lock');
+    event.set();
+    const mine = await barrier.waitAsync(10_000);
+    expect([mine, q.get(true, 10_000)].sort()).toEqual([0, 1]);
+    await child.joinAsync();
+    expect(child.exitcode).toBe(0);
+  });
+
+  it('a Lock may be released by another client; an RLock only by its owner, who may re-enter it', () => {
+    const manager = start();
+    const lock = manager.Lock();
+    const rlock = manager.RLock();
+    expect([rlock.acquire(), rlock.acquire()]).toEqual([true, true]);
+    lock.acquire();
+    const child = new ctx.Process({
+      target: (lock, rlock) => {
+        lock.release();
+        try {
+          rlock.release();
+        } catch (error) {
+          process.exitCode = (error as Error).name === 'InvalidStateError' ? 7 : 1;
+          return;
+        }
+      },
+      args: [lock, rlock] as const,
+    });
+    child.start();
+    child.join();
+    expect(child.exitcode).toBe(7);
+    expect(lock.acquire(false)).toBe(true);
+    rlock.release();
+    rlock.release();
+    expect(() => rlock.release()).toThrow(/not owned/);
+  });
+
+  it('Async twins: timeouts settle as the blocking forms; an aborted wait takes nothing', async () => {
+    const manager = start();
+    const q = manager.Queue();
+    const event = manager.Event();
+    const cond = manager.Condition();
+    await expect(q.getAsync(20)).rejects.toBeInstanceOf(mp.Empty);
+    expect(() => q.get(true, 20)).toThrow(mp.Empty);
+    expect(await event.waitAsync(20)).toBe(false);
+    const controller = new AbortController();
+    const aborted = q.getAsync(null, { signal: controller.signal });
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
+    q.put('kept');
+    expect(q.qsize()).toBe(1);
+    cond.acquire();
+    expect(await cond.waitAsync(20)).toBe(false);
+    cond.notifyAll();
+    cond.release();
+    const d = manager.dict({ k: 'v' });
+    expect(await d.getAsync('k')).toBe('v');
+    await d.setAsync('k', 'w');
+    expect(await d.sizeAsync()).toBe(1);
+    expect(d.k).toBe('w');
+  });
+
+  it('errors raised by the referent arrive as their class, with the server-side stack', () => {
+    const manager = start();
+    const l = manager.list();
+    const error = (() => {
+      try {
+        l.pop();
+      } catch (caught) {
+        return caught as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error?.message).toMatch(/pop from empty list/);
+    expect(error?.stack).toMatch(/referents/);
+  });
+
+  it('reference counting: a referent lives while a proxy exists anywhere, also past a SIGKILLed holder', () => {
+    const manager = start();
+    const base = manager._numberOfObjects();
+    const l = manager.list([1]);
+    expect(manager._numberOfObjects()).toBe(base + 1);
+    const ready = manager.Event();
+    const child = new ctx.Process({
+      target: (l, ready) => {
+        l.append(2);
+        ready.set();
+        for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+      },
+      args: [l, ready] as const,
+    });
+    child.start();
+    expect(ready.wait(20_000)).toBe(true);
+    l._release();
+    ready._release();
+    // The child still holds both.
+    expect(manager._numberOfObjects()).toBe(base + 2);
+    child.kill();
+    child.join();
+    const deadline = Date.now() + 20_000;
+    while (manager._numberOfObjects() !== base && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    expect(manager._numberOfObjects()).toBe(base);
+  });
+
+  it('a SIGKILLed server makes pending and later calls fail at once, sync and async', async () => {
+    const manager = start();
+    const q = manager.Queue();
+    const pending = q.getAsync();
+    const serverPid = (manager as unknown as { _process: { pid: number } })._process.pid;
+    process.kill(serverPid, 'SIGKILL');
+    await expect(pending).rejects.toThrow(/manager server .* is gone/);
+    expect(() => q.put(1)).toThrow(/is gone/);
+    await expect(q.putAsync(1)).rejects.toThrow(/is gone/);
+  });
+});
+
+describe('BaseManager with a registered class', () => {
+  it("serves it with exposed methods and methodToTypeid (CPython's ex_newtype)", () => {
+    class Counter {
+      n = 0;
+      add(k: number): number {
+        return (this.n += k);
+      }
+      _hidden(): void {}
+      *range(): Generator<number> {
+        for (let i = 0; i < this.n; i++) yield i;
+      }
+    }
+    class MyManager extends managers.BaseManager {}
+    MyManager.register('Counter', Counter, { methodToTypeid: { range: 'Generator' } });
+    MyManager.register('Generator', null, { exposed: ['next'], createMethod: false });
+    const manager = new MyManager();
+    manager.start();
+    open.push(manager as never);
+    const counter = (manager as unknown as { Counter(): Record<string, (...args: unknown[]) => unknown> }).Counter();
+    expect(inspect(counter)).toMatch(/^<AutoProxy\[Counter\] object, typeid 'Counter' at 0x[0-9a-f]+>$/);
+    expect(counter.add!(3)).toBe(3);
+    expect('_hidden' in counter).toBe(false);
+    const generator = counter.range!() as { next(): IteratorResult<number> };
+    expect([generator.next(), generator.next(), generator.next(), generator.next()].map((step) => step.value)).toEqual([0, 1, 2, undefined]);
+  });
+});
+
+describe('a remote manager over TCP, used by a separate program', () => {
+  it('serves the right key and refuses the wrong one with AuthenticationError', async () => {
+    class QueueManager extends managers.BaseManager {}
+    QueueManager.register('getQueue', () => (globalThis as { __q?: unknown }).__q ?? ((globalThis as { __q?: unknown }).__q = []));
+    const authkey = Buffer.from('abracadabra');
+    const manager = new QueueManager({ address: ['127.0.0.1', 0], authkey });
+    manager.start();
+    open.push(manager as never);
+    const [host, port] = manager.address as [string, number];
+    const program = `
+      const { BaseManager } = require(${JSON.stringify(path.join(root, 'dist/managers/index.js'))});
+      class QueueManager extends BaseManager {}
+      QueueManager.register('getQueue');
+      const m = new QueueManager({ address: [${JSON.stringify(host)}, ${port}], authkey: Buffer.from(process.argv[1]) });
+      try {
+        m.connect();
+        const q = m.getQueue();
+        q.push('from afar');
+        console.log(JSON.stringify(q._getvalue()));
+      } catch (error) {
+        console.log(error.name);
+      }
+    `;
+    const run = promisify(execFile);
+    const right = await run(process.execPath, ['-e', program, 'abracadabra']);
+    expect(right.stdout.trim()).toBe('["from afar"]');
+    const wrong = await run(process.execPath, ['-e', program, 'hocus-pocus']);
+    expect(wrong.stdout.trim()).toBe('AuthenticationError');
+  });
+});
