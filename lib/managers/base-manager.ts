@@ -8,7 +8,7 @@ import { currentProcess, Process } from '../process';
 import { shown, type AbortOptions } from '../util';
 import { dropLink } from './client';
 import { AutoProxy, makeProxy, remoteTransport, type BaseProxy, type ProxyClass, type Transport } from './proxy';
-import { Server, serveManager, type ServedTypes } from './server';
+import { atServerStart, Server, serveManager, type ServedTypes } from './server';
 
 export interface RegisterOptions {
   /** The proxy class for this typeid (default AutoProxy, built from the exposed methods). */
@@ -42,6 +42,13 @@ const kRegistry = Symbol('registry');
 // Managers whose servers this process started, shut down when it exits (CPython's Finalize).
 const started = new Set<BaseManager>();
 let exitHookInstalled = false;
+
+// A fork child serving a manager holds copies of the other managers' lifelines: closed, so each
+// server still ends when its own owner is gone, and is not held up by its siblings.
+atServerStart.push(() => {
+  for (const manager of started) manager._forgetInChild();
+  started.clear();
+});
 
 /** A manager: a server process holding shared objects, and proxies to them (API.md §8). */
 export class BaseManager {
@@ -227,6 +234,13 @@ export class BaseManager {
 
   private _transport(): Transport {
     return remoteTransport(this.address, this._authkey);
+  }
+
+  /** @internal In a fork child: this manager is its parent's, not its own. */
+  _forgetInChild(): void {
+    this._lifeline?.close();
+    this._lifeline = null;
+    this._process = null;
   }
 
   private _finish(): void {

@@ -375,6 +375,9 @@ export class Server implements HostingServer {
   }
 }
 
+/** Run first in a server process: a fork child drops what it inherited of its parent's managers. */
+export const atServerStart: (() => void)[] = [];
+
 /** The target of a manager's server process: serves until shutdown or until its owner is gone. */
 export function serveManager(
   types: ServedTypes,
@@ -384,6 +387,7 @@ export function serveManager(
   initializer: ((...args: never[]) => unknown) | null,
   initargs: unknown[],
 ): void {
+  for (const hook of atServerStart) hook();
   if (initializer) (initializer as (...args: unknown[]) => unknown)(...initargs);
   const server = new Server(types, address, authkey);
   lifeline.send(server.address);
