@@ -66,7 +66,7 @@ const SUBPATHS: Record<string, Record<string, Shape>> = {
     'BaseManager', 'SyncManager', 'Server', 'BaseProxy', 'AutoProxy', 'ListProxy', 'ArrayProxy', 'DictProxy', 'NamespaceProxy',
     'ValueProxy', 'AcquirerProxy', 'ConditionProxy', 'EventProxy', 'BarrierProxy', 'QueueProxy',
   ]),
-  'multiprocess/shared-memory': { SharedMemory: 'class', ShareableList: 'class', SharedMemoryManager: 'notImplemented' },
+  'multiprocess/shared-memory': { SharedMemory: 'class', ShareableList: 'class', SharedMemoryManager: 'class' },
   'multiprocess/serializer': { ...shapes('function', ['dumps', 'dumpsAsync', 'loads', 'register']), SerializationError: 'error' },
   // CPython's multiprocessing.dummy, and the pool's extras the root has too.
   'multiprocess/dummy': {
@@ -272,6 +272,12 @@ const CLASSES: Record<string, ClassSpec> = {
     },
     methods: ['count', 'index', Symbol.iterator],
     properties: ['shm', 'format', 'length', '0', '1'],
+  },
+  'multiprocess/shared-memory:SharedMemoryManager': {
+    make: () => ({ obj: new sharedMemory.SharedMemoryManager() }),
+    methods: ['start', 'SharedMemory', 'ShareableList', 'shutdown', Symbol.dispose],
+    properties: ['authkey'],
+    waits: ['SharedMemory', 'ShareableList', 'shutdown'],
   },
   'multiprocess/dummy:Process': {
     make: () => ({ obj: new dummy.Process({ target() {} }) }),

@@ -53,6 +53,8 @@ atServerStart.push(() => {
 /** A manager: a server process holding shared objects, and proxies to them (API.md §8). */
 export class BaseManager {
   static [kRegistry]: Map<string, TypeSpec> = new Map();
+  /** The server class run for this manager class (CPython's `_Server`). */
+  static _Server: typeof Server = Server;
 
   private _address: Address | null;
   private readonly _authkey: Buffer;
@@ -114,24 +116,36 @@ export class BaseManager {
     const ProcessClass = this._ctx?.Process ?? Process;
     const server = new ProcessClass({
       target: serveManager,
-      args: [this._servedTypes(), this._address, this._authkey, theirs, initializer ?? null, initargs],
+      args: [(this.constructor as typeof BaseManager)._Server, this._servedTypes(), this._address, this._authkey, theirs, initializer ?? null, initargs],
       name: `${this.constructor.name}-${started.size + 1}`,
     });
-    server.start();
-    theirs.close();
+    // Kept open: the server ends when this process (and so its end of the pipe) is gone. Listed
+    // before the start, so that a fork-started server closes its copy of this end too.
+    this._lifeline = mine;
+    started.add(this);
+    const abandon = (): void => {
+      started.delete(this);
+      this._lifeline = null;
+      mine.close();
+    };
+    try {
+      server.start();
+    } catch (error) {
+      abandon();
+      throw error;
+    } finally {
+      theirs.close();
+    }
     try {
       this._address = mine.recv() as Address;
     } catch (error) {
-      mine.close();
+      abandon();
       server.join();
       throw new ProcessError(`${this.constructor.name}.start(): the server process failed to start (exit code ${server.exitcode})`, { cause: error });
     }
-    // Kept open: the server ends when this process (and so its end of the pipe) is gone.
-    this._lifeline = mine;
     this._process = server;
     this._state = 'started';
     dropLink(this._address);
-    started.add(this);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
       // Before the hook that joins children (process.ts): that join would wait for the server forever.
@@ -151,7 +165,7 @@ export class BaseManager {
   /** A server in this process, to be run with `getServer().serveForever()`. */
   getServer(): Server {
     if (this._state !== 'initial') throw new InvalidStateError(`${this.constructor.name}.getServer(): the manager is ${this._state}`);
-    const server = new Server(this._servedTypes(), this._address, this._authkey);
+    const server = new (this.constructor as typeof BaseManager)._Server(this._servedTypes(), this._address, this._authkey);
     this._address = server.address;
     return server;
   }
@@ -213,13 +227,27 @@ export class BaseManager {
     return this._transport().call('', 'debugInfo', []) as string;
   }
 
+  /** Calls a function of the server itself (not of a referent), for `call` (a method name in errors). */
+  protected _serverFunction(call: string, method: string, args: unknown[]): unknown {
+    this._checkServing(call);
+    return this._transport().call('', method, args);
+  }
+
+  protected _serverFunctionAsync(call: string, method: string, args: unknown[], options?: AbortOptions): Promise<unknown> {
+    this._checkServing(call);
+    return this._transport().callAsync('', method, args, options?.signal);
+  }
+
+  private _checkServing(call: string): void {
+    if (this._state === 'initial' || this._state === 'shutdown')
+      throw new InvalidStateError(`${this.constructor.name}.${call}(): the manager is ${this._state === 'initial' ? 'not started: call start() or connect() first' : 'shut down'}`);
+  }
+
   /** Creates a referent of `typeid` in the server and returns its proxy. */
   _create(typeid: string, args: unknown[]): BaseProxy {
-    if (this._state === 'initial' || this._state === 'shutdown')
-      throw new InvalidStateError(`${this.constructor.name}.${typeid}(): the manager is ${this._state === 'initial' ? 'not started: call start() or connect() first' : 'shut down'}`);
+    const [id, exposed, server] = this._serverFunction(typeid, 'create', [typeid, args]) as [string, string[], string];
     const spec = (this.constructor as typeof BaseManager)[kRegistry].get(typeid);
     const transport = this._transport();
-    const [id, exposed, server] = transport.call('', 'create', [typeid, args]) as [string, string[], string];
     const token = { typeid, address: this.address, id, server };
     return makeProxy(token, transport, spec?.proxytype ?? AutoProxy, { exposed: spec?.exposed ?? exposed, authkey: this._authkey, incref: false });
   }

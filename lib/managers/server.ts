@@ -121,6 +121,7 @@ export class Server implements HostingServer {
       for (const session of this._sessions.splice(0)) session.conn.close();
       this.listener.close();
       hostServer(null);
+      this._stopped();
     }
   }
 
@@ -279,9 +280,17 @@ export class Server implements HostingServer {
         this._stopping = true;
         return undefined;
       default:
-        throw new TypeError(`unknown manager server function ${inspect(method)}`);
+        return this._extraFunction(method, args);
     }
   }
+
+  /** A server function a subclass adds (CPython's Server.public of a subclass); none here. */
+  protected _extraFunction(method: string, _args: unknown[]): unknown {
+    throw new TypeError(`unknown manager server function ${inspect(method)}`);
+  }
+
+  /** Runs once the server has stopped serving, whether by shutdown or because its owner is gone. */
+  protected _stopped(): void {}
 
   private _create(clientId: string, typeid: string, args: unknown[]): [string, string[], string] {
     const type = this._types[typeid];
@@ -380,6 +389,7 @@ export const atServerStart: (() => void)[] = [];
 
 /** The target of a manager's server process: serves until shutdown or until its owner is gone. */
 export function serveManager(
+  ServerClass: typeof Server,
   types: ServedTypes,
   address: Address | null,
   authkey: Buffer,
@@ -389,7 +399,7 @@ export function serveManager(
 ): void {
   for (const hook of atServerStart) hook();
   if (initializer) (initializer as (...args: unknown[]) => unknown)(...initargs);
-  const server = new Server(types, address, authkey);
+  const server = new ServerClass(types, address, authkey);
   lifeline.send(server.address);
   server.serveForever(lifeline);
 }
