@@ -63,7 +63,7 @@ const SUBPATHS: Record<string, Record<string, Shape>> = {
     ...shapes('function', ['Pipe', 'Client', 'ClientAsync', 'wait', 'waitAsync']),
   },
   'multiprocess/managers': shapes('class', [
-    'BaseManager', 'SyncManager', 'Server', 'BaseProxy', 'AutoProxy', 'ListProxy', 'ArrayProxy', 'DictProxy', 'NamespaceProxy',
+    'BaseManager', 'SyncManager', 'Server', 'BaseProxy', 'AutoProxy', 'ListProxy', 'ArrayProxy', 'AsyncResultProxy', 'PoolProxy', 'DictProxy', 'NamespaceProxy',
     'ValueProxy', 'AcquirerProxy', 'ConditionProxy', 'EventProxy', 'BarrierProxy', 'QueueProxy',
   ]),
   'multiprocess/shared-memory': { SharedMemory: 'class', ShareableList: 'class', SharedMemoryManager: 'class' },
@@ -250,6 +250,23 @@ const CLASSES: Record<string, ClassSpec> = {
     make: () => ({ obj: manager().JoinableQueue() }),
     methods: ['put', 'get', 'putNowait', 'getNowait', 'qsize', 'empty', 'full', 'taskDone', 'join'],
     waits: ['put', 'get', 'qsize', 'empty', 'full', 'taskDone', 'join'],
+  },
+  'multiprocess/managers:PoolProxy': {
+    make: () => {
+      const pool = manager().Pool(1);
+      return { obj: pool, dispose: () => pool[Symbol.dispose]() };
+    },
+    methods: ['apply', 'applyAsync', 'map', 'mapAsync', 'starmap', 'starmapAsync', 'close', 'terminate', 'join', Symbol.dispose],
+    waits: ['apply', 'map', 'starmap', 'join'],
+  },
+  'multiprocess/managers:AsyncResultProxy': {
+    make: () => {
+      const pool = manager().Pool(1);
+      const result = pool.applyAsync((x: number) => x, [1]);
+      return { obj: result, dispose: () => (result.get(), pool[Symbol.dispose]()) };
+    },
+    methods: ['ready', 'successful', 'wait', 'get', 'then'],
+    waits: ['wait', 'get'],
   },
   'multiprocess/connection:Listener': {
     make: () => closing(new connection.Listener()),

@@ -207,6 +207,55 @@ describe.each(mp.getAllStartMethods() as Method[])('Manager under %s', (method) 
     expect(manager._numberOfObjects()).toBe(base);
   });
 
+  it('manager.Pool(): apply, map, starmap and their Async results, from here and from a child, while the server serves others', async () => {
+    const manager = start();
+    const pool = manager.Pool(2);
+    expect(inspect(pool)).toMatch(/^<PoolProxy object, typeid 'Pool' at 0x/);
+    expect(pool.apply((a: number, b: number) => a + b, [1, 2])).toBe(3);
+    expect(pool.map((x: number) => x * x, [1, 2, 3])).toEqual([1, 4, 9]);
+    expect(pool.starmap((a: number, b: number) => a * b, [[2, 3], [4, 5]])).toEqual([6, 20]);
+    const squares = pool.mapAsync((x: number) => x * x, [4, 5]);
+    expect(await squares).toEqual([16, 25]);
+    expect([squares.ready(), squares.successful(), squares.get()]).toEqual([true, true, [16, 25]]);
+    // A task that waits on an event: the server answers other requests meanwhile.
+    const gate = manager.Event();
+    const waiting = pool.applyAsync((gate: { wait(): boolean }) => gate.wait() && 'through', [gate]);
+    expect(waiting.wait(0)).toBe(false);
+    const d = manager.dict();
+    await d.setAsync('k', 1);
+    const child = new ctx.Process({ target: (pool, d) => d.set('fromChild', pool.apply((x: number) => x + 1, [41])), args: [pool, d] as const });
+    child.start();
+    child.join();
+    expect(child.exitcode).toBe(0);
+    expect(d.get('fromChild')).toBe(42);
+    gate.set();
+    expect(await waiting.getAsync()).toBe('through');
+    expect(() => pool.apply(() => {
+      throw new RangeError('from the task');
+    })).toThrow(RangeError);
+    const failed = pool.applyAsync(() => {
+      throw new TypeError('async task');
+    });
+    await expect(failed.getAsync()).rejects.toThrow(TypeError);
+    expect(failed.successful()).toBe(false);
+    expect(() => pool.join()).toThrow(/close\(\)|running/);
+    pool.close();
+    await pool.joinAsync();
+    expect(() => pool.apply(() => 1)).toThrow(/not running|closed/i);
+  });
+
+  it('manager.Pool(): a timed get that runs out throws TimeoutError; using terminates it', () => {
+    const manager = start();
+    const gate = manager.Event();
+    {
+      using pool = manager.Pool(1);
+      const slow = pool.applyAsync((gate: { wait(): boolean }) => gate.wait(), [gate]);
+      expect(() => slow.get(30)).toThrow(expect.objectContaining({ name: 'TimeoutError' }));
+      expect(slow.wait(10)).toBe(false);
+    }
+    gate.set();
+  });
+
   it('a SIGKILLed server makes pending and later calls fail at once, sync and async', async () => {
     const manager = start();
     const q = manager.Queue();
@@ -227,6 +276,9 @@ describe('BaseManager with a registered class', () => {
         return (this.n += k);
       }
       _hidden(): void {}
+      async later(): Promise<number> {
+        return this.n;
+      }
       *range(): Generator<number> {
         for (let i = 0; i < this.n; i++) yield i;
       }
@@ -243,6 +295,8 @@ describe('BaseManager with a registered class', () => {
     expect('_hidden' in counter).toBe(false);
     const generator = counter.range!() as { next(): IteratorResult<number> };
     expect([generator.next(), generator.next(), generator.next(), generator.next()].map((step) => step.value)).toEqual([0, 1, 2, undefined]);
+    // The server's loop is synchronous: a method's Promise is refused, saying why, not lost.
+    expect(() => counter.later!()).toThrow(new TypeError("Counter.later() returned a Promise: the manager's server cannot await it (it serves from a synchronous loop, as a fork-started server has no event loop to return to); make later return its value"));
   });
 });
 

@@ -3,6 +3,7 @@ export { BaseManager, type ManagerOptions, type RegisterOptions } from './base-m
 export {
   AcquirerProxy,
   ArrayProxy,
+  AsyncResultProxy,
   AutoProxy,
   BarrierProxy,
   BaseProxy,
@@ -11,6 +12,7 @@ export {
   EventProxy,
   ListProxy,
   NamespaceProxy,
+  PoolProxy,
   QueueProxy,
   ValueProxy,
   type ProxyClass,

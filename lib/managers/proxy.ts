@@ -36,16 +36,24 @@ export interface HostingServer extends Transport {
   referentOf(objectId: string): unknown;
 }
 
-let hosting: HostingServer | null = null;
+let hostingServer: HostingServer | null = null;
+let hostingPid = 0;
+
+/** The server running in this process; a fork child of it (a Pool worker) is a client like any other. */
+function hosting(): HostingServer | null {
+  return hostingPid === thisProcess.pid ? hostingServer : null;
+}
 
 /** Set by the server running in this process. */
 export function hostServer(server: HostingServer | null): void {
-  hosting = server;
+  hostingServer = server;
+  hostingPid = thisProcess.pid;
 }
 
 /** The referent of `proxy` when this process is the server that holds it, else undefined. */
 export function hostedReferent(proxy: BaseProxy): unknown {
-  return hosting !== null && proxy._token.server === hosting.nonce ? hosting.referentOf(proxy._token.id) : undefined;
+  const server = hosting();
+  return server !== null && proxy._token.server === server.nonce ? server.referentOf(proxy._token.id) : undefined;
 }
 
 class RemoteTransport implements Transport {
@@ -250,16 +258,18 @@ register(
   {
     reduce(proxy: BaseProxy): ProxyState {
       let countedFor: string | null = null;
-      if (hosting !== null && hosting.encodingFor !== null && proxy._token.server === hosting.nonce) {
-        countedFor = hosting.encodingFor;
-        hosting.incref(proxy._token.id);
+      const server = hosting();
+      if (server !== null && server.encodingFor !== null && proxy._token.server === server.nonce) {
+        countedFor = server.encodingFor;
+        server.incref(proxy._token.id);
       }
       const proxytype = Object.getPrototypeOf(proxy) === null ? AutoProxy : (proxy.constructor as ProxyClass);
       const autoMade = proxytype.prototype instanceof AutoProxy && proxytype.name.startsWith('AutoProxy[');
       return { token: proxy._token, exposed: proxy._exposed, proxytype: autoMade ? AutoProxy : proxytype, authkey: proxy._authkey, countedFor };
     },
     restore({ token, exposed, proxytype, authkey, countedFor }: ProxyState): BaseProxy {
-      if (hosting !== null && token.server === hosting.nonce) return makeProxy(token, hosting, proxytype, { exposed, authkey });
+      const server = hosting();
+      if (server !== null && token.server === server.nonce) return makeProxy(token, server, proxytype, { exposed, authkey });
       const link = decodingReplyOf();
       if (link !== null && countedFor === clientId()) {
         // The server counted it for us; the address we reached it by is the one that works from here.
@@ -662,5 +672,77 @@ export class QueueProxy<T = unknown> extends BaseProxy {
   }
   joinAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     return this._callmethodAsync('join', [timeoutMs ?? null], options) as Promise<boolean>;
+  }
+}
+
+/** A result of manager.Pool()'s applyAsync/mapAsync/starmapAsync (CPython's AsyncResult proxy); `await` it. */
+export class AsyncResultProxy<T = unknown> extends BaseProxy implements PromiseLike<T> {
+  ready(): boolean {
+    return this._callmethod('ready') as boolean;
+  }
+  successful(): boolean {
+    return this._callmethod('successful') as boolean;
+  }
+  wait(timeoutMs?: number | null): boolean {
+    return this._callmethod('wait', [timeoutMs ?? null]) as boolean;
+  }
+  waitAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
+    return this._callmethodAsync('wait', [timeoutMs ?? null], options) as Promise<boolean>;
+  }
+  /** Blocks for the result; throws the task's error, or TimeoutError when timeoutMs passed. */
+  get(timeoutMs?: number | null): T {
+    return this._callmethod('get', [timeoutMs ?? null]) as T;
+  }
+  getAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<T> {
+    return this._callmethodAsync('get', [timeoutMs ?? null], options) as Promise<T>;
+  }
+  then<A = T, B = never>(onFulfilled?: ((value: T) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.getAsync().then(onFulfilled, onRejected);
+  }
+}
+
+/**
+ * manager.Pool(): a Pool in the server (CPython's PoolProxy). Blocking calls wait in the server
+ * without stalling its other clients; applyAsync/mapAsync/starmapAsync submit (one short round
+ * trip) and return an AsyncResultProxy. `using` terminates it, as a Pool's does.
+ */
+export class PoolProxy extends BaseProxy {
+  apply<A extends unknown[], R>(f: (...args: A) => R, args?: A): Awaited<R> {
+    return this._callmethod('apply', [f, args ?? []]) as Awaited<R>;
+  }
+  applyAsync<A extends unknown[], R>(f: (...args: A) => R, args?: A): AsyncResultProxy<Awaited<R>> {
+    return this._callmethod('applyAsync', [f, args ?? []]) as AsyncResultProxy<Awaited<R>>;
+  }
+  map<T, R>(f: (item: T) => R, iterable: Iterable<T>, chunksize?: number | null): Awaited<R>[] {
+    return this._callmethod('map', [f, [...iterable], chunksize ?? null]) as Awaited<R>[];
+  }
+  mapAsync<T, R>(f: (item: T) => R, iterable: Iterable<T>, chunksize?: number | null): AsyncResultProxy<Awaited<R>[]> {
+    return this._callmethod('mapAsync', [f, [...iterable], chunksize ?? null]) as AsyncResultProxy<Awaited<R>[]>;
+  }
+  starmap<A extends unknown[], R>(f: (...args: A) => R, iterable: Iterable<A>, chunksize?: number | null): Awaited<R>[] {
+    return this._callmethod('starmap', [f, [...iterable], chunksize ?? null]) as Awaited<R>[];
+  }
+  starmapAsync<A extends unknown[], R>(f: (...args: A) => R, iterable: Iterable<A>, chunksize?: number | null): AsyncResultProxy<Awaited<R>[]> {
+    return this._callmethod('starmapAsync', [f, [...iterable], chunksize ?? null]) as AsyncResultProxy<Awaited<R>[]>;
+  }
+  close(): void {
+    this._callmethod('close');
+  }
+  terminate(): void {
+    this._callmethod('terminate');
+  }
+  /** Waits for the workers to end; close() or terminate() first. */
+  join(): void {
+    this._callmethod('join');
+  }
+  async joinAsync(options?: AbortOptions): Promise<void> {
+    await this._callmethodAsync('join', [], options);
+  }
+  override [Symbol.dispose](): void {
+    try {
+      this.terminate();
+    } finally {
+      this._release();
+    }
   }
 }

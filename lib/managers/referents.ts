@@ -4,7 +4,8 @@
 // Lock, as in CPython.
 import { inspect, isDeepStrictEqual } from 'node:util';
 
-import { BrokenBarrierError, Empty, Full, InvalidStateError } from '../errors';
+import { BrokenBarrierError, Empty, Full, InvalidStateError, TimeoutError } from '../errors';
+import type { AsyncOptions, Pool, PoolOptions } from '../pool';
 import { shown } from '../util';
 import { hostedReferent, type BaseProxy } from './proxy';
 import { addTimer, currentCaller, Deferred, park } from './waits';
@@ -617,5 +618,174 @@ export class JoinableQueueReferent extends QueueReferent {
       },
       (deferred) => deferred.resolve(false),
     );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// manager.Pool() (CPython's PoolProxy): a Pool in the server. Its blocking calls wait as parked
+// requests, settled by the pool's callbacks, which the server's poll loop drives (blocking.ts).
+
+/** A pool result in the server (CPython's AsyncResult behind its proxy). */
+export class AsyncResultReferent {
+  private outcome: { ok: boolean; value: unknown } | null = null;
+  private readonly waiters = new Set<{ deferred: Deferred; giveValue: boolean }>();
+
+  /** @internal Called by the pool's callbacks. */
+  _settle(ok: boolean, value: unknown): void {
+    this.outcome = { ok, value };
+    for (const { deferred, giveValue } of this.waiters) {
+      if (!giveValue) deferred.resolve(true);
+      else if (ok) deferred.resolve(value);
+      else deferred.reject(value);
+    }
+    this.waiters.clear();
+  }
+
+  ready(): boolean {
+    return this.outcome !== null;
+  }
+
+  successful(): boolean {
+    if (this.outcome === null) throw new InvalidStateError('AsyncResult.successful(): the result is not ready');
+    return this.outcome.ok;
+  }
+
+  wait(timeoutMs?: number | null): boolean | Deferred {
+    if (this.outcome !== null) return true;
+    if (typeof timeoutMs === 'number' && timeoutMs <= 0) return false;
+    return this.enlist(timeoutMs, false, (deferred) => deferred.resolve(false));
+  }
+
+  get(timeoutMs?: number | null): unknown {
+    if (this.outcome !== null) {
+      if (this.outcome.ok) return this.outcome.value;
+      throw this.outcome.value;
+    }
+    const timedOut = (): TimeoutError => new TimeoutError(`AsyncResult.get(): no result within ${timeoutMs} ms`);
+    if (typeof timeoutMs === 'number' && timeoutMs <= 0) throw timedOut();
+    return this.enlist(timeoutMs, true, (deferred) => deferred.reject(timedOut()));
+  }
+
+  private enlist(timeoutMs: number | null | undefined, giveValue: boolean, onTimeout: (deferred: Deferred) => void): Deferred {
+    return park(
+      timeoutMs,
+      (deferred) => {
+        const waiter = { deferred, giveValue };
+        this.waiters.add(waiter);
+        return () => this.waiters.delete(waiter);
+      },
+      onTimeout,
+    );
+  }
+}
+
+type PoolFn = (...args: never[]) => unknown;
+
+export class PoolReferent {
+  private readonly pool: Pool;
+  private outstanding = 0;
+  private state: 'running' | 'closed' | 'terminated' = 'running';
+  private readonly joiners = new Set<Deferred>();
+
+  constructor(options?: PoolOptions | number | null) {
+    // Loaded here: pool.ts needs context.ts, which needs the SyncManager these referents serve.
+    const { Pool } = require('../pool') as typeof import('../pool');
+    this.pool = new Pool(options);
+  }
+
+  apply(f: PoolFn, args?: unknown[]): Deferred {
+    return this.parked((callbacks) => this.pool.applyAsync(f, args as never, callbacks));
+  }
+
+  map(f: PoolFn, iterable: Iterable<unknown>, chunksize?: number | null): Deferred {
+    return this.parked((callbacks) => this.pool.mapAsync(f as (item: unknown) => unknown, iterable, chunksize, callbacks));
+  }
+
+  starmap(f: PoolFn, iterable: Iterable<unknown[]>, chunksize?: number | null): Deferred {
+    return this.parked((callbacks) => this.pool.starmapAsync(f, iterable as never, chunksize, callbacks));
+  }
+
+  applyAsync(f: PoolFn, args?: unknown[]): AsyncResultReferent {
+    return this.kept((callbacks) => this.pool.applyAsync(f, args as never, callbacks));
+  }
+
+  mapAsync(f: PoolFn, iterable: Iterable<unknown>, chunksize?: number | null): AsyncResultReferent {
+    return this.kept((callbacks) => this.pool.mapAsync(f as (item: unknown) => unknown, iterable, chunksize, callbacks));
+  }
+
+  starmapAsync(f: PoolFn, iterable: Iterable<unknown[]>, chunksize?: number | null): AsyncResultReferent {
+    return this.kept((callbacks) => this.pool.starmapAsync(f, iterable as never, chunksize, callbacks));
+  }
+
+  close(): void {
+    this.pool.close();
+    if (this.state === 'running') this.state = 'closed';
+    this.joinIfDone();
+  }
+
+  terminate(): void {
+    this.pool.terminate();
+    this.state = 'terminated';
+    this.joinIfDone();
+  }
+
+  /** Waits (parked) until the closed pool's tasks are done, then joins its workers. */
+  join(): void | Deferred {
+    if (this.state === 'running') return this.pool.join(); // throws: the state it needs
+    if (this.outstanding === 0) return this.pool.join();
+    return park(
+      null,
+      (deferred) => {
+        this.joiners.add(deferred);
+        return () => this.joiners.delete(deferred);
+      },
+      () => {},
+    );
+  }
+
+  [Symbol.dispose](): void {
+    this.terminate();
+  }
+
+  /** Submits through `submit`; a call cancelled by its client aborts the task. */
+  private parked(submit: (callbacks: AsyncOptions<unknown>) => unknown): Deferred {
+    const deferred = new Deferred();
+    const aborter = new AbortController();
+    this.submitted(submit, aborter.signal, (ok, value) => (ok ? deferred.resolve(value) : deferred.reject(value)));
+    deferred.onCancel = () => aborter.abort(new InvalidStateError('the call was aborted'));
+    return deferred;
+  }
+
+  private kept(submit: (callbacks: AsyncOptions<unknown>) => unknown): AsyncResultReferent {
+    const result = new AsyncResultReferent();
+    this.submitted(submit, undefined, (ok, value) => result._settle(ok, value));
+    return result;
+  }
+
+  private submitted(submit: (callbacks: AsyncOptions<unknown>) => unknown, signal: AbortSignal | undefined, settle: (ok: boolean, value: unknown) => void): void {
+    const done = (ok: boolean, value: unknown): void => {
+      this.outstanding--;
+      settle(ok, value);
+      this.joinIfDone();
+    };
+    this.outstanding++;
+    try {
+      submit({ callback: (value) => done(true, value), errorCallback: (error) => done(false, error), signal });
+    } catch (error) {
+      this.outstanding--;
+      throw error;
+    }
+  }
+
+  private joinIfDone(): void {
+    if (this.state === 'running' || this.outstanding > 0 || this.joiners.size === 0) return;
+    let error: unknown = null;
+    try {
+      this.pool.join();
+    } catch (caught) {
+      error = caught;
+    }
+    for (const deferred of this.joiners) error === null ? deferred.resolve(undefined) : deferred.reject(error);
+    this.joiners.clear();
   }
 }

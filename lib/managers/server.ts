@@ -53,6 +53,10 @@ function listenerFd(listener: Listener): number {
   return (listener as unknown as { _open(call: string): number })._open('serveForever');
 }
 
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && !(value instanceof Deferred) && typeof (value as { then?: unknown }).then === 'function';
+}
+
 /** A class is constructed with new; a plain or arrow function is called (API.md §8). */
 function isClass(callable: unknown): callable is new (...args: unknown[]) => unknown {
   return typeof callable === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(callable));
@@ -121,6 +125,8 @@ export class Server implements HostingServer {
       for (const session of this._sessions.splice(0)) session.conn.close();
       this.listener.close();
       hostServer(null);
+      // What holds resources of its own (a Pool's workers) lets them go with the server.
+      for (const id of [...this._objects.keys()]) this._drop(id, Infinity);
       this._stopped();
     }
   }
@@ -364,6 +370,10 @@ export class Server implements HostingServer {
     const fn = referent[method];
     if (typeof fn !== 'function') throw new TypeError(`${served.typeid}.${method} is not a function in the server`);
     const result = (fn as (...a: unknown[]) => unknown).apply(referent, args);
+    if (isThenable(result))
+      throw new TypeError(
+        `${served.typeid}.${method}() returned a Promise: the manager's server cannot await it (it serves from a synchronous loop, as a fork-started server has no event loop to return to); make ${method} return its value`,
+      );
     const typeid = this._types[served.typeid]?.methodToTypeid?.[method];
     if (typeid === undefined) return result;
     // A method that returns a referent of its own typeid (CPython's method_to_typeid): the result

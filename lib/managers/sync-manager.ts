@@ -1,21 +1,25 @@
 // SyncManager (CPython's SyncManager): the typeids every manager serves — shared list, dict,
 // Namespace, Value, Array, the synchronization primitives and queues, and Pool.
+import type { PoolOptions } from '../pool';
 import { BaseManager } from './base-manager';
 import {
   AcquirerProxy,
   ArrayProxy,
+  AsyncResultProxy,
   BarrierProxy,
   ConditionProxy,
   DictProxy,
   EventProxy,
   ListProxy,
   NamespaceProxy,
+  PoolProxy,
   QueueProxy,
   ValueProxy,
   type ProxyClass,
 } from './proxy';
 import {
   ArrayReferent,
+  AsyncResultReferent,
   BarrierReferent,
   BoundedSemaphoreReferent,
   ConditionReferent,
@@ -25,6 +29,7 @@ import {
   ListReferent,
   LockReferent,
   NamespaceReferent,
+  PoolReferent,
   QueueReferent,
   RLockReferent,
   SemaphoreReferent,
@@ -46,6 +51,8 @@ export interface SyncManager {
   JoinableQueue<T = unknown>(maxsize?: number): QueueProxy<T>;
   Value<T = unknown>(typecode: string, value: T): ValueProxy<T>;
   Array<T = number>(typecode: string, sizeOrInitializer: number | Iterable<T>): ArrayProxy<T>;
+  /** A Pool in the server (options as `new Pool(options)`); its workers start by the server's default start method. */
+  Pool(options?: PoolOptions | number | null): PoolProxy;
 }
 
 /** A manager serving CPython's SyncManager types (API.md §8); `new Manager()` is one, started. */
@@ -70,3 +77,10 @@ const TYPES: [string, unknown, ProxyClass, readonly string[]][] = [
 ];
 
 for (const [typeid, callable, proxytype, exposed] of TYPES) SyncManager.register(typeid, callable as new () => unknown, { proxytype, exposed });
+const POOL_RESULTS = { applyAsync: 'AsyncResult', mapAsync: 'AsyncResult', starmapAsync: 'AsyncResult' };
+SyncManager.register('Pool', PoolReferent, {
+  proxytype: PoolProxy,
+  exposed: ['apply', 'applyAsync', 'map', 'mapAsync', 'starmap', 'starmapAsync', 'close', 'terminate', 'join'],
+  methodToTypeid: POOL_RESULTS,
+});
+SyncManager.register('AsyncResult', AsyncResultReferent, { proxytype: AsyncResultProxy as ProxyClass, exposed: ['ready', 'successful', 'wait', 'get'], createMethod: false });
