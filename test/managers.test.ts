@@ -12,6 +12,7 @@ const root = path.resolve(__dirname, '..');
 const load = createRequire(import.meta.url);
 const mp = load(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
 const managers = load(path.join(root, 'dist/managers/index.js')) as typeof import('../lib/managers/index');
+const serializer = load(path.join(root, 'dist/serializer/index.js')) as typeof import('../lib/serializer/index');
 type Method = 'fork' | 'spawn' | 'forkserver';
 type SyncManager = import('../lib/managers/index').SyncManager;
 
@@ -254,6 +255,21 @@ describe.each(mp.getAllStartMethods() as Method[])('Manager under %s', (method) 
       expect(slow.wait(10)).toBe(false);
     }
     gate.set();
+  });
+
+  it('a proxy carries the authkey only to a child being started; one sent to a running child uses that child\'s own key', () => {
+    const manager = start();
+    const l = manager.list<number>([1]);
+    expect(Buffer.from(serializer.dumps(l)).includes(manager.authkey)).toBe(false);
+    const [mine, theirs] = mp.Pipe();
+    const child = new ctx.Process({ target: (conn) => (conn.recv() as { append(x: number): void }).append(2), args: [theirs] as const });
+    child.start();
+    theirs.close();
+    mine.send(l);
+    child.join();
+    mine.close();
+    expect(child.exitcode).toBe(0);
+    expect(l._getvalue()).toEqual([1, 2]);
   });
 
   it('a SIGKILLed server makes pending and later calls fail at once, sync and async', async () => {

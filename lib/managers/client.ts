@@ -211,18 +211,22 @@ export class Link {
 const links = new Map<string, Link>();
 let linksOf = 0;
 
-/** This process's link to the manager at `address` (a fork child starts afresh). */
-export function linkTo(address: Address, authkey: Buffer): Link {
+/** This process's link to the manager at `address`, if it has one (a fork child starts afresh). */
+export function existingLink(address: Address): Link | undefined {
   if (linksOf !== thisProcess.pid) {
     links.clear();
     linksOf = thisProcess.pid;
   }
+  return links.get(addressKey(address));
+}
+
+/** This process's link to the manager at `address`. */
+export function linkTo(address: Address, authkey: Buffer): Link {
+  const existing = existingLink(address);
+  if (existing) return existing;
   const key = addressKey(address);
-  let link = links.get(key);
-  if (!link) {
-    link = new Link(address, authkey);
-    links.set(key, link);
-  }
+  const link = new Link(address, authkey);
+  links.set(key, link);
   return link;
 }
 

@@ -6,7 +6,9 @@ import { inspect } from 'node:util';
 import type { Address } from '../connection';
 import { register } from '../serializer/registry';
 import { addressOf, arrayIndex, deadlineOf, remainingMs, thisProcess, timeoutArg, type AbortOptions } from '../util';
-import { clientId, decodingReplyOf, linkTo, type Link } from './client';
+import { isSpawning } from '../popen/payload';
+import { currentProcess } from '../process';
+import { clientId, decodingReplyOf, existingLink, linkTo, type Link } from './client';
 
 /** Names a referent in its server: CPython's Token (typeid, address, id) plus the server's nonce. */
 export interface Token {
@@ -248,7 +250,8 @@ interface ProxyState {
   token: Token;
   exposed: readonly string[];
   proxytype: ProxyClass;
-  authkey: Buffer;
+  /** Only to a child being started (CPython's BaseProxy.__reduce__); elsewhere the receiver uses its own. */
+  authkey?: Buffer;
   /** The client the server counted a reference for while sending this (it takes none of its own). */
   countedFor: string | null;
 }
@@ -265,7 +268,9 @@ register(
       }
       const proxytype = Object.getPrototypeOf(proxy) === null ? AutoProxy : (proxy.constructor as ProxyClass);
       const autoMade = proxytype.prototype instanceof AutoProxy && proxytype.name.startsWith('AutoProxy[');
-      return { token: proxy._token, exposed: proxy._exposed, proxytype: autoMade ? AutoProxy : proxytype, authkey: proxy._authkey, countedFor };
+      const state: ProxyState = { token: proxy._token, exposed: proxy._exposed, proxytype: autoMade ? AutoProxy : proxytype, countedFor };
+      if (isSpawning()) state.authkey = proxy._authkey;
+      return state;
     },
     restore({ token, exposed, proxytype, authkey, countedFor }: ProxyState): BaseProxy {
       const server = hosting();
@@ -276,7 +281,9 @@ register(
         const here = { ...token, address: link.address };
         return makeProxy(here, remoteTransport(link.address, link.authkey), proxytype, { exposed, authkey: link.authkey, incref: false });
       }
-      return makeProxy(token, remoteTransport(token.address, authkey), proxytype, { exposed, authkey });
+      // A link this process already has to that server knows its key; else this process's own key.
+      const key = authkey ?? existingLink(token.address)?.authkey ?? Buffer.from(currentProcess().authkey);
+      return makeProxy(token, remoteTransport(token.address, key), proxytype, { exposed, authkey: key });
     },
   },
   'multiprocess.managers.BaseProxy',
