@@ -435,13 +435,13 @@ const FAILURE = Buffer.from('#FAILURE#');
 const MESSAGE_LENGTH = 40;
 const MD5_ONLY_MESSAGE_LENGTH = 20;
 const MD5_DIGEST_LENGTH = 16;
-const MAX_AUTH_MESSAGE = 256;
+export const MAX_AUTH_MESSAGE = 256;
 // CPython's digest names and Node's.
 const DIGESTS: Record<string, string> = { md5: 'md5', sha256: 'sha256', sha384: 'sha384', sha3_256: 'sha3-256', sha3_384: 'sha3-384' };
 const MAX_DIGEST_NAME = 8;
 
 type AuthStep = { send: Buffer } | { recv: true };
-type AuthSteps = Generator<AuthStep, void, Buffer | undefined>;
+export type AuthSteps = Generator<AuthStep, void, Buffer | undefined>;
 
 function hmac(authkey: Buffer, message: Buffer, digest: string): Buffer {
   const algorithm = DIGESTS[digest];
@@ -485,6 +485,15 @@ function* answerChallenge(authkey: Buffer): AuthSteps {
   yield { send: digest ? Buffer.concat([Buffer.from(`{${digest}}`), mac]) : mac };
   const verdict = (yield { recv: true })!;
   if (!verdict.equals(WELCOME)) throw new AuthenticationError('digest sent was rejected');
+}
+
+/**
+ * The accepting side's handshake as steps, for a server that drives many from one poll loop (the
+ * manager's): each `recv` step waits for a frame of at most MAX_AUTH_MESSAGE bytes.
+ */
+export function* acceptingHandshake(authkey: Buffer): AuthSteps {
+  yield* deliverChallenge(authkey);
+  yield* answerChallenge(authkey);
 }
 
 function authenticate(connection: Connection, steps: AuthSteps): void {
@@ -623,6 +632,12 @@ export class Listener {
       }
     }
     return connection;
+  }
+
+  /** @internal A client already knocking, not yet authenticated (null if none): the caller runs acceptingHandshake. */
+  _acceptPending(): Connection | null {
+    const accepted = native.acceptSocket(this._open('accept'), 0);
+    return accepted ? this._accepted(accepted) : null;
   }
 
   async acceptAsync(options?: AbortOptions): Promise<Connection> {

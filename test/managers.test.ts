@@ -3,6 +3,8 @@
 // when a holder is SIGKILLed), a SIGKILLed server, and a remote manager over TCP with right and wrong
 // keys from a separate program. The package is the BUILT one (dist/), as a user loads it.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { inspect, promisify } from 'node:util';
@@ -270,6 +272,23 @@ describe.each(mp.getAllStartMethods() as Method[])('Manager under %s', (method) 
     mine.close();
     expect(child.exitcode).toBe(0);
     expect(l._getvalue()).toEqual([1, 2]);
+  });
+
+  it('a peer that connects and says nothing stalls no one: old and new clients are served meanwhile', async () => {
+    const manager = start();
+    const d = manager.dict();
+    const silent = createConnection(manager.address as string);
+    await once(silent, 'connect');
+    // The server has sent it the challenge: it is in the handshake, and will stay there.
+    await once(silent, 'data');
+    const child = new ctx.Process({ target: (d) => d.set('fromChild', true), args: [d] });
+    child.start();
+    await child.joinAsync(20_000);
+    if (child.exitcode === null) child.kill();
+    expect(child.exitcode).toBe(0);
+    await d.setAsync('here', 1);
+    expect([d.get('fromChild'), d.get('here')]).toEqual([true, 1]);
+    silent.destroy();
   });
 
   it('a SIGKILLed server makes pending and later calls fail at once, sync and async', async () => {

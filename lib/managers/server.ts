@@ -6,14 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 
-import { Listener, type Address, type Connection } from '../connection';
+import { acceptingHandshake, Listener, MAX_AUTH_MESSAGE, type Address, type AuthSteps, type Connection } from '../connection';
 import { InvalidStateError, RemoteError } from '../errors';
 import { untilReadable } from '../blocking';
 import { native } from '../native';
 import { bodyOf, callIdOf, frameOf, NO_REPLY, type Request } from './protocol';
 import { hostServer, makeProxy, type HostingServer, type ProxyClass, type Transport } from './proxy';
 import { kValue, type Valued } from './referents';
-import { Deferred, nextTimerMs, runDueTimers, setCaller } from './waits';
+import { addTimer, Deferred, nextTimerMs, runDueTimers, setCaller } from './waits';
 
 /** What the server knows of a registered typeid (CPython's registry entry, less the client's part). */
 export interface ServedType {
@@ -40,10 +40,15 @@ interface ClientState {
 
 interface Session {
   conn: Connection;
+  /** The authentication still under way (driven by the poll loop, so a silent peer stalls no one), or null. */
+  handshake: { steps: AuthSteps; giveUp: () => void } | null;
   client: ClientState | null;
   /** Requests of this connection still waiting, by call id (a cancel or a closed connection ends them). */
   waiting: Map<number, Deferred>;
 }
+
+// A peer that has not authenticated by then is dropped: it holds a connection and nothing more.
+const HANDSHAKE_MS = 10_000;
 
 // The references the server holds itself (its proxies inside its own referents).
 const SERVER_CLIENT = '#server';
@@ -169,22 +174,51 @@ export class Server implements HostingServer {
   // --- connections -----------------------------------------------------------------------
 
   private _accept(): void {
-    let conn: Connection;
+    const conn = this.listener._acceptPending();
+    if (conn === null) return;
+    const session: Session = { conn, handshake: null, client: null, waiting: new Map() };
+    this._sessions.push(session);
+    const steps = acceptingHandshake(this.authkey);
+    session.handshake = { steps, giveUp: addTimer(HANDSHAKE_MS, () => this._close(session)) };
+    this._handshake(session, steps.next());
+  }
+
+  /** Sends what the handshake says until it waits for the peer; closes the session if it fails. */
+  private _handshake(session: Session, first: IteratorResult<{ send: Buffer } | { recv: true }, void>): void {
+    const handshake = session.handshake!;
     try {
-      conn = this.listener.accept();
+      let step = first;
+      while (!step.done && 'send' in step.value) {
+        session.conn.sendBytes(step.value.send);
+        step = handshake.steps.next();
+      }
+      if (!step.done) return;
     } catch {
-      // a peer that failed authentication, or went away while connecting: nothing of it was read
+      // a wrong key, or a peer gone: nothing it sent was deserialized
+      this._close(session);
       return;
     }
-    this._sessions.push({ conn, client: null, waiting: new Map() });
+    handshake.giveUp();
+    session.handshake = null;
   }
 
   private _serve(session: Session): void {
     let frame: Buffer;
     try {
-      frame = session.conn.recvBytes();
+      frame = session.conn.recvBytes(session.handshake ? MAX_AUTH_MESSAGE : undefined);
     } catch {
       this._close(session);
+      return;
+    }
+    if (session.handshake) {
+      let step;
+      try {
+        step = session.handshake.steps.next(frame);
+      } catch {
+        this._close(session);
+        return;
+      }
+      this._handshake(session, step);
       return;
     }
     const callId = callIdOf(frame);
@@ -239,6 +273,7 @@ export class Server implements HostingServer {
     const index = this._sessions.indexOf(session);
     if (index < 0) return;
     this._sessions.splice(index, 1);
+    session.handshake?.giveUp();
     session.conn.close();
     // A waiting request of a client that went away must not take anything (a queue item, a lock).
     for (const deferred of session.waiting.values()) deferred.cancel(new InvalidStateError('the client went away'));
