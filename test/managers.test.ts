@@ -2,13 +2,14 @@
 // waits served while other clients go on, Async twins, registered classes, reference counting (also
 // when a holder is SIGKILLed), a SIGKILLed server, and a remote manager over TCP with right and wrong
 // keys from a separate program. The package is the BUILT one (dist/), as a user loads it.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { inspect, promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
 const load = createRequire(import.meta.url);
@@ -363,5 +364,78 @@ describe('a remote manager over TCP, used by a separate program', () => {
     expect(right.stdout.trim()).toBe('["from afar"]');
     const wrong = await run(process.execPath, ['-e', program, 'hocus-pocus']);
     expect(wrong.stdout.trim()).toBe('AuthenticationError');
+  });
+});
+
+// Two network namespaces joined by a veth pair: the server's program in one, its clients' in the
+// other, reaching it only by its address on that link (needs root and `ip netns`).
+const netnsSkip = ((): string | null => {
+  if (process.getuid?.() !== 0) return 'needs root to make network namespaces';
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'ip netns is not available here';
+  }
+})();
+
+describe.skipIf(netnsSkip !== null)(`a remote manager across two network namespaces${netnsSkip ? ` (skipped: ${netnsSkip})` : ''}`, () => {
+  const tag = `mpjs${process.pid % 100000}`;
+  const [serverNs, clientNs] = [`${tag}-srv`, `${tag}-cli`];
+  const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: 'pipe' });
+  let server: ChildProcess | null = null;
+
+  beforeAll(() => {
+    ip('netns', 'add', serverNs);
+    ip('netns', 'add', clientNs);
+    ip('link', 'add', `${tag}a`, 'type', 'veth', 'peer', 'name', `${tag}b`);
+    ip('link', 'set', `${tag}a`, 'netns', serverNs);
+    ip('link', 'set', `${tag}b`, 'netns', clientNs);
+    ip('-n', serverNs, 'addr', 'add', '10.231.0.1/24', 'dev', `${tag}a`);
+    ip('-n', clientNs, 'addr', 'add', '10.231.0.2/24', 'dev', `${tag}b`);
+    for (const [ns, dev] of [[serverNs, `${tag}a`], [clientNs, `${tag}b`]] as const) {
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+  });
+
+  afterAll(() => {
+    server?.kill('SIGKILL');
+    // Deleting a namespace deletes the veth end in it, and so the pair.
+    for (const ns of [serverNs, clientNs]) execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
+  });
+
+  it("serves CPython's shared-queue example to the other namespace; a wrong key gets AuthenticationError", async () => {
+    const managersPath = JSON.stringify(path.join(root, 'dist/managers/index.js'));
+    const serverProgram = `
+      const { BaseManager } = require(${managersPath});
+      const mailbox = [];
+      class QueueManager extends BaseManager {}
+      QueueManager.register('getQueue', () => ({ put: (x) => void mailbox.push(x), get: () => mailbox.shift(), size: () => mailbox.length }));
+      const s = new QueueManager({ address: ['10.231.0.1', 0], authkey: Buffer.from('abracadabra') }).getServer();
+      console.log(JSON.stringify(s.address));
+      s.serveForever();
+    `;
+    server = spawn('ip', ['netns', 'exec', serverNs, process.execPath, '-e', serverProgram], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const address = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: server!.stdout! }).once('line', resolve))) as [string, number];
+    expect(address[0]).toBe('10.231.0.1');
+    const clientProgram = `
+      const { BaseManager } = require(${managersPath});
+      class QueueManager extends BaseManager {}
+      QueueManager.register('getQueue');
+      const m = new QueueManager({ address: ${JSON.stringify(address)}, authkey: Buffer.from(process.argv[1]) });
+      try {
+        m.connect();
+        const q = m.getQueue();
+        if (process.argv[2]) q.put(process.argv[2]);
+        else console.log(JSON.stringify([q.size(), q.get()]));
+      } catch (error) {
+        console.log(error.name);
+      }
+    `;
+    const inClientNs = (...args: string[]) => promisify(execFile)('ip', ['netns', 'exec', clientNs, process.execPath, '-e', clientProgram, ...args]);
+    await inClientNs('abracadabra', 'hello across namespaces');
+    expect((await inClientNs('abracadabra')).stdout.trim()).toBe('[1,"hello across namespaces"]');
+    expect((await inClientNs('hocus-pocus')).stdout.trim()).toBe('AuthenticationError');
   });
 });
