@@ -2,11 +2,12 @@
 // (start) or reached at an address (connect), and the factory methods that create referents there.
 import { inspect } from 'node:util';
 
-import { Pipe, type Address, type Connection } from '../connection';
+import { Connection, Pipe, type Address } from '../connection';
+import { native } from '../native';
 import { InvalidStateError, ProcessError } from '../errors';
 import { currentProcess, Process } from '../process';
 import { shown, type AbortOptions } from '../util';
-import { dropLink } from './client';
+import { dropLink, linkTo } from './client';
 import { AutoProxy, makeProxy, remoteTransport, type BaseProxy, type ProxyClass, type Transport } from './proxy';
 import { atServerStart, Server, serveManager, type ServedTypes } from './server';
 
@@ -136,8 +137,10 @@ export class BaseManager {
     } finally {
       theirs.close();
     }
+    let ownerEnd: Connection;
     try {
       this._address = mine.recv() as Address;
+      ownerEnd = new Connection(native.recvFds(mine.fileno(), 1)[0]!);
     } catch (error) {
       abandon();
       server.join();
@@ -146,6 +149,7 @@ export class BaseManager {
     this._process = server;
     this._state = 'started';
     dropLink(this._address);
+    linkTo(this._address, this._authkey).adoptConnection(ownerEnd);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
       // Before the hook that joins children (process.ts): that join would wait for the server forever.

@@ -140,6 +140,17 @@ export class Link {
     this._async = undefined;
   }
 
+  /** Takes `conn`, already authenticated (the server made it for its owner), as the blocking connection. */
+  adoptConnection(conn: Connection): void {
+    this._sync?.close();
+    this._sync = conn;
+    this._hello(conn);
+  }
+
+  private _hello(conn: Connection): void {
+    conn.sendBytes(frameOf(NO_REPLY, ['', 'hello', [clientId()]], 2, 'args'));
+  }
+
   private _syncConnection(): Connection {
     if (this._gone) throw this._gone;
     if (!this._sync) {
@@ -149,7 +160,7 @@ export class Link {
         if ((error as { code?: string }).code === 'ERR_MP_AUTHENTICATION') throw error;
         throw this._lost(error);
       }
-      this._sync.sendBytes(frameOf(NO_REPLY, ['', 'hello', [clientId()]], 2, 'args'));
+      this._hello(this._sync);
     }
     return this._sync;
   }
@@ -164,7 +175,7 @@ export class Link {
         if ((error as { code?: string }).code === 'ERR_MP_AUTHENTICATION') throw error;
         throw this._lost(error);
       }
-      conn.sendBytes(frameOf(NO_REPLY, ['', 'hello', [clientId()]], 2, 'args'));
+      this._hello(conn);
       this._asyncConn = conn;
       return conn;
     })();

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 
-import { acceptingHandshake, Listener, MAX_AUTH_MESSAGE, type Address, type AuthSteps, type Connection } from '../connection';
+import { acceptingHandshake, Listener, MAX_AUTH_MESSAGE, Pipe, type Address, type AuthSteps, type Connection } from '../connection';
 import { InvalidStateError, RemoteError } from '../errors';
 import { untilReadable } from '../blocking';
 import { native } from '../native';
@@ -172,6 +172,11 @@ export class Server implements HostingServer {
   }
 
   // --- connections -----------------------------------------------------------------------
+
+  /** Serves `conn` as an authenticated connection (the owner's end of a pair made by the server itself). */
+  adopt(conn: Connection): void {
+    this._sessions.push({ conn, handshake: null, client: null, waiting: new Map() });
+  }
 
   private _accept(): void {
     const conn = this.listener._acceptPending();
@@ -445,6 +450,12 @@ export function serveManager(
   for (const hook of atServerStart) hook();
   if (initializer) (initializer as (...args: unknown[]) => unknown)(...initargs);
   const server = new ServerClass(types, address, authkey);
+  // The owner's first connection comes with the address: no connect, no handshake on its first call.
+  // Its descriptor goes by itself: the serializer's Connection path is cold in a fresh server.
+  const [ownerEnd, serverEnd] = Pipe();
+  server.adopt(serverEnd);
   lifeline.send(server.address);
+  native.sendFds(lifeline.fileno(), [ownerEnd.fileno()]);
+  ownerEnd.close();
   server.serveForever(lifeline);
 }
