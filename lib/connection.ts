@@ -435,7 +435,7 @@ const FAILURE = Buffer.from('#FAILURE#');
 const MESSAGE_LENGTH = 40;
 const MD5_ONLY_MESSAGE_LENGTH = 20;
 const MD5_DIGEST_LENGTH = 16;
-export const MAX_AUTH_MESSAGE = 256;
+const MAX_AUTH_MESSAGE = 256;
 // CPython's digest names and Node's.
 const DIGESTS: Record<string, string> = { md5: 'md5', sha256: 'sha256', sha384: 'sha384', sha3_256: 'sha3-256', sha3_384: 'sha3-384' };
 const MAX_DIGEST_NAME = 8;
@@ -487,11 +487,8 @@ function* answerChallenge(authkey: Buffer): AuthSteps {
   if (!verdict.equals(WELCOME)) throw new AuthenticationError('digest sent was rejected');
 }
 
-/**
- * The accepting side's handshake as steps, for a server that drives many from one poll loop (the
- * manager's): each `recv` step waits for a frame of at most MAX_AUTH_MESSAGE bytes.
- */
-export function* acceptingHandshake(authkey: Buffer): AuthSteps {
+function* acceptingHandshake(authkey: Buffer | undefined): AuthSteps {
+  if (!authkey) return;
   yield* deliverChallenge(authkey);
   yield* answerChallenge(authkey);
 }
@@ -634,10 +631,15 @@ export class Listener {
     return connection;
   }
 
-  /** @internal A client already knocking, not yet authenticated (null if none): the caller runs acceptingHandshake. */
-  _acceptPending(): Connection | null {
+  /**
+   * @internal A client already knocking (null if none), not yet authenticated: its handshake comes
+   * as steps, for a server that drives many from one poll loop (the manager's), each `recv` step
+   * waiting for a frame of at most `maxMessage` bytes.
+   */
+  _acceptPending(): { conn: Connection; handshake: AuthSteps; maxMessage: number } | null {
     const accepted = native.acceptSocket(this._open('accept'), 0);
-    return accepted ? this._accepted(accepted) : null;
+    if (!accepted) return null;
+    return { conn: this._accepted(accepted), handshake: acceptingHandshake(this._authkey), maxMessage: MAX_AUTH_MESSAGE };
   }
 
   async acceptAsync(options?: AbortOptions): Promise<Connection> {

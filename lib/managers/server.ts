@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 
-import { acceptingHandshake, Listener, MAX_AUTH_MESSAGE, Pipe, type Address, type AuthSteps, type Connection } from '../connection';
+import { Listener, Pipe, type Address, type AuthSteps, type Connection } from '../connection';
 import { InvalidStateError, RemoteError } from '../errors';
 import { untilReadable } from '../blocking';
 import { native } from '../native';
@@ -41,7 +41,7 @@ interface ClientState {
 interface Session {
   conn: Connection;
   /** The authentication still under way (driven by the poll loop, so a silent peer stalls no one), or null. */
-  handshake: { steps: AuthSteps; giveUp: () => void } | null;
+  handshake: { steps: AuthSteps; maxMessage: number; giveUp: () => void } | null;
   client: ClientState | null;
   /** Requests of this connection still waiting, by call id (a cancel or a closed connection ends them). */
   waiting: Map<number, Deferred>;
@@ -173,18 +173,18 @@ export class Server implements HostingServer {
 
   // --- connections -----------------------------------------------------------------------
 
-  /** Serves `conn` as an authenticated connection (the owner's end of a pair made by the server itself). */
+  /** @internal Serves `conn` as authenticated: the server's end of the pair whose other end its owner holds. */
   adopt(conn: Connection): void {
     this._sessions.push({ conn, handshake: null, client: null, waiting: new Map() });
   }
 
   private _accept(): void {
-    const conn = this.listener._acceptPending();
-    if (conn === null) return;
+    const pending = this.listener._acceptPending();
+    if (pending === null) return;
+    const { conn, handshake: steps, maxMessage } = pending;
     const session: Session = { conn, handshake: null, client: null, waiting: new Map() };
     this._sessions.push(session);
-    const steps = acceptingHandshake(this.authkey);
-    session.handshake = { steps, giveUp: addTimer(HANDSHAKE_MS, () => this._close(session)) };
+    session.handshake = { steps, maxMessage, giveUp: addTimer(HANDSHAKE_MS, () => this._close(session)) };
     this._handshake(session, steps.next());
   }
 
@@ -210,7 +210,7 @@ export class Server implements HostingServer {
   private _serve(session: Session): void {
     let frame: Buffer;
     try {
-      frame = session.conn.recvBytes(session.handshake ? MAX_AUTH_MESSAGE : undefined);
+      frame = session.conn.recvBytes(session.handshake?.maxMessage);
     } catch {
       this._close(session);
       return;
