@@ -441,7 +441,7 @@ const DIGESTS: Record<string, string> = { md5: 'md5', sha256: 'sha256', sha384: 
 const MAX_DIGEST_NAME = 8;
 
 type AuthStep = { send: Buffer } | { recv: true };
-type AuthSteps = Generator<AuthStep, void, Buffer | undefined>;
+export type AuthSteps = Generator<AuthStep, void, Buffer | undefined>;
 
 function hmac(authkey: Buffer, message: Buffer, digest: string): Buffer {
   const algorithm = DIGESTS[digest];
@@ -485,6 +485,12 @@ function* answerChallenge(authkey: Buffer): AuthSteps {
   yield { send: digest ? Buffer.concat([Buffer.from(`{${digest}}`), mac]) : mac };
   const verdict = (yield { recv: true })!;
   if (!verdict.equals(WELCOME)) throw new AuthenticationError('digest sent was rejected');
+}
+
+function* acceptingHandshake(authkey: Buffer | undefined): AuthSteps {
+  if (!authkey) return;
+  yield* deliverChallenge(authkey);
+  yield* answerChallenge(authkey);
 }
 
 function authenticate(connection: Connection, steps: AuthSteps): void {
@@ -623,6 +629,17 @@ export class Listener {
       }
     }
     return connection;
+  }
+
+  /**
+   * @internal A client already knocking (null if none), not yet authenticated: its handshake comes
+   * as steps, for a server that drives many from one poll loop (the manager's), each `recv` step
+   * waiting for a frame of at most `maxMessage` bytes.
+   */
+  _acceptPending(): { conn: Connection; handshake: AuthSteps; maxMessage: number } | null {
+    const accepted = native.acceptSocket(this._open('accept'), 0);
+    if (!accepted) return null;
+    return { conn: this._accepted(accepted), handshake: acceptingHandshake(this._authkey), maxMessage: MAX_AUTH_MESSAGE };
   }
 
   async acceptAsync(options?: AbortOptions): Promise<Connection> {

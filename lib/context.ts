@@ -1,7 +1,9 @@
 // Contexts and start-method selection (CPython's context.py): a context carries every name of the
 // package root, with what starts a process (Process, Pool, Manager) bound to its start method; the
 // default context follows setStartMethod, and a child adopts the method it was started with.
-import { NotImplementedError, ProcessError } from './errors';
+import { ProcessError } from './errors';
+import type { ManagerOptions } from './managers/base-manager';
+import { SyncManager } from './managers/sync-manager';
 import type * as Root from './index';
 import { ForkPopenClass } from './popen/fork';
 import { ForkserverPopenClass } from './popen/forkserver';
@@ -20,12 +22,8 @@ const DEFAULT: StartMethod = METHODS[0]!;
 const kMethod = Symbol.for('multiprocess.startMethod');
 let chosen: StartMethod | null = null;
 
-/** CPython's Manager(): a started SyncManager whose server runs under the context's start method. */
-class Manager {
-  constructor() {
-    throw new NotImplementedError('Manager (a SyncManager of multiprocess/managers)');
-  }
-}
+/** `new Manager(options?)`: a started SyncManager (CPython's Manager()). */
+export type ManagerClass = new (options?: Omit<ManagerOptions, 'ctx'>) => SyncManager;
 
 // What a context defines itself; every other name of the package root it shares (see shareRootNames).
 const OWN_NAMES = ['Process', 'Pool', 'Manager', 'getContext', 'getStartMethod', 'setStartMethod'] as const;
@@ -36,13 +34,20 @@ export interface Context extends Omit<typeof Root, OwnName> {}
 /** A context: the package root's names, bound to one start method (CPython's BaseContext). */
 export class Context {
   readonly Process: typeof BaseProcess;
-  readonly Manager: typeof Manager = Manager;
+  readonly Manager: ManagerClass;
 
   constructor(readonly method: StartMethod | null) {
     // Named Process so that names and reprs read Process-1 whichever context made them.
     const Bound = class Process<A extends unknown[] = unknown[]> extends BaseProcess<A> {};
     Object.defineProperty(Bound.prototype, kMethod, { value: method });
     this.Process = Bound;
+    const context = this;
+    this.Manager = class Manager extends SyncManager {
+      constructor(options: Omit<ManagerOptions, 'ctx'> = {}) {
+        super({ ...options, ctx: context });
+        this.start();
+      }
+    };
   }
 
   /** This context, or the one of `method` (CPython's BaseContext.get_context). */
@@ -78,7 +83,9 @@ const defaultContext = new Context(null);
  */
 export const Process = defaultContext.Process;
 export type Process<A extends unknown[] = unknown[]> = BaseProcess<A>;
-export { Manager };
+/** CPython's Manager(): a SyncManager, started, whose server runs under the default start method. */
+export const Manager: ManagerClass = defaultContext.Manager;
+export type Manager = SyncManager;
 
 // Subclasses of Process travel by value to spawn and forkserver children, and their superclass
 // (ours) must arrive as the child's own class, by reference. The serializer finds by reference what

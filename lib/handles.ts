@@ -10,3 +10,4 @@ import './queues';
 import './shared-memory';
 import './sharedctypes';
 import './synchronize';
+import './managers/proxy';

@@ -3,7 +3,6 @@
 import { endianness } from 'node:os';
 import { inspect } from 'node:util';
 
-import { NotImplementedError } from './errors';
 import { native, type NativeSegment } from './native';
 import { register } from './serializer/registry';
 import { pyBytesRepr, pyFloatRepr } from './sharedctypes';
@@ -386,9 +385,4 @@ register<ShareableList, { name: string }>(
   'multiprocess.ShareableList',
 );
 
-/** CPython's SharedMemoryManager needs managers, which are not built yet. */
-export class SharedMemoryManager {
-  constructor() {
-    throw new NotImplementedError('multiprocess/shared-memory SharedMemoryManager (it needs managers)');
-  }
-}
+export { SharedMemoryManager } from './managers/shared-memory-manager';

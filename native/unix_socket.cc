@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -552,6 +553,13 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// A Connection sends each message whole in one write and may send several before a reply (pipelined
+// Async calls): Nagle's algorithm would hold the later ones for the peer's delayed ACK (~40 ms).
+static void NoDelay(int fd) {
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 // acceptSocket(fd, timeoutMs): [fd, [address, port]] or null on timeout; the new fd blocks.
 Napi::Value AcceptSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -564,6 +572,7 @@ Napi::Value AcceptSocket(const Napi::CallbackInfo& info) {
     int accepted = accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
     if (accepted >= 0) {
       if (peer.ss_family == AF_UNIX) GrowBuffers(accepted);
+      else NoDelay(accepted);
       Napi::Array result = Napi::Array::New(env, 2);
       result.Set(0u, Napi::Number::New(env, accepted));
       result.Set(1u, AddressValue(env, peer, length));
@@ -587,6 +596,7 @@ Napi::Value ConnectSocket(const Napi::CallbackInfo& info) {
   socklen_t length = SocketAddress(env, family, address, IntArg(info, 2, "port"), &peer);
   const bool blocking = info[3].As<Napi::Boolean>();
   int fd = OpenSocket(env, family);
+  if (peer.ss_family != AF_UNIX) NoDelay(fd);
   if (!blocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   int rc;
   do rc = connect(fd, reinterpret_cast<sockaddr*>(&peer), length);

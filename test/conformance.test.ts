@@ -8,13 +8,14 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
 const load = createRequire(import.meta.url);
 const mp = load('multiprocess') as typeof import('../lib/index');
 const connection = load('multiprocess/connection') as typeof import('../lib/connection');
 const sharedMemory = load('multiprocess/shared-memory') as typeof import('../lib/shared-memory');
+const managers = load('multiprocess/managers') as typeof import('../lib/managers/index');
 const dummy = load('multiprocess/dummy') as typeof import('../lib/dummy/index');
 
 type Entry = Record<string, unknown>;
@@ -52,7 +53,7 @@ const ROOT: Record<string, Shape> = {
     'SimpleQueue', 'Pool', 'AsyncResult', 'Value', 'Array', 'SharedArray', 'RawValue', 'Context',
   ]),
   ...shapes('error', Object.keys(ERRORS)),
-  Manager: 'notImplemented',
+  Manager: 'class',
   SUBDEBUG: 5, DEBUG: 10, INFO: 20, SUBWARNING: 25, WARNING: 30, ERROR: 40, CRITICAL: 50,
 };
 
@@ -61,8 +62,11 @@ const SUBPATHS: Record<string, Record<string, Shape>> = {
     ...shapes('class', ['Connection', 'Listener']),
     ...shapes('function', ['Pipe', 'Client', 'ClientAsync', 'wait', 'waitAsync']),
   },
-  'multiprocess/managers': shapes('notImplemented', ['BaseManager', 'SyncManager', 'BaseProxy', 'AutoProxy']),
-  'multiprocess/shared-memory': { SharedMemory: 'class', ShareableList: 'class', SharedMemoryManager: 'notImplemented' },
+  'multiprocess/managers': shapes('class', [
+    'BaseManager', 'SyncManager', 'Server', 'BaseProxy', 'AutoProxy', 'ListProxy', 'ArrayProxy', 'AsyncResultProxy', 'PoolProxy', 'DictProxy', 'NamespaceProxy',
+    'ValueProxy', 'AcquirerProxy', 'ConditionProxy', 'EventProxy', 'BarrierProxy', 'QueueProxy',
+  ]),
+  'multiprocess/shared-memory': { SharedMemory: 'class', ShareableList: 'class', SharedMemoryManager: 'class' },
   'multiprocess/serializer': { ...shapes('function', ['dumps', 'dumpsAsync', 'loads', 'register']), SerializationError: 'error' },
   // CPython's multiprocessing.dummy, and the pool's extras the root has too.
   'multiprocess/dummy': {
@@ -107,6 +111,24 @@ const endPool = async (pool: InstanceType<typeof mp.Pool>): Promise<void> => {
   await pool.joinAsync();
 };
 const closing = (obj: { close(): void }): Made => ({ obj, dispose: () => obj.close() });
+
+// One started manager for the proxies below, with a registered class for AutoProxy.
+class ConformanceManager extends managers.SyncManager {}
+ConformanceManager.register('AutoThing', class AutoThing {
+  count = 0;
+  increment(): number {
+    return ++this.count;
+  }
+});
+let started: InstanceType<typeof ConformanceManager> | null = null;
+function manager(): InstanceType<typeof ConformanceManager> & Record<string, (...args: unknown[]) => never> {
+  if (!started) {
+    started = new ConformanceManager();
+    started.start();
+  }
+  return started as never;
+}
+afterAll(() => started?.shutdown());
 
 // Keyed by entry and name; the root's classes are the dummy's too where the dummy re-exports them.
 const CLASSES: Record<string, ClassSpec> = {
@@ -175,6 +197,77 @@ const CLASSES: Record<string, ClassSpec> = {
     properties: ['closed', 'readable', 'writable'],
     waits: ['recv', 'recvBytes', 'recvBytesInto', 'poll'],
   },
+  'multiprocess:Manager': {
+    make: () => {
+      const started = new mp.Manager();
+      return { obj: started, dispose: () => started.shutdownAsync() };
+    },
+    methods: ['start', 'connect', 'getServer', 'shutdown', 'join', '_numberOfObjects', 'list', 'dict', 'Namespace', 'Lock', 'RLock', 'Semaphore',
+      'BoundedSemaphore', 'Condition', 'Event', 'Barrier', 'Queue', 'JoinableQueue', 'Value', 'Array', Symbol.dispose, Symbol.asyncDispose],
+    properties: ['address', 'authkey'],
+    waits: ['shutdown'],
+  },
+  'multiprocess/managers:BaseManager': { make: () => ({ obj: new managers.BaseManager() }), methods: ['start', 'connect', 'getServer', 'shutdown'], properties: ['authkey'] },
+  'multiprocess/managers:SyncManager': { make: () => ({ obj: new managers.SyncManager() }), methods: ['start', 'list', 'dict', 'Lock'], properties: ['authkey'] },
+  'multiprocess/managers:Server': {
+    make: () => {
+      const server = new managers.BaseManager().getServer();
+      return { obj: server, dispose: () => server.listener.close() };
+    },
+    methods: ['serveForever'],
+    properties: ['address', 'listener'],
+  },
+  'multiprocess/managers:BaseProxy': { make: () => ({ obj: manager().Event() }), methods: ['_callmethod', '_getvalue', '_release', Symbol.dispose], waits: ['_callmethod', '_getvalue'] },
+  'multiprocess/managers:AutoProxy': {
+    make: () => ({ obj: manager()._create('AutoThing', []) }),
+    methods: ['_callmethod', 'increment'],
+    waits: ['increment'],
+  },
+  'multiprocess/managers:ListProxy': {
+    make: () => ({ obj: manager().list([1]) }),
+    methods: ['append', 'extend', 'pop', 'insert', 'remove', 'reverse', 'sort', 'index', 'count', Symbol.iterator, Symbol.asyncIterator],
+    properties: ['length', '0'],
+    waits: ['append', 'extend', 'pop', 'insert', 'remove', 'reverse', 'sort', 'index', 'count', 'length', 'get', 'set'],
+  },
+  'multiprocess/managers:ArrayProxy': { make: () => ({ obj: manager().Array('i', 2) }), methods: ['index'], properties: ['length', '0', '1'], waits: ['index'] },
+  'multiprocess/managers:DictProxy': {
+    make: () => ({ obj: manager().dict({ a: 1 }) }),
+    methods: ['get', 'set', 'has', 'delete', 'keys', 'values', 'items', 'update', 'setdefault', 'pop', Symbol.iterator],
+    properties: ['size', 'a'],
+    waits: ['get', 'set', 'has', 'delete', 'keys', 'values', 'items', 'update', 'setdefault', 'pop', 'size'],
+  },
+  'multiprocess/managers:NamespaceProxy': { make: () => ({ obj: manager().Namespace({ x: 1 }) }), methods: ['_callmethod'], properties: ['x'] },
+  'multiprocess/managers:ValueProxy': { make: () => ({ obj: manager().Value('i', 1) }), methods: ['get', 'set'], properties: ['value'], waits: ['get', 'set'] },
+  'multiprocess/managers:AcquirerProxy': { make: () => ({ obj: manager().RLock() }), ...LOCK },
+  'multiprocess/managers:ConditionProxy': {
+    make: () => ({ obj: manager().Condition() }),
+    methods: ['acquire', 'release', 'wait', 'waitFor', 'notify', 'notifyAll'],
+    waits: ['acquire', 'wait', 'waitFor', 'notify', 'notifyAll'],
+  },
+  'multiprocess/managers:EventProxy': { make: () => ({ obj: manager().Event() }), methods: ['isSet', 'set', 'clear', 'wait'], waits: ['isSet', 'set', 'clear', 'wait'] },
+  'multiprocess/managers:BarrierProxy': { make: () => ({ obj: manager().Barrier(2) }), methods: ['wait', 'abort', 'reset'], properties: ['parties', 'nWaiting', 'broken'], waits: ['wait', 'abort', 'reset'] },
+  'multiprocess/managers:QueueProxy': {
+    make: () => ({ obj: manager().JoinableQueue() }),
+    methods: ['put', 'get', 'putNowait', 'getNowait', 'qsize', 'empty', 'full', 'taskDone', 'join'],
+    waits: ['put', 'get', 'qsize', 'empty', 'full', 'taskDone', 'join'],
+  },
+  'multiprocess/managers:PoolProxy': {
+    make: () => {
+      const pool = manager().Pool(1);
+      return { obj: pool, dispose: () => pool[Symbol.dispose]() };
+    },
+    methods: ['apply', 'applyAsync', 'map', 'mapAsync', 'starmap', 'starmapAsync', 'close', 'terminate', 'join', Symbol.dispose],
+    waits: ['apply', 'map', 'starmap', 'join'],
+  },
+  'multiprocess/managers:AsyncResultProxy': {
+    make: () => {
+      const pool = manager().Pool(1);
+      const result = pool.applyAsync((x: number) => x, [1]);
+      return { obj: result, dispose: () => (result.get(), pool[Symbol.dispose]()) };
+    },
+    methods: ['ready', 'successful', 'wait', 'get', 'then'],
+    waits: ['wait', 'get'],
+  },
   'multiprocess/connection:Listener': {
     make: () => closing(new connection.Listener()),
     methods: ['accept', 'close', Symbol.dispose],
@@ -196,6 +289,12 @@ const CLASSES: Record<string, ClassSpec> = {
     },
     methods: ['count', 'index', Symbol.iterator],
     properties: ['shm', 'format', 'length', '0', '1'],
+  },
+  'multiprocess/shared-memory:SharedMemoryManager': {
+    make: () => ({ obj: new sharedMemory.SharedMemoryManager() }),
+    methods: ['start', 'SharedMemory', 'ShareableList', 'shutdown', Symbol.dispose],
+    properties: ['authkey'],
+    waits: ['SharedMemory', 'ShareableList', 'shutdown'],
   },
   'multiprocess/dummy:Process': {
     make: () => ({ obj: new dummy.Process({ target() {} }) }),
@@ -321,7 +420,7 @@ describe.each([null, ...mp.getAllStartMethods()])('the context of %s (null: the 
       else expect(ctx[name], `ctx.${name}`).toBe(ROOT_MODULE[name]);
     }
     expect((ctx.Pool as { prototype: object }).prototype).toBeInstanceOf(mp.Pool);
-    expect(() => new (ctx.Manager as new () => unknown)()).toThrow(mp.NotImplementedError);
+    expect((ctx.Manager as { prototype: object }).prototype).toBeInstanceOf(managers.SyncManager);
     expect(Object.keys(new (ctx.Process as typeof mp.Process)()).sort()).toEqual(Object.keys(new mp.Process()).sort());
   });
 });

@@ -54,7 +54,9 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('%s context', (method) =
     expect(() => ctx.setStartMethod('spawn')).toThrow(mp.ProcessError);
     expect(() => ctx.setStartMethod(method, true)).toThrow(/cannot set start method of concrete context/);
     expect(() => ctx.getContext('nope' as 'spawn')).toThrow(RangeError);
-    expect(() => new ctx.Manager()).toThrow(mp.NotImplementedError);
+    const manager = new ctx.Manager();
+    expect(manager.list([method])._getvalue()).toEqual([method]);
+    manager.shutdown();
   });
 
   it('a Process child reports the start method it was started with', () => {

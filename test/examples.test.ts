@@ -263,5 +263,21 @@ describe('the backend example', () => {
     } finally {
       await server.close();
     }
+describe('manager examples', () => {
+  it("manager: the seed's list reversed in the server, printed here, appended to by a child", async () => {
+    const { main } = await import('../examples/manager');
+    const { printed, repr, afterChild } = await main({ quiet: true });
+    expect(printed).toBe('[ 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 ]');
+    expect(repr).toMatch(/^<ListProxy object, typeid 'list' at 0x[0-9a-f]+>$/);
+    expect(afterChild).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 10]);
+  });
+
+  it("newtype: CPython's ex_newtype — AutoProxy, exposed, a generator proxied from the server", async () => {
+    const { main } = await import('../examples/newtype');
+    expect(await main({ quiet: true })).toEqual([
+      '--------------------', 'you called Foo.f()', 'you called Foo.g()', 'false',
+      '--------------------', 'you called Foo.g()', 'you called Foo._h()', 'false',
+      '--------------------', '[0,1,4,9,16,25,36,49,64,81]',
+    ]);
   });
 });

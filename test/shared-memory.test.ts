@@ -4,8 +4,7 @@ import * as path from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { NotImplementedError } from '../lib/errors';
-import { ShareableList, SharedMemory, SharedMemoryManager } from '../lib/shared-memory';
+import { ShareableList, SharedMemory } from '../lib/shared-memory';
 import { child } from './helpers/child';
 import { until } from './helpers/until';
 
@@ -89,7 +88,6 @@ describe('SharedMemory', () => {
     expect(() => new SharedMemory({})).toThrow(TypeError);
     shm.unlink();
     expect(() => shm.unlink()).toThrow(expect.objectContaining({ code: 'ENOENT' }));
-    expect(() => new SharedMemoryManager()).toThrow(NotImplementedError);
   });
 
   it('travels to another process by name', async () => {

@@ -9,4 +9,4 @@
  */
 import '../handles';
 
-export * from '../managers';
+export * from '../managers/index';

@@ -19,11 +19,22 @@ const FIELDS: [string, string][] = [
   ['.process', 'process'],
 ];
 
+let spawning = 0;
+
+/**
+ * Whether a child's process object is being encoded now (CPython's get_spawning_popen()): what
+ * only a child being started may receive (a manager proxy's authkey) travels only then.
+ */
+export function isSpawning(): boolean {
+  return spawning > 0;
+}
+
 /** The payload's bytes; the descriptors of Connections in it are appended to `fds`, to travel beside them. */
 export function encodeProcess(process: Launchable, fds?: number[]): Buffer {
   const logger = getLogger();
   // A level above every other is enabled exactly when logToStderr() turned the handler on.
   const payload: Payload = { process, log: { level: logger.level, stderr: logger.isEnabledFor(Infinity) } };
+  spawning++;
   try {
     return dumps(payload, { root: '', fds });
   } catch (error) {
@@ -31,6 +42,8 @@ export function encodeProcess(process: Launchable, fds?: number[]): Buffer {
     const [field, name] = FIELDS.find(([field]) => error.path.startsWith(field)) ?? ['', ''];
     const path = name + error.path.slice(field.length);
     throw new SerializationError(error.message.replace(error.path, path), { path, cause: error.cause });
+  } finally {
+    spawning--;
   }
 }
 
