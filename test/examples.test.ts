@@ -263,6 +263,9 @@ describe('the backend example', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
 describe('manager examples', () => {
   it("manager: the seed's list reversed in the server, printed here, appended to by a child", async () => {
     const { main } = await import('../examples/manager');
