@@ -3,11 +3,9 @@
 import { inspect } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
-import { getContext } from '../lib/index';
+import { Manager, Process } from 'multiprocess';
 
 export async function main({ quiet = false } = {}): Promise<{ printed: string; repr: string; afterChild: number[] }> {
-  // fork, as the quick start: the examples run from TypeScript sources, which spawn children cannot load.
-  const { Manager, Process } = getContext('fork');
   await using manager = new Manager();
   const l = manager.list(Array.from({ length: 10 }, (_, i) => i));
   l.reverse();

@@ -3,8 +3,7 @@
 // stays in the server and comes back as a proxy of another typeid (methodToTypeid).
 import { pathToFileURL } from 'node:url';
 
-import { getContext } from '../lib/index';
-import { BaseManager, BaseProxy } from '../lib/managers/index';
+import { BaseManager, BaseProxy } from 'multiprocess/managers';
 
 class Foo {
   f(): string {
@@ -47,8 +46,7 @@ export async function main({ quiet = false } = {}): Promise<string[]> {
     lines.push(line);
     if (!quiet) console.log(line);
   };
-  // fork, as the quick start: the examples run from TypeScript sources, which spawn children cannot load.
-  await using manager = new MyManager({ ctx: getContext('fork') });
+  await using manager = new MyManager();
   manager.start();
 
   say('-'.repeat(20));
