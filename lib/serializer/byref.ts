@@ -262,6 +262,11 @@ export function resolve(ref: Ref): unknown {
   return value;
 }
 
+/** Whether resolving `ref` runs no module code: its file module (if any) is already loaded. */
+export function resolvesWithoutLoading(ref: Ref): boolean {
+  return ref[0] !== 'f' || nodeRequire.cache[ref[1]] !== undefined;
+}
+
 function lookupIntrinsic(name: string): unknown {
   ready || (indexGlobals(), (ready = true));
   for (const [value, ref] of index) if (ref[0] === 'g' && ref[1][0] === name) return value;

@@ -1,8 +1,9 @@
 // The receiver's walk over a GRAPH message: rebuilds functions through the factory, replaces
 // markers in place, then fills captured variables once the whole graph exists.
 import { SerializationError } from '../errors';
-import { resolve } from './byref';
+import { resolve, resolvesWithoutLoading } from './byref';
 import { MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
+import { keyStep } from './paths';
 import { reducerNamed } from './registry';
 import { evaluatesCode, instantiate, memberOf, type FunctionShape } from './rebuild';
 
@@ -19,6 +20,71 @@ function isRecord(v: unknown): v is Rec {
 function asArray(v: unknown, what: string): unknown[] {
   if (!Array.isArray(v)) malformed(what);
   return v;
+}
+
+/**
+ * For `loads(bytes, { functions: false })`: walks the undecoded graph (plain data, nothing rebuilt
+ * yet) and refuses the first code-carrying record with its path. Code is a function or class by
+ * value (compiled on decoding), a bound function (a bound `eval` as a getter runs its argument), a
+ * function by reference and a file module not loaded yet (importing it runs it). A function by
+ * reference may stand where it only names a prototype (an instance of a built-in or loaded class).
+ */
+export function refuseCode(root: unknown, functions: unknown[], rootPath: string): void {
+  const seen = new Set<object>();
+  const refuse = (path: string, what: string): never => {
+    throw new SerializationError(`loads: ${path} is ${what}, refused by { functions: false }`, { path });
+  };
+  const properties = (m: Rec, path: string): void => {
+    const data = Array.isArray(m.d) ? m.d : [];
+    for (let i = 0; i + 1 < data.length; i += 2) visit(data[i + 1], path + keyOf(data[i]), false);
+    const rest = Array.isArray(m.a) ? m.a : [];
+    for (let i = 0; i + 4 < rest.length; i += 5) {
+      const at = path + keyOf(rest[i]);
+      visit(rest[i + 2], at, false);
+      visit(rest[i + 3], `${at}<getter>`, false);
+      visit(rest[i + 4], `${at}<setter>`, false);
+    }
+  };
+  const keyOf = (k: unknown): string => (typeof k === 'string' ? keyStep(k) : '[<symbol>]');
+  function visit(v: unknown, path: string, namesPrototype: boolean): void {
+    if (typeof v !== 'object' || v === null || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) return Object.keys(v).forEach((k) => visit(v[k as unknown as number], path + keyStep(k), false));
+    if (v instanceof Map) return [...v].forEach(([k, x], i) => (visit(k, `${path}<key ${i}>`, false), visit(x, `${path}<value ${i}>`, false)));
+    if (v instanceof Set) return [...v].forEach((x, i) => visit(x, `${path}<item ${i}>`, false));
+    if (Object.getPrototypeOf(v) !== Object.prototype) return;
+    const m = v as Rec;
+    if (!Object.hasOwn(m, MARK)) return Object.keys(m).forEach((k) => visit(m[k], path + keyStep(k), false));
+    switch (m[MARK]) {
+      case Tag.Function:
+        return refuse(path, 'a function or class sent by value (its code would be compiled)');
+      case Tag.Bound:
+        return refuse(path, 'a bound function');
+      case Tag.Ref: {
+        const ref = asArray(m.r, 'reference') as Ref;
+        if (!resolvesWithoutLoading(ref)) return refuse(path, `a reference to module ${JSON.stringify(ref[1])}, which is not loaded here (importing it would run it)`);
+        if (!namesPrototype && typeof resolve(ref) === 'function') return refuse(path, 'a function sent by reference');
+        return;
+      }
+      case Tag.Prototype:
+        return visit(m.f, `${path}.constructor`, true);
+      case Tag.Reduced:
+        return visit(m.s, `${path}<reduced ${String(m.n)}>`, false);
+      case Tag.Wrapped:
+        visit(m.v, path, false);
+        break;
+      case Tag.Array:
+        visit(m.e, path, false);
+        break;
+      default:
+        if (Array.isArray(m.e)) m.e.forEach((x, i) => visit(x, `${path}<entry ${i}>`, false));
+    }
+    visit(m.p, `${path}.__proto__`, true);
+    properties(m, path);
+  }
+  visit(root, rootPath, false);
+  // Functions reach values only through the root: a table with nothing reaching it is still code.
+  if (functions.length > 0) refuse(rootPath, 'a message carrying functions');
 }
 
 /** What decoding a captured value meets of a function still being evaluated (see Decoder.reach). */
