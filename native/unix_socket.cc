@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <netdb.h>
@@ -495,10 +496,13 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
   int fd = OpenSocket(env, family);
   int one = 1;
   if (family == "AF_INET") setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&bind_address), length) != 0 ||
-      listen(fd, static_cast<int>(IntArg(info, 3, "backlog"))) != 0) {
+  // Owner-only before listen(2): until then no connect can succeed, so no peer slips in between.
+  const bool named_path = family == "AF_UNIX" && !address.empty() && address[0] != '\0';
+  const bool bound_ok = bind(fd, reinterpret_cast<sockaddr*>(&bind_address), length) == 0;
+  if (!bound_ok || (named_path && chmod(address.c_str(), 0600) != 0) || listen(fd, static_cast<int>(IntArg(info, 3, "backlog"))) != 0) {
     int err = errno;
     close(fd);
+    if (bound_ok && named_path) unlink(address.c_str());
     ThrowErrno(env, "bind/listen(" + address + ")", err);
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
