@@ -175,7 +175,7 @@ export class Connection {
     const stashed = this._stash.shift();
     if (stashed) closeFds(stashed.fds);
     // Straight into the buffer when it fits; the whole message, to go into BufferTooShort, when not.
-    const result = stashed?.bytes ?? (this._assertNoAsyncRead('recvBytesInto'), untilReadable(this._fd, -1), native.recvFrameInto(this._fd, buffer, start));
+    const result = stashed?.bytes ?? this._recvFrameInto(buffer, start);
     if (result === null) throw this._eofError('recvBytesInto');
     if (typeof result === 'number') return result;
     return copyInto(result, buffer, start, 'recvBytesInto');
@@ -207,6 +207,17 @@ export class Connection {
   async recvAsync(options?: AbortOptions): Promise<unknown> {
     this._check('recvAsync', 'readable');
     return decodeFrame(await this._recvFrameAsync('recvAsync', options?.signal), this._functions);
+  }
+
+  private _recvFrameInto(buffer: ArrayBufferView, start: number): Buffer | number | null {
+    this._assertNoAsyncRead('recvBytesInto');
+    untilReadable(this._fd, -1);
+    try {
+      return native.recvFrameInto(this._fd, buffer, start);
+    } catch (error) {
+      this._closeOnBadLength(error);
+      throw error;
+    }
   }
 
   private _recvFrame(call: string, limit: number, wantFds: boolean): Frame {
@@ -360,6 +371,7 @@ export class Connection {
     read?.signal?.removeEventListener('abort', read.onAbort);
     if (error) {
       read?.reject(error);
+      this._closeOnBadLength(error);
     } else if (result === null) {
       this._eof = true;
       for (const pending of [read, ...this._reads.splice(0)]) pending?.reject(this._eofError('recvAsync'));

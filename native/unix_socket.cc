@@ -201,6 +201,23 @@ constexpr size_t kLargeBytes = 256 << 10;
 constexpr size_t kHugePage = 2 << 20;
 constexpr size_t kHugeBytes = 2 * kHugePage;
 
+// A frame this side will not read: its body stays in the stream, whose position is lost (JS
+// closes the connection, as CPython does).
+Napi::Error BadLength(Napi::Env env, uint64_t length, const std::string& why) {
+  Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(length) + " bytes " + why);
+  error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
+  return error;
+}
+
+// A peer's header may claim more than a Buffer can hold (or memory can give).
+Napi::Buffer<uint8_t> NewBuffer(Napi::Env env, uint64_t length) {
+  try {
+    return Napi::Buffer<uint8_t>::New(env, length);
+  } catch (const Napi::Error& error) {
+    throw BadLength(env, length, "(" + error.Message() + ")");
+  }
+}
+
 void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
   munmap(data, *length);
   Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*length));
@@ -209,7 +226,7 @@ void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
 
 Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
   if (length >= kHugeBytes) {
-    Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::New(env, length);
+    Napi::Buffer<uint8_t> frame = NewBuffer(env, length);
 #ifdef MADV_HUGEPAGE
     uintptr_t start = (reinterpret_cast<uintptr_t>(frame.Data()) + kHugePage - 1) & ~(kHugePage - 1);
     uintptr_t end = (reinterpret_cast<uintptr_t>(frame.Data()) + length) & ~(kHugePage - 1);
@@ -217,9 +234,9 @@ Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
 #endif
     return frame;
   }
-  if (length < kLargeBytes) return Napi::Buffer<uint8_t>::New(env, length);
+  if (length < kLargeBytes) return NewBuffer(env, length);
   void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (data == MAP_FAILED) return Napi::Buffer<uint8_t>::New(env, length);
+  if (data == MAP_FAILED) return NewBuffer(env, length);
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
   return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
 }
@@ -276,11 +293,7 @@ Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
   }
   if (want_fds) AppendFds(env, info[2].As<Napi::Array>(), fds);
   if (!got_header) return env.Null();
-  if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) {
-    Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(length) + " bytes > maxLength");
-    error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
-    throw error;
-  }
+  if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) throw BadLength(env, length, "> maxLength");
   Napi::Buffer<uint8_t> frame = FrameBuffer(env, length);
   ReadBody(env, fd, frame.Data(), length);
   return frame;
@@ -683,11 +696,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         case FrameHeader::Status::kDone:
           break;
       }
-      if (max_length_ >= 0 && body_length_ > static_cast<uint64_t>(max_length_)) {
-        Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(body_length_) + " bytes > maxLength");
-        error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
-        return Finish(error.Value(), env.Undefined());
-      }
+      if (max_length_ >= 0 && body_length_ > static_cast<uint64_t>(max_length_)) return Finish(BadLength(env, body_length_, "> maxLength").Value(), env.Undefined());
       body_ = Napi::Persistent(FrameBuffer(env, body_length_));
       body_got_ = 0;
       if (body_length_ == 0) return Deliver();
