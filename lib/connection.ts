@@ -30,6 +30,8 @@ function closeFds(fds: number[]): void {
 
 interface PendingRead {
   call: string;
+  /** The largest frame this read takes (-1: any); a larger one is ERR_MP_BAD_MESSAGE_LENGTH. */
+  limit: number;
   resolve(frame: Frame): void;
   reject(reason: unknown): void;
   signal: AbortSignal | undefined;
@@ -198,8 +200,13 @@ export class Connection {
 
   /** The Async twin of recvBytes. */
   async recvBytesAsync(options?: AbortOptions): Promise<Buffer> {
+    return this._recvBytesAsync(-1, options?.signal);
+  }
+
+  /** @internal recvBytesAsync refusing a frame over `limit` bytes from its header, before reading it. */
+  async _recvBytesAsync(limit: number, signal: AbortSignal | undefined): Promise<Buffer> {
     this._check('recvBytesAsync', 'readable');
-    const frame = await this._recvFrameAsync('recvBytesAsync', options?.signal);
+    const frame = await this._recvFrameAsync('recvBytesAsync', signal, limit);
     closeFds(frame.fds);
     return frame.bytes;
   }
@@ -241,7 +248,7 @@ export class Connection {
     return { bytes, fds };
   }
 
-  private _recvFrameAsync(call: string, signal: AbortSignal | undefined): Promise<Frame> {
+  private _recvFrameAsync(call: string, signal: AbortSignal | undefined, limit = -1): Promise<Frame> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const stashed = this._stash.shift();
     if (stashed) return Promise.resolve(stashed);
@@ -249,6 +256,7 @@ export class Connection {
     return new Promise<Frame>((resolve, reject) => {
       const read: PendingRead = {
         call,
+        limit,
         resolve,
         reject,
         signal,
@@ -353,7 +361,7 @@ export class Connection {
 
   private _readNext(): void {
     this._reading = true;
-    this._ensureWatcher().readFrame(-1, this._carriesFds());
+    this._ensureWatcher().readFrame(this._reads[0]?.limit ?? -1, this._carriesFds());
   }
 
   private _carriesFds(): boolean {
@@ -532,9 +540,8 @@ async function authenticateAsync(connection: Connection, steps: AuthSteps, signa
       connection.sendBytes(step.value.send);
       step = steps.next();
     } else {
-      const frame = await connection.recvBytesAsync({ signal });
-      if (frame.length > MAX_AUTH_MESSAGE) throw new AuthenticationError(`authentication message too long (${frame.length} bytes)`);
-      step = steps.next(frame);
+      // As the blocking driver: a longer header is refused before its body is read (CPython's OSError).
+      step = steps.next(await connection._recvBytesAsync(MAX_AUTH_MESSAGE, signal));
     }
   }
 }

@@ -152,6 +152,30 @@ describe('TCP Listener authentication', () => {
     expect(rebuilds()).toBe(before);
   });
 
+  // Before, the async calls allocated what the header claimed and waited for it while the peer held on.
+  it('refuses the oversized message of an unauthenticated peer at its header, as the blocking calls do (acceptAsync, ClientAsync)', async () => {
+    const huge = Buffer.alloc(4);
+    huge.writeInt32BE(0x7fffffff);
+    const listener = track(new Listener(['127.0.0.1', 0], { authkey: Buffer.from('secret') }));
+    const accepted = listener.acceptAsync();
+    const peer = net.connect((listener.address as [string, number])[1], '127.0.0.1');
+    await once(peer, 'data'); // the challenge
+    peer.write(huge);
+    await expect(accepted).rejects.toMatchObject({ code: 'ERR_MP_BAD_MESSAGE_LENGTH' });
+    peer.destroy();
+
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => (sockets.push(socket), socket.write(huge)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      await expect(ClientAsync(['127.0.0.1', port], { authkey: Buffer.from('secret') })).rejects.toMatchObject({ code: 'ERR_MP_BAD_MESSAGE_LENGTH' });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  }, 20_000);
+
   it('decodes nothing an unauthenticated peer sends (accept, the peer in another process)', () => {
     const listener = track(new Listener(['127.0.0.1', 0], { authkey: Buffer.from('secret') }));
     const before = rebuilds();
