@@ -3,7 +3,7 @@
 // header decoder in both of the addon's modes (the blocking reads, FdWatcher's incremental ones).
 // Oracles: the frames and the way the stream ends match a plain reference parse, every descriptor
 // sent arrives once (close-on-exec) and none leaks. Input: byte 0 = descriptors to attach (bits
-// 0-1), mode (bit 2), write chunk size - 1 (bits 3-7); the rest is the stream.
+// 0-1), mode (bit 2), write chunks of 2^(bits 3-7 mod 13) bytes; the rest is the stream.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -162,7 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > (1 << 16)) return -1;
   const size_t fd_count = data[0] & 3;
   const bool incremental = data[0] & 4;
-  const size_t chunk = (data[0] >> 3) + 1;
+  const size_t chunk = size_t{1} << ((data[0] >> 3) % 13);
   const uint8_t* stream = data + 1;
   const int lowest_free_fd = LowestFree();
   const size_t length = size - 1;
