@@ -1,4 +1,7 @@
-// Fuzz: random and mutated buffers into loads must only ever throw SerializationError.
+// Fuzz: random and mutated buffers into loads (with and without { functions: false }) must only
+// ever throw SerializationError. The longer, structure-aware run is test/fuzz/fuzz.mjs (npm run fuzz).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBuilt } from './helpers/serializer-harness';
 
@@ -16,14 +19,16 @@ function xorshift(seed: number): () => number {
 }
 
 describe('loads fuzz', () => {
-  it('100k random and mutated buffers give only SerializationError', () => {
+  it('100k random and mutated buffers (from the committed corpus too) give only SerializationError', () => {
     const rand = xorshift(0x5eed);
     const k = 3;
+    const corpus = path.join(__dirname, 'fuzz/corpus/loads');
     const seeds = [
       ser.dumps({ a: [1, 'x', { b: new Map([[1, 2]]) }], d: new Date(0) }),
       ser.dumps({ f: (x: number) => x * k, e: new RangeError('r'), s: new Set([Symbol.for('s')]) }),
       ser.dumps(new Float64Array(16)),
       ser.dumps([Object.create(null), class A { m() { return 1; } }, Math.max]),
+      ...fs.readdirSync(corpus).map((name) => fs.readFileSync(path.join(corpus, name))),
     ];
     const unexpected: string[] = [];
     let threw = 0;
@@ -39,14 +44,16 @@ describe('loads fuzz', () => {
         const flips = 1 + Math.floor(rand() * 4);
         for (let j = 0; j < flips && bytes.length > 2; j++) bytes[2 + Math.floor(rand() * (bytes.length - 2))] = Math.floor(rand() * 256);
       }
-      try {
-        ser.loads(bytes);
-      } catch (error) {
-        threw++;
-        if (!(error instanceof ser.SerializationError) && unexpected.length < 5) unexpected.push(`${bytes.toString('hex')}: ${String(error)}`);
+      for (const options of [{}, { functions: false }]) {
+        try {
+          ser.loads(bytes, options);
+        } catch (error) {
+          threw++;
+          if (!(error instanceof ser.SerializationError) && unexpected.length < 5) unexpected.push(`${bytes.toString('hex')} ${JSON.stringify(options)}: ${String(error)}`);
+        }
       }
     }
     expect(unexpected).toEqual([]);
-    expect(threw).toBeGreaterThan(50_000);
-  }, 30_000);
+    expect(threw).toBeGreaterThan(100_000);
+  }, 120_000);
 });
