@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { AuthenticationError, Lock, Queue, SerializationError, Value } from '../lib/index';
 import { SharedMemory } from '../lib/shared-memory';
-import { Client, ClientAsync, Listener, type Connection } from '../lib/connection';
+import { Client, ClientAsync, Listener, Pipe, type Connection } from '../lib/connection';
 import { dumps, loads } from '../lib/serializer/index';
 
 const cleanup: Array<{ close(): void }> = [];
@@ -215,6 +215,21 @@ describe('{ functions: false } on connections', () => {
     server.send(RunsOnRebuild);
     expect(typeof client.recv()).toBe('function');
     expect(rebuilds()).toBe(before + 1);
+  });
+
+  it('a Connection received over a connection refusing code refuses it too', () => {
+    const unix = track(new Listener(undefined, { functions: false }));
+    const client = track(Client(unix.address));
+    const server = track(unix.accept());
+    const [kept, sent] = Pipe();
+    track(kept);
+    client.send(sent);
+    sent.close();
+    const received = track(server.recv() as Connection);
+    kept.send({ code: RunsOnRebuild });
+    const before = rebuilds();
+    expect(() => received.recv()).toThrow(/value\.code is a function or class sent by value/);
+    expect(rebuilds()).toBe(before);
   });
 
   it('Client and the positional ClientAsync take the option too', async () => {
