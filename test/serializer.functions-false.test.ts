@@ -95,6 +95,8 @@ describe('loads with { functions: false }', () => {
     try {
       const bytes = graph({ v: { [format.MARK]: 4, r: ['f', module, ['value']] } });
       expect(() => ser.loads(bytes, strict)).toThrow(/value\.v is a reference to module .*side-effect\.cjs", which is not loaded here/);
+      const asBuiltin = graph({ v: { [format.MARK]: 4, r: ['m', module, ['value']] } });
+      expect(() => ser.loads(asBuiltin, strict)).toThrow(/value\.v is a reference to module .*side-effect\.cjs", which is not loaded here/);
       expect(fs.existsSync(marker)).toBe(false);
       expect(ser.loads(bytes)).toEqual({ v: 1 }); // the control: the default imports it
       expect(fs.existsSync(marker)).toBe(true);
