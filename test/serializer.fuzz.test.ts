@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadBuilt } from './helpers/serializer-harness';
+import { loadBuilt, requireHelper } from './helpers/serializer-harness';
 
 const ser = loadBuilt();
 
@@ -56,4 +56,34 @@ describe('loads fuzz', () => {
     expect(unexpected).toEqual([]);
     expect(threw).toBeGreaterThan(100_000);
   }, 120_000);
+});
+
+// Found by test/fuzz/fuzz.mjs: v8 carries a sparse array's length in a few bytes, and loads walked
+// the lists of the format hole by hole (a 211-byte message took 10 s); and the scope table check
+// was quadratic. Each of these must be refused at once (the timeout is the detector).
+describe('loads of crafted lists', () => {
+  const format = requireHelper('../../dist/serializer/format.js') as typeof import('../lib/serializer/format');
+  const { MARK } = format;
+  const graph = (root: unknown, functions: unknown = [], scopes: unknown = []): Buffer => format.frame(format.CODEC_GRAPH, [root, functions, scopes]);
+  const sparse = (): unknown[] => {
+    const list: unknown[] = [];
+    list.length = 2 ** 32 - 1;
+    list[0] = 'x';
+    return list;
+  };
+  const record = { s: 'x => x', f: 0, t: false, c: 0 };
+  const cases: Record<string, Buffer> = {
+    'a reference path': graph({ [MARK]: 4, r: ['g', sparse()] }),
+    'collection entries': graph({ [MARK]: 8, s: 1, e: sparse() }),
+    'bound arguments': graph({ [MARK]: 6, t: { [MARK]: 4, r: ['g', ['Math', 'max']] }, h: null, a: sparse() }),
+    'properties': graph({ [MARK]: 1, d: sparse() }),
+    'the function table': graph(1, sparse()),
+    'scope names': graph({ [MARK]: 2, i: 0 }, [record], [{ u: -1, n: sparse(), v: [] }]),
+    'scope values': graph({ [MARK]: 2, i: 0 }, [record], [{ u: -1, n: [], v: sparse() }]),
+    '200k scopes': graph(1, [], Array.from({ length: 200_000 }, (_, i) => ({ u: i - 1, n: [], v: [] }))),
+  };
+  for (const [what, bytes] of Object.entries(cases))
+    it(`${what}: a SerializationError at once, with and without { functions: false }`, () => {
+      for (const options of [{}, { functions: false }]) expect(() => ser.loads(bytes, options)).toThrow(ser.SerializationError);
+    }, 20_000);
 });
