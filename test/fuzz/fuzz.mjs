@@ -310,17 +310,16 @@ function handshakeTarget() {
   /** The peer in another process, for the blocking calls (they hold this thread). */
   const peerProcess = (...args) => spawn(process.execPath, [peerScript, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
 
-  // The only scripts that may be accepted: the key's answer, a challenge, the welcome (steps that send nothing aside).
+  // The only scripts that may be accepted (steps that send nothing aside): for a Listener, the key's
+  // answer, a challenge, the welcome; for a Client, a challenge, the welcome, the key's answer.
   const SUPPORTED = ['sha256', 'md5', 'sha384', 'sha3_256', 'sha3_384', ''];
   const WELCOME = Buffer.from('#WELCOME#').toString('hex');
+  const isAnswer = (step) => step?.kind === 'answer' && step.key === true && SUPPORTED.includes(step.digest ?? 'sha256');
+  const isChallenge = (step) => step?.kind === 'challenge' && SUPPORTED.includes(step.digest ?? 'sha256');
+  const isWelcome = (step) => step?.kind === 'welcome' && (step.bytes === undefined || step.bytes === WELCOME);
   const legitimate = (script) => {
-    if (script.role !== 'listener') return false; // a peer without the key never gets a Client through
-    const [answer, challenge, welcome] = script.steps.filter((step) => !(step.kind === 'header' && !step.bytes));
-    return (
-      answer?.kind === 'answer' && answer.key === true && SUPPORTED.includes(answer.digest ?? 'sha256') &&
-      challenge?.kind === 'challenge' && SUPPORTED.includes(challenge.digest ?? 'sha256') &&
-      welcome?.kind === 'welcome' && (welcome.bytes === undefined || welcome.bytes === WELCOME)
-    );
+    const [first, second, third] = script.steps.filter((step) => !(step.kind === 'header' && !step.bytes));
+    return script.role === 'listener' ? isAnswer(first) && isChallenge(second) && isWelcome(third) : isChallenge(first) && isWelcome(second) && isAnswer(third);
   };
 
   return {
@@ -583,13 +582,13 @@ async function main() {
     const input = Buffer.from(new Uint8Array(shared, 8, Atomics.load(state, 1)));
     const file = path.join(process.cwd(), `fuzz-${target}-hang-${createHash('sha1').update(input).digest('hex').slice(0, 12)}`);
     fs.writeFileSync(file, input);
-    console.error(`${target}: an input ran for more than ${HANG_SECONDS} s (saved to ${file})`);
+    console.error(`${target}: an input ran for more than ${HANG_SECONDS} s (saved to ${file}) after ${Atomics.load(state, 0)} inputs`);
     process.exitCode = 1;
     void worker.terminate();
   }, 1000);
   worker.on('message', (stats) => console.log(JSON.stringify(stats)));
   worker.on('error', (error) => {
-    console.error(error.message);
+    console.error(`${error.message} after ${Atomics.load(state, 0)} inputs`);
     process.exitCode = 1;
   });
   await once(worker, 'exit');
