@@ -310,16 +310,13 @@ function handshakeTarget() {
   /** The peer in another process, for the blocking calls (they hold this thread). */
   const peerProcess = (...args) => spawn(process.execPath, [peerScript, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
 
-  // The only scripts that may be accepted (steps that send nothing aside): for a Listener, the key's
-  // answer, a challenge, the welcome; for a Client, a challenge, the welcome, the key's answer.
+  // A side may be accepted only by a peer that proved the key: for a Listener, the first message it
+  // reads (steps that send nothing aside) is the key's answer; a Client reads one somewhere later.
   const SUPPORTED = ['sha256', 'md5', 'sha384', 'sha3_256', 'sha3_384', ''];
-  const WELCOME = Buffer.from('#WELCOME#').toString('hex');
   const isAnswer = (step) => step?.kind === 'answer' && step.key === true && SUPPORTED.includes(step.digest ?? 'sha256');
-  const isChallenge = (step) => step?.kind === 'challenge' && SUPPORTED.includes(step.digest ?? 'sha256');
-  const isWelcome = (step) => step?.kind === 'welcome' && (step.bytes === undefined || step.bytes === WELCOME);
   const legitimate = (script) => {
-    const [first, second, third] = script.steps.filter((step) => !(step.kind === 'header' && !step.bytes));
-    return script.role === 'listener' ? isAnswer(first) && isChallenge(second) && isWelcome(third) : isChallenge(first) && isWelcome(second) && isAnswer(third);
+    const sending = script.steps.filter((step) => !(step.kind === 'header' && !step.bytes));
+    return script.role === 'listener' ? isAnswer(sending[0]) : sending.some(isAnswer);
   };
 
   return {
