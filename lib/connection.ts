@@ -30,6 +30,8 @@ function closeFds(fds: number[]): void {
 
 interface PendingRead {
   call: string;
+  /** The largest frame this read takes (-1: any); a larger one is ERR_MP_BAD_MESSAGE_LENGTH. */
+  limit: number;
   resolve(frame: Frame): void;
   reject(reason: unknown): void;
   signal: AbortSignal | undefined;
@@ -40,10 +42,21 @@ function closedWhileWaiting(call: string, what = 'connection'): InvalidStateErro
   return new InvalidStateError(`${call}: the ${what} was closed while waiting`);
 }
 
-/** Options of `new Connection(fd, options)`: which directions the fd serves. */
-export interface ConnectionOptions {
+/** What `recv` accepts: `functions: false` refuses code-carrying messages (see `loads`). */
+export interface ReceiveOptions {
+  functions?: boolean;
+}
+
+/** Options of `new Connection(fd, options)`: which directions the fd serves, and what recv accepts. */
+export interface ConnectionOptions extends ReceiveOptions {
   readable?: boolean;
   writable?: boolean;
+}
+
+function functionsArg(options: ReceiveOptions | undefined, call: string): boolean {
+  const functions = options?.functions ?? true;
+  if (typeof functions !== 'boolean') throw new TypeError(`${call}: functions must be a boolean, got ${inspect(functions)}`);
+  return functions;
 }
 
 /** Bytes accepted by sendBytes: any view (sent as its bytes) or an ArrayBuffer. */
@@ -84,6 +97,7 @@ export class Connection {
   private _fd: number;
   private readonly _readable: boolean;
   private readonly _writable: boolean;
+  private readonly _functions: boolean;
   private _watcher: NativeFdWatcher | undefined;
   private readonly _reads: PendingRead[] = [];
   // A frame finished after its reader gave up (aborted): kept so no message is lost.
@@ -102,6 +116,7 @@ export class Connection {
     this._fd = fd;
     this._readable = readable;
     this._writable = writable;
+    this._functions = functionsArg(options, 'Connection');
   }
 
   get closed(): boolean {
@@ -162,7 +177,7 @@ export class Connection {
     const stashed = this._stash.shift();
     if (stashed) closeFds(stashed.fds);
     // Straight into the buffer when it fits; the whole message, to go into BufferTooShort, when not.
-    const result = stashed?.bytes ?? (this._assertNoAsyncRead('recvBytesInto'), untilReadable(this._fd, -1), native.recvFrameInto(this._fd, buffer, start));
+    const result = stashed?.bytes ?? this._recvFrameInto(buffer, start);
     if (result === null) throw this._eofError('recvBytesInto');
     if (typeof result === 'number') return result;
     return copyInto(result, buffer, start, 'recvBytesInto');
@@ -180,20 +195,36 @@ export class Connection {
   /** Receives an object; Connections in it arrive with their descriptors. */
   recv(): unknown {
     this._check('recv', 'readable');
-    return decodeFrame(this._recvFrame('recv', -1, this._carriesFds()));
+    return decodeFrame(this._recvFrame('recv', -1, this._carriesFds()), this._functions);
   }
 
   /** The Async twin of recvBytes. */
   async recvBytesAsync(options?: AbortOptions): Promise<Buffer> {
+    return this._recvBytesAsync(-1, options?.signal);
+  }
+
+  /** @internal recvBytesAsync refusing a frame over `limit` bytes from its header, before reading it. */
+  async _recvBytesAsync(limit: number, signal: AbortSignal | undefined): Promise<Buffer> {
     this._check('recvBytesAsync', 'readable');
-    const frame = await this._recvFrameAsync('recvBytesAsync', options?.signal);
+    const frame = await this._recvFrameAsync('recvBytesAsync', signal, limit);
     closeFds(frame.fds);
     return frame.bytes;
   }
 
   async recvAsync(options?: AbortOptions): Promise<unknown> {
     this._check('recvAsync', 'readable');
-    return decodeFrame(await this._recvFrameAsync('recvAsync', options?.signal));
+    return decodeFrame(await this._recvFrameAsync('recvAsync', options?.signal), this._functions);
+  }
+
+  private _recvFrameInto(buffer: ArrayBufferView, start: number): Buffer | number | null {
+    this._assertNoAsyncRead('recvBytesInto');
+    untilReadable(this._fd, -1);
+    try {
+      return native.recvFrameInto(this._fd, buffer, start);
+    } catch (error) {
+      this._closeOnBadLength(error);
+      throw error;
+    }
   }
 
   private _recvFrame(call: string, limit: number, wantFds: boolean): Frame {
@@ -217,7 +248,7 @@ export class Connection {
     return { bytes, fds };
   }
 
-  private _recvFrameAsync(call: string, signal: AbortSignal | undefined): Promise<Frame> {
+  private _recvFrameAsync(call: string, signal: AbortSignal | undefined, limit = -1): Promise<Frame> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const stashed = this._stash.shift();
     if (stashed) return Promise.resolve(stashed);
@@ -225,6 +256,7 @@ export class Connection {
     return new Promise<Frame>((resolve, reject) => {
       const read: PendingRead = {
         call,
+        limit,
         resolve,
         reject,
         signal,
@@ -329,7 +361,7 @@ export class Connection {
 
   private _readNext(): void {
     this._reading = true;
-    this._ensureWatcher().readFrame(-1, this._carriesFds());
+    this._ensureWatcher().readFrame(this._reads[0]?.limit ?? -1, this._carriesFds());
   }
 
   private _carriesFds(): boolean {
@@ -347,6 +379,7 @@ export class Connection {
     read?.signal?.removeEventListener('abort', read.onAbort);
     if (error) {
       read?.reject(error);
+      this._closeOnBadLength(error);
     } else if (result === null) {
       this._eof = true;
       for (const pending of [read, ...this._reads.splice(0)]) pending?.reject(this._eofError('recvAsync'));
@@ -388,11 +421,16 @@ export class Connection {
 }
 
 /** Rebuilds a received object; its handles take their descriptors, and the ones left over are closed. */
-function decodeFrame({ bytes, fds }: Frame): unknown {
-  if (fds.length === 0) return loads(bytes);
+// What the Connection decoding a frame accepts, for the Connections restored from it.
+let receivingFunctions = true;
+
+function decodeFrame({ bytes, fds }: Frame, functions: boolean): unknown {
+  if (fds.length === 0) return loads(bytes, { functions });
+  receivingFunctions = functions;
   try {
-    return loads(bytes, { fds });
+    return loads(bytes, { fds, functions });
   } finally {
+    receivingFunctions = true;
     closeFds(fds);
   }
 }
@@ -408,8 +446,9 @@ register(
       readable: connection.readable,
       writable: connection.writable,
     }),
+    // A Connection that came from a peer refusing code refuses it too: the peer is the same.
     restore: (state: { fd: number; readable: boolean; writable: boolean }) =>
-      new Connection(takeFd(state.fd), { readable: state.readable, writable: state.writable }),
+      new Connection(takeFd(state.fd), { readable: state.readable, writable: state.writable, functions: receivingFunctions }),
   },
   'multiprocess.Connection',
 );
@@ -507,9 +546,8 @@ async function authenticateAsync(connection: Connection, steps: AuthSteps, signa
       connection.sendBytes(step.value.send);
       step = steps.next();
     } else {
-      const frame = await connection.recvBytesAsync({ signal });
-      if (frame.length > MAX_AUTH_MESSAGE) throw new AuthenticationError(`authentication message too long (${frame.length} bytes)`);
-      step = steps.next(frame);
+      // As the blocking driver: a longer header is refused before its body is read (CPython's OSError).
+      step = steps.next(await connection._recvBytesAsync(MAX_AUTH_MESSAGE, signal));
     }
   }
 }
@@ -576,7 +614,24 @@ function authkeyArg(authkey: Uint8Array | null | undefined, what: string): Buffe
   return Buffer.from(authkey);
 }
 
-let warnedUnauthenticatedTcp = false;
+/** `new Listener(address, options)`: CPython's positional arguments by name, and what only Node has. */
+export interface ListenerOptions extends ReceiveOptions {
+  family?: SocketFamily | null;
+  backlog?: number;
+  authkey?: Uint8Array | null;
+  /** A TCP Listener without an authkey must say so: any peer that reaches the port is accepted. */
+  allowUnauthenticated?: boolean;
+}
+
+/** `Client(address, options)` / `ClientAsync(address, options)`. */
+export interface ClientOptions extends ReceiveOptions {
+  family?: SocketFamily | null;
+  authkey?: Uint8Array | null;
+}
+
+function isOptions<T extends object>(value: unknown): value is T {
+  return typeof value === 'object' && value !== null;
+}
 
 /** A bound, listening socket that hands out authenticated Connections (CPython's Listener). */
 export class Listener {
@@ -584,30 +639,40 @@ export class Listener {
   private readonly _family: SocketFamily;
   private readonly _address: Address;
   private readonly _authkey: Buffer | undefined;
+  private readonly _functions: boolean;
   private _watcher: NativeFdWatcher | undefined;
   // Pending acceptAsync calls: woken together when a client knocks (the losers wait again), or
   // given the error that ends their wait.
   private readonly _acceptWaiters = new Set<(error?: Error) => void>();
   lastAccepted: Address | null = null;
 
-  constructor(address?: Address | null, family?: SocketFamily | null, backlog = 1, authkey?: Uint8Array | null) {
+  constructor(address?: Address | null, options?: ListenerOptions);
+  constructor(address?: Address | null, family?: SocketFamily | null, backlog?: number, authkey?: Uint8Array | null);
+  constructor(address?: Address | null, familyOrOptions?: SocketFamily | null | ListenerOptions, backlog?: number, authkey?: Uint8Array | null) {
+    const options: ListenerOptions = isOptions<ListenerOptions>(familyOrOptions) ? familyOrOptions : { family: familyOrOptions, backlog, authkey };
+    const { family, allowUnauthenticated = false } = options;
+    const backlogGiven = options.backlog ?? 1;
+    this._functions = functionsArg(options, 'Listener');
+    if (typeof allowUnauthenticated !== 'boolean') throw new TypeError(`Listener: allowUnauthenticated must be a boolean, got ${inspect(allowUnauthenticated)}`);
     // As CPython: no address (or '') means a fresh one of the family, AF_UNIX by default.
     const arbitrary = address === undefined || address === null || address === '';
     const requested = arbitrary ? arbitraryAddress(familyArg(family, 'Listener') ?? 'AF_UNIX') : address;
     const { family: checked, host, port } = socketAddress(requested, family, 'Listener');
     this._family = checked;
-    this._authkey = authkeyArg(authkey, 'Listener');
-    if (typeof backlog !== 'number' || !Number.isInteger(backlog)) throw new TypeError(`Listener: backlog must be an integer, got ${inspect(backlog)}`);
-    if (backlog < 0) throw new RangeError(`Listener: backlog must be >= 0, got ${backlog}`);
-    const [fd, bound] = native.listenSocket(checked, host, port, backlog);
+    this._authkey = authkeyArg(options.authkey, 'Listener');
+    // Unlike CPython: a message from any peer that reaches the port could run code here.
+    if (checked === 'AF_INET' && !this._authkey && !allowUnauthenticated)
+      throw Object.assign(
+        new TypeError(
+          `Listener: a TCP Listener (${inspect(requested)}) needs an authkey: without one any peer that reaches the port is accepted, and its messages are deserialized, which runs code. Pass an authkey, or { allowUnauthenticated: true } to accept anyone`,
+        ),
+        { code: 'ERR_MP_AUTHKEY_REQUIRED' },
+      );
+    if (typeof backlogGiven !== 'number' || !Number.isInteger(backlogGiven)) throw new TypeError(`Listener: backlog must be an integer, got ${inspect(backlogGiven)}`);
+    if (backlogGiven < 0) throw new RangeError(`Listener: backlog must be >= 0, got ${backlogGiven}`);
+    const [fd, bound] = native.listenSocket(checked, host, port, backlogGiven);
     this._fd = fd;
     this._address = checked === 'AF_UNIX' ? host : bound;
-    if (this._family === 'AF_INET' && !this._authkey && !warnedUnauthenticatedTcp) {
-      warnedUnauthenticatedTcp = true;
-      process.emitWarning('a TCP Listener without an authkey accepts any peer; messages from it are deserialized, which runs code (pass an authkey)', {
-        code: 'ERR_MP_UNAUTHENTICATED_LISTENER',
-      });
-    }
   }
 
   get address(): Address {
@@ -691,7 +756,7 @@ export class Listener {
 
   private _accepted([fd, peer]: [number, [string, number]]): Connection {
     this.lastAccepted = this._family === 'AF_UNIX' ? peer[0] : peer;
-    return new Connection(fd);
+    return new Connection(fd, { functions: this._functions });
   }
 
   private _readable(signal: AbortSignal | undefined): Promise<void> {
@@ -718,11 +783,15 @@ export class Listener {
 }
 
 /** Connects to a Listener (and answers its challenge when an authkey is given). */
-export function Client(address: Address, family?: SocketFamily | null, authkey?: Uint8Array | null): Connection {
-  const { family: checked, host, port } = socketAddress(address, family, 'Client');
-  const key = authkeyArg(authkey, 'Client');
+export function Client(address: Address, options?: ClientOptions): Connection;
+export function Client(address: Address, family?: SocketFamily | null, authkey?: Uint8Array | null): Connection;
+export function Client(address: Address, familyOrOptions?: SocketFamily | null | ClientOptions, authkey?: Uint8Array | null): Connection {
+  const options: ClientOptions = isOptions<ClientOptions>(familyOrOptions) ? familyOrOptions : { family: familyOrOptions, authkey };
+  const { family: checked, host, port } = socketAddress(address, options.family, 'Client');
+  const key = authkeyArg(options.authkey, 'Client');
+  const functions = functionsArg(options, 'Client');
   const [fd] = native.connectSocket(checked, host, port, true);
-  const connection = new Connection(fd);
+  const connection = new Connection(fd, { functions });
   if (key) {
     try {
       authenticate(connection, answerChallenge(key));
@@ -755,13 +824,22 @@ async function connectNonBlocking(family: SocketFamily, host: string, port: numb
 }
 
 /** The Async twin of Client: resolves names, connects and authenticates on the event loop. */
-export async function ClientAsync(address: Address, family?: SocketFamily | null, authkey?: Uint8Array | null, options?: AbortOptions): Promise<Connection> {
-  const signal = options?.signal;
-  const { family: checked, host, port } = socketAddress(address, family, 'ClientAsync');
-  const key = authkeyArg(authkey, 'ClientAsync');
+export async function ClientAsync(address: Address, options?: ClientOptions & AbortOptions): Promise<Connection>;
+export async function ClientAsync(address: Address, family?: SocketFamily | null, authkey?: Uint8Array | null, options?: ReceiveOptions & AbortOptions): Promise<Connection>;
+export async function ClientAsync(
+  address: Address,
+  familyOrOptions?: SocketFamily | null | (ClientOptions & AbortOptions),
+  authkey?: Uint8Array | null,
+  rest?: ReceiveOptions & AbortOptions,
+): Promise<Connection> {
+  const options: ClientOptions & AbortOptions = isOptions<ClientOptions>(familyOrOptions) ? familyOrOptions : { ...rest, family: familyOrOptions, authkey };
+  const signal = options.signal;
+  const { family: checked, host, port } = socketAddress(address, options.family, 'ClientAsync');
+  const key = authkeyArg(options.authkey, 'ClientAsync');
+  const functions = functionsArg(options, 'ClientAsync');
   const numericHost = checked === 'AF_INET' && isIP(host) === 0 ? (await lookup(host, { family: 4 })).address : host;
   const [fd, connected] = await connectNonBlocking(checked, numericHost, port, signal);
-  const connection = new Connection(fd);
+  const connection = new Connection(fd, { functions });
   try {
     if (!connected) {
       await connection._connected(signal);

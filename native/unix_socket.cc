@@ -28,6 +28,7 @@
 
 #include "deadline.h"
 #include "errors.h"
+#include "frame.h"
 
 namespace mp {
 namespace {
@@ -77,55 +78,6 @@ int WriteAll(int fd, iovec* parts, int count) {
   return 0;
 }
 
-// The most descriptors one message may carry (the kernel's SCM_MAX_FD).
-constexpr size_t kMaxFds = 253;
-
-// One read; with `fds`, a recvmsg that also collects the descriptors (SCM_RIGHTS) that came with
-// these bytes. A plain read lets the kernel close any that came: nothing leaks either way.
-ssize_t ReadSome(int fd, uint8_t* target, size_t length, std::vector<int>* fds) {
-  if (fds == nullptr) return read(fd, target, length);
-  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * kMaxFds)];
-  iovec part{target, length};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  ssize_t n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
-  if (n < 0 || message.msg_controllen == 0) return n;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const uint8_t* data = CMSG_DATA(header);
-    for (size_t i = 0; i < count; i++) {
-      int received;
-      memcpy(&received, data + i * sizeof(int), sizeof(int));
-      fds->push_back(received);
-    }
-  }
-  return n;
-}
-
-// Reads exactly `length` bytes unless the peer closes first; returns the count read, or -errno.
-int64_t ReadExact(int fd, uint8_t* target, size_t length, std::vector<int>* fds = nullptr) {
-  size_t got = 0;
-  while (got < length) {
-    ssize_t n = ReadSome(fd, target + got, length - got, fds);
-    if (n > 0) {
-      got += static_cast<size_t>(n);
-    } else if (n == 0) {
-      break;
-    } else if (errno == EINTR) {
-      continue;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      WaitReady(fd, POLLIN, -1);
-    } else {
-      return -errno;
-    }
-  }
-  return static_cast<int64_t>(got);
-}
-
 size_t EncodeHeader(uint64_t length, uint8_t* header) {
   if (length <= static_cast<uint64_t>(kShortFrameMax)) {
     uint32_t be = htonl(static_cast<uint32_t>(length));
@@ -136,12 +88,6 @@ size_t EncodeHeader(uint64_t length, uint8_t* header) {
   memcpy(header, &escape, 4);
   for (int i = 0; i < 8; i++) header[4 + i] = static_cast<uint8_t>(length >> (56 - 8 * i));
   return 12;
-}
-
-uint64_t DecodeLong(const uint8_t* bytes) {
-  uint64_t length = 0;
-  for (int i = 0; i < 8; i++) length = (length << 8) | bytes[i];
-  return length;
 }
 
 Napi::Value Pair(Napi::Env env, int fds[2]) {
@@ -256,6 +202,23 @@ constexpr size_t kLargeBytes = 256 << 10;
 constexpr size_t kHugePage = 2 << 20;
 constexpr size_t kHugeBytes = 2 * kHugePage;
 
+// A frame this side will not read: its body stays in the stream, whose position is lost (JS
+// closes the connection, as CPython does).
+Napi::Error BadLength(Napi::Env env, uint64_t length, const std::string& why) {
+  Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(length) + " bytes " + why);
+  error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
+  return error;
+}
+
+// A peer's header may claim more than a Buffer can hold (or memory can give).
+Napi::Buffer<uint8_t> NewBuffer(Napi::Env env, uint64_t length) {
+  try {
+    return Napi::Buffer<uint8_t>::New(env, length);
+  } catch (const Napi::Error& error) {
+    throw BadLength(env, length, "(" + error.Message() + ")");
+  }
+}
+
 void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
   munmap(data, *length);
   Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*length));
@@ -264,7 +227,7 @@ void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
 
 Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
   if (length >= kHugeBytes) {
-    Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::New(env, length);
+    Napi::Buffer<uint8_t> frame = NewBuffer(env, length);
 #ifdef MADV_HUGEPAGE
     uintptr_t start = (reinterpret_cast<uintptr_t>(frame.Data()) + kHugePage - 1) & ~(kHugePage - 1);
     uintptr_t end = (reinterpret_cast<uintptr_t>(frame.Data()) + length) & ~(kHugePage - 1);
@@ -272,9 +235,9 @@ Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
 #endif
     return frame;
   }
-  if (length < kLargeBytes) return Napi::Buffer<uint8_t>::New(env, length);
+  if (length < kLargeBytes) return NewBuffer(env, length);
   void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (data == MAP_FAILED) return Napi::Buffer<uint8_t>::New(env, length);
+  if (data == MAP_FAILED) return NewBuffer(env, length);
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
   return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
 }
@@ -326,26 +289,24 @@ Napi::Value MapFd(const Napi::CallbackInfo& info) {
 }
 #endif
 
-// Reads a frame header; false on a clean EOF before it.
+// Reads a frame header; false on a clean EOF before it. Descriptors travel with its first bytes.
 bool ReadHeader(Napi::Env env, int fd, uint64_t* length, std::vector<int>* fds = nullptr) {
-  uint8_t header[8];
-  int64_t got = ReadExact(fd, header, 4, fds);
-  if (got < 0) ThrowErrno(env, "read", static_cast<int>(-got));
-  if (got == 0) return false;
-  if (got < 4) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
-  int32_t short_length;
-  uint32_t be;
-  memcpy(&be, header, 4);
-  short_length = static_cast<int32_t>(ntohl(be));
-  if (short_length >= 0) {
-    *length = static_cast<uint64_t>(short_length);
-    return true;
+  FrameHeader header;
+  for (;;) {
+    const size_t wanted = header.wanted();
+    int64_t got = ReadExact(fd, header.next(), wanted, header.in_long_part() ? nullptr : fds);
+    if (got < 0) ThrowErrno(env, "read", static_cast<int>(-got));
+    if (got == 0 && !header.started()) return false;
+    if (static_cast<size_t>(got) < wanted) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
+    switch (header.Add(static_cast<size_t>(got), length)) {
+      case FrameHeader::Status::kDone:
+        return true;
+      case FrameHeader::Status::kNegative:
+        throw Napi::Error::New(env, "corrupt message header (negative length)");
+      case FrameHeader::Status::kMore:
+        break;
+    }
   }
-  if (short_length != -1) throw Napi::Error::New(env, "corrupt message header (negative length)");
-  got = ReadExact(fd, header, 8);
-  if (got != 8) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
-  *length = DecodeLong(header);
-  return true;
 }
 
 void ReadBody(Napi::Env env, int fd, uint8_t* target, uint64_t length) {
@@ -373,11 +334,7 @@ Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
   }
   if (want_fds) AppendFds(env, info[2].As<Napi::Array>(), fds);
   if (!got_header) return env.Null();
-  if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) {
-    Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(length) + " bytes > maxLength");
-    error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
-    throw error;
-  }
+  if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) throw BadLength(env, length, "> maxLength");
   Napi::Buffer<uint8_t> frame = FrameBuffer(env, length);
   ReadBody(env, fd, frame.Data(), length);
   return frame;
@@ -537,10 +494,13 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
   int fd = OpenSocket(env, family);
   int one = 1;
   if (family == "AF_INET") setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&bind_address), length) != 0 ||
-      listen(fd, static_cast<int>(IntArg(info, 3, "backlog"))) != 0) {
+  // Owner-only before listen(2): until then no connect can succeed, so no peer slips in between.
+  const bool named_path = family == "AF_UNIX" && !address.empty() && address[0] != '\0';
+  const bool bound_ok = bind(fd, reinterpret_cast<sockaddr*>(&bind_address), length) == 0;
+  if (!bound_ok || (named_path && chmod(address.c_str(), 0600) != 0) || listen(fd, static_cast<int>(IntArg(info, 3, "backlog"))) != 0) {
     int err = errno;
     close(fd);
+    if (bound_ok && named_path) unlink(address.c_str());
     ThrowErrno(env, "bind/listen(" + address + ")", err);
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -698,8 +658,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   }
 
   void ResetFrame() {
-    header_got_ = 0;
-    header_long_ = false;
+    header_ = FrameHeader();
     body_got_ = 0;
     body_length_ = 0;
     body_.Reset();
@@ -714,7 +673,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   // Stops waiting unless part of a frame was already consumed (then the read must finish, or the
   // stream would lose its place); returns whether it stopped.
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    bool stoppable = mode_ == Mode::kReadable || mode_ == Mode::kWritable || (mode_ == Mode::kFrame && header_got_ == 0);
+    bool stoppable = mode_ == Mode::kReadable || mode_ == Mode::kWritable || (mode_ == Mode::kFrame && !header_.started());
     if (stoppable) {
       mode_ = Mode::kIdle;
       if (handle_ != nullptr) uv_poll_stop(handle_);
@@ -764,9 +723,9 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
       if (status < 0 && handle_ != nullptr) uv_poll_start(handle_, UV_READABLE | UV_DISCONNECT, OnPoll);
     };
     for (bool first = true;; first = false) {
-      const bool in_header = header_got_ < 4 || (header_long_ && header_got_ < 12) || body_.IsEmpty();
-      uint8_t* target = in_header ? header_ + header_got_ : body_.Value().Data() + body_got_;
-      size_t want = in_header ? (header_got_ < 4 ? 4 : 12) - header_got_ : body_length_ - body_got_;
+      const bool in_header = body_.IsEmpty();
+      uint8_t* target = in_header ? header_.next() : body_.Value().Data() + body_got_;
+      size_t want = in_header ? header_.wanted() : body_length_ - body_got_;
       if (!first) {
         int available = 0;
         if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return keep_waiting();
@@ -779,7 +738,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         return Finish(ErrnoError(env, "read", errno).Value(), env.Undefined());
       }
       if (n == 0) {
-        if (in_header && header_got_ == 0) return Finish(env.Null(), env.Null());
+        if (in_header && !header_.started()) return Finish(env.Null(), env.Null());
         return Finish(Napi::Error::New(env, "the peer closed the connection in the middle of a message").Value(), env.Undefined());
       }
       if (!in_header) {
@@ -787,25 +746,15 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         if (body_got_ == body_length_) return Deliver();
         continue;
       }
-      header_got_ += static_cast<size_t>(n);
-      if (header_got_ == 4) {
-        uint32_t be;
-        memcpy(&be, header_, 4);
-        int32_t short_length = static_cast<int32_t>(ntohl(be));
-        header_long_ = short_length == -1;
-        if (header_long_) continue;
-        if (short_length < 0) return Finish(Napi::Error::New(env, "corrupt message header (negative length)").Value(), env.Undefined());
-        body_length_ = static_cast<uint64_t>(short_length);
-      } else if (header_got_ == 12) {
-        body_length_ = DecodeLong(header_ + 4);
-      } else {
-        continue;
+      switch (header_.Add(static_cast<size_t>(n), &body_length_)) {
+        case FrameHeader::Status::kMore:
+          continue;
+        case FrameHeader::Status::kNegative:
+          return Finish(Napi::Error::New(env, "corrupt message header (negative length)").Value(), env.Undefined());
+        case FrameHeader::Status::kDone:
+          break;
       }
-      if (max_length_ >= 0 && body_length_ > static_cast<uint64_t>(max_length_)) {
-        Napi::Error error = Napi::RangeError::New(env, "bad message length: " + std::to_string(body_length_) + " bytes > maxLength");
-        error.Set("code", Napi::String::New(env, "ERR_MP_BAD_MESSAGE_LENGTH"));
-        return Finish(error.Value(), env.Undefined());
-      }
+      if (max_length_ >= 0 && body_length_ > static_cast<uint64_t>(max_length_)) return Finish(BadLength(env, body_length_, "> maxLength").Value(), env.Undefined());
       body_ = Napi::Persistent(FrameBuffer(env, body_length_));
       body_got_ = 0;
       if (body_length_ == 0) return Deliver();
@@ -861,9 +810,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   bool repeat_ = false;
   bool poll_failed_ = false;
   int64_t max_length_ = -1;
-  uint8_t header_[12];
-  size_t header_got_ = 0;
-  bool header_long_ = false;
+  FrameHeader header_;
   uint64_t body_length_ = 0;
   size_t body_got_ = 0;
   Napi::Reference<Napi::Buffer<uint8_t>> body_;

@@ -1,6 +1,6 @@
 // The by-reference index: globals, builtin modules and exports of importable modules travel as
 // "where to find it" and are looked up on the receiver instead of being copied.
-import { builtinModules, createRequire } from 'node:module';
+import { builtinModules, createRequire, isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as types from 'node:util/types';
@@ -260,6 +260,11 @@ export function resolve(ref: Ref): unknown {
   }
   resolved.set(key, value);
   return value;
+}
+
+/** Whether resolving `ref` runs no module code: it names a builtin or an already loaded file (either kind may say either). */
+export function resolvesWithoutLoading(ref: Ref): boolean {
+  return (ref[0] !== 'f' && ref[0] !== 'm') || isBuiltin(ref[1]) || nodeRequire.cache[ref[1]] !== undefined;
 }
 
 function lookupIntrinsic(name: string): unknown {

@@ -1,8 +1,9 @@
 // The receiver's walk over a GRAPH message: rebuilds functions through the factory, replaces
 // markers in place, then fills captured variables once the whole graph exists.
 import { SerializationError } from '../errors';
-import { resolve } from './byref';
+import { resolve, resolvesWithoutLoading } from './byref';
 import { MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
+import { keyStep } from './paths';
 import { reducerNamed } from './registry';
 import { evaluatesCode, instantiate, memberOf, type FunctionShape } from './rebuild';
 
@@ -16,9 +17,98 @@ function isRecord(v: unknown): v is Rec {
   return typeof v === 'object' && v !== null;
 }
 
+/**
+ * An array with every index present. v8 carries a sparse array's length (billions) in a few bytes:
+ * the lists of the format must not be walked hole by hole (a 211-byte message took 10 s).
+ */
+function isDense(v: unknown): v is unknown[] {
+  if (!Array.isArray(v) || Object.keys(v).length < v.length) return false;
+  for (let i = 0; i < v.length; i++) if (!(i in v)) return false;
+  return true;
+}
+
 function asArray(v: unknown, what: string): unknown[] {
-  if (!Array.isArray(v)) malformed(what);
+  if (!isDense(v)) malformed(what);
   return v;
+}
+
+/** For the walks that only look ahead: what is malformed is reported by the decoding that follows. */
+function elementsOf(v: unknown): unknown[] {
+  return isDense(v) ? v : [];
+}
+
+const isStrings = (v: unknown): v is string[] => isDense(v) && v.every((x) => typeof x === 'string');
+
+function asRef(v: unknown): Ref {
+  const r = asArray(v, 'reference');
+  const ok = r[0] === 'g' ? isStrings(r[1]) : r[0] === 'm' || r[0] === 'f' ? typeof r[1] === 'string' && isStrings(r[2]) : r[0] === 'r' && typeof r[1] === 'string';
+  if (!ok) malformed('reference');
+  return r as Ref;
+}
+
+/**
+ * For `loads(bytes, { functions: false })`: walks the undecoded graph (plain data, nothing rebuilt
+ * yet) and refuses the first code-carrying record with its path. Code is a function or class by
+ * value (compiled on decoding), a bound function (a bound `eval` as a getter runs its argument), a
+ * function by reference and a file module not loaded yet (importing it runs it). A function by
+ * reference may stand where it only names a prototype (an instance of a built-in or loaded class).
+ */
+export function refuseCode(root: unknown, functions: unknown[], rootPath: string): void {
+  const seen = new Set<object>();
+  const refuse = (path: string, what: string): never => {
+    throw new SerializationError(`loads: ${path} is ${what}, refused by { functions: false }`, { path });
+  };
+  const properties = (m: Rec, path: string): void => {
+    const data = elementsOf(m.d);
+    for (let i = 0; i + 1 < data.length; i += 2) visit(data[i + 1], path + keyOf(data[i]), false);
+    const rest = elementsOf(m.a);
+    for (let i = 0; i + 4 < rest.length; i += 5) {
+      const at = path + keyOf(rest[i]);
+      visit(rest[i + 2], at, false);
+      visit(rest[i + 3], `${at}<getter>`, false);
+      visit(rest[i + 4], `${at}<setter>`, false);
+    }
+  };
+  const keyOf = (k: unknown): string => (typeof k === 'string' ? keyStep(k) : '[<symbol>]');
+  function visit(v: unknown, path: string, namesPrototype: boolean): void {
+    if (typeof v !== 'object' || v === null || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) return Object.keys(v).forEach((k) => visit(v[k as unknown as number], path + keyStep(k), false));
+    if (v instanceof Map) return [...v].forEach(([k, x], i) => (visit(k, `${path}<key ${i}>`, false), visit(x, `${path}<value ${i}>`, false)));
+    if (v instanceof Set) return [...v].forEach((x, i) => visit(x, `${path}<item ${i}>`, false));
+    if (Object.getPrototypeOf(v) !== Object.prototype) return;
+    const m = v as Rec;
+    if (!Object.hasOwn(m, MARK)) return Object.keys(m).forEach((k) => visit(m[k], path + keyStep(k), false));
+    switch (m[MARK]) {
+      case Tag.Function:
+        return refuse(path, 'a function or class sent by value (its code would be compiled)');
+      case Tag.Bound:
+        return refuse(path, 'a bound function');
+      case Tag.Ref: {
+        const ref = asRef(m.r);
+        if (!resolvesWithoutLoading(ref)) return refuse(path, `a reference to module ${JSON.stringify(ref[1])}, which is not loaded here (importing it would run it)`);
+        if (!namesPrototype && typeof resolve(ref) === 'function') return refuse(path, 'a function sent by reference');
+        return;
+      }
+      case Tag.Prototype:
+        return visit(m.f, `${path}.constructor`, true);
+      case Tag.Reduced:
+        return visit(m.s, `${path}<reduced ${String(m.n)}>`, false);
+      case Tag.Wrapped:
+        visit(m.v, path, false);
+        break;
+      case Tag.Array:
+        visit(m.e, path, false);
+        break;
+      default:
+        elementsOf(m.e).forEach((x, i) => visit(x, `${path}<entry ${i}>`, false));
+    }
+    visit(m.p, `${path}.__proto__`, true);
+    properties(m, path);
+  }
+  visit(root, rootPath, false);
+  // Functions reach values only through the root: a table with nothing reaching it is still code.
+  if (functions.length > 0) refuse(rootPath, 'a message carrying functions');
 }
 
 /** What decoding a captured value meets of a function still being evaluated (see Decoder.reach). */
@@ -55,7 +145,9 @@ export class Decoder {
     this.records = asArray(records, 'function table') as FunctionRecord[];
     for (const r of this.records)
       if (!isRecord(r) || typeof r.s !== 'string' || typeof r.c !== 'number' || r.c >= scopes.length || ![0, 1, 2, 3].includes(r.f) || (r.n !== undefined && typeof r.n !== 'string')) malformed('function record');
-    for (const s of scopes) if (!isRecord(s) || !Array.isArray(s.n) || !Array.isArray(s.v) || typeof s.u !== 'number' || s.u >= scopes.indexOf(s)) malformed('scope record');
+    asArray(scopes, 'scope table').forEach((s, i) => {
+      if (!isRecord(s) || !isStrings(s.n) || !isDense(s.v) || s.v.length !== s.n.length || typeof s.u !== 'number' || s.u >= i) malformed('scope record');
+    });
     const shapes = this.records.map((r): FunctionShape => ({ source: r.s, form: r.f, strict: r.t === true, scope: r.c, name: r.n }));
     const { values, setters } = this.records.length === 0 ? { values: [], setters: [] } : instantiate(shapes, scopes.map((s) => ({ parent: s.u, names: s.n.map(String) })));
     this.holders = values;
@@ -136,7 +228,7 @@ export class Decoder {
         if (typeof m.k !== 'string') malformed('symbol');
         return Symbol.for(m.k);
       case Tag.Ref:
-        return this.remember(m, resolve(asArray(m.r, 'reference') as Ref));
+        return this.remember(m, resolve(asRef(m.r)));
       case Tag.Uninitialized:
         return undefined;
       case Tag.Function:
@@ -169,7 +261,8 @@ export class Decoder {
         return out;
       }
       case Tag.Array: {
-        const elements = asArray(m.e, 'array');
+        // An array's own elements may be sparse: decode() walks only those present.
+        const elements = Array.isArray(m.e) ? (m.e as unknown[]) : malformed('array');
         this.memo.set(m, elements);
         Object.setPrototypeOf(elements, this.protoOf(m, Array.prototype));
         this.decode(elements);
@@ -317,8 +410,8 @@ export class Decoder {
     };
     const properties = (p: unknown): void => {
       if (!isRecord(p)) return;
-      if (Array.isArray(p.d)) for (const x of p.d) visit(x, Reach.Direct);
-      if (Array.isArray(p.a)) for (const x of p.a) visit(x, Reach.Direct);
+      for (const x of elementsOf(p.d)) visit(x, Reach.Direct);
+      for (const x of elementsOf(p.a)) visit(x, Reach.Direct);
     };
     if (Array.isArray(v)) for (const k of Object.keys(v)) visit(v[k as unknown as number], Reach.Slot);
     else if (v instanceof Map)
@@ -350,7 +443,7 @@ export class Decoder {
           properties(m);
           break;
         case Tag.Bound:
-          for (const x of [m.t, m.h, ...(Array.isArray(m.a) ? m.a : [])]) visit(x, Reach.Direct);
+          for (const x of [m.t, m.h, ...elementsOf(m.a)]) visit(x, Reach.Direct);
           break;
         case Tag.Reduced:
           // restore() may copy what it is given: nothing in it can wait to be filled.
@@ -359,7 +452,7 @@ export class Decoder {
         default:
           visit(m.p, Reach.Direct);
           visit(m.f, Reach.Direct);
-          if (Array.isArray(m.e)) for (const x of m.e) visit(x, Reach.Direct);
+          for (const x of elementsOf(m.e)) visit(x, Reach.Direct);
           properties(m);
       }
     }

@@ -1,9 +1,10 @@
 // multiprocess/serializer: "dill for JavaScript" — dumps/loads of data, closures, classes,
 // errors and registered handles. The wire format is a framed v8.serialize payload (see format.ts).
 import * as inspector from 'node:inspector';
+import { inspect } from 'node:util';
 import { SerializationError } from '../errors';
 import { indexEsm } from './byref';
-import { Decoder } from './decode';
+import { Decoder, refuseCode } from './decode';
 import { capturesSettled } from './captures';
 import { Encoder, isPlain, plainCodec, type EncodeOptions } from './encode';
 import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, CODEC_PLAIN_JSON, frame, unframe, type ScopeRecord } from './format';
@@ -28,6 +29,12 @@ export interface DumpsOptions extends EncodeOptions {
 export interface LoadsOptions {
   /** The descriptors that came with the message; restored handles take theirs (set to -1). */
   fds?: number[];
+  /**
+   * false: refuse, with a SerializationError naming its path, anything whose decoding would
+   * compile or run code (functions and classes by value or reference, modules not loaded yet),
+   * before anything is rebuilt. For data from peers that are authenticated but not trusted.
+   */
+  functions?: boolean;
 }
 
 /** Serializes `value`; throws SerializationError (with `.path`) for what cannot travel. */
@@ -54,12 +61,14 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
   return bytes;
 }
 
-/** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes. */
+/** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes, or pass `{ functions: false }`. */
 export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
+  if (options.functions !== undefined && typeof options.functions !== 'boolean') throw new TypeError(`loads: options.functions must be a boolean, got ${inspect(options.functions)}`);
   const { codec, value } = unframe(bytes, parseGraph);
   if (codec === CODEC_PLAIN || codec === CODEC_PLAIN_JSON) return value;
   try {
     if (!Array.isArray(value) || value.length !== 3 || !Array.isArray(value[2])) throw new SerializationError('loads: malformed message (not a graph)');
+    if (options.functions === false) refuseCode(value[0], Array.isArray(value[1]) ? value[1] : [], 'value');
     return providingFds(options.fds, () => new Decoder(value[1], value[2] as ScopeRecord[]).run(value[0]));
   } catch (error) {
     if (error instanceof SerializationError) throw error;
