@@ -23,12 +23,17 @@ libc="${LIBC:-glibc}"
 strip_flags=(--strip-all)
 [[ "$platform" != darwin ]] || strip_flags=(-x)
 
+# Compilers and node-gyp talk a lot: their output is shown only when a build fails.
+quiet() {
+  "$@" >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log" >&2; echo "prebuild: failed: $*" >&2; return 1; }
+}
+
 # build_platform <arch> <cross prefix or empty>
 build_platform() {
   local arch="$1" cross="$2" dir="prebuilds/$platform-$1"
   local -a env=()
   [[ -z "$cross" ]] || env=(CC="${cross}gcc" CXX="${cross}g++" LINK="${cross}g++" AR="${cross}ar")
-  env "${env[@]}" npx prebuildify --napi --strip --strip-bin="${cross}strip" --tag-libc --arch "$arch" >/dev/null
+  quiet env "${env[@]}" npx prebuildify --napi --strip --strip-bin="${cross}strip" --tag-libc --arch "$arch"
   # prebuildify copies every module it finds; the park addon built with it is for one ABI only.
   rm -f "$dir/multiprocess_park.so"
   for major in "${majors[@]}"; do
@@ -38,8 +43,8 @@ build_platform() {
     abi="$(sed -n 's/^#define NODE_MODULE_VERSION \([0-9][0-9]*\).*/\1/p' "$home/include/node/node_version.h")"
     rm -rf build
     # npm run passes its nodedir setting down as npm_config_nodedir, which node-gyp prefers to --nodedir.
-    env "${env[@]}" npm_config_nodedir="$home" node "$node_gyp" configure --silent --arch="$arch"
-    env "${env[@]}" make -s -C build multiprocess_park >/dev/null
+    quiet env "${env[@]}" npm_config_nodedir="$home" node "$node_gyp" configure --arch="$arch"
+    quiet env "${env[@]}" make -C build multiprocess_park
     cp build/Release/multiprocess_park.so "$dir/multiprocess_park.abi$abi.$libc.so"
     "${cross}strip" "${strip_flags[@]}" "$dir/multiprocess_park.abi$abi.$libc.so"
   done

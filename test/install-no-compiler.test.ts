@@ -1,12 +1,14 @@
 // The release tarball on a machine with no compiler: packed with this platform's prebuilds (the
 // N-API addon and the park addon per Node ABI), installed with --ignore-scripts by npm running on
 // Node 20, 22 and 24 with g++, make and python3 hidden from PATH; under each, every start method
-// runs a child, a Pool maps a closure and a Queue crosses processes, on the prebuilt binaries.
+// runs a child, a Pool maps a closure and a Queue crosses processes, on the prebuilt binaries, and
+// `multiprocess doctor` finds both prebuilds and passes.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { DoctorReport } from '../lib/doctor';
 import { nodeDir } from './helpers/node-versions';
 import { npm, pack, pkg, root, run } from './helpers/npm-project';
 
@@ -134,5 +136,12 @@ describe('the release tarball without a compiler', () => {
       expect(exitcode).toBe(0);
       expect(mapped).toEqual([3, 6, 9]);
     }
+
+    // The doctor, as `npx multiprocess doctor` runs it: both binaries are this ABI's prebuilds.
+    const doctor = await run(node, [path.join(project, 'node_modules', '.bin', 'multiprocess'), 'doctor', '--json'], { cwd: project, env, timeout: 180_000 });
+    const report = JSON.parse(doctor.stdout) as DoctorReport;
+    expect(report.ok).toBe(true);
+    expect(report.facts.addon).toBe(`prebuild ${path.join(installed, platformDir, 'multiprocess.glibc.node')}`);
+    expect(report.facts['park addon']).toBe(path.join(installed, platformDir, `multiprocess_park.abi${abis.get(major)}.glibc.so`));
   }, slow);
 });
