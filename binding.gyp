@@ -46,7 +46,8 @@
       "target_name": "multiprocess_park",
       "target_conditions": [["_type=='loadable_module'", { "product_extension": "so" }]],
       "sources": ["native/park/park.cc", "native/park/child_platform.cc"],
-      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
+      # node.h's NODE_MODULE_INIT casts its register function.
+      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],
       "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "11.0" }
     }
   ]

@@ -195,9 +195,9 @@ Napi::Value IsUnixSocket(const Napi::CallbackInfo& info) {
 
 // A fresh buffer for a large message faults its pages in one by one as the message is copied in
 // (256 faults per MiB, more system time than the copy itself). From kLargeBytes: a private mapping
-// populated in one call, unmapped when the Buffer is collected; from kHugeBytes, Node's own
-// allocation with transparent huge pages requested (madvise mode), so the kernel faults 2 MiB at a
-// time (measured faster for 64 MiB frames than populating a mapping up front).
+// populated in one call, unmapped when the Buffer is collected; from kHugeBytes, a mapping left
+// unpopulated (as Node's own allocation is) with transparent huge pages requested (madvise mode), so
+// the kernel faults 2 MiB at a time (measured faster for 64 MiB frames than populating up front).
 constexpr size_t kLargeBytes = 256 << 10;
 constexpr size_t kHugePage = 2 << 20;
 constexpr size_t kHugeBytes = 2 * kHugePage;
@@ -226,20 +226,26 @@ void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
 }
 
 Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
-  if (length >= kHugeBytes) {
-    Napi::Buffer<uint8_t> frame = NewBuffer(env, length);
-#ifdef MADV_HUGEPAGE
-    uintptr_t start = (reinterpret_cast<uintptr_t>(frame.Data()) + kHugePage - 1) & ~(kHugePage - 1);
-    uintptr_t end = (reinterpret_cast<uintptr_t>(frame.Data()) + length) & ~(kHugePage - 1);
-    if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);  // a hint
-#endif
-    return frame;
-  }
   if (length < kLargeBytes) return NewBuffer(env, length);
-  void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (data == MAP_FAILED) return NewBuffer(env, length);
+  // Always our own mapping here: from Node 22 on, V8 aborts the whole process when it cannot back
+  // a Buffer (a hostile header announcing 2^50 bytes), so a length no mapping can hold fails here.
+  const bool huge = length >= kHugeBytes;
+  void* data = length > SIZE_MAX ? MAP_FAILED
+                                 : mmap(nullptr, length, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | (huge ? 0 : MAP_POPULATE), -1, 0);
+  if (data == MAP_FAILED) throw BadLength(env, length, std::string("(more than this process can allocate: mmap: ") + std::strerror(errno) + ")");
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(data, length, MADV_HUGEPAGE);  // a hint
+#endif
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
+  try {
+    return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
+  } catch (const Napi::Error& error) {
+    // Node refused the length (over its Buffer limit): the finalizer will never run.
+    munmap(data, length);
+    Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(length));
+    throw BadLength(env, length, "(" + error.Message() + ")");
+  }
 }
 
 // allocateBytes(length): an uninitialized Buffer, from a populated mapping when it is large (lib/queues.ts).

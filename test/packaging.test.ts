@@ -1,5 +1,6 @@
 // Packaging: the npm tarball installs into an empty project and loads from ESM and CJS, once with a
-// prebuild (installed with --ignore-scripts, so nothing can compile) and once compiled from source.
+// prebuild (installed with --ignore-scripts, so nothing can compile) and compiled from source, when no
+// prebuild fits and when --build-from-source asks for it.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -60,6 +61,8 @@ describe('npm package', () => {
   let work: string;
   let stage: string;
   let sourceTarball: string;
+  /** Made by the first test: the package with this platform's prebuild. */
+  let prebuiltTarball: string;
 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'mpjs-packaging-'));
@@ -79,7 +82,7 @@ describe('npm package', () => {
     // prebuildify needs node-addon-api and its own binary: borrow this checkout's node_modules.
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
     await npm(stage, ['run', 'prebuildify']);
-    const prebuiltTarball = await pack(stage, path.join(work, 'prebuilt'));
+    prebuiltTarball = await pack(stage, path.join(work, 'prebuilt'));
 
     const project = path.join(work, 'prebuilt-consumer');
     const installed = await installInto(project, prebuiltTarball, ['--ignore-scripts']);
@@ -92,6 +95,14 @@ describe('npm package', () => {
     const project = path.join(work, 'source-consumer');
     const installed = await installInto(project, sourceTarball, []);
     expect(fs.existsSync(path.join(installed, 'prebuilds', platformDir))).toBe(false);
+    expectLoaded(await load(project), path.join(fs.realpathSync(installed), 'build', 'Release'));
+  }, slow);
+
+  it('compiles from source with --build-from-source although a prebuild fits', async () => {
+    const project = path.join(work, 'forced-source-consumer');
+    const installed = await installInto(project, prebuiltTarball, ['--build-from-source']);
+    expect(fs.readdirSync(path.join(installed, 'prebuilds', platformDir)).filter((f) => f.endsWith('.node'))).toHaveLength(1);
+    expect(fs.existsSync(path.join(installed, 'build', 'Release', 'multiprocess_park.so'))).toBe(true);
     expectLoaded(await load(project), path.join(fs.realpathSync(installed), 'build', 'Release'));
   }, slow);
 });

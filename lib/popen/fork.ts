@@ -27,19 +27,32 @@ interface ParkBinding {
 }
 
 let parkBinding: ParkBinding | null | undefined;
+let parkFile: string | null = null;
 let warned = false;
+
+/**
+ * Where the park addon for this Node ABI may be, best first: a source build (as node-gyp-build
+ * prefers one), then the release's per-ABI prebuild for this platform and libc.
+ */
+function parkCandidates(): string[] {
+  const root = path.join(__dirname, '..', '..');
+  // node-gyp-build's own libc test, so both addons come from the same kind of build.
+  const libc = process.env.LIBC ?? (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+  const prebuild = `prebuilds/${process.platform}-${process.arch}/multiprocess_park.abi${process.versions.modules}.${libc}.so`;
+  return ['build/Release/multiprocess_park.so', 'build/Debug/multiprocess_park.so', prebuild].map((file) => path.join(root, file));
+}
 
 // Optional: built per Node ABI from native/park; fork works without it, less safely.
 function loadPark(): ParkBinding | null {
   if (parkBinding !== undefined) return parkBinding;
   parkBinding = null;
-  for (const dir of ['build/Release', 'build/Debug']) {
-    const file = path.join(__dirname, '..', '..', dir, 'multiprocess_park.so');
+  for (const file of parkCandidates()) {
     if (!fs.existsSync(file)) continue;
     try {
       const module = { exports: {} as ParkBinding };
       process.dlopen(module, file);
       parkBinding = module.exports;
+      parkFile = file;
       break;
     } catch (error) {
       // No descriptor left to open it with: this fork fails, as it would for its own sockets, and a
@@ -49,10 +62,16 @@ function loadPark(): ParkBinding | null {
         parkBinding = undefined;
         throw Object.assign(new Error(`dlopen(${file}) failed: Too many open files (EMFILE)`), { code: 'EMFILE', syscall: 'dlopen' });
       }
-      // wrong ABI or a failed build: fall through to the warning
+      // another Node's ABI (a source build for another version) or a failed build: try the next
     }
   }
   return parkBinding;
+}
+
+/** The platform-parking addon fork uses here, or null when none fits this Node. */
+export function parkAddonPath(): string | null {
+  loadPark();
+  return parkFile;
 }
 
 function warnUnparked(): void {
