@@ -67,23 +67,26 @@ SemLockState* StateArg(const Napi::CallbackInfo& info, size_t index) {
   return reinterpret_cast<SemLockState*>(segment->data() + offset);
 }
 
-bool OwnerDied(SemLockState* state) {
-  if (state->maxvalue != 1 || state->value.load() != 0) return false;
+// The pid of a maxvalue-1 lock's holder when that holder no longer exists, else 0.
+static int32_t DeadOwner(SemLockState* state) {
+  if (state->maxvalue != 1 || state->value.load() != 0) return 0;
   int32_t owner = state->owner_pid.load();
-  return owner != 0 && owner != getpid() && !ProcessAlive(owner);
+  return owner != 0 && owner != getpid() && !ProcessAlive(owner) ? owner : 0;
 }
+
+bool OwnerDied(SemLockState* state) { return DeadOwner(state) != 0; }
 
 TakeResult TryTake(SemLockState* state) {
   int32_t value = state->value.load();
   while (value > 0)
     if (state->value.compare_exchange_weak(value, value - 1)) return kTaken;
-  if (OwnerDied(state)) {
-    int32_t dead = state->owner_pid.load();
-    // The token died with its holder: whoever swaps the pid first inherits it.
-    if (dead != 0 && state->owner_pid.compare_exchange_strong(dead, getpid())) {
-      state->recoveries.fetch_add(1);
-      return kRecovered;
-    }
+  // The token died with its holder: whoever swaps that very pid first inherits it. The swap must
+  // expect the pid found dead: meanwhile another process may have inherited the token, released
+  // it, and a live one taken it, whose pid a fresh read would return (two holders).
+  int32_t dead = DeadOwner(state);
+  if (dead != 0 && state->owner_pid.compare_exchange_strong(dead, getpid())) {
+    state->recoveries.fetch_add(1);
+    return kRecovered;
   }
   return kBusy;
 }

@@ -40,8 +40,9 @@ function consume(q, counts, tornCount, body) {
 
 const share = Math.ceil(MESSAGES / PRODUCERS);
 const producerArgs = (n) => [queue, putState, n * share, Math.min(MESSAGES, (n + 1) * share), bodyOf];
-const startProducer = (n) => Object.assign(new ctx.Process({ target: produce, args: producerArgs(n) }), { role: 'producer', n });
-const startConsumer = () => Object.assign(new ctx.Process({ target: consume, args: [queue, received, torn, bodyOf] }), { role: 'consumer' });
+// Daemonic, so that they end with this program even if it is killed (a timed-out run).
+const startProducer = (n) => Object.assign(new ctx.Process({ target: produce, args: producerArgs(n), daemon: true }), { role: 'producer', n });
+const startConsumer = () => Object.assign(new ctx.Process({ target: consume, args: [queue, received, torn, bodyOf], daemon: true }), { role: 'consumer' });
 
 const live = [];
 const launch = (proc) => {
