@@ -118,6 +118,13 @@ export function awaitThreadGone(state: Int32Array, index: number, deadline: numb
   return true;
 }
 
+/** awaitThreadGone's Async twin, for a thread whose JS already ended ('exit' came): looks every millisecond. */
+export async function threadGoneAsync(state: Int32Array, index: number): Promise<void> {
+  const tid = Atomics.load(state, index);
+  if (tid === ThreadId.Unknown || tid === ThreadId.Unsaid) return; // never said: it ended before it could
+  while (fs.existsSync(`/proc/self/task/${tid}`)) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 // One algorithm, two drivers: waiting algorithms (Condition, Barrier, Queue put/get, …) are
 // generators that yield each wait; driveBlocking performs the waits on this thread, driveAsync
 // awaits their Async forms. The generator receives each wait's boolean outcome, or its error.

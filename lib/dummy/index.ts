@@ -9,7 +9,7 @@ import { native } from '../native';
 import { Pool as ProcessPool, type PoolOptions } from '../pool';
 import type { WorkerHandle, WorkerTransport } from '../pool/transport';
 import { closeThreadFd, POOL_THREAD_ID_WORD, POOL_THREAD_KEY, POOL_THREAD_WORDS, ThreadLife, type PoolThreadData } from '../pool/worker';
-import { awaitThreadGone, deadlineOf, remainingMs } from '../util';
+import { awaitThreadGone, deadlineOf, remainingMs, threadGoneAsync } from '../util';
 
 // The thread entry is the built pool/worker.js (a thread cannot run a .ts file by itself).
 const WORKER_FILE = path.join(__dirname, '..', 'pool', 'worker.js');
@@ -48,7 +48,9 @@ class ThreadHandle implements WorkerHandle {
     return awaitThreadGone(this.data.state, POOL_THREAD_ID_WORD, deadline);
   }
   joinAsync(): Promise<void> {
-    return this.ended;
+    // 'exit' comes when its JS ended; its OS thread may linger (longer under sanitizers), and a
+    // fork in between would be refused for it, as after a blocking join.
+    return this.ended.then(() => threadGoneAsync(this.data.state, POOL_THREAD_ID_WORD));
   }
 }
 
