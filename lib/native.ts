@@ -1,4 +1,5 @@
 // Loads the N-API addon (a prebuild from prebuilds/ when one fits, else the node-gyp build) and types it.
+import { constants as bufferConstants } from 'node:buffer';
 import * as path from 'node:path';
 
 /** A named shm segment; `managed` ones count users per process and unlink when the last closes. */
@@ -127,6 +128,8 @@ export interface NativeBinding {
   isUnixSocket(fd: number): boolean;
   /** An uninitialized Buffer; a large one is populated in one call or backed by huge pages (few page faults). */
   allocateBytes(length: number): Buffer;
+  /** The largest Buffer this Node makes: a frame announcing more fails before any allocation. */
+  setMaxBufferLength(length: number): void;
   /** Linux: a memfd holding a copy of the view's bytes. */
   bytesToFd?(view: ArrayBufferView): number;
   /** Linux: a descriptor's whole content as a Buffer over a shared mapping (close the fd after). */
@@ -175,3 +178,4 @@ export interface NativeBinding {
 // node-gyp-build ships no types: it returns the addon's exports object.
 const load = require('node-gyp-build') as (root: string) => NativeBinding;
 export const native: NativeBinding = load(path.join(__dirname, '..'));
+native.setMaxBufferLength(bufferConstants.MAX_LENGTH);

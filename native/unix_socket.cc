@@ -225,7 +225,14 @@ void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
   delete length;
 }
 
+// The largest Buffer this Node makes (buffer.constants.MAX_LENGTH, told by lib/native.ts; 4 GiB,
+// Node 20's, until then). A larger length must fail before Buffer::New: Node runs the finalizer of
+// a Buffer it refuses, and node-addon-api frees that finalizer's data again (a double free).
+uint64_t max_buffer_length = uint64_t{1} << 32;
+
 Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
+  if (length > max_buffer_length)
+    throw BadLength(env, length, "(more than a Buffer can hold: " + std::to_string(max_buffer_length) + ")");
   if (length < kLargeBytes) return NewBuffer(env, length);
   // Always our own mapping here: from Node 22 on, V8 aborts the whole process when it cannot back
   // a Buffer (a hostile header announcing 2^50 bytes), so a length no mapping can hold fails here.
@@ -238,14 +245,14 @@ Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
   if (huge) madvise(data, length, MADV_HUGEPAGE);  // a hint
 #endif
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
-  try {
-    return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
-  } catch (const Napi::Error& error) {
-    // Node refused the length (over its Buffer limit): the finalizer will never run.
-    munmap(data, length);
-    Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(length));
-    throw BadLength(env, length, "(" + error.Message() + ")");
-  }
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
+}
+
+// setMaxBufferLength(n): buffer.constants.MAX_LENGTH of the running Node.
+Napi::Value SetMaxBufferLength(const Napi::CallbackInfo& info) {
+  const int64_t length = IntArg(info, 0, "setMaxBufferLength(length)");
+  if (length > 0) max_buffer_length = static_cast<uint64_t>(length);
+  return info.Env().Undefined();
 }
 
 // allocateBytes(length): an uninitialized Buffer, from a populated mapping when it is large (lib/queues.ts).
@@ -843,6 +850,7 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("allocateBytes", Napi::Function::New(env, AllocateBytes, "allocateBytes"));
+  exports.Set("setMaxBufferLength", Napi::Function::New(env, SetMaxBufferLength, "setMaxBufferLength"));
   exports.Set("isUnixSocket", Napi::Function::New(env, IsUnixSocket, "isUnixSocket"));
   exports.Set("listenSocket", Napi::Function::New(env, ListenSocket, "listenSocket"));
   exports.Set("acceptSocket", Napi::Function::New(env, AcceptSocket, "acceptSocket"));
