@@ -218,6 +218,18 @@ function removeFrom<T>(list: T[], item: T): void {
   if (index >= 0) list.splice(index, 1);
 }
 
+/** A request parked in `list` until settled (true), or its timeout (false). */
+function parkIn(list: Deferred[], timeoutMs: number | null | undefined): Deferred {
+  return park(
+    timeoutMs,
+    (deferred) => {
+      list.push(deferred);
+      return () => removeFrom(list, deferred);
+    },
+    (deferred) => deferred.resolve(false),
+  );
+}
+
 export class LockReferent {
   protected owner: string | null = null;
   protected count = 0;
@@ -338,14 +350,7 @@ export class SemaphoreReferent {
       return true;
     }
     if (!block || (typeof timeoutMs === 'number' && timeoutMs <= 0)) return false;
-    return park(
-      timeoutMs,
-      (deferred) => {
-        this.waiters.push(deferred);
-        return () => removeFrom(this.waiters, deferred);
-      },
-      (deferred) => deferred.resolve(false),
-    );
+    return parkIn(this.waiters, timeoutMs);
   }
 
   release(n = 1): void {
@@ -443,14 +448,7 @@ export class EventReferent {
   wait(timeoutMs?: number | null): boolean | Deferred {
     if (this.flag) return true;
     if (typeof timeoutMs === 'number' && timeoutMs <= 0) return false;
-    return park(
-      timeoutMs,
-      (deferred) => {
-        this.waiters.push(deferred);
-        return () => removeFrom(this.waiters, deferred);
-      },
-      (deferred) => deferred.resolve(false),
-    );
+    return parkIn(this.waiters, timeoutMs);
   }
 }
 
@@ -610,14 +608,7 @@ export class JoinableQueueReferent extends QueueReferent {
 
   join(timeoutMs?: number | null): boolean | Deferred {
     if (this.unfinished === 0) return true;
-    return park(
-      timeoutMs,
-      (deferred) => {
-        this.joiners.push(deferred);
-        return () => removeFrom(this.joiners, deferred);
-      },
-      (deferred) => deferred.resolve(false),
-    );
+    return parkIn(this.joiners, timeoutMs);
   }
 }
 
