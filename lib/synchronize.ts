@@ -14,16 +14,16 @@ import {
   type AbortableWait, type AbortOptions, type Steps as GenericSteps,
 } from './util';
 
-// Int32 slots of a SemLock (native/semlock.h, SemLockState).
+// Int32 slots of a SemLock (native/semlock.h, SemLockState). A maxvalue-1 lock's VALUE is 1 when
+// free and -pid of its holder when held: one CAS takes it and names the holder.
 const VALUE = 0;
 const SLEEPERS = 1;
-const OWNER_PID = 2;
 const OWNER_TID = 3;
 const COUNT = 4;
 const SEMLOCK_BYTES = 32;
 // What OWNER_TID holds for this thread: threadId + 1, so the 0 that a release (or the native
-// dead-holder takeover) leaves never matches the main thread's threadId 0 when OWNER_PID, read
-// separately, is still this process's.
+// dead-holder takeover) leaves never matches the main thread's threadId 0 while VALUE, read
+// separately, already names this process.
 const HOLDER_TID = threadId + 1;
 
 // x64 never moves a load before an earlier locked CAS, so a plain read suffices there; elsewhere
@@ -179,16 +179,19 @@ export abstract class SemLock {
   release(): void {
     const state = this._state;
     if (this._recursive) {
-      if (state[OWNER_PID] !== thisProcess.pid || state[OWNER_TID] !== HOLDER_TID || state[COUNT] <= 0)
+      if (!this._isMine())
         throw new InvalidStateError(`${this.constructor.name}.release(): attempt to release recursive lock not owned by thread`);
       if (--state[COUNT] > 0) return;
     }
     if (this._maxvalue === 1) {
-      // Owner fields are advisory (recovery, reprs): plain stores, ordered before the CAS.
-      state[OWNER_PID] = 0;
+      // Plain stores, ordered before the CAS that frees it. Any process may release a Lock.
       state[OWNER_TID] = 0;
       state[COUNT] = 0;
-      if (Atomics.compareExchange(state, VALUE, 0, 1) !== 0) throw this._releasedTooMany();
+      for (;;) {
+        const holder = Atomics.load(state, VALUE);
+        if (holder > 0) throw this._releasedTooMany();
+        if (Atomics.compareExchange(state, VALUE, holder, 1) === holder) break;
+      }
     } else if (this._maxvalue === SEM_VALUE_MAX) {
       // Unbounded: one atomic add; the bound only guards against overflow.
       if (Atomics.add(state, VALUE, 1) >= SEM_VALUE_MAX) {
@@ -226,7 +229,7 @@ export abstract class SemLock {
   /** @internal True when this thread of this process holds the lock (CPython's _is_mine). */
   _isMine(): boolean {
     const state = this._state;
-    return state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === HOLDER_TID && state[COUNT] > 0;
+    return state[VALUE] === -thisProcess.pid && state[OWNER_TID] === HOLDER_TID && state[COUNT] > 0;
   }
 
   /** @internal Recursion depth held by this thread (CPython's _count). */
@@ -236,14 +239,14 @@ export abstract class SemLock {
 
   /** @internal CPython's _get_value. */
   _getValue(): number {
-    return Atomics.load(this._state, VALUE);
+    return Math.max(0, Atomics.load(this._state, VALUE));
   }
 
   /** Who holds it, as CPython's reprs name it: this process, None, SomeOtherThread or SomeOtherProcess. */
   protected _ownerName(): string {
     if (this._isMine()) return currentProcess().name + threadSuffix();
     if (this._getValue() > 0) return 'None';
-    return Atomics.load(this._state, OWNER_PID) === thisProcess.pid ? 'SomeOtherThread' : 'SomeOtherProcess';
+    return Atomics.load(this._state, VALUE) === -thisProcess.pid ? 'SomeOtherThread' : 'SomeOtherProcess';
   }
 
   [inspect.custom](): string {
@@ -254,7 +257,6 @@ export abstract class SemLock {
     const state = this._state;
     state[OWNER_TID] = HOLDER_TID;
     state[COUNT] = 1;
-    state[OWNER_PID] = thisProcess.pid;
     this.ownerDied = recovered;
     if (recovered)
       process.emitWarning(`${this.constructor.name} at ${this._segment.name}: its holder died while holding it; this process took it over (the data it guarded may be inconsistent)`, {
@@ -267,14 +269,13 @@ export abstract class SemLock {
     const state = this._state;
     if (this._maxvalue === 1) {
       // Re-entry first: plain reads, where a failing CAS would still lock the cache line.
-      if (this._recursive && state[OWNER_PID] === thisProcess.pid && state[OWNER_TID] === HOLDER_TID) {
+      if (this._recursive && state[VALUE] === -thisProcess.pid && state[OWNER_TID] === HOLDER_TID) {
         state[COUNT]++;
         return true;
       }
-      if (Atomics.compareExchange(state, VALUE, 1, 0) === 1) {
+      if (Atomics.compareExchange(state, VALUE, 1, -thisProcess.pid) === 1) {
         state[OWNER_TID] = HOLDER_TID;
         state[COUNT] = 1;
-        state[OWNER_PID] = thisProcess.pid;
         this.ownerDied = false;
         return true;
       }

@@ -30,7 +30,7 @@ Napi::Value SemInit(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), "SemLock: need 0 <= value <= maxvalue <= 2**31-1 and kind 0 or 1");
   state->value.store(static_cast<int32_t>(value));
   state->sleepers.store(0);
-  state->owner_pid.store(0);
+  state->reserved = 0;
   state->owner_tid.store(0);
   state->count.store(0);
   state->maxvalue = static_cast<int32_t>(maxvalue);
@@ -69,22 +69,25 @@ SemLockState* StateArg(const Napi::CallbackInfo& info, size_t index) {
 
 // The pid of a maxvalue-1 lock's holder when that holder no longer exists, else 0.
 static int32_t DeadOwner(SemLockState* state) {
-  if (state->maxvalue != 1 || state->value.load() != 0) return 0;
-  int32_t owner = state->owner_pid.load();
-  return owner != 0 && owner != getpid() && !ProcessAlive(owner) ? owner : 0;
+  if (state->maxvalue != 1) return 0;
+  int32_t owner = -state->value.load();
+  return owner > 0 && owner != getpid() && !ProcessAlive(owner) ? owner : 0;
 }
 
 bool OwnerDied(SemLockState* state) { return DeadOwner(state) != 0; }
 
 TakeResult TryTake(SemLockState* state) {
   int32_t value = state->value.load();
-  while (value > 0)
-    if (state->value.compare_exchange_weak(value, value - 1)) return kTaken;
-  // The token died with its holder: whoever swaps that very pid first inherits it. The swap must
-  // expect the pid found dead: meanwhile another process may have inherited the token, released
-  // it, and a live one taken it, whose pid a fresh read would return (two holders).
-  int32_t dead = DeadOwner(state);
-  if (dead != 0 && state->owner_pid.compare_exchange_strong(dead, getpid())) {
+  if (state->maxvalue != 1) {
+    while (value > 0)
+      if (state->value.compare_exchange_weak(value, value - 1)) return kTaken;
+    return kBusy;
+  }
+  const int32_t pid = getpid();
+  if (value == 1 && state->value.compare_exchange_strong(value, -pid)) return kTaken;
+  // The token died with its holder: whoever swaps that very holder for itself inherits it.
+  if (value < 0 && -value != pid && !ProcessAlive(-value) && state->value.compare_exchange_strong(value, -pid)) {
+    state->owner_tid.store(0);
     state->recoveries.fetch_add(1);
     return kRecovered;
   }
@@ -103,6 +106,9 @@ int32_t TakeBlocking(SemLockState* state, double timeout_ms, bool ringable) {
   for (;;) {
     TakeResult result = TryTake(state);
     if (result != kBusy) return result;
+    // Parks on the value seen busy (0, or a holder's -pid): any change wakes or skips the park.
+    const int32_t seen = state->value.load();
+    if (seen > 0) continue;
     double slice = state->maxvalue == 1 ? kOwnerCheckMs : -1;
     if (deadline >= 0) {
       double remaining = deadline - MonotonicMs();
@@ -110,10 +116,10 @@ int32_t TakeBlocking(SemLockState* state, double timeout_ms, bool ringable) {
       slice = slice < 0 ? remaining : std::min(slice, remaining);
     }
     if (!ringable) {
-      ParkCounted(&state->value, 0, &state->sleepers, slice);
+      ParkCounted(&state->value, seen, &state->sleepers, slice);
     } else {
       if (BellRang()) return kInterrupted;
-      ParkRingable(&state->value, 0, &state->sleepers, slice);
+      ParkRingable(&state->value, seen, &state->sleepers, slice);
     }
   }
 }

@@ -1,6 +1,9 @@
 // The process-shared semaphore / recursive mutex core (CPython's _multiprocessing.SemLock):
 // 32 bytes placed in a shared segment. JS takes and returns tokens with Atomics on `value`
 // without entering the kernel; native code only parks, wakes and recovers from dead owners.
+// A maxvalue-1 lock keeps its holder in the same word: 1 free, -pid held by that process (0: no
+// token and no holder, a BoundedSemaphore(1) created empty). Taking and naming the holder are
+// then one CAS, so a holder SIGKILLed at any instruction leaves a state a survivor can recover.
 #pragma once
 #include <napi.h>
 
@@ -11,9 +14,9 @@ namespace mp {
 
 // Field order is the contract with lib/synchronize.ts (an Int32Array over the same bytes).
 struct SemLockState {
-  std::atomic<int32_t> value;      // tokens available; the futex word
+  std::atomic<int32_t> value;      // tokens available, or -pid of a lock's holder; the futex word
   std::atomic<int32_t> sleepers;   // threads parked on `value`: release wakes only when > 0
-  std::atomic<int32_t> owner_pid;  // holder of a maxvalue-1 lock, 0 when free
+  int32_t reserved;
   std::atomic<int32_t> owner_tid;  // worker_threads threadId of the holder
   std::atomic<int32_t> count;      // recursion depth of the holder
   int32_t maxvalue;

@@ -75,9 +75,8 @@ class Watcher : public WatcherThread<Watcher> {
         state_(StateArg(info, 0)) {}
 
   void WaitUntilReady(int32_t) {
-    while (!stopping() && state_->value.load() <= 0 && !OwnerDied(state_)) {
-      ParkCounted(&state_->value, 0, &state_->sleepers, state_->maxvalue == 1 ? kOwnerCheckMs : -1);
-    }
+    for (int32_t seen; !stopping() && (seen = state_->value.load()) <= 0 && !OwnerDied(state_);)
+      ParkCounted(&state_->value, seen, &state_->sleepers, state_->maxvalue == 1 ? kOwnerCheckMs : -1);
   }
 
  private:
