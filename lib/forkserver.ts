@@ -98,10 +98,11 @@ function onRequest(error: Error | null): void {
   if (request === null) return shutDown();
   const { pid, sentinel, pipe } = spare!;
   spare = null;
+  // The pid first: a client that gets none knows no child got its request (it may retry).
+  sendInt(request.status, pid);
   sendProcess(pipe, request.bytes, request.fds);
   for (const fd of request.fds) native.closeFd(fd); // the child has its own copies now
   live.set(pid, { status: request.status, sentinel, watch: new native.SentinelWatch(sentinel, () => reap(pid)) });
-  sendInt(request.status, pid);
   if (!forkSpare()) return;
   control.waitReadable();
 }

@@ -158,6 +158,8 @@ export interface NativeBinding {
   cpuCount(): number;
   setExecutable(path: string): void;
   getExecutable(): string | null;
+  /** False once `pid` has exited (a zombie counts as gone). */
+  processAlive(pid: number): boolean;
   /** { pid, sentinel } in the parent, { pid: 0 } in the child. */
   forkProcess(expectedThreads: number): { pid: number; sentinel?: number };
   /** posix_spawn with fds[i] as fd i in the child (0-2 included); the sentinel is a pidfd or a pipe. */

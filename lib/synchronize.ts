@@ -779,6 +779,11 @@ export class Event {
 
 const BARRIER_STATE = 0;
 const BARRIER_COUNT = 1;
+// From here one slot per party inside wait(): its pid, 0 when free. A party SIGKILLed there never
+// leaves, so a round would drain forever; a later arrival finds its pid dead and leaves for it.
+const BARRIER_PARTIES = 2;
+// How often an arrival waiting for an earlier round to drain checks that round's parties live.
+const DRAIN_CHECK_MS = 100;
 // Barrier states, as threading.Barrier: filling, draining, resetting, broken.
 const FILLING = 0;
 const DRAINING = 1;
@@ -799,7 +804,7 @@ export class Barrier {
       throw new RangeError(`Barrier(parties): parties must be an integer >= 1, got ${String(parties)}`);
     if (action != null && typeof action !== 'function') throw new TypeError('Barrier(parties, action): action must be a function');
     timeoutArg(timeoutMs, 'Barrier');
-    const segment = createSegment('barrier', 8);
+    const segment = createSegment('barrier', 4 * (BARRIER_PARTIES + parties));
     // A Lock, as threading.Barrier's: the async parties of one thread would share an RLock's ownership.
     this._bind(new Condition(new Lock()), segment, parties, action ?? null, timeoutMs ?? null);
   }
@@ -807,7 +812,7 @@ export class Barrier {
   private _bind(cond: Condition, segment: NativeSegment, parties: number, action: (() => unknown) | null, timeout: number | null): void {
     this._cond = cond;
     this._segment = segment;
-    this._ints = new Int32Array(segment.buffer, 0, 2);
+    this._ints = new Int32Array(segment.buffer, 0, BARRIER_PARTIES + parties);
     this._parties = parties;
     this._action = action;
     this._timeout = timeout;
@@ -881,6 +886,24 @@ export class Barrier {
     this._cond.notifyAll();
   }
 
+  /** One party out of wait(): the last one out of a round opens the next. Holds the lock. */
+  private _leave(): void {
+    const ints = this._ints;
+    if (--ints[BARRIER_COUNT] === 0 && (ints[BARRIER_STATE] === DRAINING || ints[BARRIER_STATE] === RESETTING)) {
+      ints[BARRIER_STATE] = FILLING;
+      this._cond.notifyAll();
+    }
+  }
+
+  private _leaveForDeadParties(): void {
+    const ints = this._ints;
+    for (let slot = BARRIER_PARTIES; slot < ints.length; slot++) {
+      if (ints[slot] === 0 || native.processAlive(ints[slot])) continue;
+      ints[slot] = 0;
+      this._leave();
+    }
+  }
+
   private *_waitSteps(timeoutMs: number | null | undefined, call: string): Steps<number> {
     const timeout = timeoutArg(timeoutMs === undefined ? this._timeout : timeoutMs, `Barrier.${call}`);
     const deadline = deadlineOf(timeout);
@@ -888,9 +911,12 @@ export class Barrier {
     yield this._cond._lockStep();
     try {
       // Wait while an earlier round drains or resets.
-      while (ints[BARRIER_STATE] === DRAINING || ints[BARRIER_STATE] === RESETTING) yield* this._cond._waitSteps(-1, call);
+      while (ints[BARRIER_STATE] === DRAINING || ints[BARRIER_STATE] === RESETTING)
+        if (!(yield* this._cond._waitSteps(DRAIN_CHECK_MS, call))) this._leaveForDeadParties();
       if (ints[BARRIER_STATE] < 0) throw new BrokenBarrierError(`Barrier.${call}(): the barrier is broken`);
       const index = ints[BARRIER_COUNT]++;
+      const slot = ints.indexOf(0, BARRIER_PARTIES);
+      ints[slot] = thisProcess.pid;
       try {
         if (index + 1 === this._parties) {
           try {
@@ -911,10 +937,8 @@ export class Barrier {
         }
         return index;
       } finally {
-        if (--ints[BARRIER_COUNT] === 0 && (ints[BARRIER_STATE] === DRAINING || ints[BARRIER_STATE] === RESETTING)) {
-          ints[BARRIER_STATE] = FILLING;
-          this._cond.notifyAll();
-        }
+        ints[slot] = 0;
+        this._leave();
       }
     } finally {
       this._cond.release();

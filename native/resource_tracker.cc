@@ -154,10 +154,22 @@ namespace {
 
 void Send(char op, const std::string& name) {
   if (name.size() + 2 > kNameMax) return;
-  EnsureTracker();
-  std::string line = op + name + "\n";
+  const std::string line = op + name + "\n";
+  std::lock_guard<std::mutex> lock(start_mutex);
+  if (tracker_fd < 0) tracker_fd = StartTracker();
   // One write below PIPE_BUF is atomic, so lines from many threads and processes never mix.
-  while (write(tracker_fd, line.data(), line.size()) < 0 && errno == EINTR) {
+  for (bool relaunched = false;;) {
+    if (write(tracker_fd, line.data(), line.size()) >= 0) return;
+    if (errno == EINTR) continue;
+    if (errno != EPIPE || relaunched) return;
+    // The tracker was killed. As CPython's does, start another: what the dead one tracked may leak.
+    close(tracker_fd);
+    tracker_fd = -1;
+    tracker_fd = StartTracker();
+    relaunched = true;
+    static const char kWarning[] = "multiprocess: the resource tracker died; relaunched it (shared memory it tracked may leak)\n";
+    if (write(STDERR_FILENO, kWarning, sizeof(kWarning) - 1) < 0) {
+    }
   }
 }
 

@@ -92,7 +92,12 @@ bool ProcessAlive(pid_t pid) {
   return true;
 }
 
+Napi::Value ProcessAliveJs(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ProcessAlive(static_cast<pid_t>(IntArg(info, 0, "pid"))));
+}
+
 void InitSystem(Napi::Env env, Napi::Object exports) {
+  exports.Set("processAlive", Napi::Function::New(env, ProcessAliveJs, "processAlive"));
   exports.Set("cpuCount", Napi::Function::New(env, CpuCount, "cpuCount"));
   exports.Set("setExecutable", Napi::Function::New(env, SetExecutable, "setExecutable"));
   exports.Set("getExecutable", Napi::Function::New(env, GetExecutable, "getExecutable"));

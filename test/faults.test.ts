@@ -195,3 +195,100 @@ describe.each([
     expect(report.lostCompleted).toBeLessThanOrEqual(report.consumerKills);
   });
 });
+
+// The process tree's helpers SIGKILLed: the next use starts a new one, as CPython's ensure_running does.
+const helperOf = (pid: number, named: string): number | undefined =>
+  fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).find((entry) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === pid && (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(named) || stat.includes(`(${named})`));
+    } catch {
+      return false;
+    }
+  });
+
+describe('helpers of the tree SIGKILLed', () => {
+  it('the resource tracker: the next segment starts another (with a warning), which cleans up what is made after', async () => {
+    const script = `
+      const { Queue, Lock } = require(${JSON.stringify(path.join(__dirname, '../dist/index.js'))});
+      const before = new Queue();
+      process.stdout.write(String(process.pid) + '\\n');
+      require('node:fs').readSync(0, Buffer.alloc(1));
+      const queue = new Queue(); const lock = new Lock();
+      queue.put('after'); lock.acquire();
+      process.stdout.write(JSON.stringify([queue.get(), queue._segment().name]) + '\\n');
+      before._segment().unlink(); // the dead tracker's: nobody else would
+
+    `;
+    const program = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let errors = '';
+    program.stdout!.on('data', (chunk: Buffer) => (output += chunk));
+    program.stderr!.on('data', (chunk: Buffer) => (errors += chunk));
+    await until(() => output.includes('\n'), 'the program\'s first queue');
+    const tracker = helperOf(program.pid!, 'mpjs-tracker');
+    expect(tracker).toBeGreaterThan(0);
+    process.kill(tracker!, 'SIGKILL');
+    await until(() => !fs.existsSync(`/proc/${tracker}`) || fs.readFileSync(`/proc/${tracker}/stat`, 'utf8').includes(') Z'), 'the tracker\'s death');
+    program.stdin!.end('go');
+    const [code] = (await once(program, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    const [answer, name] = JSON.parse(output.split('\n')[1]) as [string, string];
+    expect(answer).toBe('after');
+    expect(errors).toContain('the resource tracker died; relaunched it');
+    await until(() => !fs.existsSync(`/dev/shm/${name}`), 'the new tracker unlinking the queue made after the kill');
+  });
+
+  it('the forkserver: the next start launches another server, and the child runs', async () => {
+    const script = `
+      const { getContext } = require(${JSON.stringify(path.join(__dirname, '../dist/index.js'))});
+      const ctx = getContext('forkserver');
+      const queue = new ctx.Queue();
+      const run = () => { const p = new ctx.Process({ target: (q) => q.put(process.pid), args: [queue] }); p.start(); const pid = queue.get(true, 30000); p.join(); return [pid, p.exitcode]; };
+      run();
+      process.stdout.write(String(process.pid) + '\\n');
+      require('node:fs').readSync(0, Buffer.alloc(1));
+      process.stdout.write(JSON.stringify(run()) + '\\n');
+    `;
+    const program = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let output = '';
+    program.stdout!.on('data', (chunk: Buffer) => (output += chunk));
+    await until(() => output.includes('\n'), 'the program\'s first child');
+    const server = helperOf(program.pid!, 'forkserver.js');
+    expect(server).toBeGreaterThan(0);
+    process.kill(server!, 'SIGKILL');
+    program.stdin!.end('go');
+    const [code] = (await once(program, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    const [pid, exitcode] = JSON.parse(output.split('\n')[1]) as [number, number];
+    expect(exitcode).toBe(0);
+    expect(pid).toBeGreaterThan(0);
+  });
+});
+
+describe.each(['fork', 'spawn', 'forkserver'])('a Barrier party SIGKILLed while it waits (%s)', (method) => {
+  it('counts as arrived (it did call wait): the barrier passes for the others and stays usable; CPython 3.11 hangs here', () => {
+    const script = `
+      const { getContext } = require(${JSON.stringify(path.join(__dirname, '../dist/index.js'))});
+      const ctx = getContext(${JSON.stringify(method)});
+      const barrier = new ctx.Barrier(3, null, 20000);
+      const party = (b) => { try { b.wait(); } catch { process.exit(7); } };
+      const victim = new ctx.Process({ target: party, args: [barrier] });
+      const other = new ctx.Process({ target: party, args: [barrier] });
+      victim.start(); other.start();
+      while (barrier.nWaiting < 2) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      victim.kill(); victim.join();
+      const first = barrier.wait();
+      other.join();
+      const again = [new ctx.Process({ target: party, args: [barrier] }), new ctx.Process({ target: party, args: [barrier] })];
+      again.forEach((p) => p.start());
+      const second = barrier.wait();
+      again.forEach((p) => p.join());
+      process.stdout.write(JSON.stringify({ victim: victim.exitcode, first: typeof first, other: other.exitcode, second: typeof second, again: again.map((p) => p.exitcode), broken: barrier.broken }));
+    `;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.signal).toBeNull();
+    expect(JSON.parse(result.stdout)).toEqual({ victim: -9, first: 'number', other: 0, second: 'number', again: [0, 0], broken: false });
+  });
+});

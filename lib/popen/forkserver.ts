@@ -100,13 +100,19 @@ function startServer(): Server {
 
 /** This process's server; a fork child has none of its own until it asks (the parent's is the parent's). */
 function ensureServer(): Server {
-  if (server !== null && server.owner === thisProcess.pid && native.reap(server.pid) === null) return server;
   if (server !== null && server.owner === thisProcess.pid) {
-    native.closeFd(server.control);
-    native.closeFd(server.sentinel);
+    if (native.reap(server.pid) === null) return server;
+    forgetServer(server);
   }
   server = startServer();
   return server;
+}
+
+/** Closes our ends of this process's server, which has ended and been reaped. */
+function forgetServer(ended: Server): void {
+  native.closeFd(ended.control);
+  native.closeFd(ended.sentinel);
+  server = null;
 }
 
 function readInt(fd: number): number | null {
@@ -129,31 +135,51 @@ class ForkserverPopen extends Popen {
   }
 }
 
+/**
+ * Hands one child's process object to the server: the child's pid, or null when the server ended
+ * before it answered. The server names the pid before it passes the object on, so null means no
+ * child got it.
+ */
+function requestChild(control: number, bytes: Buffer, fds: number[]): ForkserverPopen | null {
+  const [statusOurs, statusTheirs] = native.socketPair();
+  let pid: number | null = null;
+  try {
+    // One request: the status socket, then the process object, which the server reads before it forks.
+    try {
+      native.sendFds(control, [statusTheirs]);
+    } finally {
+      // The server's copy alone may hold it: a server that dies with the request unread means EOF here.
+      native.closeFd(statusTheirs);
+    }
+    native.sendFrame(control, bytes, fds); // with the descriptors of Connections in args
+    pid = readInt(statusOurs);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
+  } finally {
+    if (pid === null) native.closeFd(statusOurs);
+  }
+  return pid === null ? null : new ForkserverPopen(pid, statusOurs);
+}
+
+// How long a server that dropped a request may take to be reaped before it is replaced.
+const SERVER_EXIT_MS = 5000;
+
 export const ForkserverPopenClass = {
   method: 'forkserver' as const,
   start(launchable: Launchable): Popen {
     const fds: number[] = [];
     const bytes = encodeProcess(launchable, fds);
-    const { control } = ensureServer();
-    const [statusOurs, statusTheirs] = native.socketPair();
-    let pid: number | null = null;
-    try {
-      // One request: the status socket, then the process object, which the server reads before it forks.
-      try {
-        native.sendFds(control, [statusTheirs]);
-      } finally {
-        // The server's copy alone may hold it: a server that dies with the request unread means EOF here.
-        native.closeFd(statusTheirs);
-      }
-      native.sendFrame(control, bytes, fds); // with the descriptors of Connections in args
-      pid = readInt(statusOurs);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
-    } finally {
-      if (pid === null) native.closeFd(statusOurs);
-    }
-    if (pid === null) throw new ProcessError('the forkserver ended before it started the child; its stderr says why');
-    return new ForkserverPopen(pid, statusOurs);
+    const used = ensureServer();
+    const first = requestChild(used.control, bytes, fds);
+    if (first !== null) return first;
+    // A server SIGKILLed since the last start still looked alive (the signal lands a moment late):
+    // once it is gone, a new server takes the request, as CPython's ensure_running starts one.
+    if (native.waitChild(used.pid, used.sentinel, SERVER_EXIT_MS) === null)
+      throw new ProcessError('the forkserver dropped a request but did not end; its stderr says why');
+    forgetServer(used);
+    const second = requestChild(ensureServer().control, bytes, fds);
+    if (second === null) throw new ProcessError('the forkserver ended before it started the child; its stderr says why');
+    return second;
   },
 };
