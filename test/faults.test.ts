@@ -3,12 +3,14 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { until } from './helpers/until';
 
+const mp = createRequire(import.meta.url)(path.resolve(__dirname, '../dist/index.js')) as typeof import('../lib/index');
 const isRoot = process.getuid?.() === 0;
 const canUnshare = isRoot && spawnSync('unshare', ['--mount', 'true']).status === 0;
 
@@ -290,5 +292,83 @@ describe.each(['fork', 'spawn', 'forkserver'])('a Barrier party SIGKILLed while 
     const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
     expect(result.signal).toBeNull();
     expect(JSON.parse(result.stdout)).toEqual({ victim: -9, first: 'number', other: 0, second: 'number', again: [0, 0], broken: false });
+  });
+});
+
+describe.each(['fork', 'spawn', 'forkserver'])('pool workers SIGKILLed at random while 400 tasks run (%s)', (method) => {
+  it('each task settles once, with its own result or BrokenPoolError naming the kill; the pool then serves as before', async () => {
+    const ctx = mp.getContext(method as 'fork');
+    const pool = new ctx.Pool(2);
+    try {
+      const task = (x: number) => {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1 + (x % 5));
+        return x * 2;
+      };
+      let settled = 0;
+      const outcomes = Array.from({ length: 400 }, (_, x) => pool.applyAsync(task, [x]).then(
+        (value) => (settled++, { x, value }),
+        (error: Error) => (settled++, { x, error }),
+      ));
+      let kills = 0;
+      let settledAtKill = 0;
+      // A kill only after some progress since the last: spawn workers take longer to start than
+      // the killer's period, and a pool whose every worker dies starting does nothing.
+      const killer = setInterval(() => {
+        const pids = (pool as unknown as { _workerPids: number[] })._workerPids;
+        if (settled > 300 || settled < settledAtKill + 10 || pids.length === 0) return;
+        try {
+          process.kill(pids[Math.floor(Math.random() * pids.length)], 'SIGKILL');
+          kills++;
+          settledAtKill = settled;
+        } catch {
+          // a worker that just ended
+        }
+      }, 15 + Math.random() * 20);
+      const results = await Promise.all(outcomes);
+      clearInterval(killer);
+      expect(kills).toBeGreaterThan(0);
+      let broken = 0;
+      for (const outcome of results) {
+        if ('value' in outcome) {
+          expect(outcome.value).toBe(outcome.x * 2);
+        } else {
+          expect(outcome.error).toBeInstanceOf(mp.BrokenPoolError);
+          expect(outcome.error.message).toMatch(/SIGKILL/);
+          broken++;
+        }
+      }
+      // Each kill takes at most the tasks its worker held (chunksize 1: one at a time).
+      expect(broken).toBeLessThanOrEqual(kills);
+      expect(settled).toBe(400);
+      expect(pool.map((x: number) => x + 1, [1, 2, 3])).toEqual([2, 3, 4]);
+    } finally {
+      pool.terminate();
+      pool.join();
+    }
+  });
+});
+
+describe('pool workers SIGKILLed before they connect (spawn, whose start is slowest)', () => {
+  it('are replaced like any killed worker: an outside kill is no sign that workers cannot start', async () => {
+    const pool = new (mp.getContext('spawn').Pool)(2);
+    try {
+      const killed = new Set<number>();
+      const pids = () => (pool as unknown as { _workerPids: number[] })._workerPids;
+      // Work pending all along: an idle pool looks at its workers only when work comes.
+      const tripled = pool.mapAsync((x: number) => x * 3, [1, 2, 3]);
+      // Seven rounds: more than the five start failures in a row that break a pool.
+      for (let round = 0; round < 7; round++) {
+        await until(() => pids().some((pid) => !killed.has(pid)), 'a replacement worker');
+        for (const pid of pids()) {
+          if (killed.has(pid)) continue;
+          killed.add(pid);
+          process.kill(pid, 'SIGKILL');
+        }
+      }
+      expect(await tripled).toEqual([3, 6, 9]);
+    } finally {
+      pool.terminate();
+      pool.join();
+    }
   });
 });

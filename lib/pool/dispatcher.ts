@@ -52,6 +52,8 @@ const FUNCTIONS_PER_WORKER = 256;
 // Workers that die before connecting this many times in a row cannot start (a bad execArgv, a
 // crashing preload): the pool breaks instead of starting them forever.
 const MAX_START_FAILURES = 5;
+// How a worker ends when someone else stops it: no sign that workers cannot start.
+const STOPPED_FROM_OUTSIDE = /^signal SIG(KILL|TERM|INT|HUP)$/;
 export const enum PoolState {
   Run,
   Close,
@@ -212,7 +214,7 @@ export class Dispatcher implements Background, JobHost {
         new BrokenPoolError(`a pool worker ${this.transport.noun} (${this.transport.noun === 'thread' ? 'id' : 'pid'} ${slot.handle.pid}) ended with ${how} while running a task; the pool replaced it`),
       );
     }
-    if (slot.state === SlotState.Dead && !wasStarted && ++this.startFailures >= MAX_START_FAILURES) {
+    if (!wasStarted && !STOPPED_FROM_OUTSIDE.test(how) && ++this.startFailures >= MAX_START_FAILURES) {
       return this.breakPool(new BrokenPoolError(`pool workers keep ending before they connect (the last with ${how}); see their stderr`));
     }
     if (!wasRetired && this.wantsWorkers()) this.startSlot();
