@@ -142,7 +142,7 @@ export async function main(options: { quiet?: boolean; unit?: number } = {}): Pr
     const mutex = new RLock();
     const running = new Value('i', 0);
     const maxRunning = new Value('i', 0);
-    const children = Array.from(
+    const children: Process[] = Array.from(
       { length: 10 },
       () =>
         new Process({

@@ -66,8 +66,11 @@ export function _bindStartMethods(resolve: (process: AnyProcess) => PopenClass, 
  * A child process that runs `target(...args)`, or run() of a subclass (CPython's Process, on the
  * start method of its context: fork, spawn or forkserver).
  */
+/** A target typed as a method, whose parameters TypeScript checks bivariantly: so `Process<[Lock]>` is still a `Process`. */
+type Target<A extends unknown[]> = { method(...args: A): unknown }['method'];
+
 export class Process<A extends unknown[] = unknown[]> implements Launchable {
-  protected _target: ((...args: A) => unknown) | null;
+  protected _target: Target<A> | null;
   protected _args: A;
   private _name: string;
   private _daemon: boolean;
