@@ -329,7 +329,7 @@ Napi::Value ThreadCount(const Napi::CallbackInfo& info) { return Napi::Number::N
 Napi::Value GetPid(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), getpid()); }
 
 // exitNow(code): _exit, skipping atexit handlers and the joins of platform threads that a fork
-// child does not have. The caller flushes stdio first.
+// child does not have. What JS wrote is already in the kernel (on Linux Node writes stdio synchronously).
 Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   int64_t code = IntArg(info, 0, "exitNow(code)");
   _exit(static_cast<int>(code & 0xff));
