@@ -124,10 +124,12 @@ bool DoFork(unsigned long start, unsigned long stop) {
 }
 
 // What the full pass learnt for the quick one: the kernel's own mappings ([vvar], [vdso]: they
-// never move, and refuse the advice) and the end of the highest private mapping (the stack's).
+// never move, and refuse the advice).
 std::vector<Range> kernel_own;
-unsigned long private_top = 0;
+bool learnt = false;
 bool query_supported = true;
+// Above every user address on every 64-bit Linux (x86-64: 2^47, or 2^56 with 5-level paging; arm64: 2^52).
+constexpr unsigned long kUserTop = static_cast<unsigned long>(uint64_t{1} << 62);
 
 // The full pass: every line of /proc/self/maps, one madvise per run of private mappings. Reading
 // the file costs about 0.7 µs a mapping, and V8 maps every 256 KiB heap page apart: 0.6 ms for a
@@ -138,7 +140,7 @@ void DoForkFull(int maps) {
   ssize_t got;
   while ((got = read(maps, chunk, sizeof(chunk))) > 0) text.append(chunk, static_cast<size_t>(got));
   kernel_own.clear();
-  private_top = 0;
+  learnt = true;
   std::vector<Range> run;
   auto flush = [&run] {
     if (run.empty()) return;
@@ -162,7 +164,6 @@ void DoForkFull(int maps) {
       flush();
       continue;
     }
-    private_top = stop;
     run.emplace_back(start, stop);
   }
   flush();
@@ -179,10 +180,10 @@ constexpr unsigned long kProcmapQuery = _IOWR('f', 17, MapQuery);
 constexpr uint64_t kQueryShared = 0x08, kQueryCoveringOrNext = 0x10;
 
 // The quick pass: asks the kernel for the shared mappings alone (PROCMAP_QUERY, a few calls) and
-// advises everything else below private_top, holes included, in one call per gap. False when it
+// advises all the rest of the address space, holes included, in one call per gap. False when it
 // cannot (an older kernel, a new mapping that refuses): the full pass is then needed.
 bool DoForkQuick(int maps) {
-  if (!query_supported || private_top == 0) return false;
+  if (!query_supported || !learnt || sizeof(unsigned long) < 8) return false;
   std::vector<Range> skip(kernel_own);
   for (uint64_t addr = 0;;) {
     MapQuery query{};
@@ -200,11 +201,11 @@ bool DoForkQuick(int maps) {
   std::sort(skip.begin(), skip.end());
   unsigned long from = 0;
   for (const auto& [start, stop] : skip) {
-    if (start >= private_top) break;
+    if (start >= kUserTop) break;  // [vsyscall]
     if (start > from && !DoFork(from, start)) return false;
     from = std::max(from, stop);
   }
-  return from >= private_top || DoFork(from, private_top);
+  return from >= kUserTop || DoFork(from, kUserTop);
 }
 #endif
 
