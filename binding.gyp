@@ -28,7 +28,9 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-lpthread"],
       "conditions": [
-        ["OS=='linux'", { "libraries": ["-lrt"] }],
+        # Every symbol bound at load, in the parent: lazily bound, each fork child would look up
+        # again, page by page, the ones only a child calls (uv_loop_fork, sigaction, _exit).
+        ["OS=='linux'", { "libraries": ["-lrt"], "ldflags": ["-Wl,-z,now"] }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
@@ -48,6 +50,7 @@
       "sources": ["native/park/park.cc", "native/park/child_platform.cc"],
       # node.h's NODE_MODULE_INIT casts its register function.
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],
+      "conditions": [["OS=='linux'", { "ldflags": ["-Wl,-z,now"] }]],
       "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "11.0" }
     }
   ]

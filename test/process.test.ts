@@ -373,3 +373,21 @@ describe('fork beside async lock waits', () => {
     }
   });
 });
+
+describe('fork after the heap grew', () => {
+  it('the child reads every page V8 mapped since the previous fork (the quick MADV_DOFORK pass)', () => {
+    const { Process } = getContext('fork');
+    const first = new Process({ target: () => undefined });
+    first.start(); // a first fork: the full pass over /proc/self/maps
+    first.join();
+    // New regular heap pages and large-object pages, each mapped by V8 with MADV_DONTFORK.
+    const grown = Array.from({ length: 400 }, (_, i) => Array.from({ length: 2000 }, (_, j) => ({ i, j })));
+    const large = new Array<number>(200_000).fill(3);
+    const sum = (): number => grown.reduce((total, row) => total + row.reduce((s, o) => s + o.i + o.j, 0), 0) + large.reduce((s, x) => s + x, 0);
+    const expected = sum();
+    const child = new Process({ target: () => process.exit(sum() === expected ? 0 : 3) });
+    child.start();
+    child.join(20_000);
+    expect(child.exitcode).toBe(0);
+  });
+});
