@@ -223,6 +223,26 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       expect((pool as unknown as { _workerPids: number[] })._workerPids).not.toEqual(pidsBefore);
     });
 
+    // The soak found this: each replaced worker left its sentinel (a pidfd or a socket) open in the parent.
+    it('replacing killed workers (and retiring them) leaves no descriptor behind', async () => {
+      const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+      expect(await pool.mapAsync((x: number) => x, range(4), 1)).toEqual(range(4));
+      const before = openFds();
+      for (let kill = 0; kill < 6; kill++) {
+        await expect(pool.applyAsync(() => process.kill(process.pid, 'SIGKILL'))).rejects.toThrow(BrokenPoolError);
+        expect(await pool.mapAsync((x: number) => x, range(4), 1)).toEqual(range(4));
+      }
+      expect(openFds()).toBeLessThanOrEqual(before);
+      const retiring = new ctx.Pool({ processes: 1, maxtasksperchild: 1 });
+      await retiring.mapAsync((x: number) => x, range(2), 1);
+      const withRetiring = openFds();
+      await retiring.mapAsync((x: number) => x, range(6), 1);
+      // The worker retired last may still be on its way out (it held one before the fix for each of the six).
+      expect(openFds()).toBeLessThanOrEqual(withRetiring + 1);
+      retiring.close();
+      await retiring.joinAsync();
+    });
+
     it('abort: a queued task is removed, an already-aborted signal rejects at once', async () => {
       const started = new Event();
       const release = new Event();
