@@ -65,6 +65,22 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
     expect(activeChildren()).not.toContain(q);
   });
 
+  // The soak found this: a supervisor awaiting a child while the code that killed it awaited it too.
+  it('several joinAsync of one process wait together, each with its own timeout and signal', async () => {
+    const p = new Process({ target: busy, args: [10_000] });
+    p.start();
+    const aborts = new AbortController();
+    const waiting = [p.joinAsync(), p.joinAsync(), p.joinAsync(undefined, { signal: aborts.signal }), p.joinAsync(30)];
+    await waiting[3];
+    expect(p.exitcode).toBeNull();
+    aborts.abort(new Error('no longer wanted'));
+    await expect(waiting[2]).rejects.toThrow('no longer wanted');
+    const another = p.joinAsync();
+    p.kill();
+    await Promise.all([waiting[0], waiting[1], another]);
+    expect(p.exitcode).toBe(-9);
+  });
+
   it('names, current and parent process, a subclass with run(), nested children', () => {
     const seen = new Event();
     const parentPid = process.pid;

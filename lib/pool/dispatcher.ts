@@ -245,6 +245,9 @@ export class Dispatcher implements Background, JobHost {
     const at = this.idle.indexOf(slot);
     if (at >= 0) this.idle.splice(at, 1);
     this.closeSlot(slot);
+    // Those retired before that have ended are reaped now, not at join(): a pool with maxtasksperchild
+    // that runs for days retires workers without end (CPython's _join_exited_workers).
+    for (const handle of this.retired.splice(0)) if (!handle.join(0)) this.retired.push(handle);
     this.retired.push(slot.handle);
   }
 

@@ -44,12 +44,13 @@ class ProcessHandle implements WorkerHandle {
   fd = -1;
   readonly pid: number;
   readonly sentinel: number;
+  private exitcode: number | null = null;
   constructor(private readonly process: Process<unknown[]>) {
     this.pid = process.pid!;
     this.sentinel = process.sentinel;
   }
   private signal(signal: NodeJS.Signals): void {
-    if (this.process.exitcode !== null) return;
+    if (this.exitcode !== null) return;
     try {
       globalThis.process.kill(this.pid, signal);
     } catch (error) {
@@ -67,14 +68,25 @@ class ProcessHandle implements WorkerHandle {
       this.kill();
       this.join(-1);
     }
-    return describeExit(this.process.exitcode);
+    return describeExit(this.exitcode);
   }
   join(timeoutMs: number): boolean {
-    if (this.process.exitcode === null) this.process.join(timeoutMs < 0 ? null : timeoutMs);
-    return this.process.exitcode !== null;
+    if (this.exitcode === null) {
+      this.process.join(timeoutMs < 0 ? null : timeoutMs);
+      this.settle();
+    }
+    return this.exitcode !== null;
   }
   async joinAsync(): Promise<void> {
+    if (this.exitcode !== null) return;
     await this.process.joinAsync();
+    this.settle();
+  }
+  /** Once the worker ended: keeps its exit code and closes its sentinel (a pool outlives many workers). */
+  private settle(): void {
+    if (this.exitcode !== null || this.process.exitcode === null) return;
+    this.exitcode = this.process.exitcode;
+    this.process.close();
   }
 }
 

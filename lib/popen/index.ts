@@ -10,6 +10,8 @@ import type { AbortOptions } from '../util';
 export abstract class Popen {
   protected _code: number | null = null;
   protected _closed = false;
+  private _sentinelWatch: InstanceType<typeof native.SentinelWatch> | undefined;
+  private readonly _endListeners = new Set<() => void>();
 
   constructor(
     readonly pid: number,
@@ -32,16 +34,28 @@ export abstract class Popen {
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const finish = (settle: () => void): void => {
-        watch.close();
+        this._endListeners.delete(onEnd);
+        if (this._endListeners.size === 0) this._stopWatching();
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         settle();
       };
       const onAbort = (): void => finish(() => reject(signal?.reason));
-      const watch = new native.SentinelWatch(this.sentinel, () => finish(() => resolve(this.wait(-1))));
+      const onEnd = (): void => finish(() => resolve(this.wait(-1)));
+      this._endListeners.add(onEnd);
+      // One watch per sentinel, shared by every waiter: libuv refuses a second poll of one fd (EEXIST).
+      this._sentinelWatch ??= new native.SentinelWatch(this.sentinel, () => {
+        this._stopWatching();
+        for (const listener of [...this._endListeners]) listener();
+      });
       if (timeoutMs > 0) timer = setTimeout(() => finish(() => resolve(this.poll())), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  private _stopWatching(): void {
+    this._sentinelWatch?.close();
+    this._sentinelWatch = undefined;
   }
 
   sendSignal(signal: NodeJS.Signals): void {
