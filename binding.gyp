@@ -39,6 +39,10 @@
         ["\"<!(echo $MPJS_SANITIZE)\"=='1'", {
           "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1"],
           "ldflags": ["-fsanitize=address,undefined"]
+        }],
+        # valgrind memcheck (scripts/memcheck.sh): debug info, and no inlining that hides our frames.
+        ["\"<!(echo $MPJS_SANITIZE)\"=='memcheck'", {
+          "cflags": ["-g", "-O1", "-fno-omit-frame-pointer", "-fno-inline"]
         }]
       ]
     },
