@@ -41,6 +41,15 @@
         ["\"<!(echo $MPJS_SANITIZE)\"=='1'", {
           "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1"],
           "ldflags": ["-fsanitize=address,undefined"]
+        }],
+        # ThreadSanitizer (scripts/tsan.sh): the addon only; node itself is not instrumented.
+        ["\"<!(echo $MPJS_SANITIZE)\"=='thread'", {
+          "cflags": ["-fsanitize=thread", "-fno-omit-frame-pointer", "-O1", "-g"],
+          "ldflags": ["-fsanitize=thread"]
+        }],
+        # valgrind memcheck (scripts/memcheck.sh): debug info, and no inlining that hides our frames.
+        ["\"<!(echo $MPJS_SANITIZE)\"=='memcheck'", {
+          "cflags": ["-g", "-O1", "-fno-omit-frame-pointer", "-fno-inline"]
         }]
       ]
     },
