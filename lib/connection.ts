@@ -640,6 +640,7 @@ export class Listener {
   private readonly _address: Address;
   private readonly _authkey: Buffer | undefined;
   private readonly _functions: boolean;
+  private readonly _trackedFile: boolean;
   private _watcher: NativeFdWatcher | undefined;
   // Pending acceptAsync calls: woken together when a client knocks (the losers wait again), or
   // given the error that ends their wait.
@@ -673,6 +674,9 @@ export class Listener {
     const [fd, bound] = native.listenSocket(checked, host, port, backlogGiven);
     this._fd = fd;
     this._address = checked === 'AF_UNIX' ? host : bound;
+    // A file of ours outlives a SIGKILL: the tree's resource tracker removes it then.
+    this._trackedFile = arbitrary && checked === 'AF_UNIX';
+    if (this._trackedFile) native.trackSocketFile(host, true);
   }
 
   get address(): Address {
@@ -735,6 +739,7 @@ export class Listener {
     this._fd = -1;
     for (const waiter of [...this._acceptWaiters]) waiter(closedWhileWaiting('Listener.acceptAsync()', 'listener'));
     if (this._family === 'AF_UNIX' && typeof this._address === 'string' && !this._address.startsWith('\0')) rmSync(this._address, { force: true });
+    if (this._trackedFile) native.trackSocketFile(this._address as string, false);
   }
 
   [Symbol.dispose](): void {

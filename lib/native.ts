@@ -153,6 +153,8 @@ export interface NativeBinding {
   adoptTracker(fd: number): void;
   /** Registers a user's SharedMemory with the tree's tracker (`add`), or unregisters it. */
   trackRawSegment(name: string, add: boolean): void;
+  /** Registers (or, once removed, unregisters) a Listener's socket file for the tracker to remove after a crash. */
+  trackSocketFile(path: string, add: boolean): void;
   recvFds(fd: number, count: number): number[];
   FdWatcher: new (fd: number, callback: FdWatcherCallback) => NativeFdWatcher;
   cpuCount(): number;

@@ -24,17 +24,19 @@ namespace mp {
 namespace {
 
 constexpr int kMaxTracked = 32768;
-constexpr size_t kNameMax = 96;
+constexpr size_t kNameMax = 112;  // a socket path (sun_path is 108 bytes) or a segment name
 // How long the tracker waits, after the tree is gone, for users that are still exiting.
 constexpr double kSweepMs = 3000;
 
 // The tracker's table; static so the child needs no allocation. A managed segment counts the
 // processes that use it; a raw one (a user's SharedMemory) is registered once by its creator and
-// unregistered by unlink(), as CPython's tracker does.
+// unregistered by unlink(), as CPython's tracker does; so is the socket file of a Listener at an
+// address we made up (CPython's live in a temporary directory its parent removes at exit).
+enum class Kind : char { kManaged, kRaw, kSocketFile };
 struct Entry {
   char name[kNameMax];
   int uses;
-  bool raw;
+  Kind kind;
 };
 Entry table[kMaxTracked];
 
@@ -42,23 +44,24 @@ std::mutex start_mutex;
 int tracker_fd = -1;
 
 // Lines: '+name' / '-name' count a use of a managed segment; 'R name' / 'U name' register and
-// unregister a raw one.
+// unregister a raw one; 'S path' / 'X path' a socket file.
 void Apply(char op, const char* name) {
-  const bool raw = op == 'R' || op == 'U';
+  const Kind kind = op == 'R' || op == 'U' ? Kind::kRaw : op == 'S' || op == 'X' ? Kind::kSocketFile : Kind::kManaged;
+  const bool adds = op == '+' || op == 'R' || op == 'S';
   int free_slot = -1;
   for (int i = 0; i < kMaxTracked; i++) {
-    if (table[i].uses > 0 && table[i].raw == raw && strcmp(table[i].name, name) == 0) {
-      if (op == 'U') table[i].uses = 0;
-      else if (!raw) table[i].uses += op == '+' ? 1 : -1;
+    if (table[i].uses > 0 && table[i].kind == kind && strcmp(table[i].name, name) == 0) {
+      if (kind != Kind::kManaged) table[i].uses = adds ? 1 : 0;
+      else table[i].uses += adds ? 1 : -1;
       return;
     }
     if (free_slot < 0 && table[i].uses <= 0) free_slot = i;
   }
-  if ((op == '+' || op == 'R') && free_slot >= 0) {
+  if (adds && free_slot >= 0) {
     strncpy(table[free_slot].name, name, kNameMax - 1);
     table[free_slot].name[kNameMax - 1] = 0;
     table[free_slot].uses = 1;
-    table[free_slot].raw = raw;
+    table[free_slot].kind = kind;
   }
 }
 
@@ -105,8 +108,11 @@ void Apply(char op, const char* name) {
     bool pending = false;
     for (auto& entry : table) {
       if (entry.uses <= 0) continue;
-      // A raw segment still registered was never unlinked: its creator's tree is gone, so is it.
-      if (entry.raw || SegmentUnused(entry.name)) {
+      // A raw segment or socket file still registered was never unlinked: its creator's tree is gone, so is it.
+      if (entry.kind == Kind::kSocketFile) {
+        unlink(entry.name);
+        entry.uses = 0;
+      } else if (entry.kind == Kind::kRaw || SegmentUnused(entry.name)) {
         shm_unlink(entry.name);
         entry.uses = 0;
       } else {
@@ -179,6 +185,8 @@ void TrackSegment(const std::string& name, bool add) { Send(add ? '+' : '-', nam
 
 void TrackRawSegment(const std::string& name, bool add) { Send(add ? 'R' : 'U', name); }
 
+void TrackSocketFile(const std::string& path, bool add) { Send(add ? 'S' : 'X', path); }
+
 namespace {
 
 Napi::Value TrackerFd(const Napi::CallbackInfo& info) {
@@ -200,11 +208,13 @@ Napi::Value AdoptTracker(const Napi::CallbackInfo& info) {
 }
 
 // trackRawSegment(name, add): a user's SharedMemory, registered by its creator, unregistered by
-// unlink(); the tracker unlinks those still registered once the tree is gone.
-Napi::Value TrackRawSegmentJs(const Napi::CallbackInfo& info) {
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) ThrowType(info.Env(), "trackRawSegment(name: string, add: boolean)");
+// unlink(); trackSocketFile(path, add): a Listener's socket file, unregistered once it removed it.
+// The tracker removes those still registered once the tree is gone.
+template <void (*Track)(const std::string&, bool)>
+Napi::Value TrackJs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) ThrowType(info.Env(), "expected (name: string, add: boolean)");
   try {
-    TrackRawSegment(info[0].As<Napi::String>(), info[1].As<Napi::Boolean>());
+    Track(info[0].As<Napi::String>(), info[1].As<Napi::Boolean>());
   } catch (const CallFailed& failed) {
     ThrowErrno(info.Env(), failed);
   }
@@ -216,7 +226,8 @@ Napi::Value TrackRawSegmentJs(const Napi::CallbackInfo& info) {
 void InitResourceTracker(Napi::Env env, Napi::Object exports) {
   exports.Set("trackerFd", Napi::Function::New(env, TrackerFd, "trackerFd"));
   exports.Set("adoptTracker", Napi::Function::New(env, AdoptTracker, "adoptTracker"));
-  exports.Set("trackRawSegment", Napi::Function::New(env, TrackRawSegmentJs, "trackRawSegment"));
+  exports.Set("trackRawSegment", Napi::Function::New(env, TrackJs<TrackRawSegment>, "trackRawSegment"));
+  exports.Set("trackSocketFile", Napi::Function::New(env, TrackJs<TrackSocketFile>, "trackSocketFile"));
 }
 
 }  // namespace mp

@@ -14,6 +14,8 @@ void TrackSegment(const std::string& name, bool add);
 // Registers (`add`) or unregisters a raw segment (a user's SharedMemory), which the tracker unlinks
 // when the tree is gone unless it was unregistered first.
 void TrackRawSegment(const std::string& name, bool add);
+// The same for the socket file of a Listener at an address we made up.
+void TrackSocketFile(const std::string& path, bool add);
 // Starts this process's tracker now, so that fork children inherit it instead of each starting one.
 void EnsureTracker();
 // trackerFd() (the write end of this process's tracker pipe, starting the tracker if needed) and

@@ -242,6 +242,19 @@ describe('helpers of the tree SIGKILLed', () => {
     await until(() => !fs.existsSync(`/dev/shm/${name}`), 'the new tracker unlinking the queue made after the kill');
   });
 
+  it('a Listener SIGKILLed: the socket file it made up is removed once its tree is gone, as a segment is', async () => {
+    const script = `
+      const { Listener } = require(${JSON.stringify(path.join(__dirname, '../dist/connection.js'))});
+      process.stdout.write(new Listener().address + '\\n');
+      process.kill(process.pid, 'SIGKILL');
+    `;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.signal).toBe('SIGKILL');
+    const address = result.stdout.trim();
+    expect(address).toMatch(/listener/);
+    await until(() => !fs.existsSync(address), 'the tracker removing the socket file');
+  });
+
   it('the forkserver: the next start launches another server, and the child runs', async () => {
     const script = `
       const { getContext } = require(${JSON.stringify(path.join(__dirname, '../dist/index.js'))});
