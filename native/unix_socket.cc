@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "deadline.h"
@@ -225,6 +227,80 @@ void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
   delete length;
 }
 
+// Fresh pages are the dear part of a large frame: each is zeroed by the kernel, and on a VM that
+// reports freed memory to its host (virtio-balloon free page reporting, as here) a freed 2 MiB
+// block comes back only through a host fault, measured at up to 10x the cost of the copy. So the
+// mappings of collected frames are kept (lazily freeable: MADV_FREE lets the kernel take them back
+// under pressure) and the next frame of about their size is read into pages already in place.
+class MappingCache {
+ public:
+  // A kept mapping of at least `length` bytes and at most a quarter more, or nullptr.
+  uint8_t* Take(size_t length, size_t* capacity) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    auto best = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->capacity >= length && it->capacity - length <= length / 4 && (best == entries_.end() || it->capacity < best->capacity)) best = it;
+    if (best == entries_.end()) return nullptr;
+    uint8_t* data = best->data;
+    *capacity = best->capacity;
+    bytes_ -= best->capacity;
+    entries_.erase(best);
+    return data;
+  }
+
+  // Keeps a released mapping, the oldest ones making room; one larger than the whole cache is unmapped.
+  void Give(uint8_t* data, size_t capacity) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    if (capacity > kMaxBytes) {
+      munmap(data, capacity);
+      return;
+    }
+    while (bytes_ + capacity > kMaxBytes) {
+      munmap(entries_.front().data, entries_.front().capacity);
+      bytes_ -= entries_.front().capacity;
+      entries_.erase(entries_.begin());
+    }
+#ifdef MADV_FREE
+    madvise(data, capacity, MADV_FREE);
+#endif
+    entries_.push_back({data, capacity});
+    bytes_ += capacity;
+  }
+
+ private:
+  static constexpr size_t kMaxBytes = 256 << 20;
+  struct Entry {
+    uint8_t* data;
+    size_t capacity;
+  };
+
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+  size_t bytes_ = 0;
+
+ public:
+  // A fork child unmaps what it inherited at once: while it shares those pages, every page the
+  // parent reuses would be copied (copy-on-write) first. The lock is held across fork(2).
+  void BeforeFork() { mutex_.lock(); }
+  void AfterForkInParent() { mutex_.unlock(); }
+  void AfterForkInChild() {
+    for (const Entry& entry : entries_) munmap(entry.data, entry.capacity);
+    entries_.clear();
+    bytes_ = 0;
+    mutex_.unlock();
+  }
+};
+
+MappingCache mapping_cache;
+const int mapping_cache_forks = pthread_atfork([] { mapping_cache.BeforeFork(); }, [] { mapping_cache.AfterForkInParent(); },
+                                               [] { mapping_cache.AfterForkInChild(); });
+
+void RecycleMapping(Napi::Env env, uint8_t* data, size_t* capacity) {
+  mapping_cache.Give(data, *capacity);
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*capacity));
+  delete capacity;
+}
+
 // The largest Buffer this Node makes (buffer.constants.MAX_LENGTH, told by lib/native.ts; 4 GiB,
 // Node 20's, until then). A larger length must fail before Buffer::New: Node runs the finalizer of
 // a Buffer it refuses, and node-addon-api frees that finalizer's data again (a double free).
@@ -236,16 +312,22 @@ Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
   if (length < kLargeBytes) return NewBuffer(env, length);
   // Always our own mapping here: from Node 22 on, V8 aborts the whole process when it cannot back
   // a Buffer (a hostile header announcing 2^50 bytes), so a length no mapping can hold fails here.
-  const bool huge = length >= kHugeBytes;
-  void* data = length > SIZE_MAX ? MAP_FAILED
-                                 : mmap(nullptr, length, PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS | (huge ? 0 : MAP_POPULATE), -1, 0);
-  if (data == MAP_FAILED) throw BadLength(env, length, std::string("(more than this process can allocate: mmap: ") + std::strerror(errno) + ")");
+  size_t capacity = 0;
+  uint8_t* data = length > SIZE_MAX ? nullptr : mapping_cache.Take(length, &capacity);
+  if (data == nullptr) {
+    const bool huge = length >= kHugeBytes;
+    capacity = length;
+    void* mapped = length > SIZE_MAX ? MAP_FAILED
+                                     : mmap(nullptr, length, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | (huge ? 0 : MAP_POPULATE), -1, 0);
+    if (mapped == MAP_FAILED) throw BadLength(env, length, std::string("(more than this process can allocate: mmap: ") + std::strerror(errno) + ")");
 #ifdef MADV_HUGEPAGE
-  if (huge) madvise(data, length, MADV_HUGEPAGE);  // a hint
+    if (huge) madvise(mapped, length, MADV_HUGEPAGE);  // a hint
 #endif
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
+    data = static_cast<uint8_t*>(mapped);
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(capacity));
+  return Napi::Buffer<uint8_t>::New(env, data, length, RecycleMapping, new size_t(capacity));
 }
 
 // setMaxBufferLength(n): buffer.constants.MAX_LENGTH of the running Node.
