@@ -707,6 +707,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
       throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(err));
     }
     handle_->data = this;
+    struct stat status;
+    socket_ = fstat(fd_, &status) == 0 && S_ISSOCK(status.st_mode);
     context_ = std::make_unique<Napi::AsyncContext>(env, "mpjs-connection");
     napi_add_env_cleanup_hook(env, CleanupHook, this);
     env_ = env;
@@ -725,7 +727,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
 
   void CloseHandle() {
     if (handle_ == nullptr) return;
-    uv_poll_stop(handle_);
+    StopPolling();
     uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
     handle_ = nullptr;
   }
@@ -734,7 +736,21 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     if (handle_ == nullptr) throw Napi::Error::New(env, "the connection is closed");
     if (mode_ != Mode::kIdle) throw Napi::Error::New(env, "another async read is already in progress on this connection");
     mode_ = mode;
-    uv_poll_start(handle_, mode == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT, OnPoll);
+    StartPolling(mode == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT);
+  }
+
+  // uv_poll_start always costs two epoll_ctl calls (libuv removes the fd, then adds it back): a
+  // handle already watching for these events is left as it is, so a read armed again from the
+  // callback of the last one (a recvAsync loop) costs no system call.
+  void StartPolling(int events) {
+    if (handle_ == nullptr || polling_ == events) return;
+    polling_ = events;
+    uv_poll_start(handle_, events, OnPoll);
+  }
+
+  void StopPolling() {
+    polling_ = 0;
+    if (handle_ != nullptr) uv_poll_stop(handle_);
   }
 
   Napi::Value WaitWritable(const Napi::CallbackInfo& info) {
@@ -771,7 +787,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     bool stoppable = mode_ == Mode::kReadable || mode_ == Mode::kWritable || (mode_ == Mode::kFrame && !header_.started());
     if (stoppable) {
       mode_ = Mode::kIdle;
-      if (handle_ != nullptr) uv_poll_stop(handle_);
+      StopPolling();
     }
     return Napi::Boolean::New(info.Env(), stoppable || mode_ == Mode::kIdle);
   }
@@ -798,7 +814,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         self->Finish(error.Value(), self->env_.Undefined());
       } catch (const Napi::Error&) {
         self->mode_ = Mode::kIdle;
-        if (self->handle_ != nullptr) uv_poll_stop(self->handle_);
+        self->StopPolling();
       }
     }
   }
@@ -807,6 +823,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   // later ones take only what FIONREAD reports. The loop keeps turning during large frames.
   void Step(int status) {
     poll_failed_ = status < 0;
+    if (poll_failed_) polling_ = 0;  // libuv stopped the handle
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     // libuv reports POLLERR (a refused connect, a reset) as a failed status and stops the handle.
@@ -814,20 +831,19 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     // connectResult) reports the socket's own error, after any data that arrived before it.
     if (mode_ == Mode::kReadable || mode_ == Mode::kWritable) return Finish(env.Null(), Napi::Boolean::New(env, true));
     if (mode_ != Mode::kFrame) return;
-    auto keep_waiting = [this, status] {
-      if (status < 0 && handle_ != nullptr) uv_poll_start(handle_, UV_READABLE | UV_DISCONNECT, OnPoll);
-    };
+    auto keep_waiting = [this] { StartPolling(UV_READABLE | UV_DISCONNECT); };
     for (bool first = true;; first = false) {
       const bool in_header = body_.IsEmpty();
       uint8_t* target = in_header ? header_.next() : body_.Value().Data() + body_got_;
       size_t want = in_header ? header_.wanted() : body_length_ - body_got_;
-      if (!first) {
+      // A socket is read without blocking (one call, EAGAIN when empty); a pipe has no such flag.
+      if (!first && !socket_) {
         int available = 0;
         if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return keep_waiting();
         want = std::min(want, static_cast<size_t>(available));
       }
       // Descriptors travel with a frame's first bytes (SendWithFds): only header reads use recvmsg.
-      ssize_t n = ReadSome(fd_, target, want, want_fds_ && in_header ? &fds_ : nullptr);
+      ssize_t n = ReadSome(fd_, target, want, want_fds_ && in_header ? &fds_ : nullptr, !first && socket_ ? MSG_DONTWAIT : 0);
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) return keep_waiting();
         return Finish(ErrnoError(env, "read", errno).Value(), env.Undefined());
@@ -867,10 +883,9 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     if (repeat_ && error.IsNull() && !result.IsNull()) {
       ResetFrame();
       // libuv stops a handle whose poll failed: a repeating watcher takes it up again.
-      if (poll_failed_ && handle_ != nullptr) uv_poll_start(handle_, mode_ == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT, OnPoll);
+      StartPolling(mode_ == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT);
     } else {
       mode_ = Mode::kIdle;
-      if (handle_ != nullptr) uv_poll_stop(handle_);
     }
     Napi::Array fds = Napi::Array::New(env_);
     if (error.IsNull()) AppendFds(env_, fds, fds_);
@@ -880,7 +895,11 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     // thread) leaves a termination pending, which node-addon-api would turn into a fatal error.
     napi_value argv[3] = {error, result, fds};
     napi_value ignored;
-    if (napi_make_callback(env_, *context_, Value(), callback_.Value(), 3, argv, &ignored) != napi_pending_exception) return;
+    const napi_status status = napi_make_callback(env_, *context_, Value(), callback_.Value(), 3, argv, &ignored);
+    // The handle stays armed through the callback (and its microtasks): stopped only if no read
+    // was armed again there.
+    if (mode_ == Mode::kIdle) StopPolling();
+    if (status != napi_pending_exception) return;
     // What the callback threw is the program's error, as in any I/O callback: uncaughtException.
     // Left pending it would vanish, or come back to this callback as if the read had failed. A
     // terminating Worker has no exception to give (undefined): nobody is left to tell.
@@ -904,6 +923,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   Mode mode_ = Mode::kIdle;
   bool repeat_ = false;
   bool poll_failed_ = false;
+  bool socket_ = false;
+  int polling_ = 0;  // the events the handle watches (0: stopped)
   int64_t max_length_ = -1;
   FrameHeader header_;
   uint64_t body_length_ = 0;
