@@ -21,9 +21,10 @@ namespace mp {
 constexpr size_t kMaxFds = 253;
 
 // One read; with `fds`, a recvmsg that also collects the descriptors (SCM_RIGHTS) that came with
-// these bytes. A plain read lets the kernel close any that came: nothing leaks either way.
-inline ssize_t ReadSome(int fd, uint8_t* target, size_t length, std::vector<int>* fds) {
-  if (fds == nullptr) return read(fd, target, length);
+// these bytes. A plain read lets the kernel close any that came: nothing leaks either way. `flags`
+// (MSG_DONTWAIT) are for sockets only.
+inline ssize_t ReadSome(int fd, uint8_t* target, size_t length, std::vector<int>* fds, int flags = 0) {
+  if (fds == nullptr) return flags == 0 ? read(fd, target, length) : recv(fd, target, length, flags);
   alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * kMaxFds)];
   iovec part{target, length};
   msghdr message{};
@@ -31,7 +32,7 @@ inline ssize_t ReadSome(int fd, uint8_t* target, size_t length, std::vector<int>
   message.msg_iovlen = 1;
   message.msg_control = control;
   message.msg_controllen = sizeof(control);
-  ssize_t n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
+  ssize_t n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC | flags);
   if (n < 0 || message.msg_controllen == 0) return n;
   for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
     if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;

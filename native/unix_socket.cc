@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "deadline.h"
@@ -225,6 +227,80 @@ void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
   delete length;
 }
 
+// Fresh pages are the dear part of a large frame: each is zeroed by the kernel, and on a VM that
+// reports freed memory to its host (virtio-balloon free page reporting, as here) a freed 2 MiB
+// block comes back only through a host fault, measured at up to 10x the cost of the copy. So the
+// mappings of collected frames are kept (lazily freeable: MADV_FREE lets the kernel take them back
+// under pressure) and the next frame of about their size is read into pages already in place.
+class MappingCache {
+ public:
+  // A kept mapping of at least `length` bytes and at most a quarter more, or nullptr.
+  uint8_t* Take(size_t length, size_t* capacity) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    auto best = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->capacity >= length && it->capacity - length <= length / 4 && (best == entries_.end() || it->capacity < best->capacity)) best = it;
+    if (best == entries_.end()) return nullptr;
+    uint8_t* data = best->data;
+    *capacity = best->capacity;
+    bytes_ -= best->capacity;
+    entries_.erase(best);
+    return data;
+  }
+
+  // Keeps a released mapping, the oldest ones making room; one larger than the whole cache is unmapped.
+  void Give(uint8_t* data, size_t capacity) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    if (capacity > kMaxBytes) {
+      munmap(data, capacity);
+      return;
+    }
+    while (bytes_ + capacity > kMaxBytes) {
+      munmap(entries_.front().data, entries_.front().capacity);
+      bytes_ -= entries_.front().capacity;
+      entries_.erase(entries_.begin());
+    }
+#ifdef MADV_FREE
+    madvise(data, capacity, MADV_FREE);
+#endif
+    entries_.push_back({data, capacity});
+    bytes_ += capacity;
+  }
+
+ private:
+  static constexpr size_t kMaxBytes = 256 << 20;
+  struct Entry {
+    uint8_t* data;
+    size_t capacity;
+  };
+
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+  size_t bytes_ = 0;
+
+ public:
+  // A fork child unmaps what it inherited at once: while it shares those pages, every page the
+  // parent reuses would be copied (copy-on-write) first. The lock is held across fork(2).
+  void BeforeFork() { mutex_.lock(); }
+  void AfterForkInParent() { mutex_.unlock(); }
+  void AfterForkInChild() {
+    for (const Entry& entry : entries_) munmap(entry.data, entry.capacity);
+    entries_.clear();
+    bytes_ = 0;
+    mutex_.unlock();
+  }
+};
+
+MappingCache mapping_cache;
+const int mapping_cache_forks = pthread_atfork([] { mapping_cache.BeforeFork(); }, [] { mapping_cache.AfterForkInParent(); },
+                                               [] { mapping_cache.AfterForkInChild(); });
+
+void RecycleMapping(Napi::Env env, uint8_t* data, size_t* capacity) {
+  mapping_cache.Give(data, *capacity);
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*capacity));
+  delete capacity;
+}
+
 // The largest Buffer this Node makes (buffer.constants.MAX_LENGTH, told by lib/native.ts; 4 GiB,
 // Node 20's, until then). A larger length must fail before Buffer::New: Node runs the finalizer of
 // a Buffer it refuses, and node-addon-api frees that finalizer's data again (a double free).
@@ -236,16 +312,41 @@ Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
   if (length < kLargeBytes) return NewBuffer(env, length);
   // Always our own mapping here: from Node 22 on, V8 aborts the whole process when it cannot back
   // a Buffer (a hostile header announcing 2^50 bytes), so a length no mapping can hold fails here.
-  const bool huge = length >= kHugeBytes;
-  void* data = length > SIZE_MAX ? MAP_FAILED
-                                 : mmap(nullptr, length, PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS | (huge ? 0 : MAP_POPULATE), -1, 0);
-  if (data == MAP_FAILED) throw BadLength(env, length, std::string("(more than this process can allocate: mmap: ") + std::strerror(errno) + ")");
+  size_t capacity = 0;
+  uint8_t* data = length > SIZE_MAX ? nullptr : mapping_cache.Take(length, &capacity);
+  if (data == nullptr) {
+    const bool huge = length >= kHugeBytes;
+    capacity = length;
+    void* mapped = length > SIZE_MAX ? MAP_FAILED
+                                     : mmap(nullptr, length, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | (huge ? 0 : MAP_POPULATE), -1, 0);
+    if (mapped == MAP_FAILED) throw BadLength(env, length, std::string("(more than this process can allocate: mmap: ") + std::strerror(errno) + ")");
 #ifdef MADV_HUGEPAGE
-  if (huge) madvise(data, length, MADV_HUGEPAGE);  // a hint
+    if (huge) madvise(mapped, length, MADV_HUGEPAGE);  // a hint
 #endif
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
+    data = static_cast<uint8_t*>(mapped);
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(capacity));
+  return Napi::Buffer<uint8_t>::New(env, data, length, RecycleMapping, new size_t(capacity));
+}
+
+// A frame for the blocking calls: their caller may loop on recv without ever turning the event
+// loop, where N-API runs the finalizers of our mappings, so every frame it drops stayed mapped
+// (2.6 GB after forty 64 MiB frames). V8 frees its own buffers at garbage collection instead; huge
+// pages are asked for its interior. Lengths beyond a quarter of the machine's memory keep our own
+// mapping, so a hostile header fails the read rather than V8's allocation (an abort from Node 22 on).
+Napi::Buffer<uint8_t> BlockingFrameBuffer(Napi::Env env, uint64_t length) {
+  static const uint64_t quarter_of_memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 4;
+  if (length < kLargeBytes || length > max_buffer_length || length > quarter_of_memory) return FrameBuffer(env, length);
+  Napi::Buffer<uint8_t> frame = NewBuffer(env, length);
+#ifdef MADV_HUGEPAGE
+  if (length >= kHugeBytes) {
+    const uintptr_t start = (reinterpret_cast<uintptr_t>(frame.Data()) + kHugePage - 1) & ~(kHugePage - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(frame.Data()) + length) & ~(kHugePage - 1);
+    if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);  // a hint
+  }
+#endif
+  return frame;
 }
 
 // setMaxBufferLength(n): buffer.constants.MAX_LENGTH of the running Node.
@@ -348,7 +449,7 @@ Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
   if (want_fds) AppendFds(env, info[2].As<Napi::Array>(), fds);
   if (!got_header) return env.Null();
   if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) throw BadLength(env, length, "> maxLength");
-  Napi::Buffer<uint8_t> frame = FrameBuffer(env, length);
+  Napi::Buffer<uint8_t> frame = BlockingFrameBuffer(env, length);
   ReadBody(env, fd, frame.Data(), length);
   return frame;
 }
@@ -366,7 +467,7 @@ Napi::Value RecvFrameInto(const Napi::CallbackInfo& info) {
   uint64_t length;
   if (!ReadHeader(env, fd, &length)) return env.Null();
   if (length > target.ByteLength() - static_cast<size_t>(offset)) {
-    Napi::Buffer<uint8_t> whole = FrameBuffer(env, length);
+    Napi::Buffer<uint8_t> whole = BlockingFrameBuffer(env, length);
     ReadBody(env, fd, whole.Data(), length);
     return whole;
   }
@@ -625,6 +726,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
       throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(err));
     }
     handle_->data = this;
+    struct stat status;
+    socket_ = fstat(fd_, &status) == 0 && S_ISSOCK(status.st_mode);
     context_ = std::make_unique<Napi::AsyncContext>(env, "mpjs-connection");
     napi_add_env_cleanup_hook(env, CleanupHook, this);
     env_ = env;
@@ -643,7 +746,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
 
   void CloseHandle() {
     if (handle_ == nullptr) return;
-    uv_poll_stop(handle_);
+    StopPolling();
     uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
     handle_ = nullptr;
   }
@@ -652,7 +755,21 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     if (handle_ == nullptr) throw Napi::Error::New(env, "the connection is closed");
     if (mode_ != Mode::kIdle) throw Napi::Error::New(env, "another async read is already in progress on this connection");
     mode_ = mode;
-    uv_poll_start(handle_, mode == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT, OnPoll);
+    StartPolling(mode == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT);
+  }
+
+  // uv_poll_start always costs two epoll_ctl calls (libuv removes the fd, then adds it back): a
+  // handle already watching for these events is left as it is, so a read armed again from the
+  // callback of the last one (a recvAsync loop) costs no system call.
+  void StartPolling(int events) {
+    if (handle_ == nullptr || polling_ == events) return;
+    polling_ = events;
+    uv_poll_start(handle_, events, OnPoll);
+  }
+
+  void StopPolling() {
+    polling_ = 0;
+    if (handle_ != nullptr) uv_poll_stop(handle_);
   }
 
   Napi::Value WaitWritable(const Napi::CallbackInfo& info) {
@@ -689,7 +806,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     bool stoppable = mode_ == Mode::kReadable || mode_ == Mode::kWritable || (mode_ == Mode::kFrame && !header_.started());
     if (stoppable) {
       mode_ = Mode::kIdle;
-      if (handle_ != nullptr) uv_poll_stop(handle_);
+      StopPolling();
     }
     return Napi::Boolean::New(info.Env(), stoppable || mode_ == Mode::kIdle);
   }
@@ -716,7 +833,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
         self->Finish(error.Value(), self->env_.Undefined());
       } catch (const Napi::Error&) {
         self->mode_ = Mode::kIdle;
-        if (self->handle_ != nullptr) uv_poll_stop(self->handle_);
+        self->StopPolling();
       }
     }
   }
@@ -725,6 +842,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   // later ones take only what FIONREAD reports. The loop keeps turning during large frames.
   void Step(int status) {
     poll_failed_ = status < 0;
+    if (poll_failed_) polling_ = 0;  // libuv stopped the handle
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     // libuv reports POLLERR (a refused connect, a reset) as a failed status and stops the handle.
@@ -732,20 +850,19 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     // connectResult) reports the socket's own error, after any data that arrived before it.
     if (mode_ == Mode::kReadable || mode_ == Mode::kWritable) return Finish(env.Null(), Napi::Boolean::New(env, true));
     if (mode_ != Mode::kFrame) return;
-    auto keep_waiting = [this, status] {
-      if (status < 0 && handle_ != nullptr) uv_poll_start(handle_, UV_READABLE | UV_DISCONNECT, OnPoll);
-    };
+    auto keep_waiting = [this] { StartPolling(UV_READABLE | UV_DISCONNECT); };
     for (bool first = true;; first = false) {
       const bool in_header = body_.IsEmpty();
       uint8_t* target = in_header ? header_.next() : body_.Value().Data() + body_got_;
       size_t want = in_header ? header_.wanted() : body_length_ - body_got_;
-      if (!first) {
+      // A socket is read without blocking (one call, EAGAIN when empty); a pipe has no such flag.
+      if (!first && !socket_) {
         int available = 0;
         if (ioctl(fd_, FIONREAD, &available) != 0 || available <= 0) return keep_waiting();
         want = std::min(want, static_cast<size_t>(available));
       }
       // Descriptors travel with a frame's first bytes (SendWithFds): only header reads use recvmsg.
-      ssize_t n = ReadSome(fd_, target, want, want_fds_ && in_header ? &fds_ : nullptr);
+      ssize_t n = ReadSome(fd_, target, want, want_fds_ && in_header ? &fds_ : nullptr, !first && socket_ ? MSG_DONTWAIT : 0);
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) return keep_waiting();
         return Finish(ErrnoError(env, "read", errno).Value(), env.Undefined());
@@ -785,10 +902,9 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     if (repeat_ && error.IsNull() && !result.IsNull()) {
       ResetFrame();
       // libuv stops a handle whose poll failed: a repeating watcher takes it up again.
-      if (poll_failed_ && handle_ != nullptr) uv_poll_start(handle_, mode_ == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT, OnPoll);
+      StartPolling(mode_ == Mode::kWritable ? UV_WRITABLE | UV_DISCONNECT : UV_READABLE | UV_DISCONNECT);
     } else {
       mode_ = Mode::kIdle;
-      if (handle_ != nullptr) uv_poll_stop(handle_);
     }
     Napi::Array fds = Napi::Array::New(env_);
     if (error.IsNull()) AppendFds(env_, fds, fds_);
@@ -798,7 +914,11 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     // thread) leaves a termination pending, which node-addon-api would turn into a fatal error.
     napi_value argv[3] = {error, result, fds};
     napi_value ignored;
-    if (napi_make_callback(env_, *context_, Value(), callback_.Value(), 3, argv, &ignored) != napi_pending_exception) return;
+    const napi_status status = napi_make_callback(env_, *context_, Value(), callback_.Value(), 3, argv, &ignored);
+    // The handle stays armed through the callback (and its microtasks): stopped only if no read
+    // was armed again there.
+    if (mode_ == Mode::kIdle) StopPolling();
+    if (status != napi_pending_exception) return;
     // What the callback threw is the program's error, as in any I/O callback: uncaughtException.
     // Left pending it would vanish, or come back to this callback as if the read had failed. A
     // terminating Worker has no exception to give (undefined): nobody is left to tell.
@@ -822,6 +942,8 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   Mode mode_ = Mode::kIdle;
   bool repeat_ = false;
   bool poll_failed_ = false;
+  bool socket_ = false;
+  int polling_ = 0;  // the events the handle watches (0: stopped)
   int64_t max_length_ = -1;
   FrameHeader header_;
   uint64_t body_length_ = 0;

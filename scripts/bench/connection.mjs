@@ -15,10 +15,16 @@ const peer = fileURLToPath(new URL('./children/pipe-echo.cjs', import.meta.url))
 const BYTES = Buffer.from('hello world 1234');
 const BIG = 64 << 20;
 
-export async function run() {
+/** A Pipe end whose other end an echo child (blocking, or `async`) holds, and the child's exit. */
+function echoPeer(mode) {
   const [mine, theirs] = Pipe();
-  const child = fork(peer, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', theirs.fileno()] });
+  const child = fork(peer, mode ? [mode] : [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', theirs.fileno()] });
   theirs.close();
+  return { mine, exited: once(child, 'exit') };
+}
+
+export async function run() {
+  const { mine, exited } = echoPeer();
   const pingPongMs = await timePerOp(() => {
     mine.sendBytes(BYTES);
     mine.recvBytes();
@@ -33,8 +39,21 @@ export async function run() {
     mine.sendBytes(big);
     mine.recvBytes();
   }, { samples: 7 });
+  // The same with the async twins: our recvBytesAsync, and a peer whose loop turns (its large
+  // frames' memory comes back between messages).
+  const pingPongAsyncMs = await timePerOp(async () => {
+    mine.sendBytes(BYTES);
+    await mine.recvBytesAsync();
+  }, { batch: 2000 });
   mine.close();
-  await once(child, 'exit');
+  await exited;
+  const asyncPeer = echoPeer('async');
+  const bigAsyncMs = await timePerOp(() => {
+    asyncPeer.mine.sendBytes(big);
+    asyncPeer.mine.recvBytes();
+  }, { samples: 7 });
+  asyncPeer.mine.close();
+  await asyncPeer.exited;
   const py = await cpython(`
     import multiprocessing as mp
     def echo(conn):
@@ -63,7 +82,11 @@ export async function run() {
       baselines: { 'child_process.fork IPC': await roundTrip('fork'), 'worker_threads postMessage': await roundTrip('worker') } },
     { name: 'Pipe ping-pong, sendBytes/recvBytes 16 B', unit: 'µs', better: 'lower', target: 12,
       ours: pingPongMs * 1000, baselines: {}, cpython: py?.ping },
+    { name: 'Pipe ping-pong, 16 B, recvBytesAsync', unit: 'µs', better: 'lower', target: 12,
+      ours: pingPongAsyncMs * 1000, baselines: {}, cpython: py?.ping },
     { name: 'Pipe sendBytes, 64 MiB messages', unit: 'GiB/s', better: 'higher', target: 2,
       ours: (64 / 1024) / (bigMs / 1000), baselines: {}, cpython: py?.bulk },
+    { name: 'Pipe sendBytes, 64 MiB messages, recvBytesAsync peer', unit: 'GiB/s', better: 'higher', target: 2,
+      ours: (64 / 1024) / (bigAsyncMs / 1000), baselines: {}, cpython: py?.bulk },
   ];
 }

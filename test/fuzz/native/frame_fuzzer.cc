@@ -5,7 +5,6 @@
 // sent arrives once (close-on-exec) and none leaks. Input: byte 0 = descriptors to attach (bits
 // 0-1), mode (bit 2), write chunks of 2^(bits 3-7 mod 13) bytes; the rest is the stream.
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -102,13 +101,10 @@ Outcome ReadIncremental(int fd, size_t limit, std::vector<int>* fds) {
   for (bool first = true;; first = false) {
     uint8_t* target = in_header ? header.next() : body.data() + body_got;
     size_t want = in_header ? header.wanted() : static_cast<size_t>(length) - body_got;
-    if (!first) {
-      int available = 0;
-      if (ioctl(fd, FIONREAD, &available) != 0) Fail("FIONREAD");
-      // Nothing buffered: FdWatcher waits for the next readiness event, which EOF gives at once.
-      if (available > 0) want = std::min(want, static_cast<size_t>(available));
-    }
-    ssize_t n = mp::ReadSome(fd, target, want, in_header ? fds : nullptr);
+    // As FdWatcher reads a socket: after the first read, without blocking.
+    ssize_t n = mp::ReadSome(fd, target, want, in_header ? fds : nullptr, first ? 0 : MSG_DONTWAIT);
+    // Nothing buffered: FdWatcher reads again on the next readiness event.
+    if (n < 0 && errno == EAGAIN) n = mp::ReadSome(fd, target, want, in_header ? fds : nullptr);
     if (n < 0) Fail("read error");
     if (n == 0) {
       if (in_header && !header.started()) return out;
