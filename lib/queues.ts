@@ -67,14 +67,15 @@ function encode(obj: unknown): Encoded {
   return { bytes: dumps(obj), kind: 0 };
 }
 
-// From here on a received message's buffer comes from native.allocateBytes (a populated mapping,
-// or huge pages; aligned for every element type): faulting in its pages one by one cost more than
-// the copy.
+// From here on an async reader's buffer comes from native.allocateBytes (a populated mapping, or
+// huge pages; aligned for every element type): faulting in its pages one by one cost more than
+// the copy. Such memory is freed from the event loop, which a blocking reader (a fork child's
+// loop of get()) may never turn: it gets memory V8 owns, which a collection frees at once.
 const LARGE_MESSAGE = 256 << 10;
 
 /** A buffer for a message of `kind`, aligned for its element type. */
-function allocate(length: number, kind: number): Buffer {
-  if (length >= LARGE_MESSAGE) return native.allocateBytes(length);
+function allocate(length: number, kind: number, blocking: boolean): Buffer {
+  if (length >= LARGE_MESSAGE) return blocking ? Buffer.allocUnsafeSlow(length) : native.allocateBytes(length);
   return kind <= 2 ? Buffer.allocUnsafe(length) : Buffer.from(new ArrayBuffer(length));
 }
 
@@ -220,7 +221,7 @@ class Ring {
     }
   }
 
-  *getSteps(timeout: number, call: string): Steps<{ bytes: Buffer; kind: number }> {
+  *getSteps(timeout: number, call: string, blocking: boolean): Steps<{ bytes: Buffer; kind: number }> {
     const deadline = deadlineOf(timeout);
     if (!(yield { lock: this.rlock, timeoutMs: remainingMs(deadline), abortable: true })) throw this._empty(call);
     try {
@@ -251,7 +252,7 @@ class Ring {
         if (flags & FIRST) {
           // A new start while a message is partial: that message's writer died before finishing it.
           kind = (flags >> KIND_SHIFT) & 0xff;
-          partial = allocate(last ? length : this._recordTotals[(slot >> 3) + 1], kind);
+          partial = allocate(last ? length : this._recordTotals[(slot >> 3) + 1], kind, blocking);
           filled = 0;
         }
         // Chunks without their start belong to a message whose reader died: skip them.
@@ -503,7 +504,7 @@ abstract class RingQueue<T> {
 
   protected _get(timeout: number, call: string): T {
     this._check(call);
-    return decode(runBlocking(this._ring, this._ring.getSteps(timeout, call))) as T;
+    return decode(runBlocking(this._ring, this._ring.getSteps(timeout, call, true))) as T;
   }
 
   protected async _putAsync(obj: T, timeoutMs: number | null | undefined, options: AbortOptions | undefined, call: string): Promise<void> {
@@ -525,7 +526,7 @@ abstract class RingQueue<T> {
     this._check(call);
     const timeout = timeoutArg(timeoutMs, call);
     options?.signal?.throwIfAborted();
-    const steps = this._ring.getSteps(timeout, call);
+    const steps = this._ring.getSteps(timeout, call, false);
     const until = this._untilClosed(options?.signal);
     try {
       return decode(await runAsync(this._ring, steps, until.signal)) as T;
