@@ -10,7 +10,7 @@ import { native, Take, type NativeCondWatcher, type NativeSegment, type NativeWa
 import { currentProcess } from './process';
 import { register } from './serializer/registry';
 import {
-  addressOf, createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
+  addressOf, blockArg, createSegment, deadlineOf, driveAsync, driveBlocking, receiveSegment, remainingMs, sendSegment, thisProcess, timeoutArg,
   type AbortableWait, type AbortOptions, type Steps as GenericSteps,
 } from './util';
 
@@ -130,6 +130,7 @@ export abstract class SemLock {
 
   /** Takes the lock (a unit of the semaphore): waits up to timeoutMs (forever by default); false if it did not. `block = false` only tries. */
   acquire(block = true, timeoutMs?: number | null): boolean {
+    blockArg(block, `${this.constructor.name}.acquire`);
     if (this._takeFast()) return true;
     const timeout = timeoutArg(timeoutMs, `${this.constructor.name}.acquire`);
     const taken = block

@@ -69,6 +69,15 @@ export function timeoutArg(timeoutMs: number | null | undefined, what: string): 
   return timeoutMs <= 0 ? 0 : timeoutMs;
 }
 
+/**
+ * acquire's `block`: a number there is a timeout in the wrong place (`acquire(1000)` would wait
+ * forever, as in CPython, where `acquire(10)` is `block=10`), so it is refused with the fix.
+ */
+export function blockArg(block: boolean, what: string): boolean {
+  if (typeof block === 'number') throw new TypeError(`${what}(block, timeoutMs): block is a boolean, got ${shown(block)}; for a timeout write ${what.split('.').pop()}(true, ${block})`);
+  return block;
+}
+
 /** The moment a timeout from timeoutArg ends (undefined: never). */
 export function deadlineOf(timeout: number): number | undefined {
   return timeout < 0 ? undefined : performance.now() + timeout;

@@ -38,6 +38,13 @@ describe('Lock', () => {
     lock.release();
   });
 
+  it('refuses a number as block, the timeout in the wrong place (it would wait forever), naming the fix', () => {
+    for (const lock of [new Lock(), new RLock(), new Semaphore(0)]) {
+      expect(() => lock.acquire(1000 as unknown as boolean)).toThrow(/block is a boolean, got 1000 \(number\); for a timeout write acquire\(true, 1000\)/);
+    }
+    expect(() => new Condition().acquire(10 as unknown as boolean)).toThrow(TypeError);
+  });
+
   it('hold() releases at the end of a using block', () => {
     const lock = new Lock();
     {

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 
 import type { Address } from '../connection';
 import { register } from '../serializer/registry';
-import { addressOf, arrayIndex, deadlineOf, remainingMs, thisProcess, timeoutArg, type AbortOptions } from '../util';
+import { addressOf, arrayIndex, blockArg, deadlineOf, remainingMs, thisProcess, timeoutArg, type AbortOptions } from '../util';
 import { isSpawning } from '../popen/payload';
 import { currentProcess } from '../process';
 import { clientId, decodingReplyOf, existingLink, linkTo, type Link } from './client';
@@ -507,7 +507,7 @@ export class ValueProxy<T = unknown> extends BaseProxy {
 /** Lock, RLock, Semaphore and BoundedSemaphore (CPython's AcquirerProxy). */
 export class AcquirerProxy extends BaseProxy {
   acquire(block = true, timeoutMs?: number | null): boolean {
-    return this._callmethod('acquire', [block, timeoutMs ?? null]) as boolean;
+    return this._callmethod('acquire', [blockArg(block, `${this.constructor.name}.acquire`), timeoutMs ?? null]) as boolean;
   }
   acquireAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     return this._callmethodAsync('acquire', [true, timeoutMs ?? null], options) as Promise<boolean>;
