@@ -29,8 +29,8 @@ describe.runIf(canUnshare)('a full /dev/shm (a 256 KiB tmpfs over it in a privat
   });
 });
 
-/** Every live process whose parent chain leads to pid (not pid itself). */
-function descendants(pid: number): number[] {
+/** Each live process's parent, from /proc. */
+function parents(): Map<number, number> {
   const parentOf = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -41,6 +41,12 @@ function descendants(pid: number): number[] {
       // ended while we read
     }
   }
+  return parentOf;
+}
+
+/** Every live process whose parent chain leads to pid (not pid itself). */
+function descendants(pid: number): number[] {
+  const parentOf = parents();
   const found: number[] = [];
   for (const candidate of parentOf.keys()) {
     for (let up = parentOf.get(candidate); up !== undefined && up > 1; up = parentOf.get(up)) {
@@ -200,15 +206,13 @@ describe.each([
 
 // The process tree's helpers SIGKILLed: the next use starts a new one, as CPython's ensure_running does.
 const helperOf = (pid: number, named: string): number | undefined =>
-  fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).find((entry) => {
+  [...parents()].find(([child, parent]) => {
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return ppid === pid && (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(named) || stat.includes(`(${named})`));
+      return parent === pid && (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes(named) || fs.readFileSync(`/proc/${child}/comm`, 'utf8').trim() === named);
     } catch {
       return false;
     }
-  });
+  })?.[0];
 
 describe('helpers of the tree SIGKILLed', () => {
   it('the resource tracker: the next segment starts another (with a warning), which cleans up what is made after', async () => {
