@@ -487,6 +487,23 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps workin
     expect(event.wait(LONG)).toBe(true);
   });
 
+  // Reaping the dead worker joins it, and that blocking join served this same pool again in the
+  // middle of its loop over ready descriptors (the worker's socket and sentinel), which then read a
+  // slot list the nested call had rewritten: TypeError (found by the backend example's test in CI).
+  it('a worker killed while Event.wait blocks is reaped once; its task fails with BrokenPoolError', () => {
+    using pool = new ctx.Pool(1);
+    const started = new Event();
+    const doomed = pool.applyAsync((s: InstanceType<typeof Event>) => {
+      s.set();
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+    }, [started]);
+    expect(started.wait(LONG)).toBe(true);
+    process.kill((pool as unknown as { _workerPids: number[] })._workerPids[0]!, 'SIGKILL');
+    expect(new Event().wait(1500)).toBe(false);
+    expect(() => doomed.get(LONG)).toThrow(BrokenPoolError);
+    expect(pool.apply((x: number) => x * 2, [21])).toBe(42);
+  });
+
   it("a task's timeout fires, and its errorCallback runs, while Event.wait blocks", () => {
     using pool = new ctx.Pool({ processes: 1, cancelGraceMs: 100 });
     const event = new Event();

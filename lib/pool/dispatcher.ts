@@ -202,7 +202,13 @@ export class Dispatcher implements Background, JobHost {
     const at = this.idle.indexOf(slot);
     if (at >= 0) this.idle.splice(at, 1);
     this.closeSlot(slot);
-    const how = slot.handle.reap();
+    this.inside++;
+    let how: string;
+    try {
+      how = slot.handle.reap();
+    } finally {
+      this.inside--;
+    }
     const chunk = slot.chunk;
     slot.chunk = null;
     this.clearTimer(slot.escalation);
@@ -470,20 +476,31 @@ export class Dispatcher implements Background, JobHost {
 
   private readonly scratchFds: number[] = [];
   private readonly scratchOwners: Array<Slot | null> = [];
+  /** > 0 while serve() or a reap runs: a blocking wait below them must not serve this pool again. */
+  private inside = 0;
 
   watch(fds: number[]): number {
+    if (this.inside > 0) return Infinity;
     this.collect(this.scratchFds, this.scratchOwners);
     for (const fd of this.scratchFds) fds.push(fd);
     return this.nextTimerAt();
   }
 
   serve(): void {
-    this.runDueTimers();
-    const fds = this.scratchFds;
-    const owners = this.scratchOwners;
-    this.collect(fds, owners);
-    if (fds.length > 0) this.handleReady(native.pollMany(fds, 0), fds, owners);
-    this.schedule();
+    // Reaping a worker joins it, and a blocking join serves every pool: not this one again while
+    // it is in the middle of its own work (its scratch lists and slots are being changed).
+    if (this.inside > 0) return;
+    this.inside++;
+    try {
+      this.runDueTimers();
+      const fds = this.scratchFds;
+      const owners = this.scratchOwners;
+      this.collect(fds, owners);
+      if (fds.length > 0) this.handleReady(native.pollMany(fds, 0), fds, owners);
+      this.schedule();
+    } finally {
+      this.inside--;
+    }
   }
 
   // --- waiting: the event loop --------------------------------------------------------------
