@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <string>
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -304,11 +305,12 @@ void RecycleMapping(Napi::Env env, uint8_t* data, size_t* capacity) {
 // The largest Buffer this Node makes (buffer.constants.MAX_LENGTH, told by lib/native.ts; 4 GiB,
 // Node 20's, until then). A larger length must fail before Buffer::New: Node runs the finalizer of
 // a Buffer it refuses, and node-addon-api frees that finalizer's data again (a double free).
-uint64_t max_buffer_length = uint64_t{1} << 32;
+// Set by every thread that loads the addon (each Worker), always to the same value.
+std::atomic<uint64_t> max_buffer_length{uint64_t{1} << 32};
 
 Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
-  if (length > max_buffer_length)
-    throw BadLength(env, length, "(more than a Buffer can hold: " + std::to_string(max_buffer_length) + ")");
+  if (length > max_buffer_length.load(std::memory_order_relaxed))
+    throw BadLength(env, length, "(more than a Buffer can hold: " + std::to_string(max_buffer_length.load(std::memory_order_relaxed)) + ")");
   if (length < kLargeBytes) return NewBuffer(env, length);
   // Always our own mapping here: from Node 22 on, V8 aborts the whole process when it cannot back
   // a Buffer (a hostile header announcing 2^50 bytes), so a length no mapping can hold fails here.
@@ -337,7 +339,7 @@ Napi::Buffer<uint8_t> FrameBuffer(Napi::Env env, uint64_t length) {
 // mapping, so a hostile header fails the read rather than V8's allocation (an abort from Node 22 on).
 Napi::Buffer<uint8_t> BlockingFrameBuffer(Napi::Env env, uint64_t length) {
   static const uint64_t quarter_of_memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 4;
-  if (length < kLargeBytes || length > max_buffer_length || length > quarter_of_memory) return FrameBuffer(env, length);
+  if (length < kLargeBytes || length > max_buffer_length.load(std::memory_order_relaxed) || length > quarter_of_memory) return FrameBuffer(env, length);
   Napi::Buffer<uint8_t> frame = NewBuffer(env, length);
 #ifdef MADV_HUGEPAGE
   if (length >= kHugeBytes) {
@@ -352,7 +354,7 @@ Napi::Buffer<uint8_t> BlockingFrameBuffer(Napi::Env env, uint64_t length) {
 // setMaxBufferLength(n): buffer.constants.MAX_LENGTH of the running Node.
 Napi::Value SetMaxBufferLength(const Napi::CallbackInfo& info) {
   const int64_t length = IntArg(info, 0, "setMaxBufferLength(length)");
-  if (length > 0) max_buffer_length = static_cast<uint64_t>(length);
+  if (length > 0) max_buffer_length.store(static_cast<uint64_t>(length), std::memory_order_relaxed);
   return info.Env().Undefined();
 }
 
