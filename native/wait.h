@@ -73,9 +73,16 @@ class CallbackThread {
                                               [finalized](Napi::Env) { finalized->store(true); });
     callback_.Unref(env);
     owner_pid_ = getpid();
+    // At teardown Node deletes every thread-safe function while our thread may still call it
+    // (a SIGABRT in uv_mutex_lock): this hook, added after the function's own, runs before it.
+    env_ = env;
+    if (napi_add_env_cleanup_hook(env, StopAtTeardown, this) == napi_ok) hooked_ = true;
   }
 
-  ~CallbackThread() { Stop(); }
+  ~CallbackThread() {
+    if (hooked_) napi_remove_env_cleanup_hook(env_, StopAtTeardown, this);
+    Stop();
+  }
 
   // Called once, last in the owner's constructor: `loop` may use everything the owner holds.
   template <typename Loop>
@@ -119,6 +126,14 @@ class CallbackThread {
   }
 
  private:
+  static void StopAtTeardown(void* self) {
+    auto* thread = static_cast<CallbackThread*>(self);
+    thread->hooked_ = false;
+    thread->Stop();
+  }
+
+  napi_env env_ = nullptr;
+  bool hooked_ = false;
   std::atomic<int32_t>* word_;
   std::shared_ptr<Mapping> mapping_;
   Napi::ThreadSafeFunction callback_;
