@@ -114,7 +114,7 @@ describe.runIf(hasPython).each(['fork', 'spawn', 'forkserver'])('a signal every 
     let output = '';
     program.stdout!.on('data', (chunk: Buffer) => (output += chunk));
     await until(() => output.startsWith('ready\n'), 'the program\'s start');
-    const storm = spawn('python3', ['-c', STORM, String(program.pid), String(constants.signals.SIGUSR2)], { stdio: 'ignore' });
+    const storm = spawn('python3', ['-c', STORM, String(program.pid), String(constants.signals.SIGUSR2)], { stdio: ['ignore', 'ignore', 'inherit'] });
     program.stdin!.end('go\n');
     const [code] = (await once(program, 'exit')) as [number | null];
     storm.kill();
