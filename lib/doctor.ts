@@ -10,7 +10,7 @@ import { isMainThread } from 'node:worker_threads';
 type Api = typeof import('./index') &
   Pick<typeof import('./shared-memory'), 'SharedMemory'> &
   Pick<typeof import('./system'), 'getExecutable'> &
-  Pick<typeof import('./popen/fork'), 'parkAddonPath'>;
+  Pick<typeof import('./park'), 'parkAddonPath'>;
 type Method = ReturnType<Api['getAllStartMethods']>[number];
 
 const packageRoot = path.join(__dirname, '..');
@@ -332,7 +332,7 @@ export async function diagnose(log: (line: string) => void = () => {}): Promise<
       ...(require('./index') as typeof import('./index')),
       SharedMemory: (require('./shared-memory') as typeof import('./shared-memory')).SharedMemory,
       getExecutable: (require('./system') as typeof import('./system')).getExecutable,
-      parkAddonPath: (require('./popen/fork') as typeof import('./popen/fork')).parkAddonPath,
+      parkAddonPath: (require('./park') as typeof import('./park')).parkAddonPath,
     };
   } catch (error) {
     check({

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { cpuCount, getAllStartMethods, getStartMethod } from '../lib/index';
-import { parkAddonPath } from '../lib/popen/fork';
+import { parkAddonPath } from '../lib/park';
 import type { DoctorReport } from '../lib/doctor';
 import { root } from './helpers/npm-project';
 

@@ -319,12 +319,14 @@ describe('a closure capturing only primitives: whole-message memos on both sides
     const first = [ser.dumps(times), ser.dumps(times)];
     const spy = vi.spyOn(scopes, 'readScopes');
     let again: Buffer;
+    let reads: number;
     try {
       again = ser.dumps(times);
     } finally {
+      reads = spy.mock.calls.length; // mockRestore() clears the record
       spy.mockRestore();
     }
-    expect(spy).not.toHaveBeenCalled();
+    expect(reads).toBe(0);
     expect(again.equals(first[1]!)).toBe(true);
     again.fill(0);
     expect((ser.loads(ser.dumps(times)) as typeof times)(5)).toBe(15);
@@ -357,6 +359,35 @@ describe('a closure capturing only primitives: whole-message memos on both sides
     const [a, b] = [ser.loads(bytes), ser.loads(bytes)] as (typeof bump)[];
     expect([a!(), a!(), b!()]).toEqual([11, 12, 11]);
     expect(a).not.toBe(b);
+  });
+});
+
+describe("a function's origin, learned once per script", () => {
+  const scopes = requireHelper('../../dist/serializer/scopes.js') as typeof import('../../lib/serializer/scopes');
+  const { scriptIdOf } = requireHelper('../../dist/park.js') as typeof import('../../lib/park');
+
+  it.runIf(scriptIdOf(() => 0) !== undefined)('a new closure per call that captures nothing is sent without a scope read once its script is known', () => {
+    const fresh = () => (x: number) => x + 1;
+    ser.dumps(fresh());
+    const spy = vi.spyOn(scopes, 'readScopes');
+    const results: number[] = [];
+    let reads: number;
+    try {
+      for (let i = 0; i < 5; i++) results.push((ser.loads(ser.dumps(fresh())) as (x: number) => number)(i));
+    } finally {
+      reads = spy.mock.calls.length; // mockRestore() clears the record
+      spy.mockRestore();
+    }
+    expect(reads).toBe(0);
+    expect(results).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('an export of an ES module met after a closure made in that module still goes by reference', () => {
+    const origin = requireHelper('./serializer-esm-origin.mjs') as { makeIncrement: () => (x: number) => number; triple: (x: number) => number };
+    expect((ser.loads(ser.dumps(origin.makeIncrement())) as (x: number) => number)(1)).toBe(2);
+    const bytes = ser.dumps(origin.triple).toString('latin1');
+    expect(bytes).toContain('serializer-esm-origin.mjs');
+    expect(bytes).not.toContain('3 * x');
   });
 });
 

@@ -7,72 +7,15 @@
 // must be synchronous: it runs, then the child _exits. Async targets need spawn or forkserver, whose
 // children return to a loop that holds nothing of anyone else's (forkHere and exitWhenIdle below
 // serve the forkserver's children too).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 import { native } from '../native';
+import { loadPark, type ParkBinding } from '../park';
 import { thisProcess } from '../util';
 import { ChildPopen } from './child';
 import { loaderFlags } from './flags';
 import type { Launchable, Popen } from './index';
 
-interface ParkBinding {
-  workerThreads(): number;
-  park(timeoutMs: number): boolean;
-  release(): void;
-  forgetInChild(): void;
-  /** Threads the fork child's own platform started (0 in a parent). */
-  childThreads(): number;
-  exitWithoutPlatform(): void;
-}
-
-let parkBinding: ParkBinding | null | undefined;
-let parkFile: string | null = null;
 let warned = false;
-
-/**
- * Where the park addon for this Node ABI may be, best first: a source build (as node-gyp-build
- * prefers one), then the release's per-ABI prebuild for this platform and libc.
- */
-function parkCandidates(): string[] {
-  const root = path.join(__dirname, '..', '..');
-  // node-gyp-build's own libc test, so both addons come from the same kind of build.
-  const libc = process.env.LIBC ?? (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
-  const prebuild = `prebuilds/${process.platform}-${process.arch}/multiprocess_park.abi${process.versions.modules}.${libc}.so`;
-  return ['build/Release/multiprocess_park.so', 'build/Debug/multiprocess_park.so', prebuild].map((file) => path.join(root, file));
-}
-
-// Optional: built per Node ABI from native/park; fork works without it, less safely.
-function loadPark(): ParkBinding | null {
-  if (parkBinding !== undefined) return parkBinding;
-  parkBinding = null;
-  for (const file of parkCandidates()) {
-    if (!fs.existsSync(file)) continue;
-    try {
-      const module = { exports: {} as ParkBinding };
-      process.dlopen(module, file);
-      parkBinding = module.exports;
-      parkFile = file;
-      break;
-    } catch (error) {
-      // No descriptor left to open it with: this fork fails, as it would for its own sockets, and a
-      // later one tries again, instead of forking unparked from now on.
-      const exhausted = /Too many open files/.exec((error as Error).message);
-      if (exhausted) {
-        parkBinding = undefined;
-        throw Object.assign(new Error(`dlopen(${file}) failed: Too many open files (EMFILE)`), { code: 'EMFILE', syscall: 'dlopen' });
-      }
-      // another Node's ABI (a source build for another version) or a failed build: try the next
-    }
-  }
-  return parkBinding;
-}
-
-/** The platform-parking addon fork uses here, or null when none fits this Node. */
-export function parkAddonPath(): string | null {
-  loadPark();
-  return parkFile;
-}
 
 function warnUnparked(): void {
   if (warned) return;

@@ -7,11 +7,12 @@ import { Stream } from 'node:stream';
 import * as types from 'node:util/types';
 import { MessagePort, Worker } from 'node:worker_threads';
 import { analyze, type ComputedMember, type FunctionAnalysis } from './analyze';
-import { lookup, NAMESPACE, namespaceRef, symbolRef } from './byref';
+import { lookup, NAMESPACE, namespaceRef, symbolRef, type FunctionOrigin } from './byref';
 import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
 import { keyStep, Refusal } from './paths';
 import { reducerFor } from './registry';
 import { capturedScopes } from './captures';
+import { scriptIdOf } from '../park';
 import { readBound, readProxyTarget, readScopes, type ScopeEntry, type ScopeRead } from './scopes';
 
 export interface EncodeOptions {
@@ -123,6 +124,32 @@ function nativeSource(source: string): boolean {
 }
 
 /** One message's pre-pass: memo of encoded objects, the function table and the scope table. */
+/** Whether each script is an ES module, learned from the first function read from it. */
+const scriptIsModule = new Map<number, boolean>();
+
+/**
+ * Where fn was compiled (is it an ES module's, which byref then indexes?). With the per-ABI addon a
+ * function of a script already seen costs no inspector round trip: a closure written inline in a
+ * task call is a new function every time, and reading its scopes costs ~70 µs. Otherwise its
+ * scopes are read, and handed to `keep` for its captured values.
+ */
+function originOf(fn: Function, keep: (scopes: ScopeRead) => void): FunctionOrigin | undefined {
+  const scriptId = scriptIdOf(fn);
+  const known = scriptId === undefined ? undefined : scriptIsModule.get(scriptId);
+  if (known !== undefined) return { scriptId: String(scriptId), inModule: known };
+  let scopes: ScopeRead;
+  try {
+    scopes = readScopes(fn);
+  } catch {
+    return undefined; // an inspector that answers late: only a function that captures needs it
+  }
+  keep(scopes);
+  if (!scopes.location) return undefined;
+  const inModule = scopes.entries.at(-1)?.description === 'Module';
+  scriptIsModule.set(Number(scopes.location.scriptId), inModule);
+  return { scriptId: scopes.location.scriptId, inModule };
+}
+
 export class Encoder {
   readonly functions: FunctionRecord[] = [];
   readonly scopes: ScopeRecord[] = [];
@@ -351,17 +378,10 @@ export class Encoder {
   private encodeFunction(fn: Function, home?: object): unknown {
     const done = this.memo.get(fn);
     if (done !== undefined) return this.again(done);
-    // A function met for the first time has its scopes read here (do they belong to an ES module?);
-    // the same read then serves its captured values.
+    // A function met for the first time may have its scopes read to learn its origin; the same
+    // read then serves its captured values.
     let scopes: ScopeRead | undefined;
-    const ref = lookup(fn, () => {
-      try {
-        scopes = readScopes(fn);
-      } catch {
-        return undefined; // an inspector that answers late: only a function that captures needs it (below)
-      }
-      return scopes.location && { scriptId: scopes.location.scriptId, inModule: scopes.entries.at(-1)?.description === 'Module' };
-    });
+    const ref = lookup(fn, () => originOf(fn, (read) => (scopes = read)));
     if (ref) return this.remember(fn, marker(Tag.Ref, { r: ref }));
     const requireOf = requireFunctionRef(fn);
     if (requireOf) return this.remember(fn, marker(Tag.Ref, { r: requireOf }));
