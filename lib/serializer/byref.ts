@@ -228,6 +228,14 @@ function walk(root: unknown, keys: readonly string[], what: string): unknown {
   return value;
 }
 
+// Globals under which this package's own classes and functions travel by reference (the Process
+// classes, a pool worker's entry), each defined by its module when loaded: a receiver that has not
+// loaded that module yet loads it on meeting the global (a spawn child loads no more than it needs).
+const PACKAGE_GLOBALS = new Map([
+  ['__multiprocess', '../context'],
+  ['__multiprocessPoolWorker', '../pool/worker'],
+]);
+
 /** Looks a reference up on the receiver (ES modules load through require(esm), Node >= 20.19). */
 export function resolve(ref: Ref): unknown {
   const key = JSON.stringify(ref);
@@ -237,6 +245,8 @@ export function resolve(ref: Ref): unknown {
     switch (ref[0]) {
       case 'g': {
         const [first, ...rest] = ref[1];
+        const home = PACKAGE_GLOBALS.get(first!);
+        if (home !== undefined && !Object.hasOwn(globalThis, first!)) require(home);
         const intrinsic = first?.startsWith('%') ? lookupIntrinsic(first) : undefined;
         value = intrinsic ?? walk(globalThis, ref[1], 'the global object');
         if (intrinsic) value = walk(intrinsic, rest, first!);
