@@ -4,7 +4,7 @@ import { builtinModules, createRequire, isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as types from 'node:util/types';
-import * as vm from 'node:vm';
+import type * as vm from 'node:vm';
 import { SerializationError } from '../errors';
 import type { Ref } from './format';
 import { parsedScripts } from './scopes';
@@ -64,7 +64,7 @@ function indexGlobals(): void {
   for (const name of BUILTINS) addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
   // The global object itself, not through `global` or `globalThis`: its members include the host's.
   add(globalThis, ['g', []]);
-  const language = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
+  const language = (require('node:vm') as typeof vm).runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
   for (const key of [...language, ...NODE_GLOBALS]) {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
     if (!descriptor || !('value' in descriptor) || key === 'globalThis') continue;

@@ -1,6 +1,6 @@
 // multiprocess/serializer: "dill for JavaScript" — dumps/loads of data, closures, classes,
 // errors and registered handles. The wire format is a framed v8.serialize payload (see format.ts).
-import * as inspector from 'node:inspector';
+import type * as inspector from 'node:inspector';
 import { inspect } from 'node:util';
 import { SerializationError } from '../errors';
 import { indexEsm } from './byref';
@@ -89,7 +89,7 @@ export async function dumpsAsync(value: unknown, options: DumpsOptions = {}): Pr
 
 /** URLs of the ES modules V8 has parsed: `Debugger.enable` replays a scriptParsed event for each. */
 async function loadedModuleUrls(): Promise<string[]> {
-  const session = new inspector.Session();
+  const session = new (require('node:inspector') as typeof inspector).Session();
   session.connect();
   const urls = new Set<string>();
   session.on('Debugger.scriptParsed', (event) => {
