@@ -5,15 +5,16 @@ import { ProcessError } from './errors';
 import type { ManagerOptions } from './managers/base-manager';
 import type { SyncManager } from './managers/sync-manager';
 import type * as Root from './index';
-import { ForkPopenClass } from './popen/fork';
-import { ForkserverPopenClass } from './popen/forkserver';
 import type { PopenClass, StartMethod } from './popen/index';
-import { SpawnPopen } from './popen/spawn';
 import { _bindStartMethods, Process as BaseProcess } from './process';
 
-export { setForkserverPreload } from './popen/forkserver';
-
-const POPEN: Record<StartMethod, PopenClass> = { fork: ForkPopenClass, spawn: SpawnPopen, forkserver: ForkserverPopenClass };
+// A start method's module loads when the first process starts with it: a spawn child that starts
+// none loads none of them.
+const POPEN: Record<StartMethod, () => PopenClass> = {
+  fork: () => (require('./popen/fork') as typeof import('./popen/fork')).ForkPopenClass,
+  spawn: () => (require('./popen/spawn') as typeof import('./popen/spawn')).SpawnPopen,
+  forkserver: () => (require('./popen/forkserver') as typeof import('./popen/forkserver')).ForkserverPopenClass,
+};
 const METHODS: StartMethod[] = process.platform === 'darwin' ? ['spawn', 'forkserver'] : ['forkserver', 'spawn', 'fork'];
 // API.md: forkserver on Linux (CPython 3.14's choice: no user flags, a server that is ours to keep quiet).
 const DEFAULT: StartMethod = METHODS[0]!;
@@ -141,7 +142,7 @@ export function getAllStartMethods(): StartMethod[] {
 }
 
 _bindStartMethods(
-  (process) => POPEN[(process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod() ?? DEFAULT],
+  (process) => POPEN[(process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod() ?? DEFAULT](),
   // A child uses its parent's method for its own children (CPython's _force_start_method in _bootstrap).
   (method) => {
     chosen = method;
