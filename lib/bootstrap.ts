@@ -12,7 +12,7 @@ import * as nodeModule from 'node:module';
 // defines the Process classes the payload names by reference, and the start method a child adopts.
 const { native } = require('./native') as typeof import('./native');
 require('./context');
-const { receiveProcess } = require('./popen/payload') as typeof import('./popen/payload');
+const { receiveProcess } = require('./popen/receive') as typeof import('./popen/receive');
 
 const DATA_FD = 3;
 const TRACKER_FD = 4;

@@ -19,7 +19,8 @@ import { constants } from 'node:os';
 import './index'; // the whole package, warm before any fork
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess, encodeProcess, receiveProcess, sendProcess } from './popen/payload';
+import { encodeProcess, sendProcess } from './popen/payload';
+import { decodeProcess, receiveProcess } from './popen/receive';
 import { Process } from './context';
 import { dumps } from './serializer/index';
 
