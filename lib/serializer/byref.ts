@@ -245,8 +245,8 @@ export function resolve(ref: Ref): unknown {
     switch (ref[0]) {
       case 'g': {
         const [first, ...rest] = ref[1];
-        const home = PACKAGE_GLOBALS.get(first!);
-        if (home !== undefined && !Object.hasOwn(globalThis, first!)) require(home);
+        const home = first === undefined || Object.hasOwn(globalThis, first) ? undefined : PACKAGE_GLOBALS.get(first);
+        if (home !== undefined) require(home);
         const intrinsic = first?.startsWith('%') ? lookupIntrinsic(first) : undefined;
         value = intrinsic ?? walk(globalThis, ref[1], 'the global object');
         if (intrinsic) value = walk(intrinsic, rest, first!);

@@ -71,7 +71,7 @@ const PACKAGE_TYPES = new Map<string, string>([
 ]);
 
 /** The module that registers the package's type `name`, if it is one. */
-export function packageTypeModule(name: string): string | undefined {
+function packageTypeModule(name: string): string | undefined {
   return PACKAGE_TYPES.get(name) ?? PACKAGE_TYPES.get(name.slice(0, name.lastIndexOf('.')));
 }
 
