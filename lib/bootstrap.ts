@@ -7,10 +7,12 @@ import * as nodeModule from 'node:module';
 // Node >= 22.1 keeps the compiled code of our modules on disk: later children skip compiling them.
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-// Required once the cache is on. The root registers every handle's reducer (handles.ts).
-require('./index');
+// Required once the cache is on, and only what running a process object takes: the handles its
+// args hold load their modules as the decoder meets them (serializer/registry.ts). The context
+// defines the Process classes the payload names by reference, and the start method a child adopts.
 const { native } = require('./native') as typeof import('./native');
-const { receiveProcess } = require('./popen/payload') as typeof import('./popen/payload');
+require('./context');
+const { receiveProcess } = require('./popen/receive') as typeof import('./popen/receive');
 
 const DATA_FD = 3;
 const TRACKER_FD = 4;

@@ -3,17 +3,18 @@
 // default context follows setStartMethod, and a child adopts the method it was started with.
 import { ProcessError } from './errors';
 import type { ManagerOptions } from './managers/base-manager';
-import { SyncManager } from './managers/sync-manager';
+import type { SyncManager } from './managers/sync-manager';
 import type * as Root from './index';
-import { ForkPopenClass } from './popen/fork';
-import { ForkserverPopenClass } from './popen/forkserver';
 import type { PopenClass, StartMethod } from './popen/index';
-import { SpawnPopen } from './popen/spawn';
 import { _bindStartMethods, Process as BaseProcess } from './process';
 
-export { setForkserverPreload } from './popen/forkserver';
-
-const POPEN: Record<StartMethod, PopenClass> = { fork: ForkPopenClass, spawn: SpawnPopen, forkserver: ForkserverPopenClass };
+// A start method's module loads when the first process starts with it: a spawn child that starts
+// none loads none of them.
+const POPEN: Record<StartMethod, () => PopenClass> = {
+  fork: () => (require('./popen/fork') as typeof import('./popen/fork')).ForkPopenClass,
+  spawn: () => (require('./popen/spawn') as typeof import('./popen/spawn')).SpawnPopen,
+  forkserver: () => (require('./popen/forkserver') as typeof import('./popen/forkserver')).ForkserverPopenClass,
+};
 const METHODS: StartMethod[] = process.platform === 'darwin' ? ['spawn', 'forkserver'] : ['forkserver', 'spawn', 'fork'];
 // API.md: forkserver on Linux (CPython 3.14's choice: no user flags, a server that is ours to keep quiet).
 const DEFAULT: StartMethod = METHODS[0]!;
@@ -25,6 +26,13 @@ let chosen: StartMethod | null = null;
 /** `new Manager(options?)`: a started SyncManager (CPython's Manager()). */
 export type ManagerClass = new (options?: Omit<ManagerOptions, 'ctx'>) => SyncManager;
 
+// Set by managers/sync-manager.ts when it loads, on first use of a Manager: the managers are a
+// large part of the package, which a spawn child would otherwise load before it can run.
+let syncManager: typeof SyncManager | undefined;
+export function _bindSyncManager(cls: typeof SyncManager): void {
+  syncManager = cls;
+}
+
 // What a context defines itself; every other name of the package root it shares (see shareRootNames).
 const OWN_NAMES = ['Process', 'Pool', 'Manager', 'getContext', 'getStartMethod', 'setStartMethod'] as const;
 type OwnName = (typeof OWN_NAMES)[number];
@@ -34,20 +42,26 @@ export interface Context extends Omit<typeof Root, OwnName> {}
 /** A context: the package root's names, bound to one start method (CPython's BaseContext). */
 export class Context {
   readonly Process: typeof BaseProcess;
-  readonly Manager: ManagerClass;
 
   constructor(readonly method: StartMethod | null) {
     // Named Process so that names and reprs read Process-1 whichever context made them.
     const Bound = class Process<A extends unknown[] = unknown[]> extends BaseProcess<A> {};
     Object.defineProperty(Bound.prototype, kMethod, { value: method });
     this.Process = Bound;
+  }
+
+  /** `new ctx.Manager(options?)`: a started SyncManager whose server this context starts. */
+  get Manager(): ManagerClass {
+    if (syncManager === undefined) require('./managers/sync-manager');
     const context = this;
-    this.Manager = class Manager extends SyncManager {
+    const Manager = class Manager extends syncManager! {
       constructor(options: Omit<ManagerOptions, 'ctx'> = {}) {
         super({ ...options, ctx: context });
         this.start();
       }
     };
+    Object.defineProperty(this, 'Manager', { value: Manager });
+    return Manager;
   }
 
   /** This context, or the one of `method` (CPython's BaseContext.get_context). */
@@ -83,9 +97,6 @@ const defaultContext = new Context(null);
  */
 export const Process = defaultContext.Process;
 export type Process<A extends unknown[] = unknown[]> = BaseProcess<A>;
-/** CPython's Manager(): a SyncManager, started, whose server runs under the default start method. */
-export const Manager: ManagerClass = defaultContext.Manager;
-export type Manager = SyncManager;
 
 // Subclasses of Process travel by value to spawn and forkserver children, and their superclass
 // (ours) must arrive as the child's own class, by reference. The serializer finds by reference what
@@ -131,7 +142,7 @@ export function getAllStartMethods(): StartMethod[] {
 }
 
 _bindStartMethods(
-  (process) => POPEN[(process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod() ?? DEFAULT],
+  (process) => POPEN[(process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod() ?? DEFAULT](),
   // A child uses its parent's method for its own children (CPython's _force_start_method in _bootstrap).
   (method) => {
     chosen = method;

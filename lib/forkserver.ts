@@ -16,10 +16,11 @@
 // and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
 import { constants } from 'node:os';
 
-import './index'; // the whole package, warm before any fork; every handle's reducer (handles.ts)
+import './index'; // the whole package, warm before any fork
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { decodeProcess, encodeProcess, receiveProcess, sendProcess } from './popen/payload';
+import { encodeProcess, sendProcess } from './popen/payload';
+import { decodeProcess, receiveProcess } from './popen/receive';
 import { Process } from './context';
 import { dumps } from './serializer/index';
 

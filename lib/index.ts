@@ -8,15 +8,18 @@
  *
  * @module multiprocess
  */
-import './handles';
 import * as root from './index';
-import { shareRootNames } from './context';
+import { getContext, shareRootNames, type ManagerClass } from './context';
+// Binds the contexts' Manager here (a runner of lib/*.ts cannot resolve the lazy require in context.ts).
+import './managers/sync-manager';
+import type { SyncManager } from './managers/sync-manager';
 
 export * from './errors';
 export { Pipe } from './connection';
 export { Array, RawArray, RawValue, SharedArray, Value } from './sharedctypes';
 export type { ArrayInit, CInput, CValue, SharedCtypesOptions, SynchronizedOptions, Typecode, TypedArrayOf } from './sharedctypes';
-export { Context, getAllStartMethods, getContext, getStartMethod, Manager, Process, setForkserverPreload, setStartMethod } from './context';
+export { Context, getAllStartMethods, getContext, getStartMethod, Process, setStartMethod } from './context';
+export { setForkserverPreload } from './popen/forkserver';
 export { cpuCount, setExecutable } from './system';
 export { CRITICAL, DEBUG, ERROR, getLogger, INFO, logToStderr, SUBDEBUG, SUBWARNING, WARNING } from './logging';
 export { activeChildren, currentProcess, parentProcess } from './process';
@@ -25,6 +28,10 @@ export type { AsyncOptions, IMapIterator, PoolOptions, ResultCallbacks, TaskOpti
 export { JoinableQueue, Queue, SimpleQueue } from './queues';
 export type { QueueOptions } from './queues';
 export { Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore } from './synchronize';
+
+/** CPython's Manager(): a SyncManager, started, whose server runs under the default start method. */
+export const Manager: ManagerClass = getContext().Manager;
+export type Manager = SyncManager;
 
 /** No-op: there is no frozen-executable bootstrap to intercept (CPython's freeze_support). */
 export function freezeSupport(): void {}

@@ -1,6 +1,5 @@
 // Process objects and the identity of the running process (CPython's process.py): start, join,
 // exit codes, names Process-1:2, daemon rules, and the at-exit join of children.
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import { inspect, types } from 'node:util';
@@ -9,7 +8,7 @@ import { untilReadable } from './blocking';
 import { ProcessError } from './errors';
 import type { Launchable, Popen, PopenClass, StartMethod } from './popen/index';
 import { native } from './native';
-import { thisProcess, timeoutArg, type AbortOptions } from './util';
+import { randomBytes, thisProcess, timeoutArg, type AbortOptions } from './util';
 
 export interface ProcessOptions<A extends unknown[] = unknown[]> {
   /** The function run() calls in the child with `args`; it may be async (not under fork) and may capture variables. */
@@ -84,8 +83,9 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   private _closed = false;
   // Recorded by start() and travelling with the object, so the child adopts it.
   private _startMethod: StartMethod | null = null;
-  /** The key Listener/Client authenticate with by default; children inherit their parent's. */
-  authkey: Buffer;
+  // The main process's is made on first use: a child's arrives with its object, and the main
+  // object a child makes at import never needs one.
+  private _authkey: Buffer | null;
 
   constructor(options: ProcessOptions<A> = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('Process(options): options must be an object');
@@ -99,8 +99,16 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
     this._daemon = options.daemon ?? creator?._daemon ?? false;
     this._parentPid = creator ? process.pid : null;
     this._parentName = creator?._name ?? null;
-    this.authkey = creator?.authkey ?? randomBytes(32);
+    this._authkey = creator ? creator.authkey : null;
     this._name = options.name ?? (creator ? `${new.target.name}-${this._identity.join(':')}` : 'MainProcess');
+  }
+
+  /** The key Listener/Client authenticate with by default; children inherit their parent's. */
+  get authkey(): Buffer {
+    return (this._authkey ??= randomBytes(32));
+  }
+  set authkey(key: Buffer) {
+    this._authkey = key;
   }
 
   /** The child's work; subclasses override it, as in CPython. */

@@ -1,9 +1,13 @@
 // Small shared helpers: kernel object names, argument checks, timeouts and deadlines, the wait
 // drivers, thread joins by kernel id, and repr addresses.
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { native, type NativeSegment } from './native';
+
+/** `size` random bytes; node:crypto (with the streams it loads) is loaded on first use, not in every child's start. */
+export function randomBytes(size: number): Buffer {
+  return (require('node:crypto') as typeof import('node:crypto')).randomBytes(size);
+}
 
 /** A fresh name for a kernel object of ours: the `mpjs-` prefix makes leaks easy to spot in /dev/shm. */
 export function kernelName(kind: string): string {

@@ -68,6 +68,71 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('%s', (method) => {
     theirs.close();
   });
 
+  // A child loads the module of a handle when its decoder meets one (serializer/registry.ts): each
+  // kind must arrive and work in a child whose own start loaded none of them.
+  it('a child uses every kind of handle in its args: locks, semaphores, Condition, Event, Barrier, shared ctypes, queues, Pipe ends, a Manager proxy, shared memory', () => {
+    const manager = new (mp.getContext(method).Manager)();
+    try {
+      const handles = {
+        lock: new mp.Lock(), rlock: new mp.RLock(), sem: new mp.Semaphore(0), bounded: new mp.BoundedSemaphore(1),
+        cond: new mp.Condition(), event: new mp.Event(), barrier: new mp.Barrier(2),
+        value: new mp.Value('i', 0), array: new mp.Array('i', 3), rawValue: new mp.RawValue('i', 0), rawArray: mp.RawArray('i', 2),
+        queue: new mp.Queue(), simple: new mp.SimpleQueue(), joinable: new mp.JoinableQueue(),
+        pipe: mp.Pipe(), list: manager.list([1]), mem: segment(1), items: list([0, 'x']),
+      };
+      type Handles = typeof handles;
+      const child = new (mp.getContext(method).Process)({
+        target: (h: Handles) => {
+          h.barrier.wait(20_000);
+          h.lock.acquire();
+          h.rlock.acquire();
+          h.rlock.acquire();
+          h.rlock.release();
+          h.rlock.release();
+          h.bounded.acquire();
+          h.bounded.release();
+          h.array[2] = 7;
+          h.rawValue.value = 8;
+          h.rawArray[1] = 9;
+          h.mem.buf[0] = 10;
+          h.items[1] = 'y';
+          h.list.append(2);
+          h.lock.release();
+          h.queue.put('queue');
+          h.simple.put('simple');
+          h.joinable.put('joinable');
+          h.pipe[1].send('pipe');
+          h.event.set();
+          h.sem.release();
+          h.cond.acquire();
+          h.value.value = 1;
+          h.cond.notifyAll();
+          h.cond.release();
+          h.joinable.join();
+        },
+        args: [handles],
+      });
+      handles.cond.acquire();
+      child.start();
+      handles.barrier.wait(20_000);
+      while (handles.value.value !== 1) expect(handles.cond.wait(20_000)).toBe(true);
+      handles.cond.release();
+      expect(handles.event.wait(20_000)).toBe(true);
+      expect(handles.sem.acquire(true, 20_000)).toBe(true);
+      expect([handles.queue.get(true, 20_000), handles.simple.get(), handles.joinable.get(true, 20_000)]).toEqual(['queue', 'simple', 'joinable']);
+      handles.joinable.taskDone();
+      expect(handles.pipe[0].poll(20_000) && handles.pipe[0].recv()).toBe('pipe');
+      child.join(20_000);
+      expect(child.exitcode).toBe(0);
+      expect(handles.lock.acquire(false)).toBe(true);
+      expect([handles.array[2], handles.rawValue.value, handles.rawArray[1], handles.mem.buf[0], handles.items[1]]).toEqual([7, 8, 9, 10, 'y']);
+      expect(handles.list.slice()).toEqual([1, 2]);
+      for (const end of handles.pipe) end.close();
+    } finally {
+      manager.shutdown();
+    }
+  });
+
   it('a program that imported only the root decodes the shared memory its child sends', () => {
     const out = execFileSync(process.execPath, [path.join(__dirname, 'helpers/root-only-receiver.cjs'), method], { encoding: 'utf8', timeout: 60_000 });
     expect(JSON.parse(out)).toEqual(['SharedMemory', 42, 'ShareableList', 7, 'seven']);

@@ -122,7 +122,6 @@ export function activeChildren(): Process<unknown[]>[] {
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[KEY]) {
-  require('../handles'); // to decode whatever the target holds
   const data = (workerData as Record<string, ThreadData>)[KEY]!;
   sayThreadId(data.state, THREAD_ID_WORD);
   // The thread says it is done itself: a blocking join() keeps the main thread's loop from seeing 'exit'.

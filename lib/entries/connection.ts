@@ -1,5 +1,4 @@
-// The multiprocess/connection entry point: its module, and every handle's reducer (handles.ts), so that
-// a program importing only this subpath decodes whatever the package sends it.
+// The multiprocess/connection entry point: its module's exports, with the documentation of the subpath.
 
 /**
  * Connections between processes: `Listener`, `Client`/`ClientAsync` over Unix sockets and TCP
@@ -7,6 +6,4 @@
  *
  * @module multiprocess/connection
  */
-import '../handles';
-
 export * from '../connection';

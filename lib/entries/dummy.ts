@@ -1,5 +1,4 @@
-// The multiprocess/dummy entry point: its module, and every handle's reducer (handles.ts), so that
-// a program importing only this subpath decodes whatever the package sends it.
+// The multiprocess/dummy entry point: its module's exports, with the documentation of the subpath.
 
 /**
  * The same API on `worker_threads` (CPython's `multiprocessing.dummy`): `ThreadPool`, and a
@@ -7,6 +6,4 @@
  *
  * @module multiprocess/dummy
  */
-import '../handles';
-
 export * from '../dummy/index';

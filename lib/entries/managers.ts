@@ -1,5 +1,4 @@
-// The multiprocess/managers entry point: its module, and every handle's reducer (handles.ts), so that
-// a program importing only this subpath decodes whatever the package sends it.
+// The multiprocess/managers entry point: its module's exports, with the documentation of the subpath.
 
 /**
  * Managers: objects in a server process, reached through proxies (CPython's
@@ -7,6 +6,4 @@
  *
  * @module multiprocess/managers
  */
-import '../handles';
-
 export * from '../managers/index';

@@ -1,5 +1,4 @@
-// The multiprocess/serializer entry point: its module, and every handle's reducer (handles.ts), so that
-// a program importing only this subpath decodes whatever the package sends it.
+// The multiprocess/serializer entry point: its module's exports, with the documentation of the subpath.
 
 /**
  * The serializer ("dill for JavaScript"): `dumps`/`loads` for functions, closures, classes,
@@ -7,6 +6,4 @@
  *
  * @module multiprocess/serializer
  */
-import '../handles';
-
 export * from '../serializer/index';

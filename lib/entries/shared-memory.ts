@@ -1,5 +1,4 @@
-// The multiprocess/shared-memory entry point: its module, and every handle's reducer (handles.ts), so that
-// a program importing only this subpath decodes whatever the package sends it.
+// The multiprocess/shared-memory entry point: its module's exports, with the documentation of the subpath.
 
 /**
  * Named shared memory: `SharedMemory`, `ShareableList` (CPython's layout) and
@@ -7,6 +6,4 @@
  *
  * @module multiprocess/shared-memory
  */
-import '../handles';
-
 export * from '../shared-memory';

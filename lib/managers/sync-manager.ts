@@ -1,5 +1,6 @@
 // SyncManager (CPython's SyncManager): the typeids every manager serves — shared list, dict,
 // Namespace, Value, Array, the synchronization primitives and queues, and Pool.
+import { _bindSyncManager } from '../context';
 import type { PoolOptions } from '../pool';
 import { BaseManager } from './base-manager';
 import {
@@ -84,3 +85,5 @@ SyncManager.register('Pool', PoolReferent, {
   methodToTypeid: POOL_RESULTS,
 });
 SyncManager.register('AsyncResult', AsyncResultReferent, { proxytype: AsyncResultProxy as ProxyClass, exposed: ['ready', 'successful', 'wait', 'get'], createMethod: false });
+
+_bindSyncManager(SyncManager);

@@ -330,7 +330,6 @@ export function closeThreadFd(data: PoolThreadData): void {
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREAD_KEY]) {
-  require('../handles'); // to decode whatever a task holds
   const data = (workerData as Record<string, PoolThreadData>)[POOL_THREAD_KEY]!;
   sayThreadId(data.state, POOL_THREAD_ID_WORD); // before Ready: a kill from then on finds it said
   process.on('exit', (code) => {

@@ -1,16 +1,13 @@
 // The process object on the wire, for spawn and forkserver children: the Process itself by value
 // (target, args, name, daemon, authkey, identity, parent pid and name; a subclass with its run()),
-// beside the logging settings the child inherits (CPython's preparation data).
+// beside the logging settings the child inherits (CPython's preparation data). The parent's half;
+// the child's is receive.ts.
 import { SerializationError } from '../errors';
-import { getLogger, logToStderr } from '../logging';
+import { getLogger } from '../logging';
 import { native } from '../native';
-import { dumps, loads } from '../serializer/index';
+import { dumps } from '../serializer/index';
 import type { Launchable } from './index';
-
-interface Payload {
-  process: Launchable;
-  log: { level: number; stderr: boolean };
-}
+import type { Payload } from './receive';
 
 // Error paths name what the user passed (args[0].sock), not the Process's fields.
 const FIELDS: [string, string][] = [
@@ -47,20 +44,6 @@ export function encodeProcess(process: Launchable, fds?: number[]): Buffer {
   }
 }
 
-/** In the child: the process object, with the parent's logging settings applied. */
-export function decodeProcess(bytes: Uint8Array, fds: number[] = []): Launchable {
-  let payload: Payload;
-  try {
-    payload = loads(bytes, { fds }) as Payload;
-  } finally {
-    for (const fd of fds) if (fd >= 0) native.closeFd(fd);
-  }
-  const { process, log } = payload;
-  if (log.stderr) logToStderr(log.level);
-  else getLogger().setLevel(log.level);
-  return process;
-}
-
 /** Sends the encoded process object (and the descriptors it names) down a child's data socket, and closes it. */
 export function sendProcess(fd: number, bytes: Uint8Array, fds: number[] = []): void {
   try {
@@ -71,20 +54,4 @@ export function sendProcess(fd: number, bytes: Uint8Array, fds: number[] = []): 
   } finally {
     native.closeFd(fd);
   }
-}
-
-/**
- * In a spawn or forkserver child: reads the process object (and its descriptors) from the data
- * socket, closes it and runs the object; exits 255 when the parent died before it sent one.
- */
-export function receiveProcess(fd: number): void {
-  let bytes: Buffer | null;
-  const fds: number[] = [];
-  try {
-    bytes = native.recvFrame(fd, -1, fds);
-  } finally {
-    native.closeFd(fd);
-  }
-  if (bytes === null) process.exit(255);
-  void decodeProcess(bytes, fds)._bootstrapAsync();
 }

@@ -4,7 +4,7 @@ import { builtinModules, createRequire, isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as types from 'node:util/types';
-import * as vm from 'node:vm';
+import type * as vm from 'node:vm';
 import { SerializationError } from '../errors';
 import type { Ref } from './format';
 import { parsedScripts } from './scopes';
@@ -64,7 +64,7 @@ function indexGlobals(): void {
   for (const name of BUILTINS) addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
   // The global object itself, not through `global` or `globalThis`: its members include the host's.
   add(globalThis, ['g', []]);
-  const language = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
+  const language = (require('node:vm') as typeof vm).runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
   for (const key of [...language, ...NODE_GLOBALS]) {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
     if (!descriptor || !('value' in descriptor) || key === 'globalThis') continue;
@@ -228,6 +228,14 @@ function walk(root: unknown, keys: readonly string[], what: string): unknown {
   return value;
 }
 
+// Globals under which this package's own classes and functions travel by reference (the Process
+// classes, a pool worker's entry), each defined by its module when loaded: a receiver that has not
+// loaded that module yet loads it on meeting the global (a spawn child loads no more than it needs).
+const PACKAGE_GLOBALS = new Map([
+  ['__multiprocess', '../context'],
+  ['__multiprocessPoolWorker', '../pool/worker'],
+]);
+
 /** Looks a reference up on the receiver (ES modules load through require(esm), Node >= 20.19). */
 export function resolve(ref: Ref): unknown {
   const key = JSON.stringify(ref);
@@ -237,6 +245,8 @@ export function resolve(ref: Ref): unknown {
     switch (ref[0]) {
       case 'g': {
         const [first, ...rest] = ref[1];
+        const home = first === undefined || Object.hasOwn(globalThis, first) ? undefined : PACKAGE_GLOBALS.get(first);
+        if (home !== undefined) require(home);
         const intrinsic = first?.startsWith('%') ? lookupIntrinsic(first) : undefined;
         value = intrinsic ?? walk(globalThis, ref[1], 'the global object');
         if (intrinsic) value = walk(intrinsic, rest, first!);

@@ -1,11 +1,6 @@
 // The sender's pre-pass: decides whether a value is plain data (v8 alone carries it), and otherwise
 // rewrites the graph into v8-serializable form with markers for functions, prototypes and references.
-import { ChildProcess } from 'node:child_process';
-import * as dgram from 'node:dgram';
-import * as net from 'node:net';
-import { Stream } from 'node:stream';
 import * as types from 'node:util/types';
-import { MessagePort, Worker } from 'node:worker_threads';
 import { analyze, type ComputedMember, type FunctionAnalysis } from './analyze';
 import { lookup, NAMESPACE, namespaceRef, symbolRef, type FunctionOrigin } from './byref';
 import { CODEC_PLAIN, CODEC_PLAIN_JSON, MARK, Tag, type FunctionRecord, type Ref, type ScopeRecord } from './format';
@@ -595,6 +590,20 @@ function proxiedModule(proxy: object): Ref {
   throw new Refusal('it is a Proxy, whose handler cannot be read');
 }
 
+// Classes of Node's handles; their modules load with the first object checked, not with the
+// serializer (a spawn child that only decodes its process object never loads them).
+let handleClasses: Function[] | undefined;
+function nodeHandleClasses(): Function[] {
+  return (handleClasses ??= [
+    (require('node:stream') as typeof import('node:stream')).Stream,
+    (require('node:net') as typeof import('node:net')).Server,
+    (require('node:dgram') as typeof import('node:dgram')).Socket,
+    (require('node:child_process') as typeof import('node:child_process')).ChildProcess,
+    (require('node:worker_threads') as typeof import('node:worker_threads')).Worker,
+    (require('node:worker_threads') as typeof import('node:worker_threads')).MessagePort,
+  ]);
+}
+
 /** Values that hold live state of this process and have no meaning elsewhere. */
 function refuseObject(o: object): void {
   if (types.isPromise(o)) throw new Refusal('it is a Promise; await it and send the result');
@@ -604,7 +613,7 @@ function refuseObject(o: object): void {
     throw new Refusal('it is an in-flight iterator or generator, whose position cannot be copied; send the remaining items instead');
   if (types.isExternal(o)) throw new Refusal('it is a native external pointer');
   if (types.isModuleNamespaceObject(o)) return;
-  if (o instanceof Stream || o instanceof net.Server || o instanceof dgram.Socket || o instanceof ChildProcess || o instanceof Worker || o instanceof MessagePort)
+  if (nodeHandleClasses().some((cls) => o instanceof cls))
     throw new Refusal(`it is a ${o.constructor?.name ?? 'native'} handle (socket, stream, server, child process or worker), which only exists in this process`);
   if ((o as { constructor?: { name?: string } }).constructor?.name === 'FileHandle' && typeof (o as { fd?: unknown }).fd === 'number')
     throw new Refusal('it is a FileHandle, which only exists in this process (send the path instead)');

@@ -1,18 +1,16 @@
 // multiprocess/serializer: "dill for JavaScript" — dumps/loads of data, closures, classes,
 // errors and registered handles. The wire format is a framed v8.serialize payload (see format.ts).
-import * as inspector from 'node:inspector';
-import { inspect } from 'node:util';
+import type * as inspector from 'node:inspector';
 import { SerializationError } from '../errors';
 import { indexEsm } from './byref';
-import { Decoder, refuseCode } from './decode';
 import { capturesSettled } from './captures';
 import { Encoder, isPlain, plainCodec, type EncodeOptions } from './encode';
-import { CODEC_GRAPH, CODEC_JSON, CODEC_PLAIN, CODEC_PLAIN_JSON, frame, unframe, type ScopeRecord } from './format';
-import { parseGraph, rememberSent, resend } from './memo';
+import { CODEC_GRAPH, CODEC_JSON, frame } from './format';
+import { rememberSent, resend } from './memo';
 import { Refusal, toSerializationError } from './paths';
+import { collectingFds } from './registry';
 
-import { collectingFds, providingFds } from './registry';
-
+export { loads, type LoadsOptions } from './loads';
 export { register, type Reducer } from './registry';
 export { SerializationError };
 
@@ -24,17 +22,6 @@ export interface DumpsOptions extends EncodeOptions {
    * be sent beside the bytes. Without it, such handles are refused.
    */
   fds?: number[];
-}
-
-export interface LoadsOptions {
-  /** The descriptors that came with the message; restored handles take theirs (set to -1). */
-  fds?: number[];
-  /**
-   * false: refuse, with a SerializationError naming its path, anything whose decoding would
-   * compile or run code (functions and classes by value or reference, modules not loaded yet),
-   * before anything is rebuilt. For data from peers that are authenticated but not trusted.
-   */
-  functions?: boolean;
 }
 
 /** Serializes `value`; throws SerializationError (with `.path`) for what cannot travel. */
@@ -61,21 +48,6 @@ export function dumps(value: unknown, options: DumpsOptions = {}): Buffer {
   return bytes;
 }
 
-/** Rebuilds a value from `dumps` output. Compiles the functions it carries: only load trusted bytes, or pass `{ functions: false }`. */
-export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
-  if (options.functions !== undefined && typeof options.functions !== 'boolean') throw new TypeError(`loads: options.functions must be a boolean, got ${inspect(options.functions)}`);
-  const { codec, value } = unframe(bytes, parseGraph);
-  if (codec === CODEC_PLAIN || codec === CODEC_PLAIN_JSON) return value;
-  try {
-    if (!Array.isArray(value) || value.length !== 3 || !Array.isArray(value[2])) throw new SerializationError('loads: malformed message (not a graph)');
-    if (options.functions === false) refuseCode(value[0], Array.isArray(value[1]) ? value[1] : [], 'value');
-    return providingFds(options.fds, () => new Decoder(value[1], value[2] as ScopeRecord[]).run(value[0]));
-  } catch (error) {
-    if (error instanceof SerializationError) throw error;
-    throw new SerializationError(`loads: malformed message (${(error as Error).message})`, { cause: error });
-  }
-}
-
 /**
  * Like `dumps`, and first imports every ES module loaded so far to index its exports. `dumps` finds
  * the module of an exported function itself, through the inspector; this also works where the
@@ -89,7 +61,7 @@ export async function dumpsAsync(value: unknown, options: DumpsOptions = {}): Pr
 
 /** URLs of the ES modules V8 has parsed: `Debugger.enable` replays a scriptParsed event for each. */
 async function loadedModuleUrls(): Promise<string[]> {
-  const session = new inspector.Session();
+  const session = new (require('node:inspector') as typeof inspector).Session();
   session.connect();
   const urls = new Set<string>();
   session.on('Debugger.scriptParsed', (event) => {

@@ -49,7 +49,39 @@ export function reducerFor(obj: object): RegisteredType | undefined {
   return undefined;
 }
 
+// Where this package's own handle types are registered, by wire name (a RawArray's ends in its
+// element type). A receiver loads that module when it first meets the name: every process decodes
+// whatever the package sends, and none loads them all up front (a spawn child's start would pay it).
+const PACKAGE_TYPES = new Map<string, string>([
+  ['multiprocess.SemLock', '../synchronize'],
+  ['multiprocess.Condition', '../synchronize'],
+  ['multiprocess.Event', '../synchronize'],
+  ['multiprocess.Barrier', '../synchronize'],
+  ['multiprocess.Queue', '../queues'],
+  ['multiprocess.JoinableQueue', '../queues'],
+  ['multiprocess.SimpleQueue', '../queues'],
+  ['multiprocess.Connection', '../connection'],
+  ['multiprocess.RawArray', '../sharedctypes'],
+  ['multiprocess.RawValue', '../sharedctypes'],
+  ['multiprocess.Synchronized', '../sharedctypes'],
+  ['multiprocess.SynchronizedArray', '../sharedctypes'],
+  ['multiprocess.SharedMemory', '../shared-memory'],
+  ['multiprocess.ShareableList', '../shared-memory'],
+  ['multiprocess.managers.BaseProxy', '../managers/proxy'],
+]);
+
+/** The module that registers the package's type `name`, if it is one. */
+function packageTypeModule(name: string): string | undefined {
+  return PACKAGE_TYPES.get(name) ?? PACKAGE_TYPES.get(name.slice(0, name.lastIndexOf('.')));
+}
+
+/** The registration of `name`, loading the package's module that registers it when it is one of ours. */
 export function reducerNamed(name: string): RegisteredType | undefined {
+  const entry = byName.get(name);
+  if (entry) return entry;
+  const module = packageTypeModule(name);
+  if (module === undefined) return undefined;
+  require(module);
   return byName.get(name);
 }
 

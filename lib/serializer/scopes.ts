@@ -1,6 +1,6 @@
 // Reads what V8 keeps hidden from JavaScript — a closure's [[Scopes]] and a bound function's parts —
 // through an in-process node:inspector session, whose replies arrive synchronously in practice.
-import * as inspector from 'node:inspector';
+import type * as inspector from 'node:inspector';
 import { SerializationError } from '../errors';
 
 /** One entry of a function's scope chain, innermost first; `object` is a copy of the bindings. */
@@ -60,8 +60,9 @@ function post<T>(method: string, params: object): T {
   return result!;
 }
 
+// node:inspector loads with the first session: a process that only decodes never needs it.
 function connect(): inspector.Session {
-  const s = new inspector.Session();
+  const s = new (require('node:inspector') as typeof inspector).Session();
   s.connect();
   return s;
 }
