@@ -355,6 +355,19 @@ describe('start methods', () => {
     const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
     expect(out.stdout).toMatch(/refused: fork is not possible from a worker_threads Worker/);
   });
+
+  it('a Worker that loaded the per-ABI addon and ended leaves it mapped', () => {
+    // Node unloads an addon with the environment that loaded it, but the addon's fork handler and
+    // its tasks on V8's threads may still run its code: a fork refused in a Worker crashed the
+    // process now and then (SIGSEGV in a V8 thread) once the Worker ended.
+    const script = `
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker("require('${path.join(root, 'dist/park.js')}').loadPark()", { eval: true });
+      w.on('exit', () => console.log(fs.readFileSync('/proc/self/maps', 'utf8').includes('multiprocess_park') ? 'mapped' : 'unmapped'));`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(out.stdout.trim()).toBe('mapped');
+  });
 });
 
 describe("a fresh forkserver's first child", () => {

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "../deadline.h"
+#include "../keep_loaded.h"
 #include "child_platform.h"
 
 namespace {
@@ -196,6 +197,7 @@ void ScriptIdJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }  // namespace
 
 NODE_MODULE_INIT(/* exports, module, context */) {
+  KeepLoaded();
   static bool registered = false;
   if (!registered) registered = pthread_atfork(nullptr, nullptr, AfterForkInChild) == 0;
   NODE_SET_METHOD(exports, "childThreads", ChildThreadsJs);
