@@ -382,6 +382,27 @@ describe("a function's origin, learned once per script", () => {
     expect(results).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it.runIf(scriptIdOf(() => 0) !== undefined)("a new closure per call that captures a module's fixed top-level bindings is sent without a scope read; a reassigned one is read every time", () => {
+    const made = requireHelper('./serializer-script-wide.cjs') as { fixed: () => (x: number) => number; mutable: () => (x: number) => number; bump: () => void };
+    const send = (fn: (x: number) => number): number => (ser.loads(ser.dumps(fn)) as (x: number) => number)(1);
+    for (let i = 0; i < 3; i++) send(made.fixed()); // the script is analysed at its third read
+    const spy = vi.spyOn(scopes, 'readScopes');
+    const answers: number[] = [];
+    let reads: number;
+    try {
+      for (let i = 0; i < 5; i++) answers.push(send(made.fixed()));
+      reads = spy.mock.calls.length;
+      for (let i = 0; i < 2; i++) {
+        made.bump();
+        answers.push(send(made.mutable()));
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(reads).toBe(0);
+    expect(answers).toEqual([7, 7, 7, 7, 7, 2, 3]);
+  });
+
   it('an export of an ES module met after a closure made in that module still goes by reference', () => {
     const origin = requireHelper('./serializer-esm-origin.mjs') as { makeIncrement: () => (x: number) => number; triple: (x: number) => number };
     expect((ser.loads(ser.dumps(origin.makeIncrement())) as (x: number) => number)(1)).toBe(2);

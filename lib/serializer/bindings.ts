@@ -157,3 +157,38 @@ export function immutableBindings(location: FunctionLocation, source: string, na
   }
   return immutable;
 }
+
+/** What a function of one script can capture, known without its location (see scriptBindings). */
+export interface ScriptBindings {
+  /** Names declared once in the whole script, at its top level, and never reassigned. */
+  readonly fixed: ReadonlySet<string>;
+  /** Every name the script declares somewhere (a free name outside it is a global). */
+  readonly declared: ReadonlySet<string>;
+}
+
+// The bindings every CommonJS module's wrapper function declares.
+const COMMONJS_PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname'];
+
+/**
+ * For a module's script (ES or CommonJS, not a classic script, whose top level other scripts
+ * share): a free name of any function in it that is `fixed` reaches the one top-level binding,
+ * whatever function it is in, and a name it does not declare at all is a global. Undefined when
+ * the script cannot be read or parsed, or uses `with` or a direct eval (a name may be bound at run time).
+ */
+export function scriptBindings(scriptId: string): ScriptBindings | undefined {
+  try {
+    const script = scriptFor(scriptId);
+    if (!script) return undefined;
+    const { manager } = script;
+    const top = manager.globalScope?.childScopes.find((s) => s.type === 'module' || s.type === 'function');
+    if (!top || top.block !== manager.globalScope!.block || manager.scopes.some((s) => s.dynamic && s.type !== 'global')) return undefined;
+    const counts = new Map<string, number>();
+    for (const scope of manager.scopes) for (const v of scope.variables) counts.set(v.name, (counts.get(v.name) ?? 0) + 1);
+    const declared = new Set(counts.keys());
+    if (top.type === 'function') for (const name of COMMONJS_PARAMETERS) declared.add(name);
+    const fixed = new Set(top.variables.filter((v) => counts.get(v.name) === 1 && neverReassigned(script, v)).map((v) => v.name));
+    return { fixed, declared };
+  } catch {
+    return undefined; // an analysis failure: functions of this script are read as before
+  }
+}

@@ -3,7 +3,12 @@
 // read once are the values forever, so they are kept per function object. They are live objects:
 // their current contents are serialized at each dumps, so every message is still a snapshot.
 // Functions that capture a mutable binding are read again at every dumps.
-import { immutableBindings } from './bindings';
+//
+// A closure written inline in a task call is a new function object every time, so the cache above
+// never serves it. For those, a module's never-reassigned top-level bindings are kept per script
+// (scriptWide below), once a few of its functions were read: such a closure then costs no read.
+import { scriptIdOf } from '../park';
+import { immutableBindings, scriptBindings, type ScriptBindings } from './bindings';
 import { readScopes, type ScopeEntry, type ScopeRead } from './scopes';
 
 interface Capture {
@@ -25,8 +30,13 @@ const captures = new WeakMap<Function, Capture>();
 export function capturedScopes(fn: Function, source: string, free: readonly string[], fresh?: ScopeRead): ScopeEntry[] {
   let capture = captures.get(fn);
   if (capture?.entries) return capture.entries;
-  if (!capture) captures.set(fn, (capture = { reads: 0 }));
+  if (!capture) {
+    const shared = fresh ? undefined : scriptWide(fn, free);
+    if (shared) return shared;
+    captures.set(fn, (capture = { reads: 0 }));
+  }
   const { entries, location } = fresh ?? readScopes(fn);
+  if (location) learnScriptWide(Number(location.scriptId), entries, free);
   capture.reads++;
   if (capture.reads >= 2 && capture.immutable === undefined) {
     const captured = free.filter((name) => entries.some((entry) => name in entry.object));
@@ -68,4 +78,60 @@ function settled(chain: readonly ScopeEntry[], free: readonly string[]): ScopeEn
     if (holds) reduced.push({ description: entry.description, object });
   }
   return reduced;
+}
+
+/** What is known of one script's top-level bindings, for functions not read one by one. */
+interface ScriptCapture {
+  /** Scope reads of its functions so far; the script is analysed at the READS_BEFORE_ANALYSIS-th. */
+  reads: number;
+  bindings?: ScriptBindings | null;
+  /** The top-level scope as read: values of fixed bindings seen so far (never undefined). */
+  scope?: ScopeEntry;
+}
+
+// Analysing a script parses all of it (once): worth it only for a script whose functions keep coming.
+const READS_BEFORE_ANALYSIS = 3;
+const scriptCaptures = new Map<number, ScriptCapture>();
+
+/**
+ * The scope chain of a function met for the first time, from what its script's other functions
+ * showed, or undefined when it must be read: each free name is a global or a fixed top-level
+ * binding whose value is known.
+ */
+function scriptWide(fn: Function, free: readonly string[]): ScopeEntry[] | undefined {
+  const scriptId = scriptIdOf(fn);
+  const script = scriptId === undefined ? undefined : scriptCaptures.get(scriptId);
+  const { bindings, scope } = script ?? {};
+  if (!bindings) return undefined;
+  let captures = false;
+  for (const name of free) {
+    // Not declared in the script and a property of the global object: a global (a lexical
+    // declaration of some classic script could be one too, and is read as before).
+    if (!bindings.declared.has(name) && name in globalThis) continue;
+    if (!scope || !bindings.fixed.has(name) || !(name in scope.object)) return undefined;
+    captures = true;
+  }
+  return captures ? [scope!] : [];
+}
+
+/** Keeps the values of fixed top-level bindings a read of one of the script's functions showed. */
+function learnScriptWide(scriptId: number, entries: readonly ScopeEntry[], free: readonly string[]): void {
+  let script = scriptCaptures.get(scriptId);
+  if (!script) scriptCaptures.set(scriptId, (script = { reads: 0 }));
+  if (script.bindings === undefined && ++script.reads >= READS_BEFORE_ANALYSIS) script.bindings = scriptBindings(String(scriptId)) ?? null;
+  if (!script.bindings) return;
+  for (const name of free) {
+    if (!script.bindings.fixed.has(name) || (script.scope && name in script.scope.object)) continue;
+    // Declared once, at the top level: the innermost scope that has it is the top-level one.
+    const top = entries.find((entry) => name in entry.object);
+    let value: unknown;
+    try {
+      value = top?.object[name];
+    } catch {
+      continue; // still in its temporal dead zone
+    }
+    if (top === undefined || value === undefined) continue;
+    script.scope ??= { description: top.description, object: Object.create(null) as Record<string, unknown> };
+    script.scope.object[name] = value;
+  }
 }
