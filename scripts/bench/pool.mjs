@@ -159,6 +159,13 @@ async function ourRound() {
   let t = performance.now();
   for (let i = 0; i < ROUND_TRIPS; i++) await pool.applyAsync(id, [i]);
   out['roundTrip:await'] = ((performance.now() - t) / ROUND_TRIPS) * 1000;
+  // The closure written in the call, as users write it: a new function object per task.
+  t = performance.now();
+  for (let i = 0; i < ROUND_TRIPS; i++) await pool.applyAsync((x) => x, [i]);
+  out['roundTrip:inline'] = ((performance.now() - t) / ROUND_TRIPS) * 1000;
+  t = performance.now();
+  for (let i = 0; i < ROUND_TRIPS; i++) await pool.applyAsync((x) => x * k, [i]);
+  out['roundTrip:inlineCaptures'] = ((performance.now() - t) / ROUND_TRIPS) * 1000;
   out.one = mapRate(pool, FNS.square, range(ONE_BY_ONE), 1);
   for (const { key, bytes, tasks } of PAYLOADS) {
     const arrays = range(tasks).map(() => new Float64Array(bytes / 8).fill(7));
@@ -268,6 +275,8 @@ export async function run() {
     row('task round trip, apply()', 'µs', 'roundTrip:apply', { better: 'lower', target: 15, peerKey: 'roundTrip' }),
     row('task round trip, applyAsync().get()', 'µs', 'roundTrip:get', { better: 'lower', target: 15, peerKey: 'roundTrip' }),
     row('task round trip, await applyAsync() (CPython: get())', 'µs', 'roundTrip:await', { better: 'lower', target: 15, peerKey: 'roundTrip', pyKey: 'roundTrip:get' }),
+    row('task round trip, await applyAsync((x) => x, …) written in the call (CPython: get() of a def)', 'µs', 'roundTrip:inline', { better: 'lower', target: 15, peerKey: 'roundTrip', pyKey: 'roundTrip:get' }),
+    row('the same, the closure capturing a module-level const', 'µs', 'roundTrip:inlineCaptures', { better: 'lower', target: 15, peerKey: 'roundTrip', pyKey: 'roundTrip:get' }),
     row('Pool(2) constructor → first result, fork', 'ms', 'startFork', { better: 'lower', target: 10 }),
     { ...row('Pool(2) constructor → first result, forkserver', 'ms', 'startForkserver', { better: 'lower', target: 10 }), baselines: peerFigures('startup') },
     ...PAYLOADS.map(({ key, label }) => row(label, 'GB/s', key, { peerKey: key, target: 2 })),
