@@ -1,5 +1,5 @@
 // Loads the per-Node-ABI addon (native/park): platform parking for fork, and a function's script id
-// for the serializer. Optional: built from source or shipped per ABI; without it both work, slower or less safely.
+// and name for the serializer. Optional: built from source or shipped per ABI; without it both work, slower or less safely.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -13,6 +13,8 @@ export interface ParkBinding {
   exitWithoutPlatform(): void;
   /** The id of the script V8 compiled fn from (the inspector's scriptId), 0 for none. */
   scriptId(fn: Function): number;
+  /** The name fn's script was compiled under (a file path or URL), '' for none. */
+  scriptName(fn: Function): string;
 }
 
 let parkBinding: ParkBinding | null | undefined;
@@ -68,4 +70,11 @@ export function scriptIdOf(fn: Function): number | undefined {
   // An addon built before scriptId existed (an older prebuild) simply has none.
   const id = typeof park?.scriptId === 'function' ? park.scriptId(fn) : 0;
   return id > 0 ? id : undefined;
+}
+
+/** The file path or URL fn's script was compiled under, when the addon is here and it has one. */
+export function scriptNameOf(fn: Function): string | undefined {
+  const park = loadPark();
+  const name = typeof park?.scriptName === 'function' ? park.scriptName(fn) : '';
+  return name === '' ? undefined : name;
 }

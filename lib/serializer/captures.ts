@@ -7,7 +7,7 @@
 // A closure written inline in a task call is a new function object every time, so the cache above
 // never serves it. For those, a module's never-reassigned top-level bindings are kept per script
 // (scriptWide below), once a few of its functions were read: such a closure then costs no read.
-import { scriptIdOf } from '../park';
+import { scriptIdOf, scriptNameOf } from '../park';
 import { immutableBindings, scriptBindings, type ScriptBindings } from './bindings';
 import { readScopes, type ScopeEntry, type ScopeRead } from './scopes';
 
@@ -36,7 +36,7 @@ export function capturedScopes(fn: Function, source: string, free: readonly stri
     captures.set(fn, (capture = { reads: 0 }));
   }
   const { entries, location } = fresh ?? readScopes(fn);
-  if (location) learnScriptWide(Number(location.scriptId), entries, free);
+  if (location) learnScriptWide(fn, Number(location.scriptId), entries, free);
   capture.reads++;
   if (capture.reads >= 2 && capture.immutable === undefined) {
     const captured = free.filter((name) => entries.some((entry) => name in entry.object));
@@ -114,10 +114,17 @@ function scriptWide(fn: Function, free: readonly string[]): ScopeEntry[] | undef
   return captures ? [scope!] : [];
 }
 
+/** A module's file: code compiled from strings (eval, vm, new Function) is never analysed. */
+const FILE_NAME = /^(file:|\/)/;
+
 /** Keeps the values of fixed top-level bindings a read of one of the script's functions showed. */
-function learnScriptWide(scriptId: number, entries: readonly ScopeEntry[], free: readonly string[]): void {
+function learnScriptWide(fn: Function, scriptId: number, entries: readonly ScopeEntry[], free: readonly string[]): void {
   let script = scriptCaptures.get(scriptId);
-  if (!script) scriptCaptures.set(scriptId, (script = { reads: 0 }));
+  if (!script) {
+    // Reading a script's text replays every script V8 holds: only modules' files are worth it.
+    const name = scriptNameOf(fn);
+    scriptCaptures.set(scriptId, (script = { reads: 0, bindings: name !== undefined && FILE_NAME.test(name) ? undefined : null }));
+  }
   if (script.bindings === undefined && ++script.reads >= READS_BEFORE_ANALYSIS) script.bindings = scriptBindings(String(scriptId)) ?? null;
   if (!script.bindings) return;
   for (const name of free) {

@@ -2,8 +2,8 @@
 // runs a task of ours that blocks on a pipe, so none holds a V8 lock or waits on the task queue's
 // condition variable when the process is copied; and the exit path of a fork child, which must not
 // join platform threads it does not have; in the child, a platform of its own (child_platform.h)
-// so that worker tasks run again. Also the one V8 fact the serializer needs that N-API lacks (a
-// function's script id). Uses node.h, so it is built per Node ABI, apart from the ABI-stable main addon.
+// so that worker tasks run again. Also the V8 facts the serializer needs that N-API lacks (a
+// function's script id and name). Uses node.h, so it is built per Node ABI, apart from the ABI-stable main addon.
 #include <fcntl.h>
 #include <pthread.h>
 #include <node.h>
@@ -194,6 +194,14 @@ void ScriptIdJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(args.Length() > 0 && args[0]->IsFunction() ? args[0].As<v8::Function>()->ScriptId() : 0);
 }
 
+// scriptName(fn): the name V8 compiled fn's script under (a file path or URL; '' for none).
+void ScriptNameJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Local<v8::Value> name;
+  if (args.Length() > 0 && args[0]->IsFunction()) name = args[0].As<v8::Function>()->GetScriptOrigin().ResourceName();
+  if (name.IsEmpty() || !name->IsString()) name = v8::String::Empty(args.GetIsolate());
+  args.GetReturnValue().Set(name);
+}
+
 }  // namespace
 
 NODE_MODULE_INIT(/* exports, module, context */) {
@@ -207,4 +215,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "forgetInChild", ForgetInChildJs);
   NODE_SET_METHOD(exports, "exitWithoutPlatform", ExitWithoutPlatformJs);
   NODE_SET_METHOD(exports, "scriptId", ScriptIdJs);
+  NODE_SET_METHOD(exports, "scriptName", ScriptNameJs);
 }
