@@ -61,7 +61,7 @@ const NODE_GLOBALS = [
 function indexGlobals(): void {
   // Builtin modules first: a value reachable both ways (Buffer, a module a host keeps in a global)
   // is found by its module.
-  for (const name of BUILTINS) addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
+  indexLoadedBuiltins();
   // The global object itself, not through `global` or `globalThis`: its members include the host's.
   add(globalThis, ['g', []]);
   const language = (require('node:vm') as typeof vm).runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
@@ -82,6 +82,27 @@ function indexGlobals(): void {
 }
 
 const nodeRequire = createRequire(__filename);
+
+const indexedBuiltins = new Set<string>();
+let seenModuleLoads = 0;
+
+/**
+ * Indexes the builtin modules loaded so far, and later the ones loaded since: no value of a builtin
+ * exists before it is loaded, and loading all of them for the index cost a fresh child ~20 ms at
+ * its first message. `process.moduleLoadList` lists every builtin Node has compiled, in order.
+ */
+function indexLoadedBuiltins(): void {
+  const loads = (process as { moduleLoadList?: readonly string[] }).moduleLoadList;
+  if (loads?.length === seenModuleLoads) return;
+  const loaded = new Set(loads?.slice(seenModuleLoads).map((entry) => entry.replace(/^NativeModule /, '')));
+  seenModuleLoads = loads?.length ?? 0;
+  for (const name of BUILTINS) {
+    // Without the list (another runtime), or `process` (an object, never on it): index it now.
+    if (indexedBuiltins.has(name) || (loads && name !== 'process' && !loaded.has(name))) continue;
+    indexedBuiltins.add(name);
+    addMembers(nodeRequire(name), (keys) => ['m', name, keys.slice(1)], [name], 2);
+  }
+}
 
 /** Indexes CJS modules a fresh process could load by path; not the main module (its functions go by value). */
 function indexCjs(): void {
@@ -123,6 +144,8 @@ export function lookup(value: object, originOf?: () => FunctionOrigin | undefine
   if (!ready) {
     indexGlobals();
     ready = true;
+  } else {
+    indexLoadedBuiltins();
   }
   let ref = index.get(value);
   if (ref === undefined && typeof value === 'function' && !unexported.has(value)) {
