@@ -141,8 +141,18 @@ export function getAllStartMethods(): StartMethod[] {
   return [...METHODS];
 }
 
+/** The start method's class; a module that cannot be read for want of a descriptor fails as the start's own calls do. */
+function popenOf(method: StartMethod): PopenClass {
+  try {
+    return POPEN[method]();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EMFILE') throw error;
+    throw Object.assign(new Error(`loading the ${method} start method failed: Too many open files (EMFILE)`), { code: 'EMFILE', syscall: 'open' });
+  }
+}
+
 _bindStartMethods(
-  (process) => POPEN[(process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod() ?? DEFAULT](),
+  (process) => popenOf((process as unknown as { [kMethod]?: StartMethod | null })[kMethod] ?? getStartMethod() ?? DEFAULT),
   // A child uses its parent's method for its own children (CPython's _force_start_method in _bootstrap).
   (method) => {
     chosen = method;
