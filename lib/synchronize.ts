@@ -130,7 +130,7 @@ export abstract class SemLock {
 
   /** Takes the lock (a unit of the semaphore): waits up to timeoutMs (forever by default); false if it did not. `block = false` only tries. */
   acquire(block = true, timeoutMs?: number | null): boolean {
-    blockArg(block, `${this.constructor.name}.acquire`);
+    blockArg(block, this);
     if (this._takeFast()) return true;
     const timeout = timeoutArg(timeoutMs, `${this.constructor.name}.acquire`);
     const taken = block

@@ -75,10 +75,14 @@ export function timeoutArg(timeoutMs: number | null | undefined, what: string): 
 
 /**
  * acquire's `block`: a number there is a timeout in the wrong place (`acquire(1000)` would wait
- * forever, as in CPython, where `acquire(10)` is `block=10`), so it is refused with the fix.
+ * forever, as in CPython, where `acquire(10)` is `block=10`), so it is refused with the fix. The
+ * message names `owner`'s class, built only then: acquire is a hot path.
  */
-export function blockArg(block: boolean, what: string): boolean {
-  if (typeof block === 'number') throw new TypeError(`${what}(block, timeoutMs): block is a boolean, got ${shown(block)}; for a timeout write ${what.split('.').pop()}(true, ${block})`);
+export function blockArg(block: boolean, owner: object): boolean {
+  if (typeof block === 'number') {
+    const what = `${owner.constructor.name}.acquire`;
+    throw new TypeError(`${what}(block, timeoutMs): block is a boolean, got ${shown(block)}; for a timeout write acquire(true, ${block})`);
+  }
   return block;
 }
 

@@ -507,7 +507,7 @@ export class ValueProxy<T = unknown> extends BaseProxy {
 /** Lock, RLock, Semaphore and BoundedSemaphore (CPython's AcquirerProxy). */
 export class AcquirerProxy extends BaseProxy {
   acquire(block = true, timeoutMs?: number | null): boolean {
-    return this._callmethod('acquire', [blockArg(block, `${this.constructor.name}.acquire`), timeoutMs ?? null]) as boolean;
+    return this._callmethod('acquire', [blockArg(block, this), timeoutMs ?? null]) as boolean;
   }
   acquireAsync(timeoutMs?: number | null, options?: AbortOptions): Promise<boolean> {
     return this._callmethodAsync('acquire', [true, timeoutMs ?? null], options) as Promise<boolean>;
