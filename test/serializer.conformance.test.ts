@@ -1,8 +1,11 @@
 // Conformance: every case is dumped here and loaded in a REAL fresh node process (one child for
 // the whole batch), which answers util.inspect of the case's probe; refusals are checked at the sender.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as util from 'node:util';
 import * as vm from 'node:vm';
 import ts from 'typescript';
@@ -401,6 +404,12 @@ describe("a function's origin, learned once per script", () => {
     }
     expect(reads).toBe(0);
     expect(answers).toEqual([7, 7, 7, 7, 7, 2, 3]);
+  });
+
+  it('an ES module that awaits at top level is tried with require once, not for each new function made in it', () => {
+    const program = path.join(__dirname, 'helpers/programs/tla-closures.mjs');
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(program).href)})`], { encoding: 'utf8', timeout: 60_000 });
+    expect([out.stderr, out.stdout]).toEqual(['', '1']);
   });
 
   it('an export of an ES module met after a closure made in that module still goes by reference', () => {

@@ -185,6 +185,10 @@ function indexModule(file: string, namespace: Record<string, unknown>): void {
   for (const key of Object.keys(namespace)) addMembers(namespace[key], (keys) => ['f', file, keys], [key], 1);
 }
 
+/** ES modules whose require(esm) failed, and when (Infinity: it never will). */
+const refusedModules = new Map<string, number>();
+const RETRY_REFUSED_MS = 1000;
+
 /** File paths of the ES module scripts seen so far, by script id. */
 const moduleFiles = new Map<string, string>();
 /** Script ids are handed out in increasing order: scripts up to this one have been seen. */
@@ -204,10 +208,14 @@ function indexModuleScript(scriptId: string): boolean {
   }
   const file = moduleFiles.get(scriptId);
   if (file === undefined || indexedFiles.has(file) || !LOADABLE.test(file) || file === process.argv[1]) return false;
+  // A refused require costs ~80 µs: not again for every new function of that module.
+  if (performance.now() - (refusedModules.get(file) ?? Number.NEGATIVE_INFINITY) < RETRY_REFUSED_MS) return false;
   try {
     indexModule(file, nodeRequire(file) as Record<string, unknown>);
-  } catch {
-    // Still evaluating (a cycle), or awaiting at top level: its functions go by value meanwhile.
+  } catch (error) {
+    // Still evaluating (a cycle: try again later), or awaiting at top level (require never loads
+    // it): its functions go by value meanwhile.
+    refusedModules.set(file, (error as NodeJS.ErrnoException).code === 'ERR_REQUIRE_ASYNC_MODULE' ? Number.POSITIVE_INFINITY : performance.now());
     return false;
   }
   indexedFiles.add(file);
