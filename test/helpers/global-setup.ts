@@ -48,17 +48,34 @@ async function settle(check: () => string[], ms: number): Promise<string[]> {
   return left;
 }
 
+/** Who made each entry of ours that appeared during the run, read while its creator still lives. */
+function watchCreators(): { creators: Map<string, string>; stop: () => void } {
+  const creators = new Map<string, string>();
+  const watcher = fs.watch('/dev/shm', (_event, name) => {
+    if (typeof name !== 'string' || !name.includes('mpjs-') || creators.has(name)) return;
+    const pid = /mpjs-(\d+)-/.exec(name)?.[1];
+    try {
+      creators.set(name, fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim().slice(0, 300));
+    } catch {
+      creators.set(name, 'its creator had already ended');
+    }
+  });
+  return { creators, stop: () => watcher.close() };
+}
+
 export default function setup(): () => Promise<void> {
   const mark = randomUUID();
   process.env[RUN_MARK] = mark;
   const before = ourShmEntries();
+  const { creators, stop } = watchCreators();
   return async () => {
     // vitest's own workers carry the mark too; give them time to exit after the last file.
     const alive = await settle(() => markedProcesses(mark), 10_000);
     const leaked = await settle(() => [...ourShmEntries()].filter((entry) => !before.has(entry) && !createdElsewhere(entry, mark)), 2_000);
+    stop();
     const problems: string[] = [];
     if (alive.length > 0) problems.push(`processes still alive after the run:\n  ${alive.join('\n  ')}`);
-    if (leaked.length > 0) problems.push(`/dev/shm entries leaked by the run: ${leaked.join(', ')}`);
+    if (leaked.length > 0) problems.push(`/dev/shm entries leaked by the run:\n  ${leaked.map((entry) => `${entry} (made by: ${creators.get(entry) ?? 'unknown'})`).join('\n  ')}`);
     for (const entry of leaked) fs.rmSync(`/dev/shm/${entry}`, { force: true });
     if (problems.length > 0) {
       // vitest reports a teardown error but keeps exit code 0: fail the run ourselves.
