@@ -64,17 +64,27 @@ export function parkAddonPath(): string | null {
   return parkFile;
 }
 
+/**
+ * The addon's V8 facts for the serializer, or null: they only speed it up, so an addon that cannot
+ * be loaded now (no descriptor left) or predates them (an older prebuild) must not fail a dumps.
+ */
+function scriptFacts(): Pick<ParkBinding, 'scriptId' | 'scriptName'> | null {
+  let park: ParkBinding | null;
+  try {
+    park = loadPark();
+  } catch {
+    return null;
+  }
+  return typeof park?.scriptId === 'function' && typeof park.scriptName === 'function' ? park : null;
+}
+
 /** The id of the script V8 compiled fn from, when the addon is here (no inspector round trip). */
 export function scriptIdOf(fn: Function): number | undefined {
-  const park = loadPark();
-  // An addon built before scriptId existed (an older prebuild) simply has none.
-  const id = typeof park?.scriptId === 'function' ? park.scriptId(fn) : 0;
+  const id = scriptFacts()?.scriptId(fn) ?? 0;
   return id > 0 ? id : undefined;
 }
 
 /** The file path or URL fn's script was compiled under, when the addon is here and it has one. */
 export function scriptNameOf(fn: Function): string | undefined {
-  const park = loadPark();
-  const name = typeof park?.scriptName === 'function' ? park.scriptName(fn) : '';
-  return name === '' ? undefined : name;
+  return scriptFacts()?.scriptName(fn) || undefined;
 }
