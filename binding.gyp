@@ -16,7 +16,8 @@
         "native/system.cc",
         "native/unix_socket.cc",
         "native/fork.cc",
-        "native/ring.cc"
+        "native/ring.cc",
+        "native/spin.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # SWALLOW_UNTHROWABLE: an error raised while a Worker's environment is being torn down

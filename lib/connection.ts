@@ -14,6 +14,7 @@ import { AuthenticationError, BufferTooShort, EOFError, InvalidStateError } from
 import { native, type NativeFdWatcher, type SocketFamily } from './native';
 import { dumps, loads } from './serializer/index';
 import { passFd, register, takeFd } from './serializer/registry';
+import { SpinPolicy } from './spin';
 import { kernelName, timeoutArg, type AbortOptions } from './util';
 
 /** A frame and the descriptors that came with it (SCM_RIGHTS; empty on other routes). */
@@ -106,6 +107,8 @@ export class Connection {
   private _unixSocket: boolean | undefined;
   private _eof = false;
   private _reading = false;
+  /** Whether answers on this connection come fast enough to spin for them. */
+  private readonly _spin = new SpinPolicy();
   // The pending pollAsync or connect: called when the fd is ready, or with the error that ends the wait.
   private _pollWaiter: ((error?: Error) => void) | undefined;
 
@@ -220,7 +223,9 @@ export class Connection {
     this._assertNoAsyncRead('recvBytesInto');
     untilReadable(this._fd, -1);
     try {
-      return native.recvFrameInto(this._fd, buffer, start);
+      const result = native.recvFrameInto(this._fd, buffer, start, this._spin.started());
+      this._spin.ended();
+      return result;
     } catch (error) {
       this._closeOnBadLength(error);
       throw error;
@@ -238,7 +243,8 @@ export class Connection {
     let bytes: Buffer | null;
     untilReadable(this._fd, -1);
     try {
-      bytes = wantFds ? native.recvFrame(this._fd, limit, fds) : native.recvFrame(this._fd, limit);
+      bytes = native.recvFrame(this._fd, limit, wantFds ? fds : undefined, this._spin.started());
+      this._spin.ended();
     } catch (error) {
       closeFds(fds);
       this._closeOnBadLength(error);
@@ -362,6 +368,8 @@ export class Connection {
   private _readNext(): void {
     this._reading = true;
     this._ensureWatcher().readFrame(this._reads[0]?.limit ?? -1, this._carriesFds());
+    const spinMs = this._spin.started();
+    if (spinMs > 0) native.spinLoop(spinMs);
   }
 
   private _carriesFds(): boolean {
@@ -375,6 +383,7 @@ export class Connection {
       return;
     }
     this._reading = false;
+    this._spin.ended();
     const read = this._reads.shift();
     read?.signal?.removeEventListener('abort', read.onAbort);
     if (error) {

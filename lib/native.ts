@@ -124,7 +124,7 @@ export interface NativeBinding {
   sendFrame(fd: number, bytes: Uint8Array, fds?: number[]): void;
   /** null at EOF; maxLength < 0 means no limit. */
   /** With fdsOut, the descriptors that came with the frame are appended to it. */
-  recvFrame(fd: number, maxLength: number, fdsOut?: number[]): Buffer | null;
+  recvFrame(fd: number, maxLength: number, fdsOut?: number[], spinMs?: number): Buffer | null;
   isUnixSocket(fd: number): boolean;
   /** An uninitialized Buffer; a large one is populated in one call or backed by huge pages (few page faults). */
   allocateBytes(length: number): Buffer;
@@ -135,10 +135,11 @@ export interface NativeBinding {
   /** Linux: a descriptor's whole content as a Buffer over a shared mapping (close the fd after). */
   mapFd?(fd: number): Buffer;
   /** The length written, the whole message when it does not fit, or null at EOF. */
-  recvFrameInto(fd: number, target: ArrayBufferView, offset: number): number | Buffer | null;
+  recvFrameInto(fd: number, target: ArrayBufferView, offset: number, spinMs?: number): number | Buffer | null;
   pollFd(fd: number, timeoutMs: number): boolean;
   /** Indices of the fds that are readable (or at EOF); empty after the timeout. */
-  pollMany(fds: number[], timeoutMs: number): number[];
+  pollMany(fds: number[], timeoutMs: number, spinMs?: number): number[];
+  spinLoop(ms: number): void;
   /** [fd (non-blocking), [address, port]] */
   listenSocket(family: SocketFamily, address: string, port: number, backlog: number): [number, [string, number]];
   /** [fd, peer [address, port]], or null after the timeout. */

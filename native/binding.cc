@@ -9,6 +9,7 @@
 #include "ring.h"
 #include "semlock.h"
 #include "shm.h"
+#include "spin.h"
 #include "system.h"
 #include "unix_socket.h"
 #include "wait.h"
@@ -25,6 +26,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mp::InitFork(env, exports);
   mp::InitRing(env, exports);
   mp::InitResourceTracker(env, exports);
+  mp::InitSpin(env, exports);
   return exports;
 }
 

@@ -32,6 +32,7 @@
 #include "deadline.h"
 #include "errors.h"
 #include "frame.h"
+#include "spin.h"
 
 namespace mp {
 namespace {
@@ -432,8 +433,16 @@ void ReadBody(Napi::Env env, int fd, uint8_t* target, uint64_t length) {
     throw Napi::Error::New(env, "the peer closed the connection in the middle of a message");
 }
 
-// recvFrame(fd, maxLength, fdsOut?): a Buffer, or null at EOF. maxLength < 0: no limit. With
-// fdsOut (an array), the descriptors that came with the frame are appended to it.
+// Spins for a frame up to the ms given as argument `index`, if any, before the blocking read sleeps.
+void SpinForFrame(const Napi::CallbackInfo& info, size_t index, int fd) {
+  if (info.Length() <= index || !info[index].IsNumber()) return;
+  pollfd entry{fd, POLLIN, 0};
+  SpinPoll(&entry, 1, info[index].As<Napi::Number>().DoubleValue());
+}
+
+// recvFrame(fd, maxLength, fdsOut?, spinMs?): a Buffer, or null at EOF. maxLength < 0: no limit.
+// With fdsOut (an array), the descriptors that came with the frame are appended to it. With
+// spinMs, it spins that long for the frame before it sleeps (spin.h).
 Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
@@ -442,6 +451,7 @@ Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
   std::vector<int> fds;
   uint64_t length;
   bool got_header;
+  SpinForFrame(info, 3, fd);
   try {
     got_header = ReadHeader(env, fd, &length, want_fds ? &fds : nullptr);
   } catch (...) {
@@ -456,7 +466,8 @@ Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
   return frame;
 }
 
-// recvFrameInto(fd, target, offset): the length, or the whole message as a Buffer when it does not fit.
+// recvFrameInto(fd, target, offset, spinMs?): the length, or the whole message as a Buffer when it
+// does not fit.
 Napi::Value RecvFrameInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
@@ -467,6 +478,7 @@ Napi::Value RecvFrameInto(const Napi::CallbackInfo& info) {
   if (offset < 0 || static_cast<size_t>(offset) > target.ByteLength())
     throw Napi::RangeError::New(env, "offset is outside the buffer");
   uint64_t length;
+  SpinForFrame(info, 3, fd);
   if (!ReadHeader(env, fd, &length)) return env.Null();
   if (length > target.ByteLength() - static_cast<size_t>(offset)) {
     Napi::Buffer<uint8_t> whole = BlockingFrameBuffer(env, length);
@@ -484,14 +496,18 @@ Napi::Value PollFd(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), WaitReady(fd, POLLIN, info[1].As<Napi::Number>().DoubleValue()));
 }
 
-// pollMany(fds, timeoutMs): the indices of the fds a read would not block on (empty on timeout).
+// pollMany(fds, timeoutMs, spinMs?): the indices of the fds a read would not block on (empty on
+// timeout). With spinMs, it spins up to that long (within the timeout) before it sleeps.
 Napi::Value PollMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray() || !info[1].IsNumber()) ThrowType(env, "pollMany(fds: number[], timeoutMs: number)");
+  if (!info[0].IsArray() || !info[1].IsNumber()) ThrowType(env, "pollMany(fds: number[], timeoutMs: number, spinMs?: number)");
   Napi::Array list = info[0].As<Napi::Array>();
   std::vector<pollfd> entries(list.Length());
   for (uint32_t i = 0; i < list.Length(); i++) entries[i] = {list.Get(i).As<Napi::Number>().Int32Value(), POLLIN, 0};
-  if (PollWithDeadline(entries.data(), entries.size(), info[1].As<Napi::Number>().DoubleValue()) < 0) ThrowErrno(env, "poll");
+  const double timeout = info[1].As<Napi::Number>().DoubleValue();
+  const double spin = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+  const bool caught = spin > 0 && SpinPoll(entries.data(), entries.size(), timeout < 0 ? spin : std::min(spin, timeout)) > 0;
+  if (!caught && PollWithDeadline(entries.data(), entries.size(), timeout) < 0) ThrowErrno(env, "poll");
   Napi::Array ready = Napi::Array::New(env);
   for (uint32_t i = 0; i < entries.size(); i++)
     if (entries[i].revents != 0) ready.Set(ready.Length(), Napi::Number::New(env, i));

@@ -7,6 +7,7 @@ import { setBusy, untilReadable, type Background } from '../blocking';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from '../errors';
 import { native, type NativeFdWatcher } from '../native';
 import { dumps, loads } from '../serializer/index';
+import { SpinPolicy } from '../spin';
 import { shown } from '../util';
 import type { Drive } from './async-result';
 import { IMapJob, type Chunk, type FnEntry, type Job, type JobHost } from './jobs';
@@ -42,6 +43,8 @@ class Slot {
   escalation: Timer | null = null;
   /** The running chunk's time limit (its `timeout` option). */
   deadline: Timer | null = null;
+  /** Whether this worker's answers come fast enough to spin for them. */
+  readonly spin = new SpinPolicy();
   constructor(
     readonly handle: WorkerHandle,
     readonly token: string,
@@ -86,6 +89,8 @@ export class Dispatcher implements Background, JobHost {
   state = PoolState.Run;
   private joinWaiters: Array<() => void> = [];
   private startFailures = 0;
+  /** Until when (performance.now()) a blocking wait spins for a result before it sleeps. */
+  private spinUntil = 0;
 
   constructor(
     readonly transport: WorkerTransport,
@@ -321,6 +326,11 @@ export class Dispatcher implements Background, JobHost {
     }
     slot.chunk = chunk;
     job.running.add(chunk);
+    const spinMs = slot.spin.started();
+    if (spinMs > 0) {
+      native.spinLoop(spinMs);
+      this.spinUntil = performance.now() + spinMs;
+    }
     const timeout = job.options.timeout;
     slot.deadline = null;
     if (timeout != null) slot.deadline = this.addTimer(timeout, () => job.fail(new TimeoutError(`a Pool task ran longer than its timeout of ${timeout} ms`), AbortReason.TimedOut));
@@ -378,6 +388,7 @@ export class Dispatcher implements Background, JobHost {
     }
     const chunk = slot.chunk;
     if (chunk === null) return;
+    slot.spin.ended();
     slot.chunk = null;
     slot.done++;
     const job = chunk.job;
@@ -432,7 +443,8 @@ export class Dispatcher implements Background, JobHost {
       if (now >= deadline) return false;
       const until = Math.min(deadline, this.nextTimerAt());
       if (fds.length === 0 && until === Infinity) throw new InvalidStateError('Pool: waiting for a result the pool can no longer produce (it has no workers)');
-      this.handleReady(native.pollMany(fds, untilReadable(fds, until === Infinity ? -1 : Math.max(0, until - now), this)), fds, owners);
+      const waitMs = untilReadable(fds, until === Infinity ? -1 : Math.max(0, until - now), this);
+      this.handleReady(native.pollMany(fds, waitMs, this.spinUntil - performance.now()), fds, owners);
       this.schedule();
     }
     return true;

@@ -6,9 +6,10 @@ import { isMainThread, workerData } from 'node:worker_threads';
 
 import { InvalidStateError, ProcessError } from '../errors';
 import { native } from '../native';
-import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Frame } from './protocol';
+import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './protocol';
 import { ChildExit } from '../process';
 import { loads } from '../serializer/index';
+import { SpinPolicy } from '../spin';
 import { sayThreadId, thisProcess } from '../util';
 
 type Callable = (...args: unknown[]) => unknown;
@@ -66,6 +67,9 @@ class Worker {
   private busy = false;
   /** Set once the worker must stop (its initializer failed). */
   stopped = false;
+  private readonly spin = new SpinPolicy();
+  /** How long a blocking read spins for the next frame (the fork worker). */
+  spinMs = 0;
 
   constructor(
     private readonly fd: number,
@@ -74,6 +78,7 @@ class Worker {
 
   /** Handles one frame; frames that arrive while an async step runs wait their turn (aborts excepted). */
   receive(frame: Frame): void {
+    this.spin.ended();
     if (frame.type === FrameType.Abort) {
       if (frame.seq === this.runningSeq) running?.abort(abortReason(frame.kind));
       return;
@@ -187,7 +192,7 @@ class Worker {
     } catch (error) {
       return this.send(FrameType.Error, seq, 0, renamePath(error, kind, 'result'));
     }
-    sendEncoded(this.fd, encoded);
+    this.sent(encoded);
   }
 
   /** Sends an error; one that cannot travel goes as a plain Error with its text and stack. */
@@ -203,7 +208,14 @@ class Worker {
       }
       encoded = encodeValue(type, seq, 0, index, plain, 'error');
     }
+    this.sent(encoded);
+  }
+
+  /** Sends an answer; the next task is awaited from now, spinning for it while tasks come fast. */
+  private sent(encoded: Encoded): void {
     sendEncoded(this.fd, encoded);
+    this.spinMs = this.spin.started();
+    if (this.canAwait && this.spinMs > 0) native.spinLoop(this.spinMs);
   }
 }
 
@@ -216,9 +228,9 @@ function poolGone(error: unknown): boolean {
 }
 
 /** Reads a frame's head and the descriptors that came with it; null at EOF, also when the pool reset the connection. */
-function receiveHead(fd: number, fds: number[]): Buffer | null {
+function receiveHead(fd: number, fds: number[], spinMs: number): Buffer | null {
   try {
-    return native.recvFrame(fd, -1, fds);
+    return native.recvFrame(fd, -1, fds, spinMs);
   } catch (error) {
     if (poolGone(error)) return null;
     throw error;
@@ -230,7 +242,7 @@ function runBlocking(fd: number): void {
   const worker = new Worker(fd, false);
   for (;;) {
     const fds: number[] = [];
-    const head = receiveHead(fd, fds);
+    const head = receiveHead(fd, fds, worker.spinMs);
     if (head === null) return;
     worker.receive(decodeFrame(fd, head, fds));
     if (worker.stopped) {
