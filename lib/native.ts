@@ -125,6 +125,8 @@ export interface NativeBinding {
   /** null at EOF; maxLength < 0 means no limit. */
   /** With fdsOut, the descriptors that came with the frame are appended to it. */
   recvFrame(fd: number, maxLength: number, fdsOut?: number[], spinMs?: number): Buffer | null;
+  /** recvFrame on a socket that returns undefined at once when no frame has begun to arrive. */
+  tryRecvFrame(fd: number, maxLength: number, fdsOut?: number[]): Buffer | null | undefined;
   isUnixSocket(fd: number): boolean;
   /** An uninitialized Buffer; a large one is populated in one call or backed by huge pages (few page faults). */
   allocateBytes(length: number): Buffer;

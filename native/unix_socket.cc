@@ -406,18 +406,38 @@ Napi::Value MapFd(const Napi::CallbackInfo& info) {
 }
 #endif
 
-// Reads a frame header; false on a clean EOF before it. Descriptors travel with its first bytes.
-bool ReadHeader(Napi::Env env, int fd, uint64_t* length, std::vector<int>* fds = nullptr) {
+enum class HeaderRead { kEof, kDone, kNothingYet };
+
+// Reads a frame header; kEof on a clean EOF before it. Descriptors travel with its first bytes.
+// With `dont_wait` (a socket), kNothingYet when no byte of it is there yet; once one is, the rest
+// of the frame follows back to back and is waited for.
+HeaderRead ReadHeader(Napi::Env env, int fd, uint64_t* length, std::vector<int>* fds = nullptr, bool dont_wait = false) {
   FrameHeader header;
+  if (dont_wait) {
+    ssize_t n;
+    do n = ReadSome(fd, header.next(), header.wanted(), fds, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return HeaderRead::kNothingYet;
+    if (n < 0) ThrowErrno(env, "read");
+    if (n == 0) return HeaderRead::kEof;
+    switch (header.Add(static_cast<size_t>(n), length)) {
+      case FrameHeader::Status::kDone:
+        return HeaderRead::kDone;
+      case FrameHeader::Status::kNegative:
+        throw Napi::Error::New(env, "corrupt message header (negative length)");
+      case FrameHeader::Status::kMore:
+        break;
+    }
+  }
   for (;;) {
     const size_t wanted = header.wanted();
     int64_t got = ReadExact(fd, header.next(), wanted, header.in_long_part() ? nullptr : fds);
     if (got < 0) ThrowErrno(env, "read", static_cast<int>(-got));
-    if (got == 0 && !header.started()) return false;
+    if (got == 0 && !header.started()) return HeaderRead::kEof;
     if (static_cast<size_t>(got) < wanted) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
     switch (header.Add(static_cast<size_t>(got), length)) {
       case FrameHeader::Status::kDone:
-        return true;
+        return HeaderRead::kDone;
       case FrameHeader::Status::kNegative:
         throw Napi::Error::New(env, "corrupt message header (negative length)");
       case FrameHeader::Status::kMore:
@@ -440,31 +460,39 @@ void SpinForFrame(const Napi::CallbackInfo& info, size_t index, int fd) {
   SpinPoll(&entry, 1, info[index].As<Napi::Number>().DoubleValue());
 }
 
-// recvFrame(fd, maxLength, fdsOut?, spinMs?): a Buffer, or null at EOF. maxLength < 0: no limit.
-// With fdsOut (an array), the descriptors that came with the frame are appended to it. With
-// spinMs, it spins that long for the frame before it sleeps (spin.h).
-Napi::Value RecvFrame(const Napi::CallbackInfo& info) {
+// One frame: a Buffer, null at EOF, or undefined when `dont_wait` and none has begun to arrive.
+Napi::Value ReceiveFrame(const Napi::CallbackInfo& info, bool dont_wait) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   int64_t max_length = IntArg(info, 1, "maxLength");
   const bool want_fds = info.Length() > 2 && info[2].IsArray();
   std::vector<int> fds;
   uint64_t length;
-  bool got_header;
-  SpinForFrame(info, 3, fd);
+  HeaderRead got;
+  if (!dont_wait) SpinForFrame(info, 3, fd);
   try {
-    got_header = ReadHeader(env, fd, &length, want_fds ? &fds : nullptr);
+    got = ReadHeader(env, fd, &length, want_fds ? &fds : nullptr, dont_wait);
   } catch (...) {
     for (int received : fds) close(received);
     throw;
   }
   if (want_fds) AppendFds(env, info[2].As<Napi::Array>(), fds);
-  if (!got_header) return env.Null();
+  if (got == HeaderRead::kNothingYet) return env.Undefined();
+  if (got == HeaderRead::kEof) return env.Null();
   if (max_length >= 0 && length > static_cast<uint64_t>(max_length)) throw BadLength(env, length, "> maxLength");
   Napi::Buffer<uint8_t> frame = BlockingFrameBuffer(env, length);
   ReadBody(env, fd, frame.Data(), length);
   return frame;
 }
+
+// recvFrame(fd, maxLength, fdsOut?, spinMs?): a Buffer, or null at EOF. maxLength < 0: no limit.
+// With fdsOut (an array), the descriptors that came with the frame are appended to it. With
+// spinMs, it spins that long for the frame before it sleeps (spin.h).
+Napi::Value RecvFrame(const Napi::CallbackInfo& info) { return ReceiveFrame(info, false); }
+
+// tryRecvFrame(fd, maxLength, fdsOut?): like recvFrame on a socket, but undefined at once when no
+// frame has begun to arrive (no poll(2) before each read).
+Napi::Value TryRecvFrame(const Napi::CallbackInfo& info) { return ReceiveFrame(info, true); }
 
 // recvFrameInto(fd, target, offset, spinMs?): the length, or the whole message as a Buffer when it
 // does not fit.
@@ -479,7 +507,7 @@ Napi::Value RecvFrameInto(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "offset is outside the buffer");
   uint64_t length;
   SpinForFrame(info, 3, fd);
-  if (!ReadHeader(env, fd, &length)) return env.Null();
+  if (ReadHeader(env, fd, &length) == HeaderRead::kEof) return env.Null();
   if (length > target.ByteLength() - static_cast<size_t>(offset)) {
     Napi::Buffer<uint8_t> whole = BlockingFrameBuffer(env, length);
     ReadBody(env, fd, whole.Data(), length);
@@ -984,6 +1012,7 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFd", Napi::Function::New(env, MapFd, "mapFd"));
 #endif
   exports.Set("recvFrame", Napi::Function::New(env, RecvFrame, "recvFrame"));
+  exports.Set("tryRecvFrame", Napi::Function::New(env, TryRecvFrame, "tryRecvFrame"));
   exports.Set("recvFrameInto", Napi::Function::New(env, RecvFrameInto, "recvFrameInto"));
   exports.Set("pollFd", Napi::Function::New(env, PollFd, "pollFd"));
   exports.Set("pollMany", Napi::Function::New(env, PollMany, "pollMany"));

@@ -1,5 +1,6 @@
-// Spinning before sleeping (native/spin.cc, lib/spin.ts): the waits still end as they did, a
-// spinning event loop never keeps a process alive, and only fast answers earn spinning.
+// Waits that avoid sleeping (native/spin.cc, lib/spin.ts, tryRecvFrame): the waits still end as
+// they did, a spinning event loop never keeps a process alive, only fast answers earn spinning, and
+// a read that must not wait says so instead of blocking.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
@@ -54,6 +55,31 @@ describe('spinning waits', () => {
 
   it('spinLoop refuses what is not a number', () => {
     expect(() => native.spinLoop('1' as unknown as number)).toThrow(/spinLoop\(ms: number\)/);
+  });
+});
+
+describe('tryRecvFrame', () => {
+  it('returns undefined while no frame has begun, then the frame with its descriptors, then null at EOF', () => {
+    const [a, b] = pair();
+    expect(native.tryRecvFrame(b, -1, [])).toBeUndefined();
+    const [passed] = pair();
+    native.sendFrame(a, Buffer.from('with fd'), [passed]);
+    native.sendFrame(a, Buffer.alloc(0));
+    const fds: number[] = [];
+    expect(native.tryRecvFrame(b, -1, fds)?.toString()).toBe('with fd');
+    expect(fds).toHaveLength(1);
+    opened.push(...fds);
+    expect(native.tryRecvFrame(b, -1)?.length).toBe(0);
+    expect(native.tryRecvFrame(b, -1)).toBeUndefined();
+    native.closeFd(a);
+    opened.splice(opened.indexOf(a), 1);
+    expect(native.tryRecvFrame(b, -1)).toBeNull();
+  });
+
+  it('refuses a frame over maxLength', () => {
+    const [a, b] = pair();
+    native.sendFrame(a, Buffer.alloc(100));
+    expect(() => native.tryRecvFrame(b, 10)).toThrow(/maxLength/);
   });
 });
 

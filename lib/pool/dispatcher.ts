@@ -357,11 +357,12 @@ export class Dispatcher implements Background, JobHost {
 
   /** Reads every frame the worker has sent; handles its end. */
   private drain(slot: Slot): void {
-    while (slot.state === SlotState.Ready && native.pollFd(slot.handle.fd, 0)) {
+    while (slot.state === SlotState.Ready) {
       let frame: Frame;
       try {
         const fds: number[] = [];
-        const head = native.recvFrame(slot.handle.fd, -1, fds);
+        const head = native.tryRecvFrame(slot.handle.fd, -1, fds);
+        if (head === undefined) return;
         if (head === null) return this.lost(slot);
         frame = decodeFrame(slot.handle.fd, head, fds);
       } catch (error) {

@@ -83,7 +83,8 @@ const BY_FD = 0x80;
 const canPassBytes = native.bytesToFd !== undefined && native.mapFd !== undefined;
 
 function header(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, follow: number, extra: number): Buffer {
-  const head = Buffer.allocUnsafeSlow(HEADER + extra);
+  // From Node's pool for small heads (8-byte aligned, as the Float64 codec needs): no backing store of its own to free.
+  const head = Buffer.allocUnsafe(HEADER + extra);
   head[0] = type;
   head[1] = codec;
   head[2] = kind;
