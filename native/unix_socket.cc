@@ -413,25 +413,23 @@ enum class HeaderRead { kEof, kDone, kNothingYet };
 // of the frame follows back to back and is waited for.
 HeaderRead ReadHeader(Napi::Env env, int fd, uint64_t* length, std::vector<int>* fds = nullptr, bool dont_wait = false) {
   FrameHeader header;
-  if (dont_wait) {
-    ssize_t n;
-    do n = ReadSome(fd, header.next(), header.wanted(), fds, MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return HeaderRead::kNothingYet;
-    if (n < 0) ThrowErrno(env, "read");
-    if (n == 0) return HeaderRead::kEof;
-    switch (header.Add(static_cast<size_t>(n), length)) {
-      case FrameHeader::Status::kDone:
-        return HeaderRead::kDone;
-      case FrameHeader::Status::kNegative:
-        throw Napi::Error::New(env, "corrupt message header (negative length)");
-      case FrameHeader::Status::kMore:
-        break;
-    }
-  }
-  for (;;) {
+  for (bool first = true;; first = false) {
     const size_t wanted = header.wanted();
-    int64_t got = ReadExact(fd, header.next(), wanted, header.in_long_part() ? nullptr : fds);
+    std::vector<int>* with_fds = header.in_long_part() ? nullptr : fds;
+    int64_t got;
+    if (first && dont_wait) {
+      ssize_t n;
+      do n = ReadSome(fd, header.next(), wanted, with_fds, MSG_DONTWAIT);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return HeaderRead::kNothingYet;
+      got = n < 0 ? -errno : n;
+      if (got > 0 && static_cast<size_t>(got) < wanted) {
+        const int64_t rest = ReadExact(fd, header.next() + got, wanted - static_cast<size_t>(got));
+        got = rest < 0 ? rest : got + rest;
+      }
+    } else {
+      got = ReadExact(fd, header.next(), wanted, with_fds);
+    }
     if (got < 0) ThrowErrno(env, "read", static_cast<int>(-got));
     if (got == 0 && !header.started()) return HeaderRead::kEof;
     if (static_cast<size_t>(got) < wanted) throw Napi::Error::New(env, "the peer closed the connection in the middle of a message header");
