@@ -23,6 +23,20 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
   const ctx = getContext(method);
   const canAwait = method !== 'fork';
 
+  it('a closure written in the call is built once per worker for each form, as a hoisted one is', () => {
+    using pool = new ctx.Pool(1);
+    const box = { n: 0 };
+    const hoisted = (): number => ++box.n;
+    expect([pool.apply(hoisted), pool.apply(hoisted)]).toEqual([1, 2]);
+    box.n = 10;
+    // The same form twice: the worker's copy of `box` lives on, as the hoisted function's did.
+    expect([pool.apply(() => ++box.n), pool.apply(() => ++box.n)]).toEqual([11, 12]);
+    // Another captured value is another form: a fresh copy.
+    box.n = 20;
+    expect(pool.apply(() => ++box.n)).toBe(21);
+    expect(box.n).toBe(20);
+  });
+
   describe('with one shared pool of 2', () => {
     const pool = new ctx.Pool(2);
 

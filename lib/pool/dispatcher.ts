@@ -73,6 +73,8 @@ export class Dispatcher implements Background, JobHost {
   /** Jobs not yet settled (results the pool still owes). */
   private pending = 0;
   private readonly fns = new WeakMap<Function, FnEntry>();
+  /** The entries of the functions sent lately, by serialized form. */
+  private readonly fnsByForm = new Map<string, FnEntry>();
   private fnCounter = 0;
   private seqCounter = 0;
   private timers: Timer[] = [];
@@ -119,12 +121,24 @@ export class Dispatcher implements Background, JobHost {
     return this.seqCounter;
   }
 
-  /** The id under which workers know `fn`; serialized once per pool. */
+  /**
+   * The id under which workers know `fn`; serialized once per pool. A function written in the
+   * call is a new object each time but the same serialized form: that form keeps its id, so a
+   * worker builds it once and reuses it, as it does a hoisted function.
+   */
   functionEntry(fn: Function): FnEntry {
     if (typeof fn !== 'function') throw new TypeError(`Pool: func must be a function, got ${shown(fn)}`);
     let entry = this.fns.get(fn);
     if (entry === undefined) {
-      entry = { id: ++this.fnCounter, bytes: dumps(fn, { root: 'func' }) };
+      const bytes = dumps(fn, { root: 'func' });
+      const form = bytes.toString('latin1');
+      entry = this.fnsByForm.get(form);
+      if (entry === undefined) {
+        entry = { id: ++this.fnCounter, bytes };
+        // Closures over ever-changing values make ever-new forms: their ids are not kept for good.
+        if (this.fnsByForm.size >= FUNCTIONS_PER_WORKER) this.fnsByForm.clear();
+        this.fnsByForm.set(form, entry);
+      }
       this.fns.set(fn, entry);
     }
     return entry;
