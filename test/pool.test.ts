@@ -239,6 +239,18 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       expect((pool as unknown as { _workerPids: number[] })._workerPids).not.toEqual(pidsBefore);
     });
 
+    it('fast chunks queued in a worker behind one that kills it run on another worker, and only the killer fails', async () => {
+      // Fast chunks first: from then on each worker gets its next chunk before it answers.
+      expect(await pool.mapAsync((x: number) => x, range(200), 1)).toEqual(range(200));
+      const results = await Promise.allSettled(
+        range(200).map((x) => pool.applyAsync((n: number) => (n === 100 ? process.kill(process.pid, 'SIGKILL') : n), [x])),
+      );
+      const failed = results.flatMap((result, x) => (result.status === 'rejected' ? [x] : []));
+      expect(failed).toEqual([100]);
+      expect((results[100] as PromiseRejectedResult).reason).toBeInstanceOf(BrokenPoolError);
+      expect(results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))).toEqual(range(200).filter((x) => x !== 100));
+    });
+
     // The soak found this: each replaced worker left its sentinel (a pidfd or a socket) open in the parent.
     it('replacing killed workers (and retiring them) leaves no descriptor behind', async () => {
       const openFds = (): number => fs.readdirSync('/proc/self/fd').length;

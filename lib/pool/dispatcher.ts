@@ -45,6 +45,11 @@ class Slot {
   deadline: Timer | null = null;
   /** Whether this worker's answers come fast enough to spin for them. */
   readonly spin = new SpinPolicy();
+  /** A chunk sent behind the running one, which the worker starts the moment it answers (see queueBehind). */
+  queued: Chunk | null = null;
+  /** When the running chunk was sent or reached the front, and how long the last one took (ms). */
+  startedAt = 0;
+  lastChunkMs = Infinity;
   constructor(
     readonly handle: WorkerHandle,
     readonly token: string,
@@ -52,11 +57,20 @@ class Slot {
 }
 
 const FUNCTIONS_PER_WORKER = 256;
+// A worker whose last chunk took at most this long gets its next chunk before it answers: it never
+// waits for the parent's turn between chunks. Longer chunks are not queued, so that no chunk waits
+// behind a long one while another worker idles (a queued chunk costs at most this much balance).
+const QUEUE_BEHIND_MS = 1;
 // Workers that die before connecting this many times in a row cannot start (a bad execArgv, a
 // crashing preload): the pool breaks instead of starting them forever.
 const MAX_START_FAILURES = 5;
 // How a worker ends when someone else stops it: no sign that workers cannot start.
 const STOPPED_FROM_OUTSIDE = /^signal SIG(KILL|TERM|INT|HUP)$/;
+/** A job whose chunks may wait in a worker behind another: nothing can abort it mid-way. */
+function plainJob(job: Job): boolean {
+  return job.options.timeout == null && job.options.signal == null;
+}
+
 export const enum PoolState {
   Run,
   Close,
@@ -230,6 +244,13 @@ export class Dispatcher implements Background, JobHost {
     }
     const chunk = slot.chunk;
     slot.chunk = null;
+    const queued = slot.queued;
+    slot.queued = null;
+    if (queued) {
+      // Never started: it goes to another worker.
+      queued.job.running.delete(queued);
+      this.requeue(queued);
+    }
     this.clearTimer(slot.escalation);
     if (chunk) {
       chunk.job.running.delete(chunk);
@@ -283,13 +304,14 @@ export class Dispatcher implements Background, JobHost {
 
   // --- scheduling ------------------------------------------------------------------------
 
-  /** Gives chunks to idle workers, first job first; never more than one chunk per worker. */
+  /** Gives chunks to idle workers, first job first, then one more to each worker whose chunks run fast. */
   schedule(): void {
     while (this.idle.length > 0) {
       const chunk = this.takeChunk();
       if (chunk === null) break;
       this.dispatch(this.idle.pop()!, chunk);
     }
+    if (this.idle.length === 0) this.queueBehind();
     this.updateArming();
     if (this.joinWaiters.length > 0 && this.quiet()) for (const wake of this.joinWaiters.splice(0)) wake();
   }
@@ -297,6 +319,29 @@ export class Dispatcher implements Background, JobHost {
   /** Nothing owed and nothing running: join may proceed. */
   private quiet(): boolean {
     return !this.busy();
+  }
+
+  /**
+   * Sends a second chunk to each busy worker whose last chunk ran fast (CPython's workers take
+   * their next task from a shared queue the same way). Only chunks without a timeout or signal:
+   * an abort reaches the running chunk only.
+   */
+  private queueBehind(): void {
+    for (const slot of this.slots) {
+      if (slot.state !== SlotState.Ready || slot.chunk === null || slot.queued !== null || slot.escalation !== null) continue;
+      if (slot.lastChunkMs > QUEUE_BEHIND_MS || !plainJob(slot.chunk.job)) continue;
+      if (this.maxtasks !== null && slot.done + 2 > this.maxtasks) continue;
+      const chunk = this.takeChunk();
+      if (chunk === null) return;
+      if (!plainJob(chunk.job)) return this.requeue(chunk);
+      this.dispatch(slot, chunk);
+    }
+  }
+
+  /** A chunk that never started goes back to the front of its job, and its job back to the list (takeChunk drops jobs it took everything from). */
+  private requeue(chunk: Chunk): void {
+    chunk.job.requeue(chunk);
+    if (!this.jobs.includes(chunk.job)) this.jobs.unshift(chunk.job);
   }
 
   private takeChunk(): Chunk | null {
@@ -318,7 +363,7 @@ export class Dispatcher implements Background, JobHost {
     try {
       task = encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args');
     } catch (error) {
-      this.idle.push(slot);
+      if (slot.chunk === null) this.idle.push(slot);
       job.chunkFailed(chunk, renamePath(error, job.kind, 'args'));
       return;
     }
@@ -335,16 +380,28 @@ export class Dispatcher implements Background, JobHost {
       sendEncoded(fd, task);
     } catch {
       // The worker is gone before the chunk reached it: the chunk waits for another worker.
-      job.requeue(chunk);
+      this.requeue(chunk);
       return this.lost(slot);
     }
-    slot.chunk = chunk;
     job.running.add(chunk);
+    if (slot.chunk !== null) {
+      slot.queued = chunk;
+      return;
+    }
+    slot.chunk = chunk;
+    this.started(slot);
+  }
+
+  /** The slot's chunk runs from now: its answer is spun for when answers come fast, and its timeout starts. */
+  private started(slot: Slot): void {
+    const now = performance.now();
+    slot.startedAt = now;
     const spinMs = slot.spin.started();
     if (spinMs > 0) {
       native.spinLoop(spinMs);
-      this.spinUntil = performance.now() + spinMs;
+      this.spinUntil = now + spinMs;
     }
+    const job = slot.chunk!.job;
     const timeout = job.options.timeout;
     slot.deadline = null;
     if (timeout != null) slot.deadline = this.addTimer(timeout, () => job.fail(new TimeoutError(`a Pool task ran longer than its timeout of ${timeout} ms`), AbortReason.TimedOut));
@@ -404,6 +461,7 @@ export class Dispatcher implements Background, JobHost {
     const chunk = slot.chunk;
     if (chunk === null) return;
     slot.spin.ended();
+    slot.lastChunkMs = performance.now() - slot.startedAt;
     slot.chunk = null;
     slot.done++;
     const job = chunk.job;
@@ -411,6 +469,11 @@ export class Dispatcher implements Background, JobHost {
     this.clearTimer(slot.deadline);
     this.clearTimer(slot.escalation);
     slot.escalation = null;
+    if (slot.queued !== null) {
+      slot.chunk = slot.queued;
+      slot.queued = null;
+      this.started(slot);
+    }
     if (!job.settled) {
       if (frame === null) job.chunkFailed(chunk, decodeError);
       else if (frame.type === FrameType.Result) job.chunkDone(chunk, frame.list!);
@@ -424,7 +487,10 @@ export class Dispatcher implements Background, JobHost {
         job.chunkFailed(chunk, error);
       }
     }
-    if (slot.state !== SlotState.Ready) return;
+    if (slot.state !== SlotState.Ready || slot.chunk !== null) {
+      if (slot.state === SlotState.Ready) this.schedule();
+      return;
+    }
     if (this.maxtasks !== null && slot.done >= this.maxtasks) {
       this.retire(slot);
       if (this.wantsWorkers()) this.startSlot();
@@ -439,7 +505,7 @@ export class Dispatcher implements Background, JobHost {
     if (this.broken) return;
     this.broken = error;
     for (const job of [...this.jobs]) job.fail(error);
-    for (const slot of [...this.slots]) if (slot.chunk) slot.chunk.job.fail(error);
+    for (const slot of [...this.slots]) for (const chunk of [slot.chunk, slot.queued]) chunk?.job.fail(error);
     for (const slot of [...this.slots]) this.retire(slot);
   }
 
@@ -674,7 +740,7 @@ export class Dispatcher implements Background, JobHost {
     this.state = PoolState.Terminate;
     const error = new PoolTerminatedError('the pool was terminated before this task finished');
     for (const job of [...this.jobs]) job.fail(error);
-    for (const slot of [...this.slots]) if (slot.chunk && !slot.chunk.job.settled) slot.chunk.job.fail(error);
+    for (const slot of [...this.slots]) for (const chunk of [slot.chunk, slot.queued]) chunk?.job.fail(error);
     for (const slot of [...this.slots]) {
       slot.handle.kill();
       this.retire(slot);
