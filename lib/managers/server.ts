@@ -10,6 +10,7 @@ import { Listener, Pipe, type Address, type AuthSteps, type Connection } from '.
 import { InvalidStateError, RemoteError } from '../errors';
 import { untilReadable } from '../blocking';
 import { native } from '../native';
+import { SpinPolicy } from '../spin';
 import { bodyOf, callIdOf, frameOf, NO_REPLY, type Request } from './protocol';
 import { hostServer, makeProxy, type HostingServer, type ProxyClass, type Transport } from './proxy';
 import { kValue, type Valued } from './referents';
@@ -88,6 +89,7 @@ export class Server implements HostingServer {
   private readonly _sessions: Session[] = [];
   private _nextId = 1;
   private _stopping = false;
+  private readonly _spin = new SpinPolicy();
   private _encodingFor: string | null = null;
 
   constructor(
@@ -117,7 +119,10 @@ export class Server implements HostingServer {
         const fds = [listenerFd(this.listener), ...this._sessions.map((session) => session.conn.fileno())];
         if (lifeline) fds.push(lifeline.fileno());
         const timeout = nextTimerMs();
-        const ready = native.pollMany(fds, untilReadable(fds, timeout));
+        // While requests come fast, the next one is spun for instead of slept for.
+        const spinMs = this._spin.started();
+        const ready = native.pollMany(fds, untilReadable(fds, timeout), spinMs);
+        this._spin.ended();
         runDueTimers();
         const sessions = [...this._sessions];
         for (const index of ready) {
