@@ -31,6 +31,7 @@
 #include "deadline.h"
 #include "errors.h"
 #include "shm.h"
+#include "unix_socket.h"
 #include "wait.h"
 
 namespace mp {
@@ -303,6 +304,7 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
   if (life_read.fd >= 0) fcntl(life_read.fd, F_SETFD, FD_CLOEXEC);
 
   DoForkPass();
+  KeepCachedMappingsOutOfForks();
   // Held across fork(2) so the child's copy of the loop's completed-work queue is whole: a pool
   // thread appends to it under this mutex.
   uv_mutex_lock(&loop->wq_mutex);

@@ -265,8 +265,16 @@ class MappingCache {
 #ifdef MADV_FREE
     madvise(data, capacity, MADV_FREE);
 #endif
-    entries_.push_back({data, capacity});
+    entries_.push_back({data, capacity, KeepOutOfForks(data, capacity)});
     bytes_ += capacity;
+  }
+
+  // After the fork pass (native/fork.cc) advised every private mapping into the child (a mapping
+  // taken from here for a Buffer among them), takes the kept ones out again: fork(2) would copy
+  // their page tables, and the child would unmap them.
+  void KeepAllOutOfForks() {
+    std::lock_guard<std::mutex> hold(mutex_);
+    for (Entry& entry : entries_) entry.out_of_forks = KeepOutOfForks(entry.data, entry.capacity);
   }
 
  private:
@@ -274,7 +282,16 @@ class MappingCache {
   struct Entry {
     uint8_t* data;
     size_t capacity;
+    bool out_of_forks;  // MADV_DONTFORK: a fork child does not have it
   };
+
+  static bool KeepOutOfForks(uint8_t* data, size_t capacity) {
+#ifdef MADV_DONTFORK
+    return madvise(data, capacity, MADV_DONTFORK) == 0;
+#else
+    return false;
+#endif
+  }
 
   std::mutex mutex_;
   std::vector<Entry> entries_;
@@ -286,7 +303,9 @@ class MappingCache {
   void BeforeFork() { mutex_.lock(); }
   void AfterForkInParent() { mutex_.unlock(); }
   void AfterForkInChild() {
-    for (const Entry& entry : entries_) munmap(entry.data, entry.capacity);
+    // Where a mapping kept out of forks was, the child has a hole that something else may fill.
+    for (const Entry& entry : entries_)
+      if (!entry.out_of_forks) munmap(entry.data, entry.capacity);
     entries_.clear();
     bytes_ = 0;
     mutex_.unlock();
@@ -296,6 +315,12 @@ class MappingCache {
 MappingCache mapping_cache;
 const int mapping_cache_forks = pthread_atfork([] { mapping_cache.BeforeFork(); }, [] { mapping_cache.AfterForkInParent(); },
                                                [] { mapping_cache.AfterForkInChild(); });
+
+}  // namespace
+
+void KeepCachedMappingsOutOfForks() { mapping_cache.KeepAllOutOfForks(); }
+
+namespace {
 
 void RecycleMapping(Napi::Env env, uint8_t* data, size_t* capacity) {
   mapping_cache.Give(data, *capacity);

@@ -5,4 +5,7 @@
 
 namespace mp {
 void InitUnixSocket(Napi::Env env, Napi::Object exports);
+
+// The mappings kept for large frames' reuse stay out of fork children (call after the fork pass).
+void KeepCachedMappingsOutOfForks();
 }

@@ -396,6 +396,29 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('large messages into kept
     expect(reused.length).toBe(size - 8192);
     expect(reused.every((byte) => byte === 5)).toBe(true);
   }, 60_000);
+
+  it('a message the event loop read into kept memory is whole in a child started after it (kept memory stays out of fork children until reused)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const size = 3 << 20;
+    const [mine, theirs] = mp.Pipe();
+    open.push(mine, theirs);
+    mine.sendBytes(Buffer.alloc(size, 1));
+    expect((await theirs.recvBytesAsync()).length).toBe(size);
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await turn();
+    }
+    mine.sendBytes(Buffer.alloc(size - 4096, 6));
+    const reused = await theirs.recvBytesAsync();
+    const p = new (mp.getContext(method).Process)({
+      target: (bytes: Buffer, length: number) => process.exit(bytes.length === length && bytes.every((byte) => byte === 6) ? 0 : 3),
+      args: [reused, size - 4096],
+    });
+    p.start();
+    await p.joinAsync();
+    expect(p.exitcode).toBe(0);
+  }, 60_000);
 });
 
 // A blocking receiver that never turns its event loop used to keep every large frame it dropped
