@@ -35,6 +35,10 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
     box.n = 20;
     expect(pool.apply(() => ++box.n)).toBe(21);
     expect(box.n).toBe(20);
+ 
+    // A form past 4 KiB (a closure over a big table) is not looked up: each call brings its own copy.
+    const table = { n: 0, rows: 'x'.repeat(8192) };
+    expect([pool.apply(() => ++table.n), pool.apply(() => ++table.n)]).toEqual([1, 1]);
   });
 
   describe('with one shared pool of 2', () => {

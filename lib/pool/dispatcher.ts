@@ -57,6 +57,8 @@ class Slot {
 }
 
 const FUNCTIONS_PER_WORKER = 256;
+// The largest serialized function whose form is looked up (see functionEntry).
+const FORM_KEY_BYTES = 4096;
 // A worker whose last chunk took at most this long gets its next chunk before it answers: it never
 // waits for the parent's turn between chunks. Longer chunks are not queued, so that no chunk waits
 // behind a long one while another worker idles (a queued chunk costs at most this much balance).
@@ -145,13 +147,14 @@ export class Dispatcher implements Background, JobHost {
     let entry = this.fns.get(fn);
     if (entry === undefined) {
       const bytes = dumps(fn, { root: 'func' });
-      const form = bytes.toString('latin1');
-      entry = this.fnsByForm.get(form);
+      // A large form (a closure over a big table) is not kept as a key: the table would hold its copy.
+      const form = bytes.length <= FORM_KEY_BYTES ? bytes.toString('latin1') : null;
+      entry = form === null ? undefined : this.fnsByForm.get(form);
       if (entry === undefined) {
         entry = { id: ++this.fnCounter, bytes };
         // Closures over ever-changing values make ever-new forms: their ids are not kept for good.
         if (this.fnsByForm.size >= FUNCTIONS_PER_WORKER) this.fnsByForm.clear();
-        this.fnsByForm.set(form, entry);
+        if (form !== null) this.fnsByForm.set(form, entry);
       }
       this.fns.set(fn, entry);
     }
@@ -389,11 +392,11 @@ export class Dispatcher implements Background, JobHost {
       return;
     }
     slot.chunk = chunk;
-    this.started(slot);
+    this.runsFromNow(slot);
   }
 
   /** The slot's chunk runs from now: its answer is spun for when answers come fast, and its timeout starts. */
-  private started(slot: Slot): void {
+  private runsFromNow(slot: Slot): void {
     const now = performance.now();
     slot.startedAt = now;
     const spinMs = slot.spin.started();
@@ -472,7 +475,7 @@ export class Dispatcher implements Background, JobHost {
     if (slot.queued !== null) {
       slot.chunk = slot.queued;
       slot.queued = null;
-      this.started(slot);
+      this.runsFromNow(slot);
     }
     if (!job.settled) {
       if (frame === null) job.chunkFailed(chunk, decodeError);
@@ -487,17 +490,17 @@ export class Dispatcher implements Background, JobHost {
         job.chunkFailed(chunk, error);
       }
     }
-    if (slot.state !== SlotState.Ready || slot.chunk !== null) {
-      if (slot.state === SlotState.Ready) this.schedule();
-      return;
+    if (slot.state !== SlotState.Ready) return;
+    // A worker still running its queued chunk is neither idle nor done with its tasks.
+    if (slot.chunk === null) {
+      if (this.maxtasks !== null && slot.done >= this.maxtasks) {
+        this.retire(slot);
+        if (this.wantsWorkers()) this.startSlot();
+      } else {
+        this.idle.push(slot);
+      }
+      if (this.state === PoolState.Close) this.maybeReleaseWorkers();
     }
-    if (this.maxtasks !== null && slot.done >= this.maxtasks) {
-      this.retire(slot);
-      if (this.wantsWorkers()) this.startSlot();
-    } else {
-      this.idle.push(slot);
-    }
-    if (this.state === PoolState.Close) this.maybeReleaseWorkers();
     this.schedule();
   }
 
