@@ -557,8 +557,10 @@ Napi::Value PollMany(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < list.Length(); i++) entries[i] = {list.Get(i).As<Napi::Number>().Int32Value(), POLLIN, 0};
   const double timeout = info[1].As<Napi::Number>().DoubleValue();
   const double spin = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+  const double spun_from = MonotonicMs();
   const bool caught = spin > 0 && SpinPoll(entries.data(), entries.size(), timeout < 0 ? spin : std::min(spin, timeout)) > 0;
-  if (!caught && PollWithDeadline(entries.data(), entries.size(), timeout) < 0) ThrowErrno(env, "poll");
+  const double left = timeout < 0 ? -1 : std::max(0.0, timeout - (MonotonicMs() - spun_from));
+  if (!caught && PollWithDeadline(entries.data(), entries.size(), left) < 0) ThrowErrno(env, "poll");
   Napi::Array ready = Napi::Array::New(env);
   for (uint32_t i = 0; i < entries.size(); i++)
     if (entries[i].revents != 0) ready.Set(ready.Length(), Napi::Number::New(env, i));
