@@ -358,23 +358,28 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('a peer that dies in the 
 // Large frames are read into mappings kept from collected ones (native MappingCache). A fork
 // child does not inherit them: a list inherited without its pages had it read into unmapped memory.
 describe.each<Method>(['fork', 'spawn', 'forkserver'])('large messages into kept memory, %s', (method) => {
-  it('each message carries its own bytes only, in the parent and in a child started after memory was kept', async () => {
+  // Under a socket buffer (4 MiB), so that one process can both send and receive it.
+  const size = 3 << 20;
+
+  /**
+   * Sends a frame of `fill` bytes and reads it with the event loop (the reads that use kept
+   * memory; blocking reads use V8's), then drops it: collected and its finalizer run, its mapping is kept.
+   */
+  async function dropOne(mine: Connection, theirs: Connection, fill: number, length: number): Promise<void> {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    // Under a socket buffer (4 MiB), so that one process can both send and receive it.
-    const size = 3 << 20;
+    mine.sendBytes(Buffer.alloc(length, fill));
+    expect((await theirs.recvBytesAsync()).every((byte) => byte === fill)).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await turn();
+    }
+  }
+
+  it('each message carries its own bytes only, in the parent and in a child started after memory was kept', async () => {
     const [mine, theirs] = mp.Pipe();
     open.push(mine, theirs);
-    const dropOne = async (fill: number, length: number): Promise<void> => {
-      mine.sendBytes(Buffer.alloc(length, fill));
-      expect(theirs.recvBytes().every((byte) => byte === fill)).toBe(true);
-      // Collected, and its finalizer run (on the event loop): its mapping is kept.
-      for (let i = 0; i < 3; i++) {
-        gc();
-        await turn();
-      }
-    };
-    await dropOne(1, size);
+    await dropOne(mine, theirs, 1, size);
     const p = new (mp.getContext(method).Process)({
       target: (conn: Connection, length: number) => {
         const first = conn.recvBytes();
@@ -390,7 +395,7 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('large messages into kept
     await p.joinAsync();
     expect(p.exitcode).toBe(0);
     // A smaller message into the kept mapping: its length is its own, and no byte of the last one shows.
-    await dropOne(4, size);
+    await dropOne(mine, theirs, 4, size);
     mine.sendBytes(Buffer.alloc(size - 8192, 5));
     const reused = await theirs.recvBytesAsync();
     expect(reused.length).toBe(size - 8192);
@@ -398,17 +403,9 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('large messages into kept
   }, 60_000);
 
   it('a message the event loop read into kept memory is whole in a child started after it (kept memory stays out of fork children until reused)', async () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    const size = 3 << 20;
     const [mine, theirs] = mp.Pipe();
     open.push(mine, theirs);
-    mine.sendBytes(Buffer.alloc(size, 1));
-    expect((await theirs.recvBytesAsync()).length).toBe(size);
-    for (let i = 0; i < 3; i++) {
-      gc();
-      await turn();
-    }
+    await dropOne(mine, theirs, 1, size);
     mine.sendBytes(Buffer.alloc(size - 4096, 6));
     const reused = await theirs.recvBytesAsync();
     const p = new (mp.getContext(method).Process)({
