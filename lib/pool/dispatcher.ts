@@ -84,7 +84,8 @@ export class Dispatcher implements Background, JobHost {
   private readonly slots = new Set<Slot>();
   private readonly idle: Slot[] = [];
   private readonly starting = new Map<string, Slot>();
-  private readonly retired: WorkerHandle[] = [];
+  /** Workers let go and not yet reaped: each is reaped when it ends (its sentinel), or at join(). */
+  private readonly retired = new Set<WorkerHandle>();
   private readonly jobs: Job[] = [];
   /** Jobs not yet settled (results the pool still owes). */
   private pending = 0;
@@ -294,10 +295,13 @@ export class Dispatcher implements Background, JobHost {
     const at = this.idle.indexOf(slot);
     if (at >= 0) this.idle.splice(at, 1);
     this.closeSlot(slot);
-    // Those retired before that have ended are reaped now, not at join(): a pool with maxtasksperchild
-    // that runs for days retires workers without end (CPython's _join_exited_workers).
-    for (const handle of this.retired.splice(0)) if (!handle.join(0)) this.retired.push(handle);
-    this.retired.push(slot.handle);
+    // Reaped as soon as it ends, not at join(): a pool with maxtasksperchild that runs for days
+    // retires workers without end (CPython's _join_exited_workers). The event loop reaps it; a caller
+    // that keeps the loop blocked reaps those that ended at each retire.
+    const handle = slot.handle;
+    for (const ended of this.retired) if (ended.join(0)) this.retired.delete(ended);
+    this.retired.add(handle);
+    void handle.joinAsync().then(() => this.retired.delete(handle));
   }
 
   private maybeReleaseWorkers(): void {
@@ -773,7 +777,8 @@ export class Dispatcher implements Background, JobHost {
   join(): void {
     this.pumpUntil(() => this.quiet(), -1);
     this.finishJoin();
-    for (const handle of this.retired.splice(0)) handle.join(-1);
+    for (const handle of this.retired) handle.join(-1);
+    this.retired.clear();
   }
 
   async joinAsync(): Promise<void> {
@@ -784,7 +789,7 @@ export class Dispatcher implements Background, JobHost {
       });
     }
     this.finishJoin();
-    await Promise.all(this.retired.splice(0).map((handle) => handle.joinAsync()));
+    await Promise.all([...this.retired].map((handle) => handle.joinAsync()));
   }
 
   private finishJoin(): void {

@@ -67,8 +67,11 @@ export abstract class Popen {
     }
   }
 
+  /** Only once the child ended: a waitAsync() still pending resolves now, before its watched fd closes. */
   close(): void {
     if (this._closed) return;
+    for (const listener of [...this._endListeners]) listener();
+    this._stopWatching();
     this._closed = true;
     native.closeFd(this.sentinel);
   }
