@@ -6,6 +6,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -71,9 +74,16 @@ Napi::Value GetExecutable(const Napi::CallbackInfo& info) {
 }  // namespace
 
 // Only system calls and stack memory: the resource tracker calls this in a forked child.
+// A pid of ours is a thread group id. Threads take ids from the same space (a Node process has ~10),
+// so once ids wrap a dead user's pid is most often reused by some thread, which kill(pid, 0) would
+// call alive: tgkill(pid, pid) is only alive for a thread group leader.
 bool ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;
+#ifdef __linux__
+  if (syscall(SYS_tgkill, pid, pid, 0) != 0 && errno == ESRCH) return false;
+#else
   if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+#endif
 #ifdef __linux__
   char path[32];
   snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));

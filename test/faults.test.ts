@@ -286,6 +286,28 @@ describe('helpers of the tree SIGKILLed', () => {
   });
 });
 
+describe('a dead user whose pid a thread has now (pids wrap within a run: a Node process has ~10 threads)', () => {
+  it('does not keep a segment alive: its last live user still unlinks it', () => {
+    const queue = new mp.Queue<number>();
+    const name = queue._segment().name;
+    const thread = fs.readdirSync('/proc/self/task').map(Number).find((tid) => tid !== process.pid)!;
+    // The user table of the segment's header (native/shm.cc SegmentHeader: 24 bytes, then {pid, count}
+    // pairs), as a user SIGKILLed would leave it once its pid went to a thread.
+    const header = fs.openSync(`/dev/shm/${name}`, 'r+');
+    const table = Buffer.alloc(1000);
+    fs.readSync(header, table, 0, table.length, 24);
+    let free = 0;
+    while (table.readInt32LE(free) !== 0) free += 8;
+    table.writeInt32LE(thread, free);
+    table.writeInt32LE(1, free + 4);
+    fs.writeSync(header, table, free, 8, 24 + free);
+    fs.closeSync(header);
+    queue.close();
+    expect(queue._segment().close()).toBe(true);
+    expect(fs.existsSync(`/dev/shm/${name}`)).toBe(false);
+  });
+});
+
 describe.each(['fork', 'spawn', 'forkserver'])('a Barrier party SIGKILLed while it waits (%s)', (method) => {
   it('counts as arrived (it did call wait): the barrier passes for the others and stays usable; CPython 3.11 hangs here', () => {
     const script = `

@@ -63,6 +63,23 @@ function watchCreators(): { creators: Map<string, string>; stop: () => void } {
   return { creators, stop: () => watcher.close() };
 }
 
+/** What a leaked entry's header says about its users (native/shm.cc SegmentHeader), to name who held it. */
+function describeUsers(entry: string): string {
+  let header: Buffer;
+  try {
+    header = fs.readFileSync(`/dev/shm/${entry}`).subarray(0, 1024);
+  } catch {
+    return 'unreadable';
+  }
+  if (header.length < 1024 || header.readUInt32LE(0) !== 0x534a504d) return 'no segment header';
+  const users: string[] = [];
+  for (let offset = 24; offset + 8 <= 1024; offset += 8) {
+    const pid = header.readInt32LE(offset);
+    if (pid !== 0) users.push(`${pid}×${header.readInt32LE(offset + 4)}${fs.existsSync(`/proc/${pid}`) ? ' (alive)' : ''}`);
+  }
+  return `overflow ${header.readInt32LE(16)}, in flight ${header.readInt32LE(20)}, users [${users.join(', ')}]`;
+}
+
 export default function setup(): () => Promise<void> {
   const mark = randomUUID();
   process.env[RUN_MARK] = mark;
@@ -75,7 +92,7 @@ export default function setup(): () => Promise<void> {
     stop();
     const problems: string[] = [];
     if (alive.length > 0) problems.push(`processes still alive after the run:\n  ${alive.join('\n  ')}`);
-    if (leaked.length > 0) problems.push(`/dev/shm entries leaked by the run:\n  ${leaked.map((entry) => `${entry} (made by: ${creators.get(entry) ?? 'unknown'})`).join('\n  ')}`);
+    if (leaked.length > 0) problems.push(`/dev/shm entries leaked by the run:\n  ${leaked.map((entry) => `${entry} (made by: ${creators.get(entry) ?? 'unknown'}; ${describeUsers(entry)})`).join('\n  ')}`);
     for (const entry of leaked) fs.rmSync(`/dev/shm/${entry}`, { force: true });
     if (problems.length > 0) {
       // vitest reports a teardown error but keeps exit code 0: fail the run ourselves.
