@@ -17,12 +17,13 @@
 namespace mp {
 
 static constexpr uint32_t kMagic = 0x534a504d;  // "MPJS"
-static constexpr uint32_t kVersion = 1;
-static constexpr size_t kUserSlots = 125;
+static constexpr uint32_t kVersion = 2;
+static constexpr size_t kUserSlots = 126;
 
 // Lives at offset 0 of every managed segment; the user area starts right after it.
-// Each process that uses the segment holds one slot; a slot whose pid is dead is reclaimed, so
-// a SIGKILLed user does not keep the segment alive forever.
+// Each process that uses the segment holds one slot; a slot whose process is dead is reclaimed, so
+// a SIGKILLed user does not keep the segment alive forever. A slot names its process by pid and
+// start time: pids wrap within minutes on a busy machine, and a reused pid must not count as the user.
 struct SegmentHeader {
   uint32_t magic;
   uint32_t version;
@@ -34,10 +35,13 @@ struct SegmentHeader {
   struct Slot {
     std::atomic<int32_t> pid;
     std::atomic<int32_t> count;
+    std::atomic<uint64_t> started;  // 0 until its owner wrote it (then the pid alone decides)
   } users[kUserSlots];
+  char unused[8];
 };
-static_assert(sizeof(SegmentHeader) == 1024, "header layout is shared between processes");
-static_assert(std::atomic<int32_t>::is_always_lock_free, "atomics in shared memory must be lock-free");
+static_assert(sizeof(SegmentHeader) == 2048, "header layout is shared between processes");
+static_assert(std::atomic<int32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free,
+              "atomics in shared memory must be lock-free");
 
 Mapping::~Mapping() { munmap(base, length); }
 
@@ -56,13 +60,42 @@ struct Fd {
 std::mutex live_mutex;
 std::unordered_set<Segment*> live_segments;
 
+// This process's start time, read once per process (a fork child has a pid and a start of its own).
+uint64_t MyStartTime() {
+  thread_local pid_t pid = 0;
+  thread_local uint64_t started = 0;
+  if (pid != getpid()) {
+    pid = getpid();
+    started = ProcessStartTime(pid);
+  }
+  return started;
+}
+
+bool SlotAlive(SegmentHeader::Slot& slot, int32_t pid) { return ProcessAlive(pid, slot.started.load()); }
+
+// Frees the slot of a dead process (unless another took it meanwhile).
+void Reclaim(SegmentHeader::Slot& slot, int32_t pid) {
+  slot.count.store(0);
+  slot.started.store(0);
+  slot.pid.compare_exchange_strong(pid, 0);
+}
+
+// This process's slot: its pid, and its start time unless another thread of it is still writing
+// that. A slot with this pid and another start was a dead process's: it is reclaimed, never reused.
+bool Mine(SegmentHeader::Slot& slot, int32_t me) {
+  if (slot.pid.load() != me) return false;
+  const uint64_t started = slot.started.load();
+  return started == 0 || started == MyStartTime();
+}
+
 // Records one use by this process; false when the table was full and the use went to `overflow`.
 // `first` tells whether this process had no use of the segment before.
 bool AddUser(SegmentHeader* h, bool* first) {
   const int32_t me = getpid();
+  const uint64_t started = MyStartTime();
   *first = true;
   for (auto& slot : h->users)
-    if (slot.pid.load() == me) {
+    if (Mine(slot, me)) {
       *first = slot.count.fetch_add(1) == 0;
       return true;
     }
@@ -70,16 +103,14 @@ bool AddUser(SegmentHeader* h, bool* first) {
     for (auto& slot : h->users) {
       int32_t expected = 0;
       if (slot.pid.load() == 0 && slot.pid.compare_exchange_strong(expected, me)) {
+        slot.started.store(started);
         slot.count.fetch_add(1);
         return true;
       }
     }
     for (auto& slot : h->users) {  // full: reclaim the slots of dead processes, then retry once
       int32_t pid = slot.pid.load();
-      if (pid != 0 && !ProcessAlive(pid)) {
-        slot.count.store(0);
-        slot.pid.compare_exchange_strong(pid, 0);
-      }
+      if (pid != 0 && !SlotAlive(slot, pid)) Reclaim(slot, pid);
     }
   }
   h->overflow.fetch_add(1);
@@ -94,9 +125,8 @@ bool NoLiveUser(SegmentHeader* h, bool count_in_flight) {
   for (auto& slot : h->users) {
     int32_t pid = slot.pid.load();
     if (pid == 0) continue;
-    if (ProcessAlive(pid)) return false;
-    slot.count.store(0);
-    slot.pid.compare_exchange_strong(pid, 0);
+    if (SlotAlive(slot, pid)) return false;
+    Reclaim(slot, pid);
   }
   return true;
 }
@@ -108,9 +138,10 @@ bool RemoveUser(SegmentHeader* h, bool in_table, bool* last) {
   *last = true;
   if (!in_table) h->overflow.fetch_sub(1);
   for (auto& slot : h->users) {
-    if (!in_table || slot.pid.load() != me) continue;
+    if (!in_table || !Mine(slot, me)) continue;
     *last = slot.count.fetch_sub(1) == 1;
     if (*last) {
+      slot.started.store(0);
       int32_t expected = me;
       slot.pid.compare_exchange_strong(expected, 0);
     }
@@ -317,7 +348,7 @@ Napi::Value Segment::Users(const Napi::CallbackInfo& info) {
   int users = header_->overflow.load();
   for (auto& slot : header_->users) {
     int32_t pid = slot.pid.load();
-    if (pid != 0 && ProcessAlive(pid)) users++;
+    if (pid != 0 && SlotAlive(slot, pid)) users++;
   }
   return Napi::Number::New(info.Env(), users);
 }

@@ -73,33 +73,60 @@ Napi::Value GetExecutable(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// Only system calls and stack memory: the resource tracker calls this in a forked child.
+namespace {
+// The fields of /proc/<pid>/stat after the parenthesised command name (which may itself hold ')'),
+// read into `line`; nullptr when there is no such process (or no /proc), with errno set.
+const char* StatFields(pid_t pid, char (&line)[512]) {
+#ifdef __linux__
+  char path[32];
+  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  ssize_t length = read(fd, line, sizeof(line) - 1);
+  close(fd);
+  if (length <= 0) return nullptr;
+  line[length] = 0;
+  const char* close_paren = strrchr(line, ')');
+  if (close_paren != nullptr && close_paren[1] == ' ' && close_paren[2] != 0) return close_paren + 2;
+#endif
+  errno = EINVAL;
+  return nullptr;
+}
+}  // namespace
+
+// Only system calls and stack memory, here and in ProcessAlive: the resource tracker calls them in a forked child.
+namespace {
+// Field 22 of a stat line, from its field 3.
+uint64_t StartTimeField(const char* field) {
+  for (int skip = 3; field != nullptr && skip < 22; skip++) {
+    field = strchr(field, ' ');
+    if (field != nullptr) field++;
+  }
+  return field == nullptr ? 0 : strtoull(field, nullptr, 10);
+}
+}  // namespace
+
+uint64_t ProcessStartTime(pid_t pid) {
+  char line[512];
+  const char* fields = StatFields(pid, line);
+  return fields == nullptr ? 0 : StartTimeField(fields);
+}
+
 // A pid of ours is a thread group id. Threads take ids from the same space (a Node process has ~10),
 // so once ids wrap a dead user's pid is most often reused by some thread, which kill(pid, 0) would
 // call alive: tgkill(pid, pid) is only alive for a thread group leader.
-bool ProcessAlive(pid_t pid) {
+bool ProcessAlive(pid_t pid, uint64_t started) {
   if (pid <= 0) return false;
 #ifdef __linux__
   if (syscall(SYS_tgkill, pid, pid, 0) != 0 && errno == ESRCH) return false;
 #else
   if (kill(pid, 0) != 0 && errno == ESRCH) return false;
 #endif
-#ifdef __linux__
-  char path[32];
-  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno != ENOENT;
   char line[512];
-  ssize_t length = read(fd, line, sizeof(line) - 1);
-  close(fd);
-  if (length <= 0) return true;
-  line[length] = 0;
-  // The state letter follows the parenthesised command name, which may itself hold ')'.
-  const char* close_paren = strrchr(line, ')');
-  if (close_paren != nullptr && close_paren[1] == ' ' && close_paren[2] != 0)
-    return close_paren[2] != 'Z' && close_paren[2] != 'X';
-#endif
-  return true;
+  const char* state = StatFields(pid, line);
+  if (state == nullptr) return errno != ENOENT;
+  if (*state == 'Z' || *state == 'X') return false;
+  return started == 0 || StartTimeField(state) == started;
 }
 
 Napi::Value ProcessAliveJs(const Napi::CallbackInfo& info) {

@@ -286,22 +286,29 @@ describe('helpers of the tree SIGKILLed', () => {
   });
 });
 
-describe('a dead user whose pid a thread has now (pids wrap within a run: a Node process has ~10 threads)', () => {
-  it('does not keep a segment alive: its last live user still unlinks it', () => {
-    const queue = new mp.Queue<number>();
-    const name = queue._segment().name;
-    const thread = fs.readdirSync('/proc/self/task').map(Number).find((tid) => tid !== process.pid)!;
-    // The user table of the segment's header (native/shm.cc SegmentHeader: 24 bytes, then {pid, count}
-    // pairs), as a user SIGKILLed would leave it once its pid went to a thread.
+describe('a dead user whose pid was reused (pids wrap within a run: a Node process has ~10 threads)', () => {
+  /** Writes a user into the segment's user table (native/shm.cc SegmentHeader: 24 bytes, then
+   * {pid, count, start time} slots of 16 bytes), as a user SIGKILLed would leave it. */
+  function addDeadUser(name: string, pid: number, started: bigint): void {
     const header = fs.openSync(`/dev/shm/${name}`, 'r+');
-    const table = Buffer.alloc(1000);
+    const table = Buffer.alloc(2048 - 24);
     fs.readSync(header, table, 0, table.length, 24);
     let free = 0;
-    while (table.readInt32LE(free) !== 0) free += 8;
-    table.writeInt32LE(thread, free);
+    while (table.readInt32LE(free) !== 0) free += 16;
+    table.writeInt32LE(pid, free);
     table.writeInt32LE(1, free + 4);
-    fs.writeSync(header, table, free, 8, 24 + free);
+    table.writeBigUInt64LE(started, free + 8);
+    fs.writeSync(header, table, free, 16, 24 + free);
     fs.closeSync(header);
+  }
+
+  it.each([
+    ['by a thread', () => fs.readdirSync('/proc/self/task').map(Number).find((tid) => tid !== process.pid)!],
+    ['by a process (its start time tells)', () => process.ppid],
+  ])('%s: it does not keep a segment alive; its last live user still unlinks it', (_by, reuser) => {
+    const queue = new mp.Queue<number>();
+    const name = queue._segment().name;
+    addDeadUser(name, reuser(), 1n);
     queue.close();
     expect(queue._segment().close()).toBe(true);
     expect(fs.existsSync(`/dev/shm/${name}`)).toBe(false);

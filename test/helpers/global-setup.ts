@@ -67,15 +67,15 @@ function watchCreators(): { creators: Map<string, string>; stop: () => void } {
 function describeUsers(entry: string): string {
   let header: Buffer;
   try {
-    header = fs.readFileSync(`/dev/shm/${entry}`).subarray(0, 1024);
+    header = fs.readFileSync(`/dev/shm/${entry}`).subarray(0, 2048);
   } catch {
     return 'unreadable';
   }
-  if (header.length < 1024 || header.readUInt32LE(0) !== 0x534a504d) return 'no segment header';
+  if (header.length < 2048 || header.readUInt32LE(0) !== 0x534a504d) return 'no segment header';
   const users: string[] = [];
-  for (let offset = 24; offset + 8 <= 1024; offset += 8) {
+  for (let offset = 24; offset + 16 <= 2048; offset += 16) {
     const pid = header.readInt32LE(offset);
-    if (pid !== 0) users.push(`${pid}×${header.readInt32LE(offset + 4)}${fs.existsSync(`/proc/${pid}`) ? ' (alive)' : ''}`);
+    if (pid !== 0) users.push(`pid ${pid} ×${header.readInt32LE(offset + 4)} started ${header.readBigUInt64LE(offset + 8)}${fs.existsSync(`/proc/${pid}`) ? ' (that pid exists)' : ''}`);
   }
   return `overflow ${header.readInt32LE(16)}, in flight ${header.readInt32LE(20)}, users [${users.join(', ')}]`;
 }
