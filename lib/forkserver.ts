@@ -19,9 +19,8 @@ import { constants } from 'node:os';
 import './index'; // the whole package, warm before any fork
 import { native, type NativeFdWatcher } from './native';
 import { exitWhenIdle, forkHere } from './popen/fork';
-import { encodeProcess, sendProcess } from './popen/payload';
+import { sendProcess } from './popen/payload';
 import { decodeProcess, receiveProcess } from './popen/receive';
-import { Process } from './context';
 import { dumps } from './serializer/index';
 
 const CONTROL_FD = 3;
@@ -39,8 +38,9 @@ const live = new Map<number, Child>();
 /** The child forked ahead of its request, and the pipe its process object will come down. */
 let spare: { pid: number; sentinel: number; pipe: number } | null = null;
 let control: NativeFdWatcher;
-// A process object decoded once here compiles the decode path for every child; each spare decodes
-// it again while it waits, which takes that path's copy-on-write faults out of a start's latency.
+// A process object (the parent's second frame) decoded once here compiles the decode path for every
+// child; each spare decodes it again while it waits, which takes that path's copy-on-write faults
+// out of a start's latency.
 let warmUp: Buffer;
 
 function serve(): void {
@@ -59,7 +59,9 @@ function serve(): void {
         process.emitWarning(`multiprocess forkserver: cannot preload ${module}: ${(error as Error).message}`);
       }
     }
-    warmUp = encodeProcess(new Process({ target: (n: number) => n, args: [0] }));
+    const payload = native.recvFrame(CONTROL_FD, -1);
+    if (payload === null) process.exit(0); // the parent went away before it sent the warm-up
+    warmUp = payload;
     decodeProcess(warmUp);
     control = new native.FdWatcher(CONTROL_FD, onRequest);
     if (!forkSpare()) return;

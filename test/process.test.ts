@@ -379,6 +379,30 @@ describe("a fresh forkserver's first child", () => {
   });
 });
 
+describe("a program's first forkserver start", () => {
+  it('whose process object cannot travel fails with SerializationError; the server it started serves the next start', () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const { Process } = mp.getContext('forkserver');
+      let refused = '';
+      try {
+        new Process({ target: (s) => s, args: [Symbol('local')] }).start();
+      } catch (error) {
+        refused = error.name;
+      }
+      const q = new mp.Queue();
+      const child = new Process({ target: (queue) => queue.put(process.pid), args: [q] });
+      child.start();
+      const pid = q.get(30000);
+      child.join();
+      process.stdout.write(JSON.stringify([refused, pid === child.pid, child.exitcode]));
+    `;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toEqual(['SerializationError', true, 0]);
+  });
+});
+
 describe('fork beside async lock waits', () => {
   it('counts the lock watcher thread as known, and the child still uses the lock', async () => {
     const { Process } = getContext('fork');

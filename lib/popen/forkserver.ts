@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { ProcessError } from '../errors';
 import { native } from '../native';
-import { describeExit } from '../process';
+import { describeExit, Process } from '../process';
 import { loads } from '../serializer/index';
 import { getExecutable } from '../system';
 import { thisProcess } from '../util';
@@ -47,11 +47,28 @@ interface Server {
   sentinel: number;
 }
 
+/** A server spawned and told its preloads, still starting (it boots while its parent goes on). */
+interface Launch {
+  flags: string[];
+  pid: number;
+  control: number;
+  sentinel: number;
+}
+
+let warmUp: Buffer | null = null;
+
 /**
- * Spawns the server with `flags` and waits for its first frame: empty once it forked its first
- * child, else the error that stopped it. A server that ends before either fails with its exit code.
+ * A process object for the server to decode before it forks (it compiles the decode path for every
+ * child). Encoded here, where the serializer's parser is loaded anyway, not in the server, whose
+ * start it would lengthen by that load.
  */
-function launchServer(flags: string[], overrides?: Record<string, string>): Server {
+function warmUpPayload(): Buffer {
+  warmUp ??= encodeProcess(new Process({ target: (n: number) => n, args: [0] }));
+  return warmUp;
+}
+
+/** Spawns the server with `flags` and sends its preloads and warm-up; readyServer() waits for it. */
+function spawnServer(flags: string[], overrides?: Record<string, string>): Launch {
   const [ours, theirs] = native.socketPair();
   let spawned: { pid: number; sentinel: number };
   try {
@@ -62,18 +79,40 @@ function launchServer(flags: string[], overrides?: Record<string, string>): Serv
   } finally {
     native.closeFd(theirs);
   }
-  let reply: Buffer | null = null;
+  const launch = { flags, pid: spawned.pid, control: ours, sentinel: spawned.sentinel };
   try {
     native.sendFrame(ours, Buffer.from(JSON.stringify(resolvePreload())));
-    reply = native.recvFrame(ours, -1);
+    native.sendFrame(ours, warmUpPayload());
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // A server that ended already says why in readyServer(); anything else leaves none behind.
+    if (code !== 'EPIPE' && code !== 'ECONNRESET') {
+      process.kill(launch.pid, 'SIGKILL');
+      native.waitChild(launch.pid, launch.sentinel, -1);
+      native.closeFd(launch.sentinel);
+      native.closeFd(ours);
+      throw error;
+    }
+  }
+  return launch;
+}
+
+/**
+ * Waits for the server's first frame: empty once it forked its first child, else the error that
+ * stopped it. A server that ends before either fails with its exit code.
+ */
+function readyServer(launch: Launch): Server {
+  let reply: Buffer | null = null;
+  try {
+    reply = native.recvFrame(launch.control, -1);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPIPE' && (error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
   }
-  if (reply !== null && reply.length === 0) return { owner: thisProcess.pid, pid: spawned.pid, control: ours, sentinel: spawned.sentinel };
-  native.closeFd(ours);
-  const code = native.waitChild(spawned.pid, spawned.sentinel, -1);
-  native.closeFd(spawned.sentinel);
-  const command = [getExecutable(), ...flags, SERVER].join(' ');
+  if (reply !== null && reply.length === 0) return { owner: thisProcess.pid, pid: launch.pid, control: launch.control, sentinel: launch.sentinel };
+  native.closeFd(launch.control);
+  const code = native.waitChild(launch.pid, launch.sentinel, -1);
+  native.closeFd(launch.sentinel);
+  const command = [getExecutable(), ...launch.flags, SERVER].join(' ');
   if (reply === null)
     throw new ProcessError(`the forkserver (${command}) ended with ${describeExit(code)} before it was ready; its stderr says why`);
   const cause = loads(reply) as Error;
@@ -85,27 +124,31 @@ function launchServer(flags: string[], overrides?: Record<string, string>): Serv
  * (tsx) rules out its forks, so then its children go without the loader flags, in its command line
  * and in NODE_OPTIONS (--require hooks stay).
  */
-function startServer(): Server {
-  const flags = childExecArgv();
+function startServer(launch: Launch): Server {
   try {
-    return launchServer(flags);
+    return readyServer(launch);
   } catch (error) {
     const unforkable = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ERR_MP_FORK_UNSAFE';
-    const plain = withoutLoaders(flags);
+    const plain = withoutLoaders(launch.flags);
     const options = nodeOptionsWithoutLoaders();
-    if (!unforkable || (plain.length === flags.length && options === null)) throw error;
-    return launchServer(plain, options === null ? undefined : { NODE_OPTIONS: options });
+    if (!unforkable || (plain.length === launch.flags.length && options === null)) throw error;
+    return readyServer(spawnServer(plain, options === null ? undefined : { NODE_OPTIONS: options }));
   }
 }
 
-/** This process's server; a fork child has none of its own until it asks (the parent's is the parent's). */
-function ensureServer(): Server {
+/** Spawns this process's server unless it runs one (a fork child has none until it asks: the parent's is the parent's). */
+function launchServer(): Launch | null {
   if (server !== null && server.owner === thisProcess.pid) {
-    if (native.reap(server.pid) === null) return server;
+    if (native.reap(server.pid) === null) return null;
     forgetServer(server);
   }
-  server = startServer();
-  return server;
+  return spawnServer(childExecArgv());
+}
+
+/** This process's server, ready; `launch` is one launchServer() began. */
+function ensureServer(launch: Launch | null = launchServer()): Server {
+  if (launch !== null) server = startServer(launch);
+  return server!;
 }
 
 /** Closes our ends of this process's server, which has ended and been reaped. */
@@ -168,9 +211,18 @@ const SERVER_EXIT_MS = 5000;
 export const ForkserverPopenClass = {
   method: 'forkserver' as const,
   start(launchable: Launchable): Popen {
+    // A first start encodes while the server boots; a process object that cannot travel still
+    // lets the server finish starting, for the next start.
+    const launch = launchServer();
     const fds: number[] = [];
-    const bytes = encodeProcess(launchable, fds);
-    const used = ensureServer();
+    let bytes: Buffer;
+    try {
+      bytes = encodeProcess(launchable, fds);
+    } catch (error) {
+      ensureServer(launch);
+      throw error;
+    }
+    const used = ensureServer(launch);
     const first = requestChild(used.control, bytes, fds);
     if (first !== null) return first;
     // A server SIGKILLed since the last start still looked alive (the signal lands a moment late):
