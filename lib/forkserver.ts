@@ -14,6 +14,9 @@
 //
 // Whatever the children need is loaded and warmed up here, before any fork: a child then compiles
 // and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
+// That includes a pool worker's task path, rehearsed until V8 optimized it (rehearseWorker): the
+// server and its children run --single-threaded, where each such compile would stop a worker's
+// main thread during its first maps.
 import { constants } from 'node:os';
 
 import './index'; // the whole package, warm before any fork
@@ -22,6 +25,7 @@ import { exitWhenIdle, forkHere } from './popen/fork';
 import { sendProcess } from './popen/payload';
 import { decodeProcess, receiveProcess } from './popen/receive';
 import { dumps } from './serializer/index';
+import { rehearseWorker } from './pool/worker';
 
 const CONTROL_FD = 3;
 // The parent's resource tracker: the server and its children belong to the parent's tree.
@@ -63,6 +67,7 @@ function serve(): void {
     if (payload === null) process.exit(0); // the parent went away before it sent the warm-up
     warmUp = payload;
     decodeProcess(warmUp);
+    rehearseWorker();
     control = new native.FdWatcher(CONTROL_FD, onRequest);
     if (!forkSpare()) return;
   } catch (error) {

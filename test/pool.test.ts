@@ -663,3 +663,13 @@ describe('a busy ThreadPool keeps working while the main thread blocks', () => {
     queue.close();
   });
 });
+
+describe("the forkserver's rehearsal of a pool worker", () => {
+  it('runs each task kind and codec through a real worker, and leaves no descriptor behind', () => {
+    const { rehearseWorker } = createRequire(import.meta.url)(path.join(root, 'dist/pool/worker.js')) as typeof import('../lib/pool/worker');
+    const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    rehearseWorker(2);
+    expect(openFds()).toBe(before);
+  });
+});
