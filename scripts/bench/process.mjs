@@ -2,9 +2,10 @@
 // a semaphore the parent waits on) and start + join, beside CPython's same start method measured in
 // the same run (warmed up first, so forkserver rows never include starting the server), and
 // child_process.fork as the Node baseline.
-import { fork as cpFork } from 'node:child_process';
+import { execFileSync, fork as cpFork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { cpython } from './cpython.mjs';
 
 const require = createRequire(import.meta.url);
@@ -65,6 +66,33 @@ const python = (method, runs) => cpython(`
           t = time.perf_counter(); p = ctx.Process(target=g); p.start(); p.join(); b.append((time.perf_counter() - t) * 1e3)
       print(json.dumps({'first': statistics.median(a), 'join': statistics.median(b)}))`);
 
+const FIRST_SAMPLES = 5;
+
+/** A program's first forkserver Process, start → first message, each sample in a fresh process. */
+function firstForkserver() {
+  const script = fileURLToPath(new URL('./children/first-forkserver.cjs', import.meta.url));
+  const samples = [];
+  for (let i = 0; i < FIRST_SAMPLES; i++) samples.push(JSON.parse(execFileSync(process.execPath, [script], { encoding: 'utf8' })));
+  return median(samples);
+}
+
+const pythonFirstForkserver = async () => {
+  const samples = [];
+  for (let i = 0; i < FIRST_SAMPLES; i++) {
+    const sample = await cpython(`
+      import multiprocessing as mp
+      def f(s): s.release()
+      if __name__ == '__main__':
+          ctx = mp.get_context('forkserver'); s = ctx.Semaphore(0)
+          t = time.perf_counter(); p = ctx.Process(target=f, args=(s,)); p.start(); s.acquire()
+          ms = (time.perf_counter() - t) * 1e3; p.join()
+          print(json.dumps(ms))`);
+    if (sample === undefined) return undefined;
+    samples.push(sample);
+  }
+  return median(samples);
+};
+
 const TARGETS = { fork: { first: 2, join: 2 }, forkserver: { first: 4 }, spawn: {} };
 
 export async function run() {
@@ -79,6 +107,14 @@ export async function run() {
       { name: `${method}: start + join`, unit: 'ms', ours: ours.join, baselines: {}, cpython: py?.join, better: 'lower', target: target.join },
     );
   }
+  rows.push({
+    name: "forkserver: a program's first Process, start → first message (the server's start included)",
+    unit: 'ms',
+    ours: firstForkserver(),
+    baselines: {},
+    cpython: await pythonFirstForkserver(),
+    better: 'lower',
+  });
   return rows;
 }
 
