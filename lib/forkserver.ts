@@ -47,7 +47,7 @@ let control: NativeFdWatcher;
 // out of a start's latency.
 let warmUp: Buffer;
 
-function serve(): void {
+async function serve(): Promise<void> {
   // A SIGKILLed parent never closes the control socket in time to matter: the server, and with it
   // every daemonic child it forked (they die with it), ends with the parent. A parent gone before this
   // line shows as EOF on the control socket instead.
@@ -67,7 +67,7 @@ function serve(): void {
     if (payload === null) process.exit(0); // the parent went away before it sent the warm-up
     warmUp = payload;
     decodeProcess(warmUp);
-    rehearseWorker();
+    await rehearseWorker();
     control = new native.FdWatcher(CONTROL_FD, onRequest);
     if (!forkSpare()) return;
   } catch (error) {
@@ -188,4 +188,4 @@ function becomeChild(pipe: number): void {
   receiveProcess(pipe);
 }
 
-serve();
+void serve();

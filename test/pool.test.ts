@@ -665,11 +665,25 @@ describe('a busy ThreadPool keeps working while the main thread blocks', () => {
 });
 
 describe("the forkserver's rehearsal of a pool worker", () => {
-  it('runs each task kind and codec through a real worker, and leaves no descriptor behind', () => {
-    const { rehearseWorker } = createRequire(import.meta.url)(path.join(root, 'dist/pool/worker.js')) as typeof import('../lib/pool/worker');
-    const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
-    const before = openFds();
-    rehearseWorker(2);
-    expect(openFds()).toBe(before);
+  it('runs each task kind and codec, sync and async, through a real worker, and leaves no socket behind', () => {
+    // A process of its own, which opens no other sockets meanwhile.
+    const script = `
+      const fs = require('node:fs');
+      const { rehearseWorker } = require(${JSON.stringify(path.join(root, 'dist/pool/worker.js'))});
+      const sockets = () => fs.readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const target = fs.readlinkSync('/proc/self/fd/' + fd);
+          return target.startsWith('socket:') ? [fd + ' ' + target] : [];
+        } catch {
+          return []; // the directory listing's own descriptor, closed by now
+        }
+      });
+      const before = sockets();
+      rehearseWorker(2).then(() => process.stdout.write(JSON.stringify([before, sockets()])));
+    `;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    const [before, after] = JSON.parse(out.stdout) as [string[], string[]];
+    expect(after).toEqual(before);
   });
 });

@@ -280,9 +280,13 @@ function runEvented(fd: number): Promise<void> {
 }
 
 // More functions than V8 tells apart at one call site: the rehearsed call site stays generic, so
-// the first real function does not throw its compiled code away. Each takes any item.
+// the first real function does not throw its compiled code away. Each takes any item. (Written
+// out: closures of one literal would count as one function.)
 const REHEARSAL_FNS: Callable[] = [(x) => x, (x) => typeof x, (x) => [x], (x) => String(x), (x) => ({ x })];
+// Async tasks take the path that awaits (finish()), with as many functions, for the same reason.
+const REHEARSAL_ASYNC_FNS: Callable[] = [async (x) => x, async (x) => typeof x, async (x) => [x], async (x) => String(x), async (x) => ({ x })];
 const REHEARSAL_ITEMS = 1250;
+const REHEARSAL_ASYNC_ITEMS = 50;
 // Enough rounds for V8 to compile each step (measured: 10k-int maps 2–5 of a new pool ran in 1.4–4.5 ms
 // instead of 5–8); each round costs the server's start ~6 ms, most of it compiling.
 const REHEARSAL_ROUNDS = 10;
@@ -306,10 +310,16 @@ const REHEARSAL_TASKS: Array<[TaskKind, () => unknown[]]> = [
  * --single-threaded, so each child would otherwise compile that code on its main thread during its
  * first maps, stopping for ~10 ms each time; forked from here, every worker starts with it compiled.
  */
-export function rehearseWorker(rounds = REHEARSAL_ROUNDS): void {
+export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
   const [pool, worker] = native.socketPair();
+  const answered = (kind: TaskKind): void => {
+    const answer = decodeFrame(pool, native.recvFrame(pool, -1)!);
+    if (answer.type !== FrameType.Result) throw new ProcessError(`pool worker rehearsal: a task of kind ${kind} was answered with frame type ${answer.type}`);
+  };
   try {
     const tasks = REHEARSAL_TASKS.map(([kind, make]) => [kind, make()] as const);
+    // Short lists: each item of an async task costs a turn of the microtask queue.
+    const asyncTasks = tasks.slice(0, 2).map(([kind, list]) => [kind, list.slice(0, REHEARSAL_ASYNC_ITEMS)] as const);
     let rehearsed: Worker;
     const deliver = (encoded: Encoded): void => {
       sendEncoded(pool, encoded);
@@ -321,14 +331,20 @@ export function rehearseWorker(rounds = REHEARSAL_ROUNDS): void {
       // its first few instances, and code compiled before that is thrown away.
       rehearsed = new Worker(worker, true);
       // A Function frame as the pool sends one; the functions themselves need no serializer.
-      for (let fnId = 0; fnId < REHEARSAL_FNS.length; fnId++) {
+      const fns = [...REHEARSAL_FNS, ...REHEARSAL_ASYNC_FNS];
+      for (let fnId = 0; fnId < fns.length; fnId++) {
         deliver(encodeValue(FrameType.Function, 0, fnId, 0, fnId, 'function'));
-        rehearsed.define(fnId, REHEARSAL_FNS[fnId]!);
+        rehearsed.define(fnId, fns[fnId]!);
       }
       for (const [kind, list] of tasks) {
         deliver(encodeList(FrameType.Task, kind, ++seq, seq % REHEARSAL_FNS.length, list, 'args'));
-        const answer = decodeFrame(pool, native.recvFrame(pool, -1)!);
-        if (answer.type !== FrameType.Result) throw new ProcessError(`pool worker rehearsal: a task of kind ${kind} was answered with frame type ${answer.type}`);
+        answered(kind);
+      }
+      for (const [kind, list] of asyncTasks) {
+        deliver(encodeList(FrameType.Task, kind, ++seq, REHEARSAL_FNS.length + (seq % REHEARSAL_ASYNC_FNS.length), list, 'args'));
+        // It answers once its awaits ran: after the microtasks, which an immediate follows.
+        await new Promise((resolve) => setImmediate(resolve));
+        answered(kind);
       }
     }
   } finally {
