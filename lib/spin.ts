@@ -2,8 +2,12 @@
 // a spin window expects the next one as fast, and keeps its CPU busy that long instead of sleeping.
 // A slow answer turns spinning off until the answers are fast again, so idle or long waits cost no CPU.
 
-/** How long a side spins for an answer it expects soon (ms): a few short round trips. */
-export const SPIN_MS = 0.1;
+/**
+ * How long a side spins for an answer it expects soon (ms): a few short round trips.
+ * MULTIPROCESS_SPIN=0 in the environment turns spinning off (read once per process; children
+ * inherit it): for machines where idle CPU between fast messages is worth more than latency.
+ */
+export const SPIN_MS = process.env.MULTIPROCESS_SPIN === '0' ? 0 : 0.1;
 
 export class SpinPolicy {
   // Earned by a fast answer: a side that only sends, or only waits long, never spins.

@@ -101,4 +101,31 @@ describe('SpinPolicy', () => {
     policy.ended();
     expect(policy.budget).toBe(SPIN_MS);
   });
+
+  it('MULTIPROCESS_SPIN=0 turns spinning off in the process and in its pool workers, which still serve', () => {
+    const script = `
+      const { SpinPolicy } = require(${JSON.stringify(path.resolve(__dirname, '../dist/spin.js'))});
+      const mp = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const policy = new SpinPolicy();
+      policy.started();
+      policy.ended(); // an answer at once
+      const pool = new (mp.getContext('forkserver').Pool)(2);
+      // Each process reads the switch once, as this one did: the workers inherit it.
+      const budgets = pool.map(() => process.env.MULTIPROCESS_SPIN ?? null, [1, 2]);
+      const squares = pool.map((x) => x * x, [1, 2, 3], 1);
+      pool.terminate();
+      pool.join();
+      process.stdout.write(JSON.stringify([policy.budget, budgets, squares]));
+    `;
+    const run = (spin: string | undefined): unknown => {
+      const env = { ...process.env };
+      if (spin === undefined) delete env.MULTIPROCESS_SPIN;
+      else env.MULTIPROCESS_SPIN = spin;
+      const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, env });
+      expect(out.stderr).toBe('');
+      return JSON.parse(out.stdout);
+    };
+    expect(run('0')).toEqual([0, ['0', '0'], [1, 4, 9]]);
+    expect(run(undefined)).toEqual([0.1, [null, null], [1, 4, 9]]);
+  });
 });
