@@ -67,7 +67,14 @@ async function serve(): Promise<void> {
     if (payload === null) process.exit(0); // the parent went away before it sent the warm-up
     warmUp = payload;
     decodeProcess(warmUp);
-    await rehearseWorker();
+    try {
+      await rehearseWorker();
+    } catch (error) {
+      // Only a speed-up: the children compile that path themselves, as they did without it.
+      process.emitWarning(`multiprocess forkserver: the pool worker rehearsal failed: ${(error as Error).message}`);
+      // Written out before the fork: a child would inherit it still queued and write it again.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     control = new native.FdWatcher(CONTROL_FD, onRequest);
     if (!forkSpare()) return;
   } catch (error) {
