@@ -75,6 +75,8 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       expect(echoed[0]).toBeInstanceOf(Uint8Array);
       expect(pool.map(() => undefined, [1, 2])).toEqual([undefined, undefined]);
       expect(pool.map((x: number) => -x, [0, NaN, Infinity])).toEqual([-0, NaN, -Infinity]);
+      // Chunks are ranges of the input, each with its own codec: numbers, then a mix, then a short last one.
+      expect(pool.map((x: unknown) => x, [1, 2.5, 'a', 3, -0, 7, 8], 2)).toEqual([1, 2.5, 'a', 3, -0, 7, 8]);
       expect(pool.map((x: number) => new Map([[x, new Set([x])]]), [1])).toEqual([new Map([[1, new Set([1])]])]);
       expect(pool.map((x: bigint) => x * 2n, [1n << 70n])).toEqual([1n << 71n]);
     });

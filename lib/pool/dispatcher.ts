@@ -11,7 +11,7 @@ import { SpinPolicy } from '../spin';
 import { shown } from '../util';
 import type { Drive } from './async-result';
 import { IMapJob, type Chunk, type FnEntry, type Job, type JobHost } from './jobs';
-import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, sendEncoded, type Encoded, type Frame } from './protocol';
+import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, resultsOf, sendEncoded, type Encoded, type Frame } from './protocol';
 import { trackFd, untrackFd, type WorkerHandle, type WorkerTransport } from './transport';
 
 /** Thrown into every pending result by `terminate()` (CPython leaves them pending forever). */
@@ -368,7 +368,7 @@ export class Dispatcher implements Background, JobHost {
     const fd = slot.handle.fd;
     let task: Encoded;
     try {
-      task = encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args');
+      task = encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args', chunk.from, chunk.to);
     } catch (error) {
       if (slot.chunk === null) this.idle.push(slot);
       job.chunkFailed(chunk, renamePath(error, job.kind, 'args'));
@@ -483,7 +483,7 @@ export class Dispatcher implements Background, JobHost {
     }
     if (!job.settled) {
       if (frame === null) job.chunkFailed(chunk, decodeError);
-      else if (frame.type === FrameType.Result) job.chunkDone(chunk, frame.list!);
+      else if (frame.type === FrameType.Result) job.chunkDone(chunk, resultsOf(frame));
       else {
         let error: unknown;
         try {

@@ -4,7 +4,7 @@
 import { InvalidStateError, TimeoutError } from '../errors';
 import { timeoutArg } from '../util';
 import type { AsyncResult, Drive, TaskOptions } from './async-result';
-import { AbortReason, TaskKind } from './protocol';
+import { AbortReason, copyResults, resultList, TaskKind, type ResultValues } from './protocol';
 
 /** What a job asks of the dispatcher that runs it. */
 export interface JobHost {
@@ -32,7 +32,10 @@ export interface Chunk {
   index: number;
   /** Position of its first item in the job's input. */
   start: number;
+  /** Its items: `items` from `from` to `to` (a map's chunk is a range of the job's input, not a copy). */
   items: unknown[];
+  from: number;
+  to: number;
   seq: number;
 }
 
@@ -76,13 +79,13 @@ export abstract class Job {
   protected abstract produce(): Chunk | null;
   /** No more chunks will come from produce(). */
   abstract get exhausted(): boolean;
-  abstract chunkDone(chunk: Chunk, values: unknown[]): void;
+  abstract chunkDone(chunk: Chunk, values: ResultValues): void;
   abstract chunkFailed(chunk: Chunk, error: unknown): void;
   /** Settles the job's result(s) with the error. */
   protected abstract rejectAll(error: unknown): void;
 
-  protected makeChunk(index: number, start: number, items: unknown[]): Chunk {
-    return { job: this, index, start, items, seq: this.host.nextSeq() };
+  protected makeChunk(index: number, start: number, items: unknown[], from = 0, to = items.length): Chunk {
+    return { job: this, index, start, items, from, to, seq: this.host.nextSeq() };
   }
 
   /** Fails the whole job: queued chunks are dropped, running ones aborted when a reason is given. */
@@ -130,9 +133,9 @@ export class ApplyJob extends Job {
   get exhausted(): boolean {
     return this.produced;
   }
-  chunkDone(_chunk: Chunk, values: unknown[]): void {
+  chunkDone(_chunk: Chunk, values: ResultValues): void {
     this.finish();
-    this.result._fulfill(values[0]);
+    this.result._fulfill(resultList(values)[0]);
     this.endForHost();
   }
   chunkFailed(_chunk: Chunk, error: unknown): void {
@@ -165,15 +168,14 @@ export class MapJob extends Job {
   protected produce(): Chunk | null {
     const start = this.nextIndex * this.chunksize;
     if (start >= this.items.length) return null;
-    const items = this.chunksize === this.items.length ? this.items : this.items.slice(start, start + this.chunksize);
-    return this.makeChunk(this.nextIndex++, start, items);
+    return this.makeChunk(this.nextIndex++, start, this.items, start, Math.min(start + this.chunksize, this.items.length));
   }
   get exhausted(): boolean {
     return this.nextIndex * this.chunksize >= this.items.length;
   }
-  chunkDone(chunk: Chunk, values: unknown[]): void {
+  chunkDone(chunk: Chunk, values: ResultValues): void {
     const target = this.values;
-    for (let i = 0, at = chunk.start; i < values.length; i++, at++) target[at] = values[i];
+    copyResults(values, target, chunk.start);
     if (--this.remaining > 0) return;
     this.finish();
     this.result._fulfill(target);
@@ -264,8 +266,8 @@ export class IMapJob<R> extends Job implements IterableIterator<R>, AsyncIterabl
     return this.sourceDone;
   }
 
-  chunkDone(chunk: Chunk, values: unknown[]): void {
-    this.store(chunk.index, { values, error: undefined, taken: 0 });
+  chunkDone(chunk: Chunk, values: ResultValues): void {
+    this.store(chunk.index, { values: resultList(values), error: undefined, taken: 0 });
   }
 
   chunkFailed(chunk: Chunk, error: unknown): void {

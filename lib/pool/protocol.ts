@@ -63,8 +63,31 @@ export interface Frame {
   fnId: number;
   count: number;
   list: unknown[] | null;
+  /** A Result's list when it is all numbers: read straight into the job's results (resultsOf, copyResults). */
+  numbers: Float64Array | null;
   /** The raw payload of DUMPS frames that are not lists (functions, errors, init). */
   bytes: Uint8Array | null;
+}
+
+/** A Result frame's values: a list, or numbers still in the frame (no list made only to be copied). */
+export type ResultValues = unknown[] | Float64Array;
+
+export function resultsOf(frame: Frame): ResultValues {
+  return frame.numbers ?? frame.list!;
+}
+
+/** Copies a chunk's results into `target` from `at`, numbers as V8 keeps integer literals. */
+export function copyResults(values: ResultValues, target: unknown[], at: number): void {
+  if (values instanceof Float64Array) for (let i = 0; i < values.length; i++, at++) target[at] = asSmallInteger(values[i]!);
+  else for (let i = 0; i < values.length; i++, at++) target[at] = values[i];
+}
+
+/** A chunk's results as a list of their own. */
+export function resultList(values: ResultValues): unknown[] {
+  if (!(values instanceof Float64Array)) return values;
+  const list = new Array<unknown>(values.length).fill(undefined);
+  copyResults(values, list, 0);
+  return list;
 }
 
 export interface Encoded {
@@ -97,8 +120,8 @@ function header(type: FrameType, codec: Codec, kind: number, seq: number, fnId: 
   return head;
 }
 
-function allNumbers(list: unknown[]): boolean {
-  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'number') return false;
+function allNumbers(list: unknown[], from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (typeof list[i] !== 'number') return false;
   return true;
 }
 
@@ -189,16 +212,20 @@ function withPayload(type: FrameType, codec: Codec, kind: number, seq: number, f
 }
 
 /**
- * Encodes a list (task arguments or results) with the cheapest codec that carries it exactly.
- * `root` names the list in SerializationError paths.
+ * Encodes a list (task arguments or results), or its items `from` to `to` (a map's chunk: numbers
+ * are read where they lie, no slice is made for them), with the cheapest codec that carries them
+ * exactly. `root` names the list in SerializationError paths.
  */
-export function encodeList(type: FrameType, kind: number, seq: number, fnId: number, list: unknown[], root: string): Encoded {
-  const count = list.length;
-  if (allNumbers(list)) {
+export function encodeList(type: FrameType, kind: number, seq: number, fnId: number, whole: unknown[], root: string, from = 0, to = whole.length): Encoded {
+  const count = to - from;
+  if (allNumbers(whole, from, to)) {
     const head = header(type, Codec.Float64, kind, seq, fnId, count, 0, count * 8);
-    new Float64Array(head.buffer, head.byteOffset + HEADER, count).set(list as number[]);
+    const numbers = new Float64Array(head.buffer, head.byteOffset + HEADER, count);
+    if (count === whole.length) numbers.set(whole as number[]);
+    else for (let i = 0; i < count; i++) numbers[i] = whole[from + i] as number;
     return { head, follow: [] };
   }
+  const list = count === whole.length ? whole : whole.slice(from, to);
   const codes = viewCodes(list);
   if (codes !== null) {
     const follow: Uint8Array[] = [];
@@ -289,7 +316,7 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
   }
   const codec = head[1] as Codec;
   const count = head.readUInt32LE(12);
-  const frame: Frame = { type: head[0] as FrameType, kind: head[2]!, seq: head.readUInt32LE(4), fnId: head.readUInt32LE(8), count, list: null, bytes: null };
+  const frame: Frame = { type: head[0] as FrameType, kind: head[2]!, seq: head.readUInt32LE(4), fnId: head.readUInt32LE(8), count, list: null, numbers: null, bytes: null };
   const payload = follow.length > 0 && codec !== Codec.Bytes ? follow[0]! : head.subarray(HEADER);
   switch (codec) {
     case Codec.None:
@@ -300,11 +327,10 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
       break;
     case Codec.Float64: {
       const aligned = payload.byteOffset % 8 === 0 ? payload : Buffer.from(payload);
-      const view = new Float64Array(aligned.buffer, aligned.byteOffset, count);
-      // Generic elements from the start: in a double array an integer is boxed again when read.
-      const list = new Array<unknown>(count).fill(undefined);
-      for (let i = 0; i < count; i++) list[i] = asSmallInteger(view[i]!);
-      frame.list = list;
+      const numbers = new Float64Array(aligned.buffer, aligned.byteOffset, count);
+      // A map's results go straight into its result list (copyResults), a task's arguments into a list.
+      if (frame.type === FrameType.Result) frame.numbers = numbers;
+      else frame.list = resultList(numbers);
       break;
     }
     case Codec.Json:
