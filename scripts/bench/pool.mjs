@@ -1,9 +1,9 @@
 // Bench rows for Pool as a user times it: the task round trip of each form, one message per task,
-// map with the default chunksize on several shapes (the first map after the pool started, and a
-// warm one) and typed-array payloads in and out, beside CPython's multiprocessing.Pool and the
-// Node pools (piscina, tinypool, workerpool, poolifier). Every figure is a median of ROUNDS
-// samples with its min–max, and the rounds interleave CPython, ours and the peers, so a machine
-// whose load changes during the run shifts all columns alike.
+// map with the default chunksize on several shapes (the first map after the pool started, its next
+// three, and three after a warm-up) and typed-array payloads in and out, beside CPython's
+// multiprocessing.Pool and the Node pools (piscina, tinypool, workerpool, poolifier). Every figure
+// is a median of ROUNDS samples with its min–max, and the rounds interleave CPython, ours and the
+// peers, so a machine whose load changes during the run shifts all columns alike.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { cpython } from './cpython.mjs';
@@ -22,6 +22,9 @@ const ROUND_TRIPS = 300;
 // Calls before the warm round-trip rows: past V8's tiering of both ends of the task path.
 const WARM_UP_CALLS = 3000;
 const ONE_BY_ONE = 20_000;
+// Maps between "maps 2–4" and the warm rows: a pool's steady state, after V8 compiled the map path in
+// the parent (CPython's side runs the same maps).
+const WARM_UP_MAPS = 6;
 
 /** The map shapes: the items (JS and Python) and the function mapped over them. */
 const SHAPES = [
@@ -145,6 +148,8 @@ async function ourRound() {
     const pool = new Pool(POOL);
     pool.apply(id, [1]); // the workers are up: the first map below is the pool's first
     out[`cold:${shape.key}`] = mapRate(pool, FNS[shape.fn], items);
+    out[`early:${shape.key}`] = median([0, 1, 2].map(() => mapRate(pool, FNS[shape.fn], items)));
+    for (let i = 0; i < WARM_UP_MAPS; i++) mapRate(pool, FNS[shape.fn], items);
     out[`warm:${shape.key}`] = median([0, 1, 2].map(() => mapRate(pool, FNS[shape.fn], items)));
     pool.terminate();
     pool.join();
@@ -224,6 +229,8 @@ const pythonRound = (first) => cpython(`
           with ctx.Pool(${POOL}) as pool:
               pool.apply(ident, (1,))
               out['cold:' + key] = rate(pool, FNS[fn], xs)
+              out['early:' + key] = statistics.median([rate(pool, FNS[fn], xs) for _ in range(3)])
+              for _ in range(${WARM_UP_MAPS}): rate(pool, FNS[fn], xs)
               out['warm:' + key] = statistics.median([rate(pool, FNS[fn], xs) for _ in range(3)])
       with ctx.Pool(${POOL}) as pool:
           for i in range(200): pool.apply(ident, (i,))
@@ -277,7 +284,8 @@ export async function run() {
   return [
     ...SHAPES.flatMap((shape) => [
       row(`Pool(2).map, ${shape.label}: first map`, 'tasks/s', `cold:${shape.key}`),
-      row(`Pool(2).map, ${shape.label}: warm`, 'tasks/s', `warm:${shape.key}`),
+      row(`Pool(2).map, ${shape.label}: maps 2–4 of a new pool`, 'tasks/s', `early:${shape.key}`),
+      row(`Pool(2).map, ${shape.label}: warm (maps ${WARM_UP_MAPS + 5}–${WARM_UP_MAPS + 7})`, 'tasks/s', `warm:${shape.key}`),
     ]),
     row('one message per task (chunksize 1; peers: 20k submits)', 'tasks/s', 'one', { peerKey: 'one', target: 60e3 }),
     row('task round trip, apply() (calls 200–500 of a new pool)', 'µs', 'roundTrip:apply', { better: 'lower', target: 15, peerKey: 'roundTrip' }),
