@@ -317,6 +317,7 @@ export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
     if (answer.type !== FrameType.Result) throw new ProcessError(`pool worker rehearsal: a task of kind ${kind} was answered with frame type ${answer.type}`);
   };
   try {
+    const fns = [...REHEARSAL_FNS, ...REHEARSAL_ASYNC_FNS];
     const tasks = REHEARSAL_TASKS.map(([kind, make]) => [kind, make()] as const);
     // Short lists: each item of an async task costs a turn of the microtask queue.
     const asyncTasks = tasks.slice(0, 2).map(([kind, list]) => [kind, list.slice(0, REHEARSAL_ASYNC_ITEMS)] as const);
@@ -331,7 +332,6 @@ export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
       // its first few instances, and code compiled before that is thrown away.
       rehearsed = new Worker(worker, true);
       // A Function frame as the pool sends one; the functions themselves need no serializer.
-      const fns = [...REHEARSAL_FNS, ...REHEARSAL_ASYNC_FNS];
       for (let fnId = 0; fnId < fns.length; fnId++) {
         deliver(encodeValue(FrameType.Function, 0, fnId, 0, fnId, 'function'));
         rehearsed.define(fnId, fns[fnId]!);
