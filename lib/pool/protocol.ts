@@ -6,6 +6,7 @@ import { native } from '../native';
 import { plainCodec } from '../serializer/encode';
 import { CODEC_PLAIN_JSON, frame } from '../serializer/format';
 import { dumps, loads } from '../serializer/index';
+import { decodeRecords, encodeRecords } from './records';
 
 export const enum FrameType {
   /** parent → worker: [initializer, initargs] (DUMPS). */
@@ -49,6 +50,8 @@ const enum Codec {
   Latin1 = 6,
   /** Strings: their lengths (uint32 each), then their text in UTF-16. */
   Utf16 = 7,
+  /** Flat records of one shape, as columns (records.ts). */
+  Records = 8,
 }
 
 export const HEADER = 24;
@@ -245,6 +248,8 @@ export function encodeList(type: FrameType, kind: number, seq: number, fnId: num
   }
   if (allUndefined(list)) return { head: header(type, Codec.Undefined, kind, seq, fnId, count, 0, 0), follow: [] };
   if (allStrings(list)) return encodeStrings(type, kind, seq, fnId, list as string[]);
+  const records = encodeRecords(list, kind !== TaskKind.Apply);
+  if (records !== null) return withPayload(type, Codec.Records, kind, seq, fnId, count, records);
   // The serializer's own plain-data check: JSON-exact lists skip its frame, other plain data skips a second walk.
   const plain = plainCodec(list);
   if (plain === CODEC_PLAIN_JSON) {
@@ -353,6 +358,9 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
       break;
     case Codec.Undefined:
       frame.list = new Array(count).fill(undefined);
+      break;
+    case Codec.Records:
+      frame.list = decodeRecords(payload, count, asSmallInteger);
       break;
     default:
       throw new SerializationError(`pool: unknown payload codec ${String(codec)}`);
