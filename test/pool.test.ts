@@ -730,7 +730,7 @@ describe("the forkserver's rehearsal of a pool worker", () => {
 });
 
 describe("the pool's record columns", () => {
-  const records = createRequire(import.meta.url)(path.join(root, 'dist/pool/records.js')) as typeof import('../lib/pool/records');
+  const records = createRequire(import.meta.url)(path.join(root, 'dist/pool/columns.js')) as typeof import('../lib/pool/columns');
   const rows = range(30).map((id) => ({ id, name: `n${id}`, ok: id % 2 === 0 }));
 
   it('carry a list of flat records, and refuse a repeated one unless the items are separate calls', () => {

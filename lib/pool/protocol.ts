@@ -6,7 +6,7 @@ import { native } from '../native';
 import { plainCodec } from '../serializer/encode';
 import { CODEC_PLAIN_JSON, frame } from '../serializer/format';
 import { dumps, loads } from '../serializer/index';
-import { decodeRecords, encodeRecords } from './records';
+import { decodeRecords, encodeRecords, isWide, readStrings, stringsSize, writeStrings } from './columns';
 
 export const enum FrameType {
   /** parent → worker: [initializer, initargs] (DUMPS). */
@@ -50,7 +50,7 @@ const enum Codec {
   Latin1 = 6,
   /** Strings: their lengths (uint32 each), then their text in UTF-16. */
   Utf16 = 7,
-  /** Flat records of one shape, as columns (records.ts). */
+  /** Flat records of one shape, as columns (columns.ts). */
   Records = 8,
 }
 
@@ -181,30 +181,16 @@ function allUndefined(list: unknown[]): boolean {
   return true;
 }
 
-// A list of strings travels as lengths and one text, which the receiver slices: JSON.parse would
-// look every short string up in V8's string table, the larger part of a worker's time on such maps.
-const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
-
 function encodeStrings(type: FrameType, kind: number, seq: number, fnId: number, list: string[]): Encoded {
   const count = list.length;
   const text = list.join('');
-  const wide = BEYOND_LATIN1.test(text);
-  const size = count * 4 + text.length * (wide ? 2 : 1);
+  const wide = isWide(text);
+  const size = stringsSize(count, text, wide);
   const inline = size <= INLINE_LIMIT;
   const head = header(type, wide ? Codec.Utf16 : Codec.Latin1, kind, seq, fnId, count, inline ? 0 : 1, inline ? size : 0);
   const payload = inline ? head.subarray(HEADER) : Buffer.allocUnsafeSlow(size);
-  const lengths = new Uint32Array(payload.buffer, payload.byteOffset, count);
-  for (let i = 0; i < count; i++) lengths[i] = list[i]!.length;
-  payload.write(text, count * 4, wide ? 'utf16le' : 'latin1');
+  writeStrings(payload, 0, list, text, wide);
   return { head, follow: inline ? [] : [payload] };
-}
-
-function decodeStrings(payload: Buffer, count: number, wide: boolean): string[] {
-  const lengths = new Uint32Array(payload.buffer, payload.byteOffset, count);
-  const text = payload.toString(wide ? 'utf16le' : 'latin1', count * 4);
-  const list = new Array<string>(count);
-  for (let i = 0, at = 0; i < count; i++) list[i] = text.slice(at, (at += lengths[i]!));
-  return list;
 }
 
 function withPayload(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, payload: Uint8Array): Encoded {
@@ -354,7 +340,7 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
     }
     case Codec.Latin1:
     case Codec.Utf16:
-      frame.list = decodeStrings(payload, count, codec === Codec.Utf16);
+      frame.list = readStrings(payload, count, codec === Codec.Utf16);
       break;
     case Codec.Undefined:
       frame.list = new Array(count).fill(undefined);

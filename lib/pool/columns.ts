@@ -1,5 +1,7 @@
-// A list of flat records (plain objects with the same keys, each value a number, string or boolean)
-// as columns: JSON.stringify and JSON.parse cost ~170 ns a small object each way, columns ~20–60.
+// Lists as columns. Strings: their lengths and one text, which the receiver slices (JSON.parse would
+// look every short string up in V8's string table). Flat records (plain objects with the same keys,
+// each value a number, string or boolean): one column per key, where JSON.stringify and
+// JSON.parse cost ~170 ns a small object each way, and columns ~20–60.
 import * as types from 'node:util/types';
 import { SerializationError } from '../errors';
 
@@ -15,6 +17,32 @@ const enum Column {
 }
 
 const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
+
+/** Whether `text` needs UTF-16 (else latin1 carries it, one byte a character). */
+export function isWide(text: string): boolean {
+  return BEYOND_LATIN1.test(text);
+}
+
+/** The bytes of a string column: a u32 length each, then their text. */
+export function stringsSize(count: number, text: string, wide: boolean): number {
+  return count * 4 + text.length * (wide ? 2 : 1);
+}
+
+/** Writes a string column at `at` of `target`: each string's length, then `text`, their concatenation. */
+export function writeStrings(target: Buffer, at: number, list: string[], text: string, wide: boolean): void {
+  const lengths = new Uint32Array(target.buffer, target.byteOffset + at, list.length);
+  for (let i = 0; i < list.length; i++) lengths[i] = list[i]!.length;
+  target.write(text, at + list.length * 4, wide ? 'utf16le' : 'latin1');
+}
+
+/** The strings of a column that fills `column` (4-byte aligned). */
+export function readStrings(column: Buffer, count: number, wide: boolean): string[] {
+  const lengths = new Uint32Array(column.buffer, column.byteOffset, count);
+  const text = column.toString(wide ? 'utf16le' : 'latin1', count * 4);
+  const list = new Array<string>(count);
+  for (let i = 0, at = 0; i < count; i++) list[i] = text.slice(at, (at += lengths[i]!));
+  return list;
+}
 
 function columnOf(value: unknown): Column | null {
   switch (typeof value) {
@@ -82,12 +110,12 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
   }
   const texts = columns.map((column, k) => (kinds[k] === Column.Latin1 ? (column as string[]).join('') : ''));
   texts.forEach((text, k) => {
-    if (BEYOND_LATIN1.test(text)) kinds[k] = Column.Utf16;
+    if (isWide(text)) kinds[k] = Column.Utf16;
   });
   const meta = Buffer.from(JSON.stringify([keys, kinds.join('')]), 'utf8');
   let size = align8(4 + meta.length);
   const sizes = kinds.map((kind, k) => {
-    const bytes = kind === Column.Number ? count * 8 : kind === Column.Boolean ? count : count * 4 + texts[k]!.length * (kind === Column.Utf16 ? 2 : 1);
+    const bytes = kind === Column.Number ? count * 8 : kind === Column.Boolean ? count : stringsSize(count, texts[k]!, kind === Column.Utf16);
     size += align8(bytes);
     return bytes;
   });
@@ -100,9 +128,7 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
     if (kind === Column.Number || kind === Column.Boolean) {
       payload.set(new Uint8Array((column as Float64Array).buffer), at);
     } else {
-      const lengths = new Uint32Array(payload.buffer, payload.byteOffset + at, count);
-      for (let i = 0; i < count; i++) lengths[i] = (column as string[])[i]!.length;
-      payload.write(texts[k]!, at + count * 4, kind === Column.Utf16 ? 'utf16le' : 'latin1');
+      writeStrings(payload, at, column as string[], texts[k]!, kind === Column.Utf16);
     }
     at += align8(sizes[k]!);
   });
@@ -164,17 +190,8 @@ export function decodeRecords(received: Buffer, count: number, asNumber: (value:
   let at = align8(4 + metaLength);
   const columns = keys.map((_, k): unknown[] => {
     const kind = kinds[k] as Column;
-    const column = new Array<unknown>(count);
-    if (kind === Column.Number) {
-      if (at + count * 8 > payload.length) truncated();
-      const numbers = new Float64Array(payload.buffer, payload.byteOffset + at, count);
-      for (let i = 0; i < count; i++) column[i] = asNumber(numbers[i]!);
-      at += count * 8;
-    } else if (kind === Column.Boolean) {
-      if (at + count > payload.length) truncated();
-      for (let i = 0; i < count; i++) column[i] = payload[at + i] === 1;
-      at += align8(count);
-    } else if (kind === Column.Latin1 || kind === Column.Utf16) {
+    const from = at;
+    if (kind === Column.Latin1 || kind === Column.Utf16) {
       if (at + count * 4 > payload.length) truncated();
       const lengths = new Uint32Array(payload.buffer, payload.byteOffset + at, count);
       let chars = 0;
@@ -182,9 +199,18 @@ export function decodeRecords(received: Buffer, count: number, asNumber: (value:
       const wide = kind === Column.Utf16;
       const end = at + count * 4 + chars * (wide ? 2 : 1);
       if (end > payload.length) truncated();
-      const text = payload.toString(wide ? 'utf16le' : 'latin1', at + count * 4, end);
-      for (let i = 0, from = 0; i < count; i++) column[i] = text.slice(from, (from += lengths[i]!));
       at = align8(end);
+      return readStrings(payload.subarray(from, end), count, wide);
+    }
+    const column = new Array<unknown>(count);
+    if (kind === Column.Number) {
+      if ((at += count * 8) > payload.length) truncated();
+      const numbers = new Float64Array(payload.buffer, payload.byteOffset + from, count);
+      for (let i = 0; i < count; i++) column[i] = asNumber(numbers[i]!);
+    } else if (kind === Column.Boolean) {
+      if (from + count > payload.length) truncated();
+      at += align8(count);
+      for (let i = 0; i < count; i++) column[i] = payload[from + i] === 1;
     } else {
       throw new SerializationError(`pool: unknown record column kind ${JSON.stringify(kind)}`);
     }
