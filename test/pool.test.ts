@@ -743,6 +743,19 @@ describe("the pool's record columns", () => {
     expect(records.encodeRecords(rows.slice(0, 3), true)).toBeNull(); // short lists: JSON is cheaper
   });
 
+  it('are read key by key where code generation from strings is off', () => {
+    const script = `
+      const { encodeRecords, decodeRecords } = require(${JSON.stringify(path.join(root, 'dist/pool/columns.js'))});
+      const rows = Array.from({ length: 20 }, (_, id) => ({ id, '1': 'one', ok: id > 3 }));
+      const back = decodeRecords(encodeRecords(rows, true), rows.length, (x) => x);
+      process.stdout.write(JSON.stringify([back, back.map((r) => Object.keys(r))]));
+    `;
+    const out = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    const rows = range(20).map((id) => ({ id, '1': 'one', ok: id > 3 }));
+    expect(JSON.parse(out.stdout)).toEqual([rows, rows.map((r) => Object.keys(r))]);
+  });
+
   it('refuse a truncated or forged payload with SerializationError', () => {
     const payload = records.encodeRecords(rows, true)!;
     expect(() => records.decodeRecords(payload.subarray(0, payload.length - 9), rows.length, (x) => x)).toThrow(SerializationError);
