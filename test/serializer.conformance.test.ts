@@ -545,6 +545,22 @@ describe('plain data: JSON when JSON reproduces it exactly, v8 otherwise', () =>
     }
     expect(Object.is(loads(dumps(-0)), -0)).toBe(true);
   });
+
+  it('counts own keys right while Object.prototype has an enumerable key (a polluted prototype)', async () => {
+    const { dumps, loads } = await import('../lib/serializer/index');
+    const hidden = Object.defineProperty({ a: 1 }, 'b', { value: 2, enumerable: false });
+    (Object.prototype as Record<string, unknown>).polluted = 1;
+    try {
+      expect(dumps({ a: 1, b: { c: 2 } })[1]).toBe(3);
+      // Own enumerable a plus inherited polluted is 2 keys, as many as a and b own: a key count by for-in alone would say JSON.
+      const bytes = dumps(hidden);
+      expect(bytes[1]).not.toBe(3);
+      expect(Object.getOwnPropertyDescriptor(loads(bytes) as object, 'b')).toEqual({ value: 2, writable: false, enumerable: false, configurable: false });
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+    expect(dumps(hidden)[1]).not.toBe(3);
+  });
 });
 
 describe('classes whose evaluation reads captured variables: rebuilt with those variables set', () => {

@@ -32,6 +32,11 @@ const GENERATOR_PROTOS = new Set<object>([
   Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {}),
 ]);
 
+function hasEnumerableKey(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
+}
+
 /** True when v8.serialize alone reproduces `value` exactly (no functions, classes, accessors...). */
 export function isPlain(value: unknown): boolean {
   return plainCodec(value) !== null;
@@ -45,6 +50,8 @@ export function isPlain(value: unknown): boolean {
 export function plainCodec(value: unknown): number | null {
   const seen = new Set<object>();
   let json = true;
+  // for-in also lists inherited enumerable keys: it counts own keys only while Object.prototype has none.
+  const bareObjectPrototype = !hasEnumerableKey(Object.prototype);
   const check = (v: unknown): boolean => {
     if (typeof v !== 'object') {
       if (json && (v === undefined || typeof v === 'bigint' || (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))))) json = false;
@@ -61,10 +68,20 @@ export function plainCodec(value: unknown): number | null {
       // Accessors are not looked for here (reading descriptors would cost more than v8 itself):
       // as with structuredClone, plain data carries a getter's current value.
       if (types.isProxy(v) || !Object.isExtensible(v) || Object.getOwnPropertySymbols(v).length > 0) return false;
-      const keys = Object.keys(v);
-      if (Object.getOwnPropertyNames(v).length !== keys.length) return false;
-      for (const key of keys) if (!check((v as Record<string, unknown>)[key])) return false;
-      return true;
+      const record = v as Record<string, unknown>;
+      let count = 0;
+      if (bareObjectPrototype) {
+        // for-in reads V8's enum cache and makes no key list (~80 ns an object less than Object.keys).
+        for (const key in record) {
+          count++;
+          if (!check(record[key])) return false;
+        }
+      } else {
+        const keys = Object.keys(record);
+        count = keys.length;
+        for (const key of keys) if (!check(record[key])) return false;
+      }
+      return Object.getOwnPropertyNames(v).length === count; // no hidden own keys
     }
     if (proto === Array.prototype) {
       if (types.isProxy(v)) return false;
