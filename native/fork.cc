@@ -571,6 +571,9 @@ class IdleWatch : public Napi::ObjectWrap<IdleWatch> {
 
   bool LoopIsEmpty() const {
     if (loop_->active_reqs.count > 0) return false;
+    // Active referenced handles besides keep_ (unref'd ones, prepare_ among them, are not counted):
+    // busy, without a walk of every handle at each turn of a spinning loop.
+    if (loop_->active_handles > 1) return false;
     Census census{this, false};
     uv_walk(
         loop_,
