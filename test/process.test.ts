@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
@@ -442,5 +443,37 @@ describe('fork after the heap grew', () => {
     child.start();
     child.join(20_000);
     expect(child.exitcode).toBe(0);
+  });
+});
+
+describe("a fork child's hot code", () => {
+  it('is optimized by TurboFan, on worker threads of the child (no flag needed, on every Node major)', () => {
+    const q = new mp.Queue<[number, number]>();
+    const child = new (getContext('fork').Process)({
+      target: (out: typeof q) => {
+        // The test's own window on V8: natives syntax for code compiled from here on.
+        v8.setFlagsFromString('--allow-natives-syntax');
+        const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: Function) => number;
+        const hot = (n: number): number => {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += i % 7;
+          return s;
+        };
+        const TURBOFANNED = 1 << 6;
+        let calls = 0;
+        // Bounded by calls, not time: without worker threads TurboFan's jobs never run, at any count.
+        while (calls < 20_000 && (status(hot) & TURBOFANNED) === 0) {
+          hot(2000);
+          calls++;
+        }
+        out.put([status(hot) & TURBOFANNED, calls]);
+      },
+      args: [q],
+    });
+    child.start();
+    const [turbofanned, calls] = q.get(true, 60_000);
+    child.join(20_000);
+    expect(child.exitcode).toBe(0);
+    expect({ turbofanned: turbofanned !== 0, calls: calls < 20_000 }).toEqual({ turbofanned: true, calls: true });
   });
 });
