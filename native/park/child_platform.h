@@ -1,11 +1,9 @@
-// The V8 platform of a fork child: Node's own for everything but worker tasks and jobs, which run
-// on threads the child starts when it first needs them. A fork child has none of its parent's
-// platform threads, so without it concurrent TurboFan jobs queued there never ran and hot code
-// stayed in the baseline tier (4–5× slower). Built per Node ABI with park.cc.
-//
-// Only for V8 11 (Node 20): from V8 12 on the TurboFan dispatcher holds a job handle bound to
-// Node's platform since the isolate was made, which a platform installed later never reaches, and
-// Node 24 no longer exports the call that installs one. There the functions below do nothing.
+// The V8 platform of a fork child: worker tasks and jobs run on threads the child starts when it
+// first needs them. A fork child has none of its parent's platform threads, so without it
+// concurrent TurboFan jobs queued there never ran and hot code stayed in the baseline tier (4–9×
+// slower). V8 11 (Node 20) gets a platform of its own, over Node's; from V8 12 (Node 22, 24), whose
+// TurboFan dispatcher and jobs hold Node's platform since the isolate was made, the worker-task
+// entries of that platform's vtable are redirected. Built per Node ABI with park.cc.
 #pragma once
 #include <v8-platform.h>
 
