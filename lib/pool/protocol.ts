@@ -6,7 +6,7 @@ import { native } from '../native';
 import { plainCodec } from '../serializer/encode';
 import { CODEC_PLAIN_JSON, frame } from '../serializer/format';
 import { dumps, loads } from '../serializer/index';
-import { decodeRecords, encodeRecords, isWide, readStrings, stringsSize, writeStrings } from './columns';
+import { decodeRecords, encodeRecords, getU32, isWide, putU32, readStrings, stringsSize, writeStrings } from './columns';
 
 export const enum FrameType {
   /** parent → worker: [initializer, initargs] (DUMPS). */
@@ -115,11 +115,11 @@ function header(type: FrameType, codec: Codec, kind: number, seq: number, fnId: 
   head[1] = codec;
   head[2] = kind;
   head[3] = 0;
-  head.writeUInt32LE(seq >>> 0, 4);
-  head.writeUInt32LE(fnId >>> 0, 8);
-  head.writeUInt32LE(count >>> 0, 12);
-  head.writeUInt32LE(follow, 16);
-  head.writeUInt32LE(0, 20);
+  putU32(head, 4, seq);
+  putU32(head, 8, fnId);
+  putU32(head, 12, count);
+  putU32(head, 16, follow);
+  putU32(head, 20, 0);
   return head;
 }
 
@@ -282,7 +282,7 @@ export function sendEncoded(fd: number, encoded: Encoded): void {
 
 /** The number of frames that follow a header frame (read them with recvFrame right away). */
 export function followCount(head: Buffer): number {
-  return head.readUInt32LE(16);
+  return getU32(head, 16);
 }
 
 /**
@@ -306,8 +306,8 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
     follow.push(part);
   }
   const codec = head[1] as Codec;
-  const count = head.readUInt32LE(12);
-  const frame: Frame = { type: head[0] as FrameType, kind: head[2]!, seq: head.readUInt32LE(4), fnId: head.readUInt32LE(8), count, list: null, numbers: null, bytes: null };
+  const count = getU32(head, 12);
+  const frame: Frame = { type: head[0] as FrameType, kind: head[2]!, seq: getU32(head, 4), fnId: getU32(head, 8), count, list: null, numbers: null, bytes: null };
   const payload = follow.length > 0 && codec !== Codec.Bytes ? follow[0]! : head.subarray(HEADER);
   switch (codec) {
     case Codec.None:
