@@ -1,7 +1,8 @@
 // Lists as columns. Strings: their lengths and one text, which the receiver slices (JSON.parse would
 // look every short string up in V8's string table). Flat records (plain objects with the same keys,
 // each value a number, string or boolean): one column per key, where JSON.stringify and
-// JSON.parse cost ~170 ns a small object each way, and columns ~20–60.
+// JSON.parse cost ~170 ns a small object each way, and columns ~20–60. Also the little-endian
+// words frame heads are made of.
 import * as types from 'node:util/types';
 import { SerializationError } from '../errors';
 
@@ -98,7 +99,8 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
     if (kind === null) return null;
     kinds.push(kind);
   }
-  const columns: Columns = kinds.map((kind) => (kind === Column.Number ? new Float64Array(count) : kind === Column.Boolean ? new Uint8Array(count) : new Array<string>(count)));
+  const columns: Columns = [];
+  for (const kind of kinds) columns.push(kind === Column.Number ? new Float64Array(count) : kind === Column.Boolean ? new Uint8Array(count) : new Array<string>(count));
   const seen = separate ? null : new Set<object>();
   for (let i = 0; i < count; i++) {
     const item = list[i];
@@ -198,45 +200,56 @@ function shapeOf(json: string): Shape {
   return shape;
 }
 
+function truncated(payload: Buffer, count: number): never {
+  throw new SerializationError(`pool: a ${payload.length}-byte record payload for ${count} records is truncated`);
+}
+
+/** Where the column of `kind` that starts at `at` ends (checked against the payload). */
+function columnEnd(payload: Buffer, at: number, kind: Column, count: number): number {
+  let end: number;
+  if (kind === Column.Number) {
+    end = at + count * 8;
+  } else if (kind === Column.Boolean) {
+    end = at + count;
+  } else if (kind === Column.Latin1 || kind === Column.Utf16) {
+    if (at + count * 4 > payload.length) truncated(payload, count);
+    const lengths = new Uint32Array(payload.buffer, payload.byteOffset + at, count);
+    let chars = 0;
+    for (let i = 0; i < count; i++) chars += lengths[i]!;
+    end = at + count * 4 + chars * (kind === Column.Utf16 ? 2 : 1);
+  } else {
+    throw new SerializationError(`pool: unknown record column kind ${JSON.stringify(kind)}`);
+  }
+  if (end > payload.length) truncated(payload, count);
+  return end;
+}
+
+function readColumn(payload: Buffer, at: number, end: number, kind: Column, count: number, asNumber: (value: number) => number): unknown[] {
+  if (kind === Column.Latin1 || kind === Column.Utf16) return readStrings(payload.subarray(at, end), count, kind === Column.Utf16);
+  const column = new Array<unknown>(count);
+  if (kind === Column.Number) {
+    const numbers = new Float64Array(payload.buffer, payload.byteOffset + at, count);
+    for (let i = 0; i < count; i++) column[i] = asNumber(numbers[i]!);
+  } else {
+    for (let i = 0; i < count; i++) column[i] = payload[at + i] === 1;
+  }
+  return column;
+}
+
 /** The records of an encodeRecords payload; `asNumber` gives each number the form V8 keeps for it. */
 export function decodeRecords(received: Buffer, count: number, asNumber: (value: number) => number): unknown[] {
   const payload = received.byteOffset % 8 === 0 ? received : Buffer.from(received);
-  const truncated = (): never => {
-    throw new SerializationError(`pool: a ${payload.length}-byte record payload for ${count} records is truncated`);
-  };
-  if (payload.length < 4) truncated();
+  if (payload.length < 4) truncated(payload, count);
   const metaLength = getU32(payload, 0);
-  if (4 + metaLength > payload.length) truncated();
+  if (4 + metaLength > payload.length) truncated(payload, count);
   const { keys, kinds, make } = shapeOf(payload.toString('utf8', 4, 4 + metaLength));
-  let at = align8(4 + metaLength);
-  const columns = keys.map((_, k): unknown[] => {
+  const columns: unknown[][] = [];
+  for (let k = 0, at = align8(4 + metaLength); k < keys.length; k++) {
     const kind = kinds[k] as Column;
-    const from = at;
-    if (kind === Column.Latin1 || kind === Column.Utf16) {
-      if (at + count * 4 > payload.length) truncated();
-      const lengths = new Uint32Array(payload.buffer, payload.byteOffset + at, count);
-      let chars = 0;
-      for (let i = 0; i < count; i++) chars += lengths[i]!;
-      const wide = kind === Column.Utf16;
-      const end = at + count * 4 + chars * (wide ? 2 : 1);
-      if (end > payload.length) truncated();
-      at = align8(end);
-      return readStrings(payload.subarray(from, end), count, wide);
-    }
-    const column = new Array<unknown>(count);
-    if (kind === Column.Number) {
-      if ((at += count * 8) > payload.length) truncated();
-      const numbers = new Float64Array(payload.buffer, payload.byteOffset + from, count);
-      for (let i = 0; i < count; i++) column[i] = asNumber(numbers[i]!);
-    } else if (kind === Column.Boolean) {
-      if (from + count > payload.length) truncated();
-      at += align8(count);
-      for (let i = 0; i < count; i++) column[i] = payload[from + i] === 1;
-    } else {
-      throw new SerializationError(`pool: unknown record column kind ${JSON.stringify(kind)}`);
-    }
-    return column;
-  });
+    const end = columnEnd(payload, at, kind, count);
+    columns.push(readColumn(payload, at, end, kind, count, asNumber));
+    at = align8(end);
+  }
   // One loop for every shape, compiled once (the forkserver rehearses it): a new shape brings only
   // its small record maker, which V8 compiles in a fraction of the time a loop of its own would take.
   const records = new Array<Record<string, unknown>>(count);
