@@ -546,6 +546,9 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
   });
 
   it('sleepers SIGKILLed in their wait do not hang notify or Event.set, and wake-ups still reach live sleepers', async () => {
+    // Each step has its own deadline, so that a hang names the step (it was seen once in CI, not since).
+    const within = <T,>(what: string, promise: Promise<T>, ms = 15_000): Promise<T> =>
+      Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms).unref())]);
     const cond = new mp.Condition(new mp.Lock());
     const event = new mp.Event();
     const sleeping = (c: Condition, count: number) => new RegExp(`, ${count}\\)>$`).test(String(c));
@@ -558,9 +561,9 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     ];
     await until(() => sleeping(cond, 1) && sleeping(event._parts().cond, 1), 'both children asleep');
     for (const p of doomed) p.kill();
-    expect(await exitcodes(doomed)).toEqual([-9, -9]);
-    await cond.acquireAsync();
-    const live = cond.waitAsync(60_000);
+    expect(await within('the killed sleepers reaped', exitcodes(doomed))).toEqual([-9, -9]);
+    await within('the lock after the killed sleepers', cond.acquireAsync());
+    const live = cond.waitAsync(20_000);
     // notifyAll claims the dead sleeper too; set() claims only the dead one.
     const notifier = start((c: Condition, e: Event) => {
       c.acquire();
@@ -568,7 +571,7 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
       c.release();
       e.set();
     }, cond, event);
-    await notifier.joinAsync(30_000);
+    await notifier.joinAsync(15_000);
     expect(notifier.exitcode).toBe(0);
     expect(await live).toBe(true);
     expect(String(cond)).toMatch(/, 0\)>$/);
@@ -580,9 +583,9 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     }, cond);
     await until(() => sleeping(cond, 1), 'the child asleep');
     doomedToo.kill();
-    await doomedToo.joinAsync();
-    await cond.acquireAsync();
-    await cond.notifyAllAsync();
+    await within('the second killed sleeper reaped', doomedToo.joinAsync());
+    await within('the lock after the second killed sleeper', cond.acquireAsync());
+    await within('notifyAllAsync past a dead sleeper', cond.notifyAllAsync());
     expect(String(cond)).toMatch(/, 0\)>$/);
     cond.release();
   });
