@@ -148,7 +148,7 @@ function payloadOf(keys: string[], kinds: Column[], columns: Columns, count: num
     sizes.push(kind === Column.Number ? count * 8 : kind === Column.Boolean ? count : stringsSize(count, texts[k]!, kind === Column.Utf16));
     size += align8(sizes[k]!);
   }
-  const payload = Buffer.allocUnsafeSlow(size);
+  const payload = Buffer.alloc(size); // zeroed: the padding between columns is never written
   putU32(payload, 0, meta.length);
   meta.copy(payload, 4);
   let at = align8(4 + meta.length);
