@@ -770,5 +770,7 @@ describe("the pool's record columns", () => {
     expect(() => records.decodeRecords(forged('[["__proto__"],"n"]'), 1, (x) => x)).toThrow(SerializationError);
     expect(() => records.decodeRecords(forged('[["a"],"q"]'), 1, (x) => x)).toThrow(SerializationError);
     expect(() => records.decodeRecords(forged('[["a", 1],"nn"]'), 1, (x) => x)).toThrow(SerializationError);
+    // No columns would bound the count by the payload: 4 billion records from a few bytes.
+    expect(() => records.decodeRecords(forged('[[],""]'), 2 ** 32 - 1, (x) => x)).toThrow(SerializationError);
   });
 });

@@ -180,7 +180,7 @@ function shapeOf(json: string): Shape {
   let shape = shapes.get(json);
   if (shape !== undefined) return shape;
   const [keys, kinds] = JSON.parse(json) as [unknown, unknown];
-  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string') || typeof kinds !== 'string' || kinds.length !== keys.length || keys.includes('__proto__')) {
+  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string') || typeof kinds !== 'string' || kinds.length !== keys.length || keys.length === 0 || keys.length > MAX_KEYS || keys.includes('__proto__')) {
     throw new SerializationError(`pool: a record payload names no valid shape: ${json.slice(0, 200)}`);
   }
   const fields = keys.map((key, k) => `${JSON.stringify(key)}: c[${k}][i]`).join(', ');
