@@ -37,7 +37,9 @@ struct SegmentHeader {
     std::atomic<int32_t> count;
     std::atomic<uint64_t> started;  // 0 until its owner wrote it (then the pid alone decides)
   } users[kUserSlots];
-  char unused[8];
+  // Who last emptied a slot (its own or a dead process's): names the culprit when a segment leaks.
+  std::atomic<int32_t> last_cleared_by;
+  char unused[4];
 };
 static_assert(sizeof(SegmentHeader) == 2048, "header layout is shared between processes");
 static_assert(std::atomic<int32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free,
@@ -74,10 +76,10 @@ uint64_t MyStartTime() {
 bool SlotAlive(SegmentHeader::Slot& slot, int32_t pid) { return ProcessAlive(pid, slot.started.load()); }
 
 // Frees the slot of a dead process (unless another took it meanwhile).
-void Reclaim(SegmentHeader::Slot& slot, int32_t pid) {
+void Reclaim(SegmentHeader* h, SegmentHeader::Slot& slot, int32_t pid) {
   slot.count.store(0);
   slot.started.store(0);
-  slot.pid.compare_exchange_strong(pid, 0);
+  if (slot.pid.compare_exchange_strong(pid, 0)) h->last_cleared_by.store(getpid());
 }
 
 // This process's slot: its pid, and its start time unless another thread of it is still writing
@@ -110,7 +112,7 @@ bool AddUser(SegmentHeader* h, bool* first) {
     }
     for (auto& slot : h->users) {  // full: reclaim the slots of dead processes, then retry once
       int32_t pid = slot.pid.load();
-      if (pid != 0 && !SlotAlive(slot, pid)) Reclaim(slot, pid);
+      if (pid != 0 && !SlotAlive(slot, pid)) Reclaim(h, slot, pid);
     }
   }
   h->overflow.fetch_add(1);
@@ -126,7 +128,7 @@ bool NoLiveUser(SegmentHeader* h, bool count_in_flight) {
     int32_t pid = slot.pid.load();
     if (pid == 0) continue;
     if (SlotAlive(slot, pid)) return false;
-    Reclaim(slot, pid);
+    Reclaim(h, slot, pid);
   }
   return true;
 }
@@ -143,7 +145,7 @@ bool RemoveUser(SegmentHeader* h, bool in_table, bool* last) {
     if (*last) {
       slot.started.store(0);
       int32_t expected = me;
-      slot.pid.compare_exchange_strong(expected, 0);
+      if (slot.pid.compare_exchange_strong(expected, 0)) h->last_cleared_by.store(me);
     }
     break;
   }
@@ -265,8 +267,9 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
     try {
       TrackSegment(name_, true);
     } catch (const CallFailed& failed) {
+      // Creator or not: the tracker never heard of this use, so the last user must unlink.
       bool last = false;
-      if (RemoveUser(header_, in_table_, &last) && create) shm_unlink(name_.c_str());
+      if (RemoveUser(header_, in_table_, &last)) shm_unlink(name_.c_str());
       ThrowErrno(env, failed);
     }
   }
@@ -311,11 +314,12 @@ bool Segment::ReleaseUse() {
   closed_ = true;
   if (!header_ || user_pid_ != getpid()) return false;
   bool last = false;
-  bool unused = RemoveUser(header_, in_table_, &last);
-  // While a message still carries a handle, the tracker keeps the name: if that message is never
-  // received, the tracker unlinks the segment once the whole tree is gone.
+  const bool unlinked = RemoveUser(header_, in_table_, &last) && shm_unlink(name_.c_str()) == 0;
+  // Untracked only after the unlink: a process killed in between (a worker stopped during exit)
+  // leaves the name with the tracker, which unlinks it once the tree is gone. While a message
+  // still carries a handle, the tracker keeps the name too, for the case it is never received.
   if (last && header_->in_flight.load() == 0) TrackSegment(name_, false);
-  return unused && shm_unlink(name_.c_str()) == 0;
+  return unlinked;
 }
 
 Segment* Segment::From(const Napi::Value& value) {

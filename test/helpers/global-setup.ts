@@ -77,7 +77,7 @@ function describeUsers(entry: string): string {
     const pid = header.readInt32LE(offset);
     if (pid !== 0) users.push(`pid ${pid} ×${header.readInt32LE(offset + 4)} started ${header.readBigUInt64LE(offset + 8)}${fs.existsSync(`/proc/${pid}`) ? ' (that pid exists)' : ''}`);
   }
-  return `overflow ${header.readInt32LE(16)}, in flight ${header.readInt32LE(20)}, users [${users.join(', ')}]`;
+  return `overflow ${header.readInt32LE(16)}, in flight ${header.readInt32LE(20)}, users [${users.join(', ')}], a slot last emptied by pid ${header.readInt32LE(2040)}`;
 }
 
 export default function setup(): () => Promise<void> {
