@@ -6,6 +6,7 @@
 // cpythonRange?, better: 'higher' | 'lower', target? } with every figure in `unit` (a range: [min, max] of the
 // samples behind a median); `ours: null` marks
 // a baseline row whose feature has not landed yet.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,18 +15,32 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pythonVersion } from './cpython.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const filters = process.argv.slice(2);
+const ROWS_FILE = 'MPJS_BENCH_ROWS_FILE';
 
+// Each module runs in a process of its own, as CPython's column does: what one module leaves in
+// the heap (a pool bench's million-item lists) would otherwise slow the next one's forks and GCs.
+if (process.env[ROWS_FILE]) {
+  const { run } = await import(pathToFileURL(path.join(here, process.argv[2])).href);
+  fs.writeFileSync(process.env[ROWS_FILE], JSON.stringify(typeof run === 'function' ? await run() : null));
+  process.exit(0);
+}
+
+const filters = process.argv.slice(2);
 const rows = [];
 for (const file of fs.readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'index.mjs').sort()) {
   const module = file.slice(0, -'.mjs'.length);
   if (filters.length > 0 && !filters.some((f) => module.includes(f))) continue;
-  const { run } = await import(pathToFileURL(path.join(here, file)).href);
-  if (typeof run !== 'function') continue; // a helper, not a bench module
-  process.stderr.write(`bench: ${module} … `);
+  const rowsFile = path.join(os.tmpdir(), `mpjs-bench-${process.pid}-${module}.json`);
   const start = performance.now();
-  for (const row of await run()) rows.push({ module, ...row });
-  process.stderr.write(`${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+  execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), file], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, [ROWS_FILE]: rowsFile },
+  });
+  const moduleRows = JSON.parse(fs.readFileSync(rowsFile, 'utf8'));
+  fs.rmSync(rowsFile, { force: true });
+  if (moduleRows === null) continue; // a helper, not a bench module
+  process.stderr.write(`bench: ${module} ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+  for (const row of moduleRows) rows.push({ module, ...row });
 }
 
 function figure(value, unit) {
