@@ -5,7 +5,7 @@
 // the encoded process object, with the descriptors of Connections in its args. The server answers with the pid, reaps the child (pidfd sentinel) and
 // writes its exit code on the status socket, which is the parent's sentinel.
 //
-// A request costs no fork: one child, the spare, is always forked ahead and waits on a socket for its
+// A request costs no fork: one child, the spare, is forked ahead and waits on a socket for its
 // process object; the server hands it over, replies, then forks the next spare while the child runs.
 // The spare returns from forkSpare to this server's event loop — the stack above it is our own — so
 // unlike a fork child of an arbitrary program it can run async targets: it closes what belongs to
@@ -16,12 +16,14 @@
 // and requires nothing of ours, and shares the server's resource tracker instead of forking its own.
 // That includes a pool worker's task path, rehearsed until V8 optimized it (rehearseWorker): the
 // server and its children run --single-threaded, where each such compile would stop a worker's
-// main thread during its first maps.
+// main thread during its first maps. The rehearsal (~90 ms) waits for the first request, which
+// finds no spare yet: a plain Process is forked at once and the server rehearses while it runs; a
+// pool worker is forked after the rehearsal.
 import { constants } from 'node:os';
 
 import './index'; // the whole package, warm before any fork
 import { native, type NativeFdWatcher } from './native';
-import { exitWhenIdle, forkHere } from './popen/fork';
+import { auditFork, exitWhenIdle, forkHere } from './popen/fork';
 import { sendProcess } from './popen/payload';
 import { decodeProcess, receiveProcess } from './popen/receive';
 import { dumps } from './serializer/index';
@@ -46,6 +48,7 @@ let control: NativeFdWatcher;
 // child; each spare decodes it again while it waits, which takes that path's copy-on-write faults
 // out of a start's latency.
 let warmUp: Buffer;
+let rehearsed = false;
 
 async function serve(): Promise<void> {
   // A SIGKILLed parent never closes the control socket in time to matter: the server, and with it
@@ -67,16 +70,10 @@ async function serve(): Promise<void> {
     if (payload === null) process.exit(0); // the parent went away before it sent the warm-up
     warmUp = payload;
     decodeProcess(warmUp);
-    try {
-      await rehearseWorker();
-    } catch (error) {
-      // Only a speed-up: the children compile that path themselves, as they did without it.
-      process.emitWarning(`multiprocess forkserver: the pool worker rehearsal failed: ${(error as Error).message}`);
-      // Written out before the fork: a child would inherit it still queued and write it again.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    control = new native.FdWatcher(CONTROL_FD, onRequest);
-    if (!forkSpare()) return;
+    control = new native.FdWatcher(CONTROL_FD, (error) => void onRequest(error));
+    // The first spare is forked at the first request: whether this server can fork at all (a
+    // loader's hooks thread rules it out) is its parent's to know now.
+    auditFork();
   } catch (error) {
     // The parent's start() fails with this error (never waits for a server that cannot serve).
     sendFrame(CONTROL_FD, dumps(error));
@@ -86,31 +83,47 @@ async function serve(): Promise<void> {
   control.waitReadable();
 }
 
+/** Runs the pool worker rehearsal once; the control socket is not watched meanwhile. */
+async function rehearse(): Promise<void> {
+  if (rehearsed) return;
+  rehearsed = true;
+  try {
+    await rehearseWorker();
+  } catch (error) {
+    // Only a speed-up: the children compile that path themselves, as they did without it.
+    process.emitWarning(`multiprocess forkserver: the pool worker rehearsal failed: ${(error as Error).message}`);
+    // Written out before the fork: a child would inherit it still queued and write it again.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** The next request, or null when the parent is gone (EOF). */
-function readRequest(error: Error | null): { status: number; bytes: Buffer; fds: number[] } | null {
+function readRequest(error: Error | null): { status: number; poolWorker: boolean; bytes: Buffer; fds: number[] } | null {
   try {
     if (error) throw error;
     const [status] = native.recvFds(CONTROL_FD, 1) as [number];
+    const kind = native.recvFrame(CONTROL_FD, 1);
     const fds: number[] = [];
-    const bytes = native.recvFrame(CONTROL_FD, -1, fds);
-    return bytes === null ? null : { status, bytes, fds };
+    const bytes = kind === null ? null : native.recvFrame(CONTROL_FD, -1, fds);
+    return bytes === null ? null : { status, poolWorker: kind![0] === 1, bytes, fds };
   } catch {
     return null;
   }
 }
 
-function onRequest(error: Error | null): void {
-  // A spare killed from outside while it waited is replaced before the request is read, so the
-  // new spare inherits none of the request's descriptors.
+async function onRequest(error: Error | null): Promise<void> {
+  // A spare killed from outside while it waited is replaced.
   if (spare !== null && native.reap(spare.pid) !== null) {
     native.closeFd(spare.pipe);
     native.closeFd(spare.sentinel);
     spare = null;
   }
-  if (spare === null && !forkSpare()) return;
   const request = readRequest(error);
   // The parent is gone: so is the reason to serve. Running children outlive the server.
   if (request === null) return shutDown();
+  // Only the first request finds no spare: a pool worker's is forked after the rehearsal.
+  if (request.poolWorker) await rehearse();
+  if (spare === null && !forkSpare([request.status, ...request.fds])) return;
   const { pid, sentinel, pipe } = spare!;
   spare = null;
   // The pid first: a client that gets none knows no child got its request (it may retry).
@@ -118,6 +131,7 @@ function onRequest(error: Error | null): void {
   sendProcess(pipe, request.bytes, request.fds);
   for (const fd of request.fds) native.closeFd(fd); // the child has its own copies now
   live.set(pid, { status: request.status, sentinel, watch: new native.SentinelWatch(sentinel, () => reap(pid)) });
+  await rehearse();
   if (!forkSpare()) return;
   control.waitReadable();
 }
@@ -126,7 +140,7 @@ function onRequest(error: Error | null): void {
  * Forks the next spare: true in the server. In the spare, false once it was given its process
  * object and started it: the caller returns to the event loop, which is now the child's.
  */
-function forkSpare(): boolean {
+function forkSpare(requestFds: number[] = []): boolean {
   // A socket, not a pipe: Connections in args travel beside the process object (SCM_RIGHTS).
   const [readEnd, writeEnd] = native.socketPair();
   const forked = forkHere();
@@ -136,6 +150,8 @@ function forkSpare(): boolean {
     return true;
   }
   native.closeFd(writeEnd);
+  // A spare forked while a request is being served must not hold its status socket or descriptors.
+  for (const fd of requestFds) native.closeFd(fd);
   becomeChild(readEnd);
   return false;
 }

@@ -86,6 +86,8 @@ export class Process<A extends unknown[] = unknown[]> implements Launchable {
   // The main process's is made on first use: a child's arrives with its object, and the main
   // object a child makes at import never needs one.
   private _authkey: Buffer | null;
+  /** Set by the pool's transport (Launchable._poolWorker); declared only, so it never travels unset. */
+  declare _poolWorker?: true;
 
   constructor(options: ProcessOptions<A> = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('Process(options): options must be an object');

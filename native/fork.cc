@@ -273,17 +273,16 @@ Napi::Value Reap(Napi::Env env, pid_t pid) {
   return StatusValue(env, status);
 }
 
-// forkProcess(expectedThreads) -> { pid, sentinel } in the parent, { pid: 0 } in the child.
-// expectedThreads: the threads this process has besides the libuv pool (main, platform, signal).
-Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int64_t expected_base = IntArg(info, 0, "forkProcess(expectedThreads)");
+namespace {
+
+// Refuses (ERR_MP_FORK_UNSAFE) when this process runs threads beyond Node's own: a fork child
+// would inherit their locks held forever. `expected_base`: Node's threads outside libuv's pool.
+void AuditThreads(Napi::Env env, int64_t expected_base) {
   if (!OnMainThread())
     throw Napi::Error::New(env,
                            "fork is not possible from a worker_threads Worker: the child would have no main "
                            "thread. Use the 'spawn' or 'forkserver' start method");
-  uv_loop_t* loop = LoopOf(env);
-  EnsureThreadpool(loop);
+  EnsureThreadpool(LoopOf(env));
   const int expected = static_cast<int>(expected_base) + ThreadpoolSize() + LiveWatcherThreads();
   const int threads = CountThreads();
   if (threads > expected) {
@@ -296,6 +295,22 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
     error.Set("code", Napi::String::New(env, "ERR_MP_FORK_UNSAFE"));
     throw error;
   }
+}
+
+}  // namespace
+
+// auditForkThreads(expectedThreads): throws as forkProcess would refuse, forks nothing (a
+// forkserver tells its parent at once whether it can serve).
+Napi::Value AuditForkThreads(const Napi::CallbackInfo& info) {
+  AuditThreads(info.Env(), IntArg(info, 0, "auditForkThreads(expectedThreads)"));
+  return info.Env().Undefined();
+}
+
+// forkProcess(expectedThreads) -> { pid, sentinel } in the parent, { pid: 0 } in the child.
+Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AuditThreads(env, IntArg(info, 0, "forkProcess(expectedThreads)"));
+  uv_loop_t* loop = LoopOf(env);
 
   const bool use_pidfd = PidfdSupported();
   int life[2] = {-1, -1};
@@ -624,6 +639,7 @@ class IdleWatch : public Napi::ObjectWrap<IdleWatch> {
 
 void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("forkProcess", Napi::Function::New(env, ForkProcess, "forkProcess"));
+  exports.Set("auditForkThreads", Napi::Function::New(env, AuditForkThreads, "auditForkThreads"));
   exports.Set("threadCount", Napi::Function::New(env, ThreadCount, "threadCount"));
   exports.Set("getpid", Napi::Function::New(env, GetPid, "getpid"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));

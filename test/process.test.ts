@@ -402,6 +402,28 @@ describe("a program's first forkserver start", () => {
     expect(out.stderr).toBe('');
     expect(JSON.parse(out.stdout)).toEqual(['SerializationError', true, 0]);
   });
+
+  it("forks its first child while serving the request: that child keeps no inherited copy of the request's descriptors", () => {
+    // The child closes the Pipe end it was given and lives on: EOF reaches the other end only if
+    // the copy it inherited from the server (forked with the request read) was closed too.
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const [ours, theirs] = mp.Pipe();
+      const done = new mp.Event();
+      const child = new (mp.getContext('forkserver').Process)({ target: (conn, ev) => { conn.close(); ev.wait(); }, args: [theirs, done] });
+      child.start();
+      theirs.close();
+      const eof = ours.poll(30000);
+      let error = 'no EOF within 30 s';
+      if (eof) try { ours.recv(); } catch (e) { error = e.name; }
+      done.set();
+      child.join();
+      process.stdout.write(JSON.stringify([eof, error, child.exitcode]));
+    `;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toEqual([true, 'EOFError', 0]);
+  });
 });
 
 describe('fork beside async lock waits', () => {

@@ -117,6 +117,7 @@ export class ProcessTransport implements WorkerTransport {
       name: `${WORKER_NAMES[this.method] ?? 'PoolWorker'}-${++workerCounter}`,
       daemon: true,
     });
+    worker._poolWorker = true;
     worker.start();
     return new ProcessHandle(worker as Process<unknown[]>);
   }

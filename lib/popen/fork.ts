@@ -65,6 +65,15 @@ function withLoaderHint(error: unknown): unknown {
   return error;
 }
 
+/** Throws as forkHere would refuse (ERR_MP_FORK_UNSAFE), without forking. */
+export function auditFork(): void {
+  try {
+    native.auditForkThreads(expectedThreads(loadPark()));
+  } catch (error) {
+    throw withLoaderHint(error);
+  }
+}
+
 /**
  * fork(2) with every remedy (thread audit, parking, DOFORK pass): the child's pid and sentinel in
  * the parent, null in the child, whose process.pid is then its own.

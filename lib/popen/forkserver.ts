@@ -98,7 +98,7 @@ function spawnServer(flags: string[], overrides?: Record<string, string>): Launc
 }
 
 /**
- * Waits for the server's first frame: empty once it forked its first child, else the error that
+ * Waits for the server's first frame: empty once it can fork its children, else the error that
  * stopped it. A server that ends before either fails with its exit code.
  */
 function readyServer(launch: Launch): Server {
@@ -178,22 +178,27 @@ class ForkserverPopen extends Popen {
   }
 }
 
+const PLAIN = Buffer.of(0);
+const POOL_WORKER = Buffer.of(1);
+
 /**
  * Hands one child's process object to the server: the child's pid, or null when the server ended
  * before it answered. The server names the pid before it passes the object on, so null means no
  * child got it.
  */
-function requestChild(control: number, bytes: Buffer, fds: number[]): ForkserverPopen | null {
+function requestChild(control: number, poolWorker: boolean, bytes: Buffer, fds: number[]): ForkserverPopen | null {
   const [statusOurs, statusTheirs] = native.socketPair();
   let pid: number | null = null;
   try {
-    // One request: the status socket, then the process object, which the server reads before it forks.
+    // One request: the status socket, whether the child is a pool worker, then the process object,
+    // which the server reads before it forks.
     try {
       native.sendFds(control, [statusTheirs]);
     } finally {
       // The server's copy alone may hold it: a server that dies with the request unread means EOF here.
       native.closeFd(statusTheirs);
     }
+    native.sendFrame(control, poolWorker ? POOL_WORKER : PLAIN);
     native.sendFrame(control, bytes, fds); // with the descriptors of Connections in args
     pid = readInt(statusOurs);
   } catch (error) {
@@ -223,14 +228,15 @@ export const ForkserverPopenClass = {
       throw error;
     }
     const used = ensureServer(launch);
-    const first = requestChild(used.control, bytes, fds);
+    const poolWorker = launchable._poolWorker === true;
+    const first = requestChild(used.control, poolWorker, bytes, fds);
     if (first !== null) return first;
     // A server SIGKILLed since the last start still looked alive (the signal lands a moment late):
     // once it is gone, a new server takes the request, as CPython's ensure_running starts one.
     if (native.waitChild(used.pid, used.sentinel, SERVER_EXIT_MS) === null)
       throw new ProcessError('the forkserver dropped a request but did not end; its stderr says why');
     forgetServer(used);
-    const second = requestChild(ensureServer().control, bytes, fds);
+    const second = requestChild(ensureServer().control, poolWorker, bytes, fds);
     if (second === null) throw new ProcessError('the forkserver ended before it started the child; its stderr says why');
     return second;
   },

@@ -83,6 +83,8 @@ export interface Launchable {
   _bootstrap(): number;
   /** Runs in a spawn or forkserver child, from its event loop; the loop's end decides the exit. */
   _bootstrapAsync(): Promise<void>;
+  /** Set on a pool worker: a forkserver rehearses the pool's task path before it forks one. */
+  readonly _poolWorker?: true;
 }
 
 export type StartMethod = 'fork' | 'spawn' | 'forkserver';
