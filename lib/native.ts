@@ -167,6 +167,7 @@ export interface NativeBinding {
   processAlive(pid: number): boolean;
   /** { pid, sentinel } in the parent, { pid: 0 } in the child. */
   forkProcess(expectedThreads: number): { pid: number; sentinel?: number };
+  /** Throws as forkProcess would refuse (ERR_MP_FORK_UNSAFE); forks nothing. */
   auditForkThreads(expectedThreads: number): void;
   /** posix_spawn with fds[i] as fd i in the child (0-2 included); the sentinel is a pidfd or a pipe. */
   spawnProcess(file: string, args: string[], fds: number[], environment?: string[]): { pid: number; sentinel: number };
