@@ -433,10 +433,11 @@ export class Dispatcher implements Background, JobHost {
 
   // --- receiving -------------------------------------------------------------------------
 
-  /** Reads every frame the worker has sent; handles its end. */
+  /** Reads the frames the worker has sent, until it owes none; handles its end. */
   private drain(slot: Slot): void {
     while (slot.state === SlotState.Ready) {
-      let frame: Frame;
+      let frame: Frame | null = null;
+      let decodeError: unknown;
       try {
         const fds: number[] = [];
         const head = native.tryRecvFrame(slot.handle.fd, -1, fds);
@@ -444,13 +445,13 @@ export class Dispatcher implements Background, JobHost {
         if (head === null) return this.lost(slot);
         frame = decodeFrame(slot.handle.fd, head, fds);
       } catch (error) {
-        if ((error as { code?: string }).code === 'ERR_MP_SERIALIZATION' || error instanceof Error && error.name === 'SerializationError') {
-          this.received(slot, null, error);
-          continue;
-        }
-        return this.lost(slot);
+        if ((error as { code?: string }).code !== 'ERR_MP_SERIALIZATION' && !(error instanceof Error && error.name === 'SerializationError')) return this.lost(slot);
+        decodeError = error;
       }
-      this.received(slot, frame, undefined);
+      this.received(slot, frame, decodeError);
+      // An idle worker owes nothing: its end (or a stray frame) shows at the next poll, with no
+      // read that finds nothing after every answer.
+      if (slot.chunk === null) return;
     }
   }
 
