@@ -5,7 +5,8 @@ import * as path from 'node:path';
 
 export interface ParkBinding {
   workerThreads(): number;
-  park(timeoutMs: number): boolean;
+  /** platformIdle: V8 runs --single-threaded, so the fork is armed without waking its idle threads (an older addon parks them anyway). */
+  park(timeoutMs: number, platformIdle?: boolean): boolean;
   release(): void;
   forgetInChild(): void;
   /** Threads the fork child's own platform started (0 in a parent). */

@@ -468,6 +468,35 @@ describe('fork after the heap grew', () => {
   });
 });
 
+describe('fork from a forkserver child (V8 --single-threaded: the server forks without parking)', () => {
+  it('starts GC-heavy fork children of its own, each of which exits 0', () => {
+    const q = new mp.Queue<number[]>();
+    const child = new (getContext('forkserver').Process)({
+      target: (out: typeof q) => {
+        const codes: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const grandchild = new (mp.getContext('fork').Process)({
+            target: () => {
+              let keep: number[][] = [];
+              for (let round = 0; round < 200; round++) keep = [Array.from({ length: 5_000 }, (_, j) => j + round), ...keep.slice(0, 3)];
+              process.exit(keep.length === 4 ? 0 : 7);
+            },
+          });
+          grandchild.start();
+          grandchild.join(30_000);
+          codes.push(grandchild.exitcode ?? -1);
+        }
+        out.put(codes);
+      },
+      args: [q],
+    });
+    child.start();
+    expect(q.get(true, 60_000)).toEqual([0, 0, 0]);
+    child.join(20_000);
+    expect(child.exitcode).toBe(0);
+  });
+});
+
 describe("a fork child's hot code", () => {
   it('is optimized by TurboFan, on worker threads of the child (no flag needed, on every Node major)', () => {
     const q = new mp.Queue<[number, number]>();

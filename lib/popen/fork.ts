@@ -27,14 +27,19 @@ function warnUnparked(): void {
   );
 }
 
+// The flags this Node started with (a flag V8 is given later, at run time, is not seen).
+const startFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+// V8 runs --single-threaded (the forkserver and its children): it posts no task to its platform's
+// worker threads, which then need no parking around a fork.
+const v8SingleThreaded = startFlags.includes('--single-threaded');
+
 // Set in a fork child: its V8 platform threads and the inspector's signal thread do not exist there.
 let inForkChild = false;
 
 /** V8 platform threads (workers plus the delayed-task scheduler) Node starts with. */
 function platformThreads(park: ParkBinding | null): number {
   if (park) return park.workerThreads() + 1;
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const sized = flags.map((flag) => /^--v8-pool-size=(\d+)$/.exec(flag)).find(Boolean);
+  const sized = startFlags.map((flag) => /^--v8-pool-size=(\d+)$/.exec(flag)).find(Boolean);
   const size = sized ? Number(sized[1]) : 4;
   return (size > 0 ? size : 4) + 1;
 }
@@ -83,7 +88,7 @@ export function forkHere(): { pid: number; sentinel: number } | null {
   if (!park) warnUnparked();
   const expected = expectedThreads(park);
   // In a fork child this holds still the threads of the child's own platform (Node's are the parent's).
-  park?.park(1000);
+  park?.park(1000, v8SingleThreaded);
   let forked: { pid: number; sentinel?: number } | undefined;
   try {
     forked = native.forkProcess(expected);
