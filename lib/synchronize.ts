@@ -413,10 +413,10 @@ interface CondWatch {
 const conditionsWithWaiters = new Set<Condition>();
 
 /**
- * This thread's blocking sleep that the bell interrupted to serve a busy pool (blocking.ts): it
+ * This thread's blocking sleep, which serves busy pools between its waits (blocking.ts park): it
  * stays counted, so a pool callback that notifies its Condition claims it, and must take its
- * wake-up for it (the sleeper's thread is the notifier's). Callbacks never serve pools, so one
- * such sleep at most is suspended at a time.
+ * wake-up for it (the sleeper's thread is the notifier's). Callbacks never serve pools, so only
+ * the outermost sleep is ever notified this way.
  */
 let suspendedSleep: { segment: NativeSegment; offset: number; woken: boolean } | null = null;
 
@@ -607,17 +607,19 @@ export class Condition {
 
   /** A blocking sleep; while a pool is busy, it may be suspended to serve the pool (see suspendedSleep). */
   private _sleep(timeout: number): boolean {
-    let suspended: typeof suspendedSleep = null;
+    // Suspended from the start: park serves busy pools before its first wait too, and a callback
+    // run then may notify this very sleeper.
+    const suspended = { segment: this._segment, offset: this._offset, woken: false };
+    const outer = suspendedSleep;
+    suspendedSleep = suspended;
     try {
       return park((left) => {
-        if (suspended?.woken) return true;
+        if (suspended.woken) return true;
         const outcome = native.condSleep(this._segment, this._offset, left);
-        if (outcome !== Take.Interrupted) return outcome === Take.Taken;
-        suspendedSleep = suspended ??= { segment: this._segment, offset: this._offset, woken: false };
-        return outcome;
+        return outcome === Take.Interrupted ? outcome : outcome === Take.Taken;
       }, timeout);
     } finally {
-      if (suspended) suspendedSleep = null;
+      suspendedSleep = outer;
     }
   }
 

@@ -658,6 +658,31 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('a busy Pool keeps workin
     condition.release();
   });
 
+  // A wait serves busy pools before it first sleeps: a result already there runs its callback then,
+  // and that callback's notify must take this sleeper's wake-up for it (it hung, its own thread
+  // waiting for itself). In a child process: a hang fails the test instead of the suite.
+  it('Condition.waitFor sees a notify from a callback served before its first sleep', () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const pool = new (mp.getContext(${JSON.stringify(method)}).Pool)(1);
+      pool.apply((x) => x, [0]);
+      const condition = new mp.Condition();
+      const done = new mp.Value('i', 0);
+      condition.acquire();
+      const notify = (value) => { condition.acquire(); done.value = value; condition.notifyAll(); condition.release(); };
+      const answered = pool.applyAsync((x) => x, [7], { callback: notify });
+      // Blocks without serving the pool, so the answer (a few ms away) waits unread in its socket.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      process.stdout.write(String(condition.waitFor(() => done.value === 7, 20000)) + ' ' + answered.ready());
+      condition.release();
+      pool.terminate();
+      pool.join();
+    `;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toBe('true true');
+  });
+
   it('connection.wait, Connection.poll and recv see what a callback sends', () => {
     using pool = fresh();
     const [ours, theirs] = mp.Pipe();
