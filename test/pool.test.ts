@@ -400,6 +400,38 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
     for (const tag of tags) expect(tag).toMatch(/^init-\d+$/);
   });
 
+  it('a worker still running its initializer is given no task: the map runs on the one that is ready', () => {
+    const order = new mp.Value('i', 0);
+    const inInitializer = new Event();
+    const release = new Event();
+    using pool = new ctx.Pool({
+      processes: 2,
+      // The second worker to start stays in its initializer until the map is over (20 s at most: a
+      // pool that gave it a task then fails the assertions below instead of the test timing out).
+      initializer: (count: typeof order, started: typeof inInitializer, gate: typeof release) => {
+        (globalThis as Record<string, unknown>).started = started;
+        let mine: number;
+        {
+          using _held = count.getLock().hold();
+          mine = count.value++;
+        }
+        if (mine === 1) {
+          started.set();
+          gate.wait(20_000);
+        }
+      },
+      initargs: [order, inInitializer, release],
+    });
+    // The first task waits until the other worker is connected and inside its initializer.
+    const pids = pool.map((x: number) => {
+      if (x === 0) ((globalThis as Record<string, unknown>).started as typeof inInitializer).wait(60_000);
+      return process.pid;
+    }, range(20), 1);
+    const releasedEarly = release.isSet();
+    release.set();
+    expect({ releasedEarly, workers: new Set(pids).size, initialized: inInitializer.isSet() }).toEqual({ releasedEarly: false, workers: 1, initialized: true });
+  });
+
   it('an initializer that throws breaks the pool with BrokenPoolError naming it', () => {
     using pool = new ctx.Pool({ processes: 1, initializer: () => {
       throw new Error('no database');

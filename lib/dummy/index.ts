@@ -57,9 +57,9 @@ class ThreadHandle implements WorkerHandle {
 class ThreadTransport implements WorkerTransport {
   readonly noun = 'thread';
   readonly acceptFd = -1;
-  start(): WorkerHandle {
+  start(_token: string, initializer: boolean): WorkerHandle {
     const [ours, theirs] = native.socketPair();
-    const data: PoolThreadData = { fd: theirs, state: new Int32Array(new SharedArrayBuffer(POOL_THREAD_WORDS * 4)) };
+    const data: PoolThreadData = { fd: theirs, initializer, state: new Int32Array(new SharedArrayBuffer(POOL_THREAD_WORDS * 4)) };
     const worker = new Worker(WORKER_FILE, { workerData: { [POOL_THREAD_KEY]: data } });
     // Idle threads do not keep the process alive; pending work does (the pool watches their sockets).
     worker.unref();

@@ -198,7 +198,7 @@ export class Dispatcher implements Background, JobHost {
 
   private startSlot(): void {
     const token = randomBytes(16).toString('hex');
-    const handle = this.transport.start(token);
+    const handle = this.transport.start(token, this.initBytes !== null);
     const slot = new Slot(handle, token);
     this.slots.add(slot);
     if (handle.fd >= 0) this.connected(slot);
@@ -216,7 +216,7 @@ export class Dispatcher implements Background, JobHost {
         return this.lost(slot);
       }
     }
-    this.idle.push(slot);
+    // Idle once it says it is ready (FrameType.Ready).
   }
 
   private acceptConnections(): void {
@@ -229,6 +229,8 @@ export class Dispatcher implements Background, JobHost {
       this.starting.delete(token);
       slot.handle.fd = fd;
       this.connected(slot);
+      // A fork worker says it is ready right behind its token: no poll needed to read that.
+      if (slot.state === SlotState.Ready) this.drain(slot);
     }
   }
 
@@ -471,6 +473,10 @@ export class Dispatcher implements Background, JobHost {
       const message = cause instanceof Error ? cause.message : String(cause);
       return this.breakPool(new BrokenPoolError(`the pool's initializer failed in worker pid ${slot.handle.pid}: ${message}`, { cause }));
     }
+    if (frame?.type === FrameType.Ready) {
+      if (slot.state === SlotState.Ready && slot.chunk === null && !this.idle.includes(slot)) this.becameIdle(slot);
+      return;
+    }
     const chunk = slot.chunk;
     if (chunk === null) return;
     slot.spin.ended();
@@ -501,15 +507,19 @@ export class Dispatcher implements Background, JobHost {
     }
     if (slot.state !== SlotState.Ready) return;
     // A worker still running its queued chunk is neither idle nor done with its tasks.
-    if (slot.chunk === null) {
-      if (this.maxtasks !== null && slot.done >= this.maxtasks) {
-        this.retire(slot);
-        if (this.wantsWorkers()) this.startSlot();
-      } else {
-        this.idle.push(slot);
-      }
-      if (this.state === PoolState.Close) this.maybeReleaseWorkers();
+    if (slot.chunk === null) return this.becameIdle(slot);
+    this.schedule();
+  }
+
+  /** A worker with nothing to run: it takes the next chunk, or is retired. */
+  private becameIdle(slot: Slot): void {
+    if (this.maxtasks !== null && slot.done >= this.maxtasks) {
+      this.retire(slot);
+      if (this.wantsWorkers()) this.startSlot();
+    } else {
+      this.idle.push(slot);
     }
+    if (this.state === PoolState.Close) this.maybeReleaseWorkers();
     this.schedule();
   }
 

@@ -23,6 +23,8 @@ export const enum FrameType {
   Error = 6,
   /** worker → parent: the initializer threw (DUMPS of the error); the worker then exits. */
   InitError = 7,
+  /** worker → parent: it waits for tasks now (its start is over); only then is it given one. */
+  Ready = 8,
 }
 
 export const enum TaskKind {

@@ -34,7 +34,8 @@ export interface WorkerTransport {
   readonly noun: string;
   /** Readable when a started worker connects; -1 when workers are connected at start. */
   readonly acceptFd: number;
-  start(token: string): WorkerHandle;
+  /** initializer: the pool sends one, which the worker runs before it says it is ready. */
+  start(token: string, initializer: boolean): WorkerHandle;
   /** The connections that arrived, by the token each presented. */
   accept(): Array<{ token: string; fd: number }>;
   close(): void;
@@ -110,10 +111,10 @@ export class ProcessTransport implements WorkerTransport {
     trackFd(this.acceptFd);
   }
 
-  start(token: string): WorkerHandle {
+  start(token: string, initializer: boolean): WorkerHandle {
     const worker = new this.ProcessClass({
       target: poolWorkerMain,
-      args: [this.address, token, this.method === 'fork'],
+      args: [this.address, token, this.method === 'fork', initializer],
       name: `${WORKER_NAMES[this.method] ?? 'PoolWorker'}-${++workerCounter}`,
       daemon: true,
     });

@@ -6,7 +6,7 @@ import { isMainThread, workerData } from 'node:worker_threads';
 
 import { InvalidStateError, ProcessError } from '../errors';
 import { native } from '../native';
-import { AbortReason, decodeFrame, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './protocol';
+import { AbortReason, decodeFrame, encodeBare, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './protocol';
 import { ChildExit } from '../process';
 import { loads } from '../serializer/index';
 import { SpinPolicy } from '../spin';
@@ -71,10 +71,20 @@ class Worker {
   /** How long a blocking read spins for the next frame (the fork worker). */
   spinMs = 0;
 
+  /** fd: the socket to the pool; canAwait: async tasks may be awaited (not in a fork worker). */
   constructor(
     private readonly fd: number,
     private readonly canAwait: boolean,
   ) {}
+
+  /** Tells the pool this worker waits for tasks (FrameType.Ready): at its start, or after its initializer. */
+  sayReady(): void {
+    try {
+      sendEncoded(this.fd, encodeBare(FrameType.Ready, 0, 0));
+    } catch (error) {
+      if (!poolGone(error)) throw error; // the read that follows sees the end
+    }
+  }
 
   /** Handles one frame; frames that arrive while an async step runs wait their turn (aborts excepted). */
   receive(frame: Frame): void {
@@ -126,10 +136,11 @@ class Worker {
       if (isThenable(result)) {
         if (!this.canAwait) throw new ProcessError(FORK_AWAIT);
         return Promise.resolve(result).then(
-          () => undefined,
+          () => this.sayReady(),
           (error: unknown) => this.initFailed(error),
         );
       }
+      this.sayReady();
     } catch (error) {
       this.initFailed(error);
     }
@@ -242,9 +253,15 @@ function receiveHead(fd: number, fds: number[], spinMs: number): Buffer | null {
   }
 }
 
+// A worker is given tasks once it says it is ready: one that connected while still starting (on a
+// busy machine, milliseconds before it reads), or still running its initializer, would hold chunks
+// another worker could run. With an initializer, it says so once that returned (as CPython's
+// workers take no task before theirs ran).
+
 /** The fork worker: reads, runs and answers until the pool closes its end. */
-function runBlocking(fd: number): void {
+function runBlocking(fd: number, initializer: boolean): void {
   const worker = new Worker(fd, false);
+  if (!initializer) worker.sayReady();
   for (;;) {
     const fds: number[] = [];
     const head = receiveHead(fd, fds, worker.spinMs);
@@ -258,7 +275,7 @@ function runBlocking(fd: number): void {
 }
 
 /** The evented worker: frames arrive from the event loop; resolves at EOF or after a failed init. */
-function runEvented(fd: number): Promise<void> {
+function runEvented(fd: number, initializer: boolean): Promise<void> {
   const worker = new Worker(fd, true);
   return new Promise<void>((resolve) => {
     const watcher = new native.FdWatcher(fd, (error, head, fds) => {
@@ -276,6 +293,8 @@ function runEvented(fd: number): Promise<void> {
     });
     // Armed once for every frame: no epoll change per task.
     watcher.readFrame(-1, true, true);
+    // From the loop's check phase: the worker's start is over.
+    if (!initializer) setImmediate(() => worker.sayReady());
   });
 }
 
@@ -354,7 +373,7 @@ export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
 }
 
 /** The target of a pool's worker processes: connect, prove who we are, then serve. */
-export function poolWorkerMain(address: string, token: string, blocking: boolean): Promise<void> | void {
+export function poolWorkerMain(address: string, token: string, blocking: boolean, initializer = false): Promise<void> | void {
   closeInheritedPoolFds();
   let fd: number;
   try {
@@ -371,11 +390,11 @@ export function poolWorkerMain(address: string, token: string, blocking: boolean
     throw error;
   }
   if (blocking) {
-    runBlocking(fd);
+    runBlocking(fd, initializer);
     native.closeFd(fd);
     return;
   }
-  return runEvented(fd).then(() => {
+  return runEvented(fd, initializer).then(() => {
     native.closeFd(fd);
     // A worker whose tasks left timers or sockets behind still ends when its pool lets it go.
     process.exit();
@@ -389,6 +408,8 @@ if (!Object.hasOwn(globalThis, '__multiprocessPoolWorker')) Object.definePropert
 /** What a pool thread receives: its socket and a word the first of it and the pool to close it sets. */
 export interface PoolThreadData {
   fd: number;
+  /** The pool has an initializer: the thread says it is ready once that returned. */
+  initializer: boolean;
   /** [0]: 1 once the fd is closed; [1]: the thread's exit code; [2]: ThreadLife; [3]: its kernel thread id (see sayThreadId). */
   state: Int32Array;
 }
@@ -428,5 +449,5 @@ if (!isMainThread && (workerData as Record<string, unknown> | null)?.[POOL_THREA
     closeThreadFd(data);
   });
   if (Atomics.compareExchange(data.state, 2, ThreadLife.Loading, ThreadLife.Ready) !== ThreadLife.Loading) process.exit();
-  else void runEvented(data.fd).then(() => process.exit());
+  else void runEvented(data.fd, data.initializer).then(() => process.exit());
 }
