@@ -296,6 +296,26 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       expect(results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))).toEqual(range(200).filter((x) => x !== 100));
     });
 
+    // A worker that answered its running and queued chunks, then ended: the next chunk sent to it
+    // fails to arrive, and the answers still unread in its socket were failed with it (a task
+    // ended right but reported BrokenPoolError). The parent blocks without serving meanwhile, so
+    // the answers wait there; fork workers run no timers, hence not under fork.
+    it.skipIf(method === 'fork')('answers a worker sent before it ended are kept when the next chunk finds it gone', async () => {
+      const own = new ctx.Pool(1);
+      expect(await own.mapAsync((x: number) => x, range(50), 1)).toEqual(range(50)); // fast: chunks queue behind
+      const endSoon = (x: number): number => {
+        if (x === 1) setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);
+        return x;
+      };
+      const results = range(8).map((x) => own.applyAsync(endSoon, [x]));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+      const settled = await Promise.allSettled(results);
+      expect(settled.filter((result) => result.status === 'rejected')).toEqual([]);
+      expect(settled.map((result) => (result as PromiseFulfilledResult<number>).value)).toEqual(range(8));
+      own.terminate();
+      await own.joinAsync();
+    });
+
     // The soak found this: each replaced worker left its sentinel (a pidfd or a socket) open in the parent.
     it('replacing killed workers (and retiring them) leaves no descriptor behind', async () => {
       const openFds = (): number => fs.readdirSync('/proc/self/fd').length;

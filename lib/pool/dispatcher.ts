@@ -393,8 +393,10 @@ export class Dispatcher implements Background, JobHost {
       }
       sendEncoded(fd, task);
     } catch {
-      // The worker is gone before the chunk reached it: the chunk waits for another worker.
+      // The worker is gone before the chunk reached it: the chunk waits for another worker. The
+      // answers it sent before it ended are read first (drain ends at its EOF), or they would fail.
       this.requeue(chunk);
+      this.drain(slot);
       return this.lost(slot);
     }
     job.running.add(chunk);
