@@ -126,9 +126,11 @@ async function onRequest(error: Error | null): Promise<void> {
   if (spare === null && !forkSpare([request.status, ...request.fds])) return;
   const { pid, sentinel, pipe } = spare!;
   spare = null;
-  // The pid first: a client that gets none knows no child got its request (it may retry).
-  sendInt(request.status, pid);
+  // The object first: a child whose start() returned has it, even if this server dies right after
+  // (with its parent, which a SIGKILL just after start() makes likely). A server killed from
+  // outside between the two lines leaves its client without a pid, which retries on a new server.
   sendProcess(pipe, request.bytes, request.fds);
+  sendInt(request.status, pid);
   for (const fd of request.fds) native.closeFd(fd); // the child has its own copies now
   live.set(pid, { status: request.status, sentinel, watch: new native.SentinelWatch(sentinel, () => reap(pid)) });
   await rehearse();

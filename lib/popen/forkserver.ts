@@ -183,8 +183,9 @@ const POOL_WORKER = Buffer.of(1);
 
 /**
  * Hands one child's process object to the server: the child's pid, or null when the server ended
- * before it answered. The server names the pid before it passes the object on, so null means no
- * child got it.
+ * before it answered. The server passes the object on before it names the pid, so a child that
+ * got its pid runs even if the server dies next; a server killed between the two (from outside,
+ * within microseconds) makes the caller retry a request whose child may already run.
  */
 function requestChild(control: number, poolWorker: boolean, bytes: Buffer, fds: number[]): ForkserverPopen | null {
   const [statusOurs, statusTheirs] = native.socketPair();
