@@ -298,8 +298,8 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
 
     // A worker that answered its running and queued chunks, then ended: the next chunk sent to it
     // fails to arrive, and the answers still unread in its socket were failed with it (a task
-    // ended right but reported BrokenPoolError). The parent blocks without serving meanwhile, so
-    // the answers wait there; fork workers run no timers, hence not under fork.
+    // ended right but reported BrokenPoolError). The parent blocks without serving until the worker
+    // ended, so the answers wait there; fork workers run no timers, hence not under fork.
     it.skipIf(method === 'fork')('answers a worker sent before it ended are kept when the next chunk finds it gone', async () => {
       const own = new ctx.Pool(1);
       expect(await own.mapAsync((x: number) => x, range(50), 1)).toEqual(range(50)); // fast: chunks queue behind
@@ -307,8 +307,20 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         if (x === 1) setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);
         return x;
       };
+      const [worker] = (own as unknown as { _workerPids: number[] })._workerPids;
       const results = range(8).map((x) => own.applyAsync(endSoon, [x]));
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+      // Until the worker ended, every answer written; a plain sleep serves no pool. Its main thread
+      // shows Z while its other threads still exit, holding the socket open: ended once it is alone
+      // (or reaped by the forkserver).
+      const ended = (): boolean => {
+        try {
+          return fs.readFileSync(`/proc/${worker}/stat`, 'utf8').includes(') Z ') && fs.readdirSync(`/proc/${worker}/task`).length === 1;
+        } catch {
+          return true;
+        }
+      };
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      while (!ended()) Atomics.wait(nap, 0, 0, 5);
       const settled = await Promise.allSettled(results);
       expect(settled.filter((result) => result.status === 'rejected')).toEqual([]);
       expect(settled.map((result) => (result as PromiseFulfilledResult<number>).value)).toEqual(range(8));
