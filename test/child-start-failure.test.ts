@@ -98,3 +98,20 @@ describe('a forkserver that cannot fork (a preload left a thread running in it)'
     }
   });
 });
+
+// `node --cpu-prof app.js` passed its profiler to the server, whose thread then refused every fork.
+describe('a parent run with a profiler', () => {
+  it('starts its forkserver without it: a Pool works, and the only profile written is the parent\'s', async () => {
+    const profiles = path.join(scratch, 'profiles');
+    const script = `
+      const mp = require(${JSON.stringify(dist)});
+      const pool = new mp.Pool({ processes: 2, context: mp.getContext('forkserver') });
+      console.log(JSON.stringify(pool.map((x) => x * 2, [1, 2, 3])));
+      pool.terminate();
+      pool.join();
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profiles, '-e', script], { timeout: 60_000 });
+    expect(stdout.trim()).toBe('[2,4,6]');
+    expect(fs.readdirSync(profiles).filter((name) => name.endsWith('.cpuprofile'))).toHaveLength(1);
+  });
+});

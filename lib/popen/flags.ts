@@ -1,10 +1,17 @@
 // Which of this process's node flags its children run with: spawn children get them all but those
-// that say what the parent runs; the forkserver may have to go without the module loaders.
+// that say what the parent runs; the forkserver goes without profilers, and may have to go
+// without the module loaders.
 
 // Flags that name what a node runs (a script to evaluate, a REPL, a test or watch mode): the
 // parent's own business. Everything else (--import, --require, --conditions, V8 flags) applies.
 const OWN_ENTRY = /^(-e|--eval|-p|--print|-pe|-i|--interactive|-c|--check|--test|--watch|--watch-path|--watch-preserve-output|--input-type)(=|$)/;
-const TAKES_VALUE = new Set(['-e', '--eval', '-p', '--print', '-pe', '--watch-path', '--input-type', '--import', '--loader', '--experimental-loader']);
+const TAKES_VALUE = new Set([
+  '-e', '--eval', '-p', '--print', '-pe', '--watch-path', '--input-type', '--import', '--loader', '--experimental-loader',
+  '--cpu-prof-dir', '--cpu-prof-name', '--cpu-prof-interval', '--heap-prof-dir', '--heap-prof-name', '--heap-prof-interval', '--inspect-port', '--debug-port',
+]);
+// Flags that start a profiler or inspector thread, which rules out the forkserver's forks: the
+// server goes without them (its children are the parent's to profile by other means).
+const PROFILER = /^(--cpu-prof|--cpu-prof-dir|--cpu-prof-name|--cpu-prof-interval|--heap-prof|--heap-prof-dir|--heap-prof-name|--heap-prof-interval|--prof|--inspect|--inspect-brk|--inspect-wait|--inspect-port|--debug-port)(=|$)/;
 // Flags that may register module customization hooks, which Node runs on a thread of their own
 // (tsx, ts-node/esm, instrumentation): a process with that thread cannot fork.
 const LOADER = /^(--import|--loader|--experimental-loader)(=|$)/;
@@ -24,6 +31,11 @@ function withoutFlags(flags: readonly string[], drop: RegExp): string[] {
 /** The parent's execArgv minus the flags that say what it runs. */
 export function childExecArgv(): string[] {
   return withoutFlags(process.execArgv, OWN_ENTRY);
+}
+
+/** The forkserver's flags: a spawn child's, minus those that start a profiler or inspector thread. */
+export function forkserverExecArgv(): string[] {
+  return withoutFlags(childExecArgv(), PROFILER);
 }
 
 /** `flags` minus those that may start a module loader's thread. */

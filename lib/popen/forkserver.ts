@@ -12,7 +12,7 @@ import { getExecutable } from '../system';
 import { thisProcess } from '../util';
 import { Popen, type Launchable } from './index';
 import { encodeProcess } from './payload';
-import { childExecArgv, nodeOptionsWithoutLoaders, withoutLoaders } from './flags';
+import { forkserverExecArgv, nodeOptionsWithoutLoaders, withoutLoaders } from './flags';
 import { spawnNode } from './spawn';
 
 const SERVER = path.join(__dirname, '..', 'forkserver.js');
@@ -142,7 +142,7 @@ function launchServer(): Launch | null {
     if (native.reap(server.pid) === null) return null;
     forgetServer(server);
   }
-  return spawnServer(childExecArgv());
+  return spawnServer(forkserverExecArgv());
 }
 
 /** This process's server, ready; `launch` is one launchServer() began. */
