@@ -7,6 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
+import { loaderFlags } from './popen/flags';
+
 type Api = typeof import('./index') &
   Pick<typeof import('./shared-memory'), 'SharedMemory'> &
   Pick<typeof import('./system'), 'getExecutable'> &
@@ -77,7 +79,7 @@ function forkBlockers(): string[] {
   const blockers: string[] = [];
   if (!isMainThread) blockers.push('this is a Worker thread');
   if (inspector.url()) blockers.push(`the inspector is listening (${inspector.url()})`);
-  const loaders = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter((flag) => /^--(import|loader|experimental-loader)\b/.test(flag));
+  const loaders = loaderFlags();
   if (loaders.length > 0) blockers.push(`module loader flags (${loaders.join(' ')}) may run hooks on a thread of their own`);
   return blockers;
 }

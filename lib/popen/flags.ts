@@ -43,9 +43,14 @@ export function withoutLoaders(flags: readonly string[]): string[] {
   return withoutFlags(flags, LOADER);
 }
 
-// Whitespace-separated: quoted values with spaces in NODE_OPTIONS are beyond what the loader checks need.
+// Whitespace-separated: quoted values with spaces in NODE_OPTIONS are beyond what the flag checks need.
 function nodeOptions(): string[] {
   return (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+}
+
+/** The flags this Node started with, its command line's and NODE_OPTIONS' (a flag V8 is given later, at run time, is not seen). */
+export function startFlags(): string[] {
+  return [...process.execArgv, ...nodeOptions()];
 }
 
 /** NODE_OPTIONS without its loader flags, or null when it has none. */
@@ -57,7 +62,7 @@ export function nodeOptionsWithoutLoaders(): string | null {
 
 /** The loader flags (with their values) this process runs with, NODE_OPTIONS too, for messages; empty if none. */
 export function loaderFlags(): string[] {
-  const flags = [...process.execArgv, ...nodeOptions()];
+  const flags = startFlags();
   return flags.flatMap((flag, i) => {
     const match = LOADER.exec(flag);
     return !match ? [] : match[2] === '' ? [`${flag} ${flags[i + 1] ?? ''}`.trim()] : [flag];

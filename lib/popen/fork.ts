@@ -12,7 +12,7 @@ import { native } from '../native';
 import { loadPark, type ParkBinding } from '../park';
 import { thisProcess } from '../util';
 import { ChildPopen } from './child';
-import { loaderFlags } from './flags';
+import { loaderFlags, startFlags } from './flags';
 import type { Launchable, Popen } from './index';
 
 let warned = false;
@@ -27,11 +27,9 @@ function warnUnparked(): void {
   );
 }
 
-// The flags this Node started with (a flag V8 is given later, at run time, is not seen).
-const startFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
 // V8 runs --single-threaded (the forkserver and its children): it posts no task to its platform's
 // worker threads, which then need no parking around a fork.
-const v8SingleThreaded = startFlags.includes('--single-threaded');
+const v8SingleThreaded = startFlags().includes('--single-threaded');
 
 // Set in a fork child: its V8 platform threads and the inspector's signal thread do not exist there.
 let inForkChild = false;
@@ -39,7 +37,7 @@ let inForkChild = false;
 /** V8 platform threads (workers plus the delayed-task scheduler) Node starts with. */
 function platformThreads(park: ParkBinding | null): number {
   if (park) return park.workerThreads() + 1;
-  const sized = startFlags.map((flag) => /^--v8-pool-size=(\d+)$/.exec(flag)).find(Boolean);
+  const sized = startFlags().map((flag) => /^--v8-pool-size=(\d+)$/.exec(flag)).find(Boolean);
   const size = sized ? Number(sized[1]) : 4;
   return (size > 0 ? size : 4) + 1;
 }
