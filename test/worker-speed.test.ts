@@ -66,3 +66,23 @@ describe.skipIf(!childPlatform).each(['process', 'pool', 'nested'])('a fork chil
     expect(JSON.parse(stdout)).toMatchObject({ turbofanned: true });
   });
 });
+
+// V8's memory reducer collects an idle heap ~8 s after its last GC, and such a GC drops the maps
+// the server's rehearsed task path was compiled against: that code was thrown away, and each worker
+// of the next pool recompiled it on its main thread (--single-threaded), ~6 ms per worker.
+describe('a forkserver and its children', () => {
+  const pool = new (mp.getContext('forkserver').Pool)(1);
+  const spawned = new (mp.getContext('spawn').Pool)(1);
+  afterAll(() => {
+    for (const p of [pool, spawned]) {
+      p.close();
+      p.join();
+    }
+  });
+
+  it('run without the memory reducer; spawn children keep it', () => {
+    const flags = (): string[] => process.execArgv;
+    expect(pool.apply(flags, [])).toContain('--no-memory-reducer');
+    expect(spawned.apply(flags, [])).not.toContain('--no-memory-reducer');
+  });
+});

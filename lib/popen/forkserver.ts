@@ -72,7 +72,9 @@ function spawnServer(flags: string[], overrides?: Record<string, string>): Launc
   const [ours, theirs] = native.socketPair();
   let spawned: { pid: number; sentinel: number };
   try {
-    spawned = spawnNode(SERVER, [...flags, '--single-threaded'], [theirs, native.trackerFd()], overrides);
+    // No memory reducer: its GC of an idle server drops the maps the rehearsed pool task path was
+    // compiled against, and every worker forked after it recompiled that path on its main thread.
+    spawned = spawnNode(SERVER, [...flags, '--single-threaded', '--no-memory-reducer'], [theirs, native.trackerFd()], overrides);
   } catch (error) {
     native.closeFd(ours);
     throw error;
