@@ -86,3 +86,30 @@ describe('a forkserver and its children', () => {
     expect(spawned.apply(flags, [])).not.toContain('--no-memory-reducer');
   });
 });
+
+// A map's result list is one array the parent fills chunk by chunk: a million numbers beyond small
+// integers, each boxed in a generic array, cost the parent's GC more than the map's own work.
+describe("a map's result list", () => {
+  it('holds numbers beyond small integers unboxed (double elements), small integers as Smis', async () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const pool = new (mp.getContext('fork').Pool)(2);
+      const big = pool.map((x) => x * 2 ** 32, [1, 2, 3, 4], 2);
+      const small = pool.map((x) => x * 2, [1, 2, 3, 4], 2);
+      const mixed = pool.map((x) => (x === 3 ? 'three' : x / 2), [1, 2, 3, 4], 2);
+      console.log(JSON.stringify({
+        big: [%HasDoubleElements(big), big],
+        small: [%HasDoubleElements(small), small.map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
+        mixed,
+      }));
+      pool.close();
+      pool.join();
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--allow-natives-syntax', '-e', script], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({
+      big: [true, [2 ** 32, 2 ** 33, 3 * 2 ** 32, 2 ** 34]],
+      small: [false, 'IIII'],
+      mixed: [0.5, 1, 'three', 2],
+    });
+  });
+});

@@ -4,7 +4,7 @@
 import { InvalidStateError, TimeoutError } from '../errors';
 import { timeoutArg } from '../util';
 import type { AsyncResult, Drive, TaskOptions } from './async-result';
-import { AbortReason, copyResults, resultList, TaskKind, type ResultValues } from './protocol';
+import { AbortReason, copyResults, resultArray, resultList, TaskKind, type ResultValues } from './protocol';
 
 /** What a job asks of the dispatcher that runs it. */
 export interface JobHost {
@@ -149,7 +149,7 @@ export class ApplyJob extends Job {
 export class MapJob extends Job {
   private nextIndex = 0;
   private remaining: number;
-  private readonly values: unknown[];
+  private values: unknown[] | null = null;
   constructor(
     host: JobHost,
     fn: FnEntry,
@@ -160,9 +160,6 @@ export class MapJob extends Job {
     options: TaskOptions,
   ) {
     super(host, fn, kind, options);
-    // Generic elements from the start (not holes): once a double lands in a holey array, V8 stores
-    // every later integer result boxed, and the caller's code on them slows for good.
-    this.values = new Array(items.length).fill(undefined);
     this.remaining = Math.ceil(items.length / chunksize);
   }
   protected produce(): Chunk | null {
@@ -174,7 +171,7 @@ export class MapJob extends Job {
     return this.nextIndex * this.chunksize >= this.items.length;
   }
   chunkDone(chunk: Chunk, values: ResultValues): void {
-    const target = this.values;
+    const target = (this.values ??= resultArray(values, this.items.length));
     copyResults(values, target, chunk.start);
     if (--this.remaining > 0) return;
     this.finish();
