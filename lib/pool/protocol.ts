@@ -95,7 +95,8 @@ export function copyResults(values: ResultValues, target: unknown[], at: number)
  * the parent's GC ~35 ms a map.
  */
 export function resultArray(first: ResultValues, length: number): unknown[] {
-  return new Array(length).fill(first instanceof Float64Array && !allSmallIntegers(first) ? 0.5 : undefined);
+  // Holes until the first double lands: that store makes the doubles' backing store, as a fill would.
+  return first instanceof Float64Array && !allSmallIntegers(first) ? new Array(length) : new Array(length).fill(undefined);
 }
 
 function allSmallIntegers(values: Float64Array): boolean {
