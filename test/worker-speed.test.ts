@@ -90,26 +90,39 @@ describe('a forkserver and its children', () => {
 // A map's result list is one array the parent fills chunk by chunk: a million numbers beyond small
 // integers, each boxed in a generic array, cost the parent's GC more than the map's own work.
 describe("a map's result list", () => {
-  it('holds numbers beyond small integers unboxed (double elements), small integers as Smis', async () => {
+  it('holds numbers beyond small integers unboxed (double elements), in every later pool too; small integers as Smis', async () => {
     const script = `
       const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
       const pool = new (mp.getContext('fork').Pool)(2);
       const big = pool.map((x) => x * 2 ** 32, [1, 2, 3, 4], 2);
       const small = pool.map((x) => x * 2, [1, 2, 3, 4], 2);
       const mixed = pool.map((x) => (x === 3 ? 'three' : x / 2), [1, 2, 3, 4], 2);
+      pool.close();
+      pool.join();
+      // Pools one after another, an apply() (a generic list) beside the maps: the store that fills
+      // double lists once turned them generic after V8 recompiled it for both kinds.
+      const million = Array.from({ length: 1e6 }, (_, i) => i);
+      const later = [];
+      for (let round = 0; round < 2; round++) {
+        const next = new (mp.getContext('forkserver').Pool)(2);
+        next.apply((x) => x, [1]);
+        for (let i = 0; i < 4; i++) later.push(%HasDoubleElements(next.map((x) => x * x, million)));
+        next.close();
+        next.join();
+      }
       console.log(JSON.stringify({
         big: [%HasDoubleElements(big), big],
         small: [%HasDoubleElements(small), small.map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
         mixed,
+        later,
       }));
-      pool.close();
-      pool.join();
     `;
     const { stdout } = await promisify(execFile)(process.execPath, ['--allow-natives-syntax', '-e', script], { timeout: 60_000 });
     expect(JSON.parse(stdout)).toEqual({
       big: [true, [2 ** 32, 2 ** 33, 3 * 2 ** 32, 2 ** 34]],
       small: [false, 'IIII'],
       mixed: [0.5, 1, 'three', 2],
+      later: new Array(8).fill(true),
     });
   });
 });

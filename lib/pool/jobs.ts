@@ -4,7 +4,7 @@
 import { InvalidStateError, TimeoutError } from '../errors';
 import { timeoutArg } from '../util';
 import type { AsyncResult, Drive, TaskOptions } from './async-result';
-import { AbortReason, copyResults, resultArray, resultList, TaskKind, type ResultValues } from './protocol';
+import { AbortReason, copyNumbers, copyResults, resultArray, resultList, TaskKind, type ResultValues } from './protocol';
 
 /** What a job asks of the dispatcher that runs it. */
 export interface JobHost {
@@ -150,6 +150,7 @@ export class MapJob extends Job {
   private nextIndex = 0;
   private remaining: number;
   private values: unknown[] | null = null;
+  private unboxed = false;
   constructor(
     host: JobHost,
     fn: FnEntry,
@@ -171,8 +172,10 @@ export class MapJob extends Job {
     return this.nextIndex * this.chunksize >= this.items.length;
   }
   chunkDone(chunk: Chunk, values: ResultValues): void {
-    const target = (this.values ??= resultArray(values, this.items.length));
-    copyResults(values, target, chunk.start);
+    if (this.values === null) ({ list: this.values, unboxed: this.unboxed } = resultArray(values, this.items.length));
+    const target = this.values;
+    if (this.unboxed && values instanceof Float64Array) copyNumbers(values, target, chunk.start);
+    else copyResults(values, target, chunk.start);
     if (--this.remaining > 0) return;
     this.finish();
     this.result._fulfill(target);

@@ -92,11 +92,20 @@ export function copyResults(values: ResultValues, target: unknown[], at: number)
  * holes) in general: once a double lands in a holey array, V8 stores every later integer result as
  * a double, and the caller's code on them slows for good. Unboxed doubles when that chunk holds
  * numbers beyond small integers: a generic list boxes each one, and a million boxed results cost
- * the parent's GC ~35 ms a map.
+ * the parent's GC ~35 ms a map. `unboxed` says which: copyNumbers fills such a list, copyResults
+ * any other, so each store site meets one kind of list (one that had met both turned the double
+ * lists of every later pool generic, and its maps ran 1.6× slower).
  */
-export function resultArray(first: ResultValues, length: number): unknown[] {
-  // Holes until the first double lands: that store makes the doubles' backing store, as a fill would.
-  return first instanceof Float64Array && !allSmallIntegers(first) ? new Array(length) : new Array(length).fill(undefined);
+export function resultArray(first: ResultValues, length: number): { list: unknown[]; unboxed: boolean } {
+  if (!(first instanceof Float64Array) || allSmallIntegers(first)) return { list: new Array(length).fill(undefined), unboxed: false };
+  const list = new Array<unknown>(length);
+  list[0] = 0.5; // doubles from the start: the one store makes their backing store, as a fill would
+  return { list, unboxed: true };
+}
+
+/** Copies a chunk's numbers into a list resultArray made unboxed. */
+export function copyNumbers(values: Float64Array, target: unknown[], at: number): void {
+  for (let i = 0; i < values.length; i++, at++) target[at] = values[i];
 }
 
 function allSmallIntegers(values: Float64Array): boolean {
