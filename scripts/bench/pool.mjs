@@ -275,7 +275,14 @@ export async function run() {
     ours.add('startForkserver', startup('forkserver'));
     peers.merge(await peerRound(started));
   }
-  for (const peer of started.values()) await peer.close();
+  // A peer whose shutdown never settles (one run in eight, its worker threads unref'd) left this
+  // module's top-level await unsettled, and the run ended with exit code 13: each peer gets 10 s.
+  for (const [name, peer] of started) {
+    let timer;
+    const gaveUp = await Promise.race([peer.close(), new Promise((resolve) => (timer = setTimeout(resolve, 10_000, 'gave up')))]);
+    clearTimeout(timer);
+    if (gaveUp === 'gave up') console.error(`pool bench: ${name} did not shut down within 10 s`);
+  }
   const peerFigures = (key) => {
     const out = {};
     for (const name of PEERS) if (peers.median(`${key}:${name}`) !== undefined) out[name] = peers.median(`${key}:${name}`);
