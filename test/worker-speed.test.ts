@@ -89,7 +89,7 @@ describe('a forkserver and its children', () => {
 
 // A map's result list is one array the parent fills chunk by chunk: a million numbers beyond small
 // integers, each boxed in a generic array, cost the parent's GC more than the map's own work.
-describe("a map's result list", () => {
+describe("a map's result list, and payloads", () => {
   it('holds numbers beyond small integers unboxed (double elements), in every later pool too; small integers as Smis', async () => {
     const script = `
       const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
@@ -97,6 +97,13 @@ describe("a map's result list", () => {
       const big = pool.map((x) => x * 2 ** 32, [1, 2, 3, 4], 2);
       const small = pool.map((x) => x * 2, [1, 2, 3, 4], 2);
       const mixed = pool.map((x) => (x === 3 ? 'three' : x / 2), [1, 2, 3, 4], 2);
+      // A payload too large to ride behind its header comes as a frame of its own, which the addon
+      // made: the decoders get a Buffer of the usual map, as they were compiled on.
+      const sameMap = new Function('x', 'y', 'return %HaveSameMap(x, y)');
+      const buffers = [
+        pool.apply((b) => new Function('x', 'y', 'return %HaveSameMap(x, y)')(b, Buffer.alloc(1)), [Buffer.alloc(100_000)]),
+        sameMap(pool.apply((n) => Buffer.alloc(n), [100_000]), Buffer.alloc(1)),
+      ];
       pool.close();
       pool.join();
       // Pools one after another, an apply() (a generic list) beside the maps: the store that fills
@@ -114,6 +121,7 @@ describe("a map's result list", () => {
         big: [%HasDoubleElements(big), big],
         small: [%HasDoubleElements(small), small.map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
         mixed,
+        buffers,
         later,
       }));
     `;
@@ -122,6 +130,7 @@ describe("a map's result list", () => {
       big: [true, [2 ** 32, 2 ** 33, 3 * 2 ** 32, 2 ** 34]],
       small: [false, 'IIII'],
       mixed: [0.5, 1, 'three', 2],
+      buffers: [true, true],
       later: new Array(8).fill(true),
     });
   });

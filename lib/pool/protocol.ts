@@ -333,7 +333,9 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
   for (let n = followCount(head); n > 0; n--) {
     const part = native.recvFrame(fd, -1);
     if (part === null) throw new SerializationError('pool: the peer closed the connection in the middle of a message');
-    follow.push(part);
+    // A view made here: a Buffer the addon made has a map of its own, so the decoders, compiled in
+    // the forkserver on inline payloads (head.subarray), were thrown away at a worker's first large chunk.
+    follow.push(part.subarray(0));
   }
   const codec = head[1] as Codec;
   const count = getU32(head, 12);
