@@ -87,10 +87,11 @@ describe('a forkserver and its children', () => {
   });
 });
 
-// A map's result list is one array the parent fills chunk by chunk: a million numbers beyond small
-// integers, each boxed in a generic array, cost the parent's GC more than the map's own work.
-describe("a map's result list, and payloads", () => {
-  it('holds numbers beyond small integers unboxed (double elements), in every later pool too; small integers as Smis', async () => {
+// Representations V8 tells apart and a program cannot see, checked with --allow-natives-syntax: a
+// map's result list, which a million boxed numbers made cost the parent's GC more than the map; a
+// Buffer's map; whether the forkserver's rehearsal left the records decoder compiled.
+describe('what a pool hands over, and what its server compiled ahead', () => {
+  it('results beyond small integers unboxed (in every later pool too), small ones as Smis; large payloads as plain Buffers; the records decoder compiled', async () => {
     const script = `
       const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
       const pool = new (mp.getContext('fork').Pool)(2);
@@ -110,9 +111,13 @@ describe("a map's result list, and payloads", () => {
       // double lists once turned them generic after V8 recompiled it for both kinds.
       const million = Array.from({ length: 1e6 }, (_, i) => i);
       const later = [];
+      const load = require;
+      let decoderCompiled;
       for (let round = 0; round < 2; round++) {
         const next = new (mp.getContext('forkserver').Pool)(2);
         next.apply((x) => x, [1]);
+        // The server rehearsed the records decoder until V8 compiled it (TurboFan: status bit 64).
+        decoderCompiled ??= next.apply((file) => (new Function('f', 'return %GetOptimizationStatus(f)')(load(file).decodeRecords) & 64) !== 0, [${JSON.stringify(path.join(root, 'dist/pool/columns.js'))}]);
         for (let i = 0; i < 4; i++) later.push(%HasDoubleElements(next.map((x) => x * x, million)));
         next.close();
         next.join();
@@ -122,6 +127,7 @@ describe("a map's result list, and payloads", () => {
         small: [%HasDoubleElements(small), small.map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
         mixed,
         buffers,
+        decoderCompiled,
         later,
       }));
     `;
@@ -131,6 +137,7 @@ describe("a map's result list, and payloads", () => {
       small: [false, 'IIII'],
       mixed: [0.5, 1, 'three', 2],
       buffers: [true, true],
+      decoderCompiled: true,
       later: new Array(8).fill(true),
     });
   });

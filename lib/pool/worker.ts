@@ -309,6 +309,7 @@ const REHEARSAL_ASYNC_ITEMS = 50;
 // Enough rounds for V8 to compile each step (measured: 10k-int maps 2–5 of a new pool ran in 1.4–4.5 ms
 // instead of 5–8); each round costs the server's start ~6 ms, most of it compiling.
 const REHEARSAL_ROUNDS = 10;
+const REHEARSAL_RECORD_DECODES = 5;
 /** Task lists by kind, each codec among them: code V8 compiled without feedback for a branch is thrown away when a task takes it. */
 const REHEARSAL_TASKS: Array<[TaskKind, () => unknown[]]> = [
   [TaskKind.Map, () => Array.from({ length: REHEARSAL_ITEMS }, (_, i) => i)],
@@ -366,6 +367,11 @@ export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
         answered(kind);
       }
     }
+    // The records decoder runs once per frame, too few times above for V8 to compile its loop, which
+    // each worker then did on its main thread during its first map (~10 ms): a few direct decodes
+    // of a longer list compile it here (~9 ms, once).
+    const records = encodeList(FrameType.Result, TaskKind.Map, 0, 0, Array.from({ length: REHEARSAL_ITEMS }, (_, i) => ({ id: i, name: 'x', ok: true })), 'result');
+    for (let decode = 0; decode < REHEARSAL_RECORD_DECODES; decode++) decodeFrame(-1, records.head);
   } finally {
     native.closeFd(pool);
     native.closeFd(worker);
