@@ -275,8 +275,8 @@ export async function run() {
     ours.add('startForkserver', startup('forkserver'));
     peers.merge(await peerRound(started));
   }
-  // A peer whose shutdown never settles (one run in eight, its worker threads unref'd) left this
-  // module's top-level await unsettled, and the run ended with exit code 13: each peer gets 10 s.
+  // A peer's shutdown that never settled (1 run in 8; which peer is not known yet) left this module's
+  // top-level await unsettled, and the run ended with exit code 13: each peer gets 10 s, then is named.
   for (const [name, peer] of started) {
     let timer;
     const gaveUp = await Promise.race([peer.close(), new Promise((resolve) => (timer = setTimeout(resolve, 10_000, 'gave up')))]);
