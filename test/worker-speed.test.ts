@@ -98,6 +98,12 @@ describe('what a pool hands over, and what its server compiled ahead', () => {
       const big = pool.map((x) => x * 2 ** 32, [1, 2, 3, 4], 2);
       const small = pool.map((x) => x * 2, [1, 2, 3, 4], 2);
       const mixed = pool.map((x) => (x === 3 ? 'three' : x / 2), [1, 2, 3, 4], 2);
+      // Chunks in order (one worker): doubles, then strings (the list turns generic), then small
+      // integers, which must land as Smis there.
+      const ordered = new (mp.getContext('fork').Pool)(1);
+      const interleaved = ordered.map((x) => x, [1.5, 2.5, 'a', 'b', 3, 4], 2);
+      ordered.close();
+      ordered.join();
       // A payload too large to ride behind its header comes as a frame of its own, which the addon
       // made: the decoders get a Buffer of the usual map, as they were compiled on.
       const sameMap = new Function('x', 'y', 'return %HaveSameMap(x, y)');
@@ -126,6 +132,7 @@ describe('what a pool hands over, and what its server compiled ahead', () => {
         big: [%HasDoubleElements(big), big],
         small: [%HasDoubleElements(small), small.map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
         mixed,
+        interleaved: [interleaved, interleaved.slice(4).map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
         buffers,
         decoderCompiled,
         later,
@@ -136,6 +143,7 @@ describe('what a pool hands over, and what its server compiled ahead', () => {
       big: [true, [2 ** 32, 2 ** 33, 3 * 2 ** 32, 2 ** 34]],
       small: [false, 'IIII'],
       mixed: [0.5, 1, 'three', 2],
+      interleaved: [[1.5, 2.5, 'a', 'b', 3, 4], 'II'],
       buffers: [true, true],
       decoderCompiled: true,
       later: new Array(8).fill(true),

@@ -150,6 +150,7 @@ export class MapJob extends Job {
   private nextIndex = 0;
   private remaining: number;
   private values: unknown[] | null = null;
+  /** The list holds doubles (resultArray), until a chunk brings other values than numbers. */
   private unboxed = false;
   constructor(
     host: JobHost,
@@ -175,7 +176,11 @@ export class MapJob extends Job {
     if (this.values === null) ({ list: this.values, unboxed: this.unboxed } = resultArray(values, this.items.length));
     const target = this.values;
     if (this.unboxed && values instanceof Float64Array) copyNumbers(values, target, chunk.start);
-    else copyResults(values, target, chunk.start);
+    else {
+      // Values other than numbers make the list generic: copyNumbers must never meet such a list.
+      if (!(values instanceof Float64Array)) this.unboxed = false;
+      copyResults(values, target, chunk.start);
+    }
     if (--this.remaining > 0) return;
     this.finish();
     this.result._fulfill(target);
