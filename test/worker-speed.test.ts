@@ -94,6 +94,8 @@ describe('what a pool hands over, and what its server compiled ahead', () => {
   it('results beyond small integers unboxed (in every later pool too), small ones as Smis; large payloads as plain Buffers; the records decoder compiled', async () => {
     const script = `
       const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      // v8.serialize's tag of each number: I for a Smi, N for a heap number.
+      const tags = (numbers) => numbers.map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('');
       const pool = new (mp.getContext('fork').Pool)(2);
       const big = pool.map((x) => x * 2 ** 32, [1, 2, 3, 4], 2);
       const small = pool.map((x) => x * 2, [1, 2, 3, 4], 2);
@@ -130,9 +132,9 @@ describe('what a pool hands over, and what its server compiled ahead', () => {
       }
       console.log(JSON.stringify({
         big: [%HasDoubleElements(big), big],
-        small: [%HasDoubleElements(small), small.map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
+        small: [%HasDoubleElements(small), tags(small)],
         mixed,
-        interleaved: [interleaved, interleaved.slice(4).map((x) => String.fromCharCode(require('node:v8').serialize(x)[2])).join('')],
+        interleaved: [interleaved, tags(interleaved.slice(4))],
         buffers,
         decoderCompiled,
         later,
