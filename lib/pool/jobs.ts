@@ -175,12 +175,11 @@ export class MapJob extends Job {
   chunkDone(chunk: Chunk, values: ResultValues): void {
     if (this.values === null) ({ list: this.values, unboxed: this.unboxed } = resultArray(values, this.items.length));
     const target = this.values;
-    if (this.unboxed && values instanceof Float64Array) copyNumbers(values, target, chunk.start);
-    else {
-      // Values other than numbers make the list generic: copyNumbers must never meet such a list.
-      if (!(values instanceof Float64Array)) this.unboxed = false;
-      copyResults(values, target, chunk.start);
-    }
+    const numbers = values instanceof Float64Array;
+    // Values other than numbers make the list generic: copyNumbers must never meet such a list.
+    if (!numbers) this.unboxed = false;
+    if (this.unboxed && numbers) copyNumbers(values, target, chunk.start);
+    else copyResults(values, target, chunk.start);
     if (--this.remaining > 0) return;
     this.finish();
     this.result._fulfill(target);

@@ -369,7 +369,8 @@ export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
     }
     // The records decoder runs once per frame, too few times above for V8 to compile its loop, which
     // each worker then did on its main thread during its first map (~10 ms): a few direct decodes
-    // of a longer list compile it here (~9 ms, once).
+    // of a longer list compile it here (~9 ms, once). Its payload rides behind the header (well
+    // under 64 KiB), so decodeFrame reads nothing from the descriptor it is given.
     const records = encodeList(FrameType.Result, TaskKind.Map, 0, 0, Array.from({ length: REHEARSAL_ITEMS }, (_, i) => ({ id: i, name: 'x', ok: true })), 'result');
     for (let decode = 0; decode < REHEARSAL_RECORD_DECODES; decode++) decodeFrame(-1, records.head);
   } finally {
