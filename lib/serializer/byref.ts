@@ -195,17 +195,24 @@ const moduleFiles = new Map<string, string>();
 let newestScript = -1;
 
 /**
+ * Learns the file of every ES module script V8 has compiled so far. It costs a Debugger.enable,
+ * which replays every loaded script (~30 ms with Node's own); the first function of an ES module to
+ * be serialized pays it, unless a wait for something else paid it first (see spawnServer).
+ */
+export function learnModuleScripts(): void {
+  for (const script of parsedScripts()) {
+    newestScript = Math.max(newestScript, Number(script.scriptId));
+    if (script.isModule && script.url.startsWith('file:')) moduleFiles.set(script.scriptId, fileURLToPath(script.url));
+  }
+}
+
+/**
  * Indexes the ES module compiled as `scriptId`, if a fresh process can load it by path; true if it
  * was indexed now. Only that module is loaded: require(esm) of an already evaluated module returns
  * its namespace (Node >= 20.19), where loading another module early would run it out of order.
  */
 function indexModuleScript(scriptId: string): boolean {
-  if (Number(scriptId) > newestScript) {
-    for (const script of parsedScripts()) {
-      newestScript = Math.max(newestScript, Number(script.scriptId));
-      if (script.isModule && script.url.startsWith('file:')) moduleFiles.set(script.scriptId, fileURLToPath(script.url));
-    }
-  }
+  if (Number(scriptId) > newestScript) learnModuleScripts();
   const file = moduleFiles.get(scriptId);
   if (file === undefined || indexedFiles.has(file) || !LOADABLE.test(file) || file === process.argv[1]) return false;
   // A refused require costs ~80 µs: not again for every new function of that module.
