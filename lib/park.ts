@@ -79,6 +79,11 @@ function scriptFacts(): Pick<ParkBinding, 'scriptId' | 'scriptName'> | null {
   return typeof park?.scriptId === 'function' && typeof park.scriptName === 'function' ? park : null;
 }
 
+/** Whether the addon can name a function's script (scriptNameOf). */
+export function scriptNamesKnown(): boolean {
+  return scriptFacts() !== null;
+}
+
 /** The id of the script V8 compiled fn from, when the addon is here (no inspector round trip). */
 export function scriptIdOf(fn: Function): number | undefined {
   const id = scriptFacts()?.scriptId(fn) ?? 0;

@@ -419,6 +419,28 @@ describe("a function's origin, learned once per script", () => {
     expect(bytes).toContain('serializer-esm-origin.mjs');
     expect(bytes).not.toContain('3 * x');
   });
+
+  const park = requireHelper('../../dist/park.js') as typeof import('../../lib/park');
+  it.runIf(park.scriptNamesKnown())("an ES module's export is found by the file the addon names for its script, without replaying every loaded script", () => {
+    // A program of its own: an ES module imported natively, not through require (whose cache is indexed as it is).
+    const serializer = pathToFileURL(path.join(__dirname, '../dist/esm/serializer.mjs')).href;
+    const named = pathToFileURL(path.join(__dirname, 'helpers/serializer-esm-named.mjs')).href;
+    const program = `
+      import inspector from 'node:inspector';
+      import { dumps } from ${JSON.stringify(serializer)};
+      import { quadruple } from ${JSON.stringify(named)};
+      const methods = [];
+      const post = inspector.Session.prototype.post;
+      inspector.Session.prototype.post = function (method, ...rest) { methods.push(method); return post.call(this, method, ...rest); };
+      const bytes = dumps(quadruple).toString('latin1');
+      console.log(JSON.stringify({ byReference: bytes.includes('serializer-esm-named.mjs') && !bytes.includes('4 * x'), methods }));`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    const { byReference, methods } = JSON.parse(out.stdout) as { byReference: boolean; methods: string[] };
+    expect(byReference).toBe(true);
+    // Debugger.enable replays a scriptParsed event for every loaded script (~30 ms in a program).
+    expect(methods).not.toContain('Debugger.enable');
+  });
 });
 
 describe('which captured bindings count as never reassigned (analysis of the defining script)', () => {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 
 import { ProcessError } from '../errors';
 import { native } from '../native';
+import { scriptNamesKnown } from '../park';
 import { describeExit, Process } from '../process';
 import { learnModuleScripts } from '../serializer/byref';
 import { loads } from '../serializer/index';
@@ -87,8 +88,9 @@ function spawnServer(flags: string[], overrides?: Record<string, string>): Launc
     native.sendFrame(ours, Buffer.from(JSON.stringify(resolvePreload())));
     native.sendFrame(ours, warmUpPayload());
     // The parent now only waits for the server (~200 ms): a program started from an ES module learns
-    // its module scripts meanwhile, as the first of its functions to be serialized would (~30 ms).
-    if (require.main === undefined) learnModuleScripts();
+    // its module scripts meanwhile, as the first of its functions to be serialized would (~30 ms)
+    // without the addon that names a function's script.
+    if (require.main === undefined && !scriptNamesKnown()) learnModuleScripts();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // A server that ended already says why in readyServer(); anything else leaves none behind.

@@ -6,6 +6,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as types from 'node:util/types';
 import type * as vm from 'node:vm';
 import { SerializationError } from '../errors';
+import { scriptNameOf } from '../park';
 import type { Ref } from './format';
 import { parsedScripts } from './scopes';
 
@@ -152,7 +153,7 @@ export function lookup(value: object, originOf?: () => FunctionOrigin | undefine
     indexCjs();
     ref = index.get(value);
     const origin = ref === undefined ? originOf?.() : undefined;
-    if (origin?.inModule && indexModuleScript(origin.scriptId)) ref = index.get(value);
+    if (origin?.inModule && indexModuleScript(origin.scriptId, scriptNameOf(value as Function))) ref = index.get(value);
     if (ref === undefined) unexported.add(value);
   }
   // `import * as fs from 'node:fs'`: a builtin's namespace, rebuilt from its CommonJS exports.
@@ -196,8 +197,9 @@ let newestScript = -1;
 
 /**
  * Learns the file of every ES module script V8 has compiled so far. It costs a Debugger.enable,
- * which replays every loaded script (~30 ms with Node's own); the first function of an ES module to
- * be serialized pays it, unless a wait for something else paid it first (see spawnServer).
+ * which replays every loaded script (~30 ms with Node's own). Without the addon that names a
+ * function's script, the first function of an ES module to be serialized pays it, unless a wait for
+ * something else paid it first (see spawnServer).
  */
 export function learnModuleScripts(): void {
   for (const script of parsedScripts()) {
@@ -207,12 +209,14 @@ export function learnModuleScripts(): void {
 }
 
 /**
- * Indexes the ES module compiled as `scriptId`, if a fresh process can load it by path; true if it
- * was indexed now. Only that module is loaded: require(esm) of an already evaluated module returns
- * its namespace (Node >= 20.19), where loading another module early would run it out of order.
+ * Indexes the ES module compiled as `scriptId` (its URL `name`, when the addon told), if a fresh
+ * process can load it by path; true if it was indexed now. Only that module is loaded: require(esm)
+ * of an already evaluated module returns its namespace (Node >= 20.19), where loading another module
+ * early would run it out of order.
  */
-function indexModuleScript(scriptId: string): boolean {
-  if (Number(scriptId) > newestScript) learnModuleScripts();
+function indexModuleScript(scriptId: string, name: string | undefined): boolean {
+  if (name?.startsWith('file:') && !moduleFiles.has(scriptId)) moduleFiles.set(scriptId, fileURLToPath(name));
+  if (!moduleFiles.has(scriptId) && Number(scriptId) > newestScript) learnModuleScripts();
   const file = moduleFiles.get(scriptId);
   if (file === undefined || indexedFiles.has(file) || !LOADABLE.test(file) || file === process.argv[1]) return false;
   // A refused require costs ~80 µs: not again for every new function of that module.
