@@ -87,6 +87,23 @@ describe('a forkserver and its children', () => {
   });
 });
 
+describe("a fork pool's parent", () => {
+  it('loads the serializer before it forks its workers (pages written after the fork are copied)', async () => {
+    // A fresh program: this test process loaded the serializer long ago.
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const parserLoaded = () => Object.keys(require.cache).some((file) => file.includes('acorn'));
+      const before = parserLoaded();
+      const pool = new (mp.getContext('fork').Pool)(1);
+      const atFork = parserLoaded();
+      pool.terminate();
+      pool.join();
+      console.log(JSON.stringify({ before, atFork }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({ before: false, atFork: true });
+  });
+});
+
 // Representations V8 tells apart and a program cannot see, checked with --allow-natives-syntax: a
 // map's result list, which a million boxed numbers made cost the parent's GC more than the map; a
 // Buffer's map; whether the forkserver's rehearsal left the records decoder compiled.
