@@ -231,6 +231,15 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
 });
 
 describe('start methods', () => {
+  it("spawn starts Node before it encodes the process object (a program's first encode loads the serializer meanwhile)", () => {
+    const order = createRequire(import.meta.url)('./helpers/spawn-order.cjs') as { Probe: new () => object; childrenAtEncode: number[][]; target: (probe: object) => void };
+    const p = new (getContext('spawn').Process)({ target: order.target, args: [new order.Probe()] });
+    p.start();
+    p.join();
+    expect(order.childrenAtEncode).toEqual([expect.arrayContaining([p.pid])]);
+    expect(p.exitcode).toBe(0);
+  });
+
   it('fork refuses an async target saying why and what to use, on stderr', () => {
     const script = `
       const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});

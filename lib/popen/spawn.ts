@@ -22,8 +22,6 @@ export function spawnNode(script: string, flags: string[], fds: number[], overri
 export const SpawnPopen = {
   method: 'spawn' as const,
   start(launchable: Launchable): Popen {
-    const fds: number[] = [];
-    const bytes = encodeProcess(launchable, fds);
     // A socket, not a pipe: Connections in args travel beside the payload (SCM_RIGHTS).
     const [readEnd, writeEnd] = native.socketPair();
     let spawned: { pid: number; sentinel: number };
@@ -34,6 +32,20 @@ export const SpawnPopen = {
       throw error;
     } finally {
       native.closeFd(readEnd);
+    }
+    // Encoded while the child starts Node (40-100 ms): a program's first encode loads the
+    // serializer (~50 ms). A process object that cannot be sent ends the child before it read
+    // anything, and start() fails as it would have before the spawn.
+    const fds: number[] = [];
+    let bytes: Buffer;
+    try {
+      bytes = encodeProcess(launchable, fds);
+    } catch (error) {
+      native.closeFd(writeEnd);
+      process.kill(spawned.pid, 'SIGKILL');
+      native.waitChild(spawned.pid, spawned.sentinel, -1);
+      native.closeFd(spawned.sentinel);
+      throw error;
     }
     sendProcess(writeEnd, bytes, fds);
     return new ChildPopen(spawned.pid, spawned.sentinel);
