@@ -231,6 +231,21 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
 });
 
 describe('start methods', () => {
+  it("a context's Process class travels by reference, so a program's first pool worker is encoded without loading the parser", () => {
+    // A fresh program: this test process loaded the parser long ago.
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const { encodeProcess } = require(${JSON.stringify(path.join(root, 'dist/popen/payload.js'))});
+      const { poolWorkerMain } = require(${JSON.stringify(path.join(root, 'dist/pool/worker.js'))});
+      const worker = new (mp.getContext('spawn').Process)({ target: poolWorkerMain, args: ['address', 'token', false, false], daemon: true });
+      const bytes = encodeProcess(worker, []).toString('latin1');
+      const parserLoaded = Object.keys(require.cache).some((file) => file.includes('acorn'));
+      console.log(JSON.stringify({ byReference: bytes.includes('__multiprocess') && !bytes.includes('class Process'), parserLoaded }));`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toEqual({ byReference: true, parserLoaded: false });
+  });
+
   it("spawn starts Node before it encodes the process object (a program's first encode loads the serializer meanwhile)", () => {
     const order = createRequire(import.meta.url)('./helpers/spawn-order.cjs') as { Probe: new () => object; childrenAtEncode: number[][]; target: (probe: object) => void };
     const p = new (getContext('spawn').Process)({ target: order.target, args: [new order.Probe()] });

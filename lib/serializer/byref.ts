@@ -66,11 +66,12 @@ function indexGlobals(): void {
   // The global object itself, not through `global` or `globalThis`: its members include the host's.
   add(globalThis, ['g', []]);
   const language = (require('node:vm') as typeof vm).runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
-  for (const key of [...language, ...NODE_GLOBALS]) {
+  for (const key of [...language, ...NODE_GLOBALS, ...PACKAGE_GLOBALS.keys()]) {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
     if (!descriptor || !('value' in descriptor) || key === 'globalThis') continue;
-    // Constructors, their statics and prototypes (with methods); namespaces such as Math and JSON.
-    addMembers(descriptor.value, (keys) => ['g', keys], [key], typeof descriptor.value === 'function' ? 3 : 1);
+    // Constructors, their statics and prototypes (with methods); namespaces such as Math and JSON; this
+    // package's classes and their prototypes, so that a Process object's own class needs no analysis.
+    addMembers(descriptor.value, (keys) => ['g', keys], [key], typeof descriptor.value === 'function' || PACKAGE_GLOBALS.has(key) ? 3 : 1);
   }
   // Intrinsics without a global name, reached through prototypes of builtins.
   const intrinsics: Record<string, unknown> = {
