@@ -107,6 +107,31 @@ int CountThreads() {
   return count;
 }
 
+// The threads by name (/proc/self/task/*/comm), for a refusal to say which it saw: Node 22 and later
+// name theirs ("V8Worker x4, libuv-worker x4, …"), so an addon's or the kernel's stands out.
+std::string ThreadNames() {
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return "";
+  std::vector<std::pair<std::string, int>> names;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::string name = "?";
+    const std::string path = std::string("/proc/self/task/") + entry->d_name + "/comm";
+    if (FILE* comm = fopen(path.c_str(), "re")) {
+      char text[64] = {0};
+      if (fgets(text, sizeof text, comm) != nullptr) name.assign(text, strcspn(text, "\n"));
+      fclose(comm);
+    }
+    auto seen = std::find_if(names.begin(), names.end(), [&](const auto& known) { return known.first == name; });
+    if (seen == names.end()) names.emplace_back(name, 1);
+    else seen->second++;
+  }
+  closedir(dir);
+  std::string out;
+  for (const auto& [name, count] : names) out += (out.empty() ? "" : ", ") + name + (count > 1 ? " x" + std::to_string(count) : "");
+  return out;
+}
+
 bool OnMainThread() {
 #ifdef __linux__
   return syscall(SYS_gettid) == getpid();
@@ -275,6 +300,9 @@ Napi::Value Reap(Napi::Env env, pid_t pid) {
 
 namespace {
 
+// How many times (1 ms apart) a count above Node's own is taken again before a fork is refused.
+constexpr int kSettleLooks = 50;
+
 // Refuses (ERR_MP_FORK_UNSAFE) when this process runs threads beyond Node's own: a fork child
 // would inherit their locks held forever. `expected_base`: Node's threads outside libuv's pool.
 void AuditThreads(Napi::Env env, int64_t expected_base) {
@@ -284,12 +312,18 @@ void AuditThreads(Napi::Env env, int64_t expected_base) {
                            "thread. Use the 'spawn' or 'forkserver' start method");
   EnsureThreadpool(LoopOf(env));
   const int expected = static_cast<int>(expected_base) + ThreadpoolSize() + LiveWatcherThreads();
-  const int threads = CountThreads();
+  int threads = CountThreads();
+  // A thread on its way out (a runtime's short-lived helper) still shows in /proc/self/task for a
+  // moment, longer on a loaded machine: look again for a while before refusing.
+  for (int look = 0; threads > expected && look < kSettleLooks; look++) {
+    usleep(1000);
+    threads = CountThreads();
+  }
   if (threads > expected) {
     Napi::Error error = Napi::Error::New(
         env, "fork refused: this process runs " + std::to_string(threads) + " threads where Node itself has " +
-                 std::to_string(expected) +
-                 "; the extra ones belong to a live worker_threads Worker, an attached inspector or a native "
+                 std::to_string(expected) + " (" + ThreadNames() +
+                 "); the extra ones belong to a live worker_threads Worker, an attached inspector or a native "
                  "addon, and a fork child would inherit their locks held forever. Terminate them first, or use "
                  "the 'spawn' or 'forkserver' start method");
     error.Set("code", Napi::String::New(env, "ERR_MP_FORK_UNSAFE"));

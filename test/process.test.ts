@@ -231,6 +231,33 @@ describe.each<Method>(['fork', 'spawn', 'forkserver'])('%s', (method) => {
 });
 
 describe('start methods', () => {
+  it('fork waits for a thread on its way out (a Worker terminated, its end not awaited) instead of refusing', () => {
+    const script = `
+      const mp = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const { Worker } = require('node:worker_threads');
+      const forks = [];
+      const once = () => {
+        const worker = new Worker('setInterval(() => {}, 1000)', { eval: true });
+        worker.on('online', () => {
+          void worker.terminate(); // its thread ends in the background
+          try {
+            const p = new (mp.getContext('fork').Process)({ target: () => {} });
+            p.start();
+            p.join();
+            forks.push(p.exitcode);
+          } catch (error) {
+            forks.push(error.code);
+          }
+          if (forks.length < 5) once();
+          else console.log(JSON.stringify(forks));
+        });
+      };
+      once();`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toEqual([0, 0, 0, 0, 0]);
+  });
+
   it("a context's Process class travels by reference, so a program's first pool worker is encoded without loading the parser", () => {
     // A fresh program: this test process loaded the parser long ago.
     const script = `
