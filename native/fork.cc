@@ -301,7 +301,7 @@ Napi::Value Reap(Napi::Env env, pid_t pid) {
 namespace {
 
 // How many times (1 ms apart) a count above Node's own is taken again before a fork is refused.
-constexpr int kSettleLooks = 50;
+constexpr int kSettleLooks = 100;
 
 // Refuses (ERR_MP_FORK_UNSAFE) when this process runs threads beyond Node's own: a fork child
 // would inherit their locks held forever. `expected_base`: Node's threads outside libuv's pool.
