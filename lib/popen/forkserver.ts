@@ -15,7 +15,7 @@ import { thisProcess } from '../util';
 import { Popen, type Launchable } from './index';
 import { encodeProcess } from './payload';
 import { forkserverExecArgv, nodeOptionsWithoutLoaders, withoutLoaders } from './flags';
-import { spawnNode } from './spawn';
+import { discardSpawned, spawnNode } from './spawn';
 
 const SERVER = path.join(__dirname, '..', 'forkserver.js');
 
@@ -95,9 +95,7 @@ function spawnServer(flags: string[], overrides?: Record<string, string>): Launc
     const code = (error as NodeJS.ErrnoException).code;
     // A server that ended already says why in readyServer(); anything else leaves none behind.
     if (code !== 'EPIPE' && code !== 'ECONNRESET') {
-      process.kill(launch.pid, 'SIGKILL');
-      native.waitChild(launch.pid, launch.sentinel, -1);
-      native.closeFd(launch.sentinel);
+      discardSpawned(launch);
       native.closeFd(ours);
       throw error;
     }

@@ -19,6 +19,13 @@ export function spawnNode(script: string, flags: string[], fds: number[], overri
   return native.spawnProcess(getExecutable(), [getExecutable(), ...flags, script], [0, 1, 2, ...fds], environment);
 }
 
+/** Ends a child spawnNode started that will not be used: SIGKILL, reaped, its sentinel closed. */
+export function discardSpawned(spawned: { pid: number; sentinel: number }): void {
+  process.kill(spawned.pid, 'SIGKILL');
+  native.waitChild(spawned.pid, spawned.sentinel, -1);
+  native.closeFd(spawned.sentinel);
+}
+
 export const SpawnPopen = {
   method: 'spawn' as const,
   start(launchable: Launchable): Popen {
@@ -42,9 +49,7 @@ export const SpawnPopen = {
       bytes = encodeProcess(launchable, fds);
     } catch (error) {
       native.closeFd(writeEnd);
-      process.kill(spawned.pid, 'SIGKILL');
-      native.waitChild(spawned.pid, spawned.sentinel, -1);
-      native.closeFd(spawned.sentinel);
+      discardSpawned(spawned);
       throw error;
     }
     sendProcess(writeEnd, bytes, fds);
