@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { cpython } from './cpython.mjs';
+import { median } from './measure.mjs';
 
 const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -18,7 +19,6 @@ const METHODS = ['fork', 'forkserver', 'spawn'];
 const SAMPLES = 5;
 const N = 100_000;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Times from just before the import, so the package's own load counts as it does for a user.
 const PROGRAM = `

@@ -7,11 +7,11 @@ import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpython } from './cpython.mjs';
+import { median } from './measure.mjs';
 
 const require = createRequire(import.meta.url);
 const mp = require('../../dist/index.js');
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const RUNS = { fork: 40, forkserver: 40, spawn: 10 };
 
 function measure(method, runs) {

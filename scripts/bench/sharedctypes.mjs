@@ -4,6 +4,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { median } from './measure.mjs';
 
 const require = createRequire(import.meta.url);
 const mp = require('../../dist/index.js');
@@ -15,7 +16,6 @@ const REPEATS = 3;
 const SHM_SIZE = 64 << 20;
 const SHM_ROUNDS = 200;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const { dumps, loads } = require('../../dist/serializer/index.js');
 // Handles travel through the serializer, as base64 over the IPC channel.

@@ -4,6 +4,7 @@
 // every sample. `npm run bench -- start`.
 import { createRequire } from 'node:module';
 import { cpython } from './cpython.mjs';
+import { median } from './measure.mjs';
 
 const require = createRequire(import.meta.url);
 const mp = require('../../dist/index.js');
@@ -11,7 +12,6 @@ const mp = require('../../dist/index.js');
 const ROUNDS = 4;
 const SAMPLES = 5;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Children inherit the environment as it is at their start: process.env writes through to it.
 function withCaCerts(value, fn) {
