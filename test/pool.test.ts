@@ -303,8 +303,10 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
     it.skipIf(method === 'fork')('answers a worker sent before it ended are kept when the next chunk finds it gone', async () => {
       const own = new ctx.Pool(1);
       expect(await own.mapAsync((x: number) => x, range(50), 1)).toEqual(range(50)); // fast: chunks queue behind
+      // The first task arms the kill: however many tasks the dispatcher queued behind it (none when
+      // chunks ran slow, as under ASan), the worker holds that one, and the others wait for a replacement.
       const endSoon = (x: number): number => {
-        if (x === 1) setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);
+        if (x === 0) setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);
         return x;
       };
       const [worker] = (own as unknown as { _workerPids: number[] })._workerPids;
@@ -320,7 +322,10 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         }
       };
       const nap = new Int32Array(new SharedArrayBuffer(4));
-      while (!ended()) Atomics.wait(nap, 0, 0, 5);
+      // Bounded: this loop blocks the test runner's own timeout.
+      const deadline = Date.now() + 60_000;
+      while (!ended() && Date.now() < deadline) Atomics.wait(nap, 0, 0, 5);
+      expect(ended()).toBe(true);
       const settled = await Promise.allSettled(results);
       expect(settled.filter((result) => result.status === 'rejected')).toEqual([]);
       expect(settled.map((result) => (result as PromiseFulfilledResult<number>).value)).toEqual(range(8));
