@@ -15,6 +15,7 @@
         "native/bell.cc",
         "native/system.cc",
         "native/unix_socket.cc",
+        "native/memfd.cc",
         "native/fork.cc",
         "native/ring.cc",
         "native/spin.cc"

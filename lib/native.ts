@@ -132,10 +132,12 @@ export interface NativeBinding {
   allocateBytes(length: number): Buffer;
   /** The largest Buffer this Node makes: a frame announcing more fails before any allocation. */
   setMaxBufferLength(length: number): void;
-  /** Linux: a memfd holding a copy of the view's bytes. */
+  /** Linux: a parcel (memfd) holding a copy of the view's bytes, held for its one receiver; close the fd once sent. */
   bytesToFd?(view: ArrayBufferView): number;
-  /** Linux: a descriptor's whole content as a Buffer over a shared mapping (close the fd after). */
+  /** Linux: a parcel's payload as a Buffer over its pages, let go when collected (close the fd after). */
   mapFd?(fd: number): Buffer;
+  /** Linux: this process's parcels as a sender (tracked, free to reuse) and its live views of parcels. */
+  parcelStats?(): { parcels: number; free: number; views: number };
   /** The length written, the whole message when it does not fit, or null at EOF. */
   recvFrameInto(fd: number, target: ArrayBufferView, offset: number, spinMs?: number): number | Buffer | null;
   pollFd(fd: number, timeoutMs: number): boolean;

@@ -5,6 +5,7 @@
 #include "condition.h"
 #include "fork.h"
 #include "keep_loaded.h"
+#include "memfd.h"
 #include "resource_tracker.h"
 #include "ring.h"
 #include "semlock.h"
@@ -23,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mp::InitCondition(env, exports);
   mp::InitSystem(env, exports);
   mp::InitUnixSocket(env, exports);
+  mp::InitMemfd(env, exports);
   mp::InitFork(env, exports);
   mp::InitRing(env, exports);
   mp::InitResourceTracker(env, exports);

@@ -30,6 +30,7 @@
 
 #include "deadline.h"
 #include "errors.h"
+#include "memfd.h"
 #include "shm.h"
 #include "unix_socket.h"
 #include "wait.h"
@@ -384,6 +385,7 @@ Napi::Value ForkProcess(const Napi::CallbackInfo& info) {
     own_sentinel_write = life_write.release();
     if (own_sentinel_write >= 0) fcntl(own_sentinel_write, F_SETFD, FD_CLOEXEC);
     Segment::AdoptAfterFork();
+    ParcelsAfterFork();
     ResetSignalHandlers();
     result.Set("pid", Napi::Number::New(env, 0));
     return result;

@@ -223,12 +223,6 @@ Napi::Buffer<uint8_t> NewBuffer(Napi::Env env, uint64_t length) {
   }
 }
 
-void ReleaseMapping(Napi::Env env, uint8_t* data, size_t* length) {
-  munmap(data, *length);
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*length));
-  delete length;
-}
-
 // Fresh pages are the dear part of a large frame: each is zeroed by the kernel, and on a VM that
 // reports freed memory to its host (virtio-balloon free page reporting, as here) a freed 2 MiB
 // block comes back only through a host fault, measured at up to 10x the cost of the copy. So the
@@ -391,45 +385,6 @@ Napi::Value AllocateBytes(const Napi::CallbackInfo& info) {
   return FrameBuffer(info.Env(), static_cast<uint64_t>(length));
 }
 
-#ifdef __linux__
-// bytesToFd(view): a memfd holding a copy of the view's bytes. A large pool payload crosses so:
-// one copy in, and the receiver maps the pages instead of reading them through the socket.
-Napi::Value BytesToFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) ThrowType(env, "bytesToFd: view must be a typed array");
-  Napi::TypedArray view = info[0].As<Napi::TypedArray>();
-  const uint8_t* data = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-  const size_t length = view.ByteLength();
-  int fd = memfd_create("mpjs-pool-payload", MFD_CLOEXEC);
-  if (fd < 0) ThrowErrno(env, "memfd_create");
-  for (size_t done = 0; done < length;) {
-    ssize_t wrote = write(fd, data + done, length - done);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote < 0) {
-      int err = errno;
-      close(fd);
-      ThrowErrno(env, "write", err);
-    }
-    done += static_cast<size_t>(wrote);
-  }
-  return Napi::Number::New(env, fd);
-}
-
-// mapFd(fd): the descriptor's whole content as a Buffer over a shared mapping, populated in one
-// call and unmapped when the Buffer is collected. The caller closes fd; the mapping stays.
-Napi::Value MapFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = FdArg(info, 0);
-  struct stat status;
-  if (fstat(fd, &status) != 0) ThrowErrno(env, "fstat");
-  const size_t length = static_cast<size_t>(status.st_size);
-  if (length == 0) return Napi::Buffer<uint8_t>::New(env, 0);
-  void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-  if (data == MAP_FAILED) ThrowErrno(env, "mmap");
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), length, ReleaseMapping, new size_t(length));
-}
-#endif
 
 enum class HeaderRead { kEof, kDone, kNothingYet };
 
@@ -1032,10 +987,6 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
   exports.Set("sendFrame", Napi::Function::New(env, SendFrame, "sendFrame"));
-#ifdef __linux__
-  exports.Set("bytesToFd", Napi::Function::New(env, BytesToFd, "bytesToFd"));
-  exports.Set("mapFd", Napi::Function::New(env, MapFd, "mapFd"));
-#endif
   exports.Set("recvFrame", Napi::Function::New(env, RecvFrame, "recvFrame"));
   exports.Set("tryRecvFrame", Napi::Function::New(env, TryRecvFrame, "tryRecvFrame"));
   exports.Set("recvFrameInto", Napi::Function::New(env, RecvFrameInto, "recvFrameInto"));

@@ -15,6 +15,7 @@ import { until } from './helpers/until';
 const root = path.resolve(__dirname, '..');
 const mp = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
 const { getContext, Event, BrokenPoolError, InvalidStateError, SerializationError, TimeoutError, taskSignal } = mp;
+const { native } = createRequire(import.meta.url)(path.join(root, 'dist/native.js')) as typeof import('../lib/native');
 
 type Method = 'fork' | 'spawn' | 'forkserver';
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -134,9 +135,10 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       // One call's arguments of different classes; a result of another class than its argument.
       const sums = await pool.applyAsync((a: Float64Array, b: Int16Array) => new Float32Array([a.reduce((x, y) => x + y), b.reduce((x, y) => x + y)]), [new Float64Array([1.5, 2]), new Int16Array([-3, 4])]);
       expect(sums).toEqual(new Float32Array([3.5, 1]));
-      // Arrays of 4 MiB and more cross as descriptors (Linux): carried whole, a view's own bytes
-      // only, and no descriptor left open on either side.
+      // Arrays of 256 KiB and more cross as parcels passed by descriptor (Linux): carried whole, a
+      // view's own bytes only, and no descriptor left open but those of the parcels kept for reuse.
       const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+      const parcelsBefore = native.parcelStats!().parcels;
       const big = new Float64Array(2 * 1024 * 1024).map((_, i) => i);
       const window = Buffer.alloc(5 * 1024 * 1024, 1).fill(2, 7, 7 + 4 * 1024 * 1024).subarray(7, 7 + 4 * 1024 * 1024);
       const [back, sum] = pool.map((a: Float64Array | Buffer) => (a instanceof Buffer ? a.reduce((x, y) => x + y, 0) : a), [big, window], 1);
@@ -144,7 +146,7 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       expect((back as Float64Array).length).toBe(big.length);
       expect((back as Float64Array)[big.length - 1]).toBe(big.length - 1);
       expect(sum).toBe(2 * 4 * 1024 * 1024);
-      expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+      expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore + native.parcelStats!().parcels - parcelsBefore);
     });
 
     it('applyAsync: callback, errorCallback, AsyncResult ready/successful/wait/get/then', async () => {

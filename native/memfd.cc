@@ -1,0 +1,231 @@
+// Large pool payloads as memfd parcels: the sender copies a view's bytes into a parcel and sends its
+// descriptor, the receiver maps it and hands out a Buffer over those very pages (no second copy).
+// A parcel is reused once no receiver holds a view of it any more (a count in its first page), so
+// the sender writes into pages already in place: on this kind of VM a fresh page costs ~2 µs, and
+// a fresh 1 MiB more than copying it twice.
+#include "memfd.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "errors.h"
+
+namespace mp {
+#ifdef __linux__
+namespace {
+
+// The parcel's first page is its header; the payload starts page-aligned after it.
+constexpr size_t kHead = 4096;
+constexpr uint64_t kMagic = 0x6c6563726170706dULL;  // "mpparcel"
+// A new parcel's capacity is rounded up to this; a free one is reused for payloads it holds with at
+// most a quarter to spare.
+constexpr size_t kGrain = 64 << 10;
+// Free parcels kept for reuse beyond this are closed (the oldest first).
+constexpr size_t kKeepFreeBytes = 64 << 20;
+// Parcels a sender tracks at most: one whose receiver died (or a fork child that never let go)
+// stays held forever, and is then forgotten here (its pages live while someone maps them).
+constexpr size_t kMaxTracked = 256;
+// Views of parcels a receiver keeps at most: beyond them a payload is copied out and its parcel
+// let go at once. Node runs a view's finalizer from the event loop, so a caller that loops on
+// blocking calls would otherwise keep every parcel it was ever sent.
+constexpr size_t kMaxViewedBytes = 256 << 20;
+
+struct Header {
+  uint64_t magic;
+  uint64_t length;
+  // Views alive in receivers (fork children's copies of them included); 0: the sender may reuse it.
+  std::atomic<uint32_t> holders;
+};
+static_assert(sizeof(Header) <= kHead, "the header fits the parcel's first page");
+
+Header* HeaderOf(uint8_t* base) { return reinterpret_cast<Header*>(base); }
+
+struct Parcel {
+  int fd;
+  uint8_t* base;     // the sender's mapping, kept out of fork children
+  size_t capacity;   // payload bytes
+};
+
+struct View {
+  uint8_t* base;  // the receiver's mapping of the whole parcel
+  size_t size;
+};
+
+std::mutex parcels_mutex;
+std::vector<Parcel> parcels;              // this process's, as a sender, oldest first
+std::unordered_map<uint8_t*, size_t> views;  // this process's live views: mapping → size
+size_t viewed_bytes = 0;
+
+void Forget(const Parcel& parcel) {
+  munmap(parcel.base, kHead + parcel.capacity);
+  close(parcel.fd);
+}
+
+bool IsFree(const Parcel& parcel) { return HeaderOf(parcel.base)->holders.load(std::memory_order_acquire) == 0; }
+
+// A parcel for `length` payload bytes, claimed for one receiver (holders 1). Caller holds the mutex.
+Parcel* Claim(Napi::Env env, size_t length) {
+  Parcel* best = nullptr;
+  for (Parcel& parcel : parcels)
+    if (parcel.capacity >= length && parcel.capacity - length <= length / 4 && (best == nullptr || parcel.capacity < best->capacity) && IsFree(parcel)) best = &parcel;
+  if (best != nullptr) {
+    HeaderOf(best->base)->holders.store(1, std::memory_order_relaxed);
+    return best;
+  }
+  size_t free_bytes = 0;
+  for (const Parcel& parcel : parcels)
+    if (IsFree(parcel)) free_bytes += parcel.capacity;
+  for (auto it = parcels.begin(); it != parcels.end() && (free_bytes > kKeepFreeBytes || parcels.size() >= kMaxTracked);) {
+    const bool free = IsFree(*it);
+    if (!free && parcels.size() < kMaxTracked) {
+      ++it;
+      continue;
+    }
+    if (free) free_bytes -= it->capacity;
+    Forget(*it);
+    it = parcels.erase(it);
+  }
+  const size_t capacity = (length + kGrain - 1) / kGrain * kGrain;
+  int fd = memfd_create("mpjs-pool-parcel", MFD_CLOEXEC);
+  if (fd < 0) ThrowErrno(env, "memfd_create");
+  if (ftruncate(fd, static_cast<off_t>(kHead + capacity)) != 0) {
+    const int err = errno;
+    close(fd);
+    ThrowErrno(env, "ftruncate", err);
+  }
+  void* mapped = mmap(nullptr, kHead + capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mapped == MAP_FAILED) {
+    const int err = errno;
+    close(fd);
+    ThrowErrno(env, "mmap", err);
+  }
+  // A fork child gets its own parcels; it would only copy these page tables, then drop them.
+  madvise(mapped, kHead + capacity, MADV_DONTFORK);
+  uint8_t* base = static_cast<uint8_t*>(mapped);
+  new (base) Header{kMagic, 0, {1}};
+  parcels.push_back({fd, base, capacity});
+  return &parcels.back();
+}
+
+// bytesToFd(view): a descriptor of a parcel holding a copy of the view's bytes, counted as held by
+// the one receiver it is sent to. The caller closes the descriptor once it is sent.
+Napi::Value BytesToFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) ThrowType(env, "bytesToFd: view must be a typed array");
+  Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+  const uint8_t* data = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+  const size_t length = view.ByteLength();
+  uint8_t* base;
+  int fd;
+  {
+    std::lock_guard<std::mutex> hold(parcels_mutex);
+    Parcel* parcel = Claim(env, length);
+    base = parcel->base;
+    fd = fcntl(parcel->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      HeaderOf(base)->holders.store(0, std::memory_order_release);
+      ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC)");
+    }
+  }
+  // Claimed: no other sender writes it until the receiver lets go.
+  std::memcpy(base + kHead, data, length);
+  HeaderOf(base)->length = length;
+  std::atomic_thread_fence(std::memory_order_release);
+  return Napi::Number::New(env, fd);
+}
+
+void ReleaseView(Napi::Env env, uint8_t* payload, View* view) {
+  {
+    std::lock_guard<std::mutex> hold(parcels_mutex);
+    views.erase(view->base);
+    viewed_bytes -= view->size;
+  }
+  HeaderOf(view->base)->holders.fetch_sub(1, std::memory_order_release);
+  munmap(view->base, view->size);
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(view->size));
+  delete view;
+}
+
+// mapFd(fd): the parcel's payload as a Buffer over the parcel's own pages, populated in one call;
+// the parcel is let go when the Buffer is collected. Beyond kMaxViewedBytes of views, a copy (the
+// parcel is let go at once). The caller closes fd.
+Napi::Value MapFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t fd = IntArg(info, 0, "mapFd(fd)");
+  if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(env, "mapFd: fd must be a non-negative integer");
+  struct stat status;
+  if (fstat(static_cast<int>(fd), &status) != 0) ThrowErrno(env, "fstat");
+  const size_t size = static_cast<size_t>(status.st_size);
+  if (size < kHead) throw Napi::Error::New(env, "mapFd: the descriptor is not a pool parcel (" + std::to_string(size) + " bytes)");
+  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, static_cast<int>(fd), 0);
+  if (mapped == MAP_FAILED) ThrowErrno(env, "mmap");
+  uint8_t* base = static_cast<uint8_t*>(mapped);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const Header* header = HeaderOf(base);
+  const uint64_t length = header->length;
+  if (header->magic != kMagic || length > size - kHead) {
+    munmap(mapped, size);
+    throw Napi::Error::New(env, "mapFd: the descriptor is not a pool parcel (bad header)");
+  }
+  bool copy;
+  {
+    std::lock_guard<std::mutex> hold(parcels_mutex);
+    copy = viewed_bytes + size > kMaxViewedBytes;
+    if (!copy) {
+      views.emplace(base, size);
+      viewed_bytes += size;
+    }
+  }
+  if (copy) {
+    Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::Copy(env, base + kHead, static_cast<size_t>(length));
+    HeaderOf(base)->holders.fetch_sub(1, std::memory_order_release);
+    munmap(mapped, size);
+    return bytes;
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+  return Napi::Buffer<uint8_t>::New(env, base + kHead, static_cast<size_t>(length), ReleaseView, new View{base, size});
+}
+
+// parcelStats(): { parcels, free, views }: this process's parcels as a sender (tracked, reusable)
+// and its live views as a receiver.
+Napi::Value ParcelStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> hold(parcels_mutex);
+  Napi::Object stats = Napi::Object::New(env);
+  stats.Set("parcels", Napi::Number::New(env, static_cast<double>(parcels.size())));
+  stats.Set("free", Napi::Number::New(env, static_cast<double>(std::count_if(parcels.begin(), parcels.end(), IsFree))));
+  stats.Set("views", Napi::Number::New(env, static_cast<double>(views.size())));
+  return stats;
+}
+
+}  // namespace
+
+void ParcelsAfterFork() {
+  // The only thread here: nothing else holds the mutex. The parent's parcels are not mapped here
+  // (MADV_DONTFORK); their descriptors are closed. The views are, and are counted as this child's
+  // too, so no sender rewrites a parcel under them while the child may still read it.
+  for (const Parcel& parcel : parcels) close(parcel.fd);
+  parcels.clear();
+  for (const auto& [base, size] : views) HeaderOf(base)->holders.fetch_add(1, std::memory_order_relaxed);
+}
+
+void InitMemfd(Napi::Env env, Napi::Object exports) {
+  exports.Set("bytesToFd", Napi::Function::New(env, BytesToFd, "bytesToFd"));
+  exports.Set("mapFd", Napi::Function::New(env, MapFd, "mapFd"));
+  exports.Set("parcelStats", Napi::Function::New(env, ParcelStats, "parcelStats"));
+}
+#else
+void ParcelsAfterFork() {}
+void InitMemfd(Napi::Env, Napi::Object) {}
+#endif
+}  // namespace mp

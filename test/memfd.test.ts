@@ -1,0 +1,130 @@
+// Pool payloads as memfd parcels (native/memfd.cc): a receiver's view is the parcel's own pages, a
+// parcel is reused once every view of it is gone, a fork child's copy of a view keeps its parcel
+// held, a loop of blocking calls keeps a bounded number of views, and a descriptor that is not a
+// parcel is refused. The package is the BUILT one (dist/), as a user loads it.
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+
+import { until } from './helpers/until';
+
+const root = path.resolve(__dirname, '..');
+const load = createRequire(import.meta.url);
+const mp = load(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
+const { native } = load(path.join(root, 'dist/native.js')) as typeof import('../lib/native');
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+const stats = (): { parcels: number; free: number; views: number } => native.parcelStats!();
+
+/** The bytes of `values` sent to this very process: the view mapFd makes of the parcel. */
+function sendToSelf(values: Float64Array): Float64Array {
+  const fd = native.bytesToFd!(values);
+  try {
+    const view = native.mapFd!(fd);
+    return new Float64Array(view.buffer, view.byteOffset, view.byteLength / 8);
+  } finally {
+    native.closeFd(fd);
+  }
+}
+
+/** Collects until the finalizers of dropped views ran (Node runs them from the event loop). */
+function viewsDropped(views: number): Promise<void> {
+  return until(() => {
+    gc();
+    return stats().views <= views;
+  }, `views back to ${views}`);
+}
+
+// Kept where a fork child finds it after the parent let go of it.
+let heldByChild: Float64Array | null = null;
+
+describe.runIf(process.platform === 'linux')('memfd parcels', () => {
+  it("a parcel is reused, with the new bytes, once its receiver's view is gone", async () => {
+    const length = (300 * 1024) / 8;
+    const before = stats();
+    let first: Float64Array | null = sendToSelf(new Float64Array(length).fill(7));
+    expect(first[length - 1]).toBe(7);
+    expect(stats()).toMatchObject({ parcels: before.parcels + 1, views: before.views + 1 });
+    // Held: the next payload needs a parcel of its own.
+    const second = sendToSelf(new Float64Array(length).fill(8));
+    expect(stats().parcels).toBe(before.parcels + 2);
+    first = null;
+    await viewsDropped(before.views + 1);
+    const third = sendToSelf(new Float64Array(length).fill(9));
+    expect(stats().parcels).toBe(before.parcels + 2);
+    expect([third[0], third[length - 1], second[0]]).toEqual([9, 9, 8]);
+  });
+
+  it("a fork child's copy of a view keeps its parcel: the child reads the bytes it was sent, not the next payload's", async () => {
+    const length = (320 * 1024) / 8;
+    const before = stats();
+    heldByChild = sendToSelf(new Float64Array(length).fill(7));
+    const go = new mp.Event();
+    const sevens = new mp.Value('i', -1);
+    const child = new (mp.getContext('fork').Process)({
+      target: (event: InstanceType<typeof mp.Event>, out: { value: number }) => {
+        event.wait();
+        out.value = heldByChild!.every((x) => x === 7) ? 1 : 0;
+      },
+      args: [go, sevens],
+    });
+    child.start();
+    let next: Float64Array;
+    let parcels: number;
+    try {
+      heldByChild = null;
+      await viewsDropped(before.views);
+      // The parent let go of its view; the child still holds its copy, so this is another parcel.
+      next = sendToSelf(new Float64Array(length).fill(9));
+      parcels = stats().parcels;
+    } finally {
+      go.set();
+      child.join(30_000);
+    }
+    expect(parcels).toBe(before.parcels + 2);
+    expect(child.exitcode).toBe(0);
+    expect(sevens.value).toBe(1);
+    expect(next[0]).toBe(9);
+  });
+
+  it('a loop of blocking pool calls, which never turns the event loop, keeps at most 256 MiB of views and copies the rest', () => {
+    using pool = new (mp.getContext('forkserver').Pool)(1);
+    const id = <T>(x: T): T => x;
+    const before = stats().views;
+    const arg = new Float64Array((1024 * 1024) / 8).fill(3);
+    for (let i = 0; i < 300; i++) {
+      const back = pool.apply(id, [arg]);
+      if (back.length !== arg.length || back[0] !== 3 || back[back.length - 1] !== 3) throw new Error(`result ${i} is not its argument`);
+    }
+    const views = stats().views - before;
+    expect(views).toBeGreaterThan(100);
+    expect(views).toBeLessThan(256);
+  });
+
+  it('a descriptor that is not a parcel is refused with a clear error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpjs-memfd-'));
+    try {
+      for (const [bytes, why] of [
+        [10, /not a pool parcel \(10 bytes\)/],
+        [8192, /not a pool parcel \(bad header\)/],
+      ] as const) {
+        const file = path.join(dir, String(bytes));
+        fs.writeFileSync(file, Buffer.alloc(bytes));
+        const fd = fs.openSync(file, 'r+');
+        try {
+          expect(() => native.mapFd!(fd)).toThrow(why);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
