@@ -49,6 +49,7 @@ build_platform() {
     "${cross}strip" "${strip_flags[@]}" "$dir/multiprocess_park.abi$abi.$libc.so"
   done
   rm -rf build
+  node "$root/scripts/check-prebuilds.mjs" --write "$dir"
   echo "$dir:" && ls -l "$dir" | tail -n +2
 }
 

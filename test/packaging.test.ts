@@ -106,3 +106,32 @@ describe('npm package', () => {
     expectLoaded(await load(project), path.join(fs.realpathSync(installed), 'build', 'Release'));
   }, slow);
 });
+
+describe('prepack', () => {
+  // A copy of what the check reads: its script, native/ and binding.gyp, and a prebuilds/ of its own.
+  function copyOfSources(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpjs-prepack-'));
+    fs.cpSync(path.join(root, 'native'), path.join(dir, 'native'), { recursive: true });
+    fs.copyFileSync(path.join(root, 'binding.gyp'), path.join(dir, 'binding.gyp'));
+    fs.mkdirSync(path.join(dir, 'scripts'));
+    fs.copyFileSync(path.join(root, 'scripts/check-prebuilds.mjs'), path.join(dir, 'scripts/check-prebuilds.mjs'));
+    return dir;
+  }
+
+  it('refuses prebuilds built from other native sources (or unstamped), and passes stamped ones or none', async () => {
+    const dir = copyOfSources();
+    const check = (...args: string[]) => run(process.execPath, [path.join(dir, 'scripts/check-prebuilds.mjs'), ...args], { cwd: dir });
+    try {
+      await check(); // none: a source-only package
+      const platform = path.join(dir, 'prebuilds', platformDir);
+      fs.mkdirSync(platform, { recursive: true });
+      await expect(check()).rejects.toThrow(/prebuilds\/.*built from other native sources/);
+      await check('--write', platform);
+      await check();
+      fs.appendFileSync(path.join(dir, 'native', 'memfd.cc'), '\n// changed\n');
+      await expect(check()).rejects.toThrow(/npm run build:prebuilds/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
