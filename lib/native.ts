@@ -134,10 +134,10 @@ export interface NativeBinding {
   setMaxBufferLength(length: number): void;
   /** Linux: a parcel (memfd) holding a copy of the view's bytes, held for its one receiver; close the fd once sent. */
   bytesToFd?(view: ArrayBufferView): number;
-  /** Linux: a parcel's payload as a Buffer over its pages, let go when collected (close the fd after). */
-  mapFd?(fd: number): Buffer;
-  /** Linux: this process's parcels as a sender (tracked, free to reuse) and its live views of parcels. */
-  parcelStats?(): { parcels: number; free: number; views: number };
+  /** Linux: a parcel's payload as a Buffer over its pages, let go when collected; with `copy`, a copy (close the fd after). */
+  mapFd?(fd: number, copy?: boolean): Buffer;
+  /** Linux: this process's parcels as a sender (tracked, free to reuse), its live views of parcels and its idle mappings of them. */
+  parcelStats?(): { parcels: number; free: number; views: number; idle: number };
   /** The length written, the whole message when it does not fit, or null at EOF. */
   recvFrameInto(fd: number, target: ArrayBufferView, offset: number, spinMs?: number): number | Buffer | null;
   pollFd(fd: number, timeoutMs: number): boolean;

@@ -30,7 +30,8 @@ constexpr uint64_t kMagic = 0x6c6563726170706dULL;  // "mpparcel"
 // A new parcel's capacity is rounded up to this; a free one is reused for payloads it holds with at
 // most a quarter to spare.
 constexpr size_t kGrain = 64 << 10;
-// Free parcels kept for reuse beyond this are closed (the oldest first).
+// Free parcels kept for reuse beyond this are closed (the oldest first); as much for a receiver's
+// idle mappings.
 constexpr size_t kKeepFreeBytes = 64 << 20;
 // Parcels a sender tracks at most: one whose receiver died (or a fork child that never let go)
 // stays held forever, and is then forgotten here (its pages live while someone maps them).
@@ -38,11 +39,13 @@ constexpr size_t kMaxTracked = 256;
 // Views of parcels a receiver keeps at most: beyond them a payload is copied out and its parcel
 // let go at once. Node runs a view's finalizer from the event loop, so a caller that loops on
 // blocking calls would otherwise keep every parcel it was ever sent.
-constexpr size_t kMaxViewedBytes = 256 << 20;
+constexpr size_t kMaxViewedBytes = 128 << 20;
 
 struct Header {
   uint64_t magic;
-  uint64_t length;
+  // Stored once the payload is in (release), read before it (acquire): the payload's bytes are
+  // ordered by it, also for a sender and receiver that are threads of one process.
+  std::atomic<uint64_t> length;
   // Views alive in receivers (fork children's copies of them included); 0: the sender may reuse it.
   std::atomic<uint32_t> holders;
 };
@@ -56,15 +59,23 @@ struct Parcel {
   size_t capacity;   // payload bytes
 };
 
-struct View {
-  uint8_t* base;  // the receiver's mapping of the whole parcel
+// A receiver's mapping of a whole parcel; the parcel is known by its inode, which stays its own
+// while the mapping keeps the memfd alive.
+struct Mapping {
+  uint8_t* base;
   size_t size;
+  dev_t device;
+  ino_t inode;
 };
 
 std::mutex parcels_mutex;
-std::vector<Parcel> parcels;              // this process's, as a sender, oldest first
+std::vector<Parcel> parcels;                 // this process's, as a sender, oldest first
 std::unordered_map<uint8_t*, size_t> views;  // this process's live views: mapping → size
 size_t viewed_bytes = 0;
+// A receiver's mappings that no view holds, oldest first: a parcel sent again (reused) is read
+// through its mapping as it is, not mapped, populated and unmapped once more (~0.1 ms a MiB).
+std::vector<Mapping> idle;
+size_t idle_bytes = 0;
 
 void Forget(const Parcel& parcel) {
   munmap(parcel.base, kHead + parcel.capacity);
@@ -112,7 +123,7 @@ Parcel* Claim(Napi::Env env, size_t length) {
   // A fork child gets its own parcels; it would only copy these page tables, then drop them.
   madvise(mapped, kHead + capacity, MADV_DONTFORK);
   uint8_t* base = static_cast<uint8_t*>(mapped);
-  new (base) Header{kMagic, 0, {1}};
+  new (base) Header{kMagic, {0}, {1}};
   parcels.push_back({fd, base, capacity});
   return &parcels.back();
 }
@@ -139,65 +150,94 @@ Napi::Value BytesToFd(const Napi::CallbackInfo& info) {
   }
   // Claimed: no other sender writes it until the receiver lets go.
   std::memcpy(base + kHead, data, length);
-  HeaderOf(base)->length = length;
-  std::atomic_thread_fence(std::memory_order_release);
+  HeaderOf(base)->length.store(length, std::memory_order_release);
   return Napi::Number::New(env, fd);
 }
 
-void ReleaseView(Napi::Env env, uint8_t* payload, View* view) {
+// A parcel's mapping for a receiver: the idle one of this parcel when there is one, else a new one.
+Mapping MapParcel(Napi::Env env, int fd) {
+  struct stat status;
+  if (fstat(fd, &status) != 0) ThrowErrno(env, "fstat");
+  const size_t size = static_cast<size_t>(status.st_size);
+  if (size < kHead) throw Napi::Error::New(env, "mapFd: the descriptor is not a pool parcel (" + std::to_string(size) + " bytes)");
   {
     std::lock_guard<std::mutex> hold(parcels_mutex);
-    views.erase(view->base);
-    viewed_bytes -= view->size;
+    for (auto it = idle.begin(); it != idle.end(); ++it) {
+      if (it->inode != status.st_ino || it->device != status.st_dev || it->size != size) continue;
+      Mapping mapping = *it;
+      idle.erase(it);
+      idle_bytes -= size;
+      madvise(mapping.base, size, MADV_DOFORK);  // a view again: a fork child must have it
+      return mapping;
+    }
   }
-  HeaderOf(view->base)->holders.fetch_sub(1, std::memory_order_release);
-  munmap(view->base, view->size);
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(view->size));
-  delete view;
+  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (mapped == MAP_FAILED) ThrowErrno(env, "mmap");
+  return {static_cast<uint8_t*>(mapped), size, status.st_dev, status.st_ino};
 }
 
-// mapFd(fd): the parcel's payload as a Buffer over the parcel's own pages, populated in one call;
-// the parcel is let go when the Buffer is collected. Beyond kMaxViewedBytes of views, a copy (the
-// parcel is let go at once). The caller closes fd.
+// The parcel is let go (its sender may reuse it); the mapping is kept idle, out of fork children.
+void LetGo(const Mapping& mapping) {
+  HeaderOf(mapping.base)->holders.fetch_sub(1, std::memory_order_release);
+  madvise(mapping.base, mapping.size, MADV_DONTFORK);
+  std::lock_guard<std::mutex> hold(parcels_mutex);
+  idle.push_back(mapping);
+  idle_bytes += mapping.size;
+  while (idle_bytes > kKeepFreeBytes) {
+    munmap(idle.front().base, idle.front().size);
+    idle_bytes -= idle.front().size;
+    idle.erase(idle.begin());
+  }
+}
+
+void ReleaseView(Napi::Env env, uint8_t* payload, Mapping* mapping) {
+  {
+    std::lock_guard<std::mutex> hold(parcels_mutex);
+    views.erase(mapping->base);
+    viewed_bytes -= mapping->size;
+  }
+  LetGo(*mapping);
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(mapping->size));
+  delete mapping;
+}
+
+// mapFd(fd, copy = false): the parcel's payload as a Buffer over the parcel's own pages (populated
+// in one call); the parcel is let go when the Buffer is collected. A copy instead (the parcel let go
+// at once) when asked for (a receiver that never runs finalizers) or beyond kMaxViewedBytes of
+// views. The caller closes fd.
 Napi::Value MapFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t fd = IntArg(info, 0, "mapFd(fd)");
   if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(env, "mapFd: fd must be a non-negative integer");
-  struct stat status;
-  if (fstat(static_cast<int>(fd), &status) != 0) ThrowErrno(env, "fstat");
-  const size_t size = static_cast<size_t>(status.st_size);
-  if (size < kHead) throw Napi::Error::New(env, "mapFd: the descriptor is not a pool parcel (" + std::to_string(size) + " bytes)");
-  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, static_cast<int>(fd), 0);
-  if (mapped == MAP_FAILED) ThrowErrno(env, "mmap");
-  uint8_t* base = static_cast<uint8_t*>(mapped);
-  std::atomic_thread_fence(std::memory_order_acquire);
-  const Header* header = HeaderOf(base);
-  const uint64_t length = header->length;
-  if (header->magic != kMagic || length > size - kHead) {
-    munmap(mapped, size);
+  const bool asked_copy = info.Length() > 1 && info[1].ToBoolean().Value();
+  const Mapping mapping = MapParcel(env, static_cast<int>(fd));
+  const Header* header = HeaderOf(mapping.base);
+  const uint64_t length = header->length.load(std::memory_order_acquire);
+  if (header->magic != kMagic || length > mapping.size - kHead) {
+    munmap(mapping.base, mapping.size);
     throw Napi::Error::New(env, "mapFd: the descriptor is not a pool parcel (bad header)");
   }
+  uint8_t* payload = mapping.base + kHead;
   bool copy;
   {
     std::lock_guard<std::mutex> hold(parcels_mutex);
-    copy = viewed_bytes + size > kMaxViewedBytes;
+    copy = asked_copy || viewed_bytes + mapping.size > kMaxViewedBytes;
     if (!copy) {
-      views.emplace(base, size);
-      viewed_bytes += size;
+      views.emplace(mapping.base, mapping.size);
+      viewed_bytes += mapping.size;
     }
   }
   if (copy) {
-    Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::Copy(env, base + kHead, static_cast<size_t>(length));
-    HeaderOf(base)->holders.fetch_sub(1, std::memory_order_release);
-    munmap(mapped, size);
+    Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::Copy(env, payload, static_cast<size_t>(length));
+    LetGo(mapping);
     return bytes;
   }
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
-  return Napi::Buffer<uint8_t>::New(env, base + kHead, static_cast<size_t>(length), ReleaseView, new View{base, size});
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(mapping.size));
+  return Napi::Buffer<uint8_t>::New(env, payload, static_cast<size_t>(length), ReleaseView, new Mapping(mapping));
 }
 
-// parcelStats(): { parcels, free, views }: this process's parcels as a sender (tracked, reusable)
-// and its live views as a receiver.
+// parcelStats(): { parcels, free, views, idle }: this process's parcels as a sender (tracked,
+// reusable), its live views as a receiver and its mappings kept idle.
 Napi::Value ParcelStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> hold(parcels_mutex);
@@ -205,6 +245,7 @@ Napi::Value ParcelStats(const Napi::CallbackInfo& info) {
   stats.Set("parcels", Napi::Number::New(env, static_cast<double>(parcels.size())));
   stats.Set("free", Napi::Number::New(env, static_cast<double>(std::count_if(parcels.begin(), parcels.end(), IsFree))));
   stats.Set("views", Napi::Number::New(env, static_cast<double>(views.size())));
+  stats.Set("idle", Napi::Number::New(env, static_cast<double>(idle.size())));
   return stats;
 }
 
@@ -217,6 +258,9 @@ void ParcelsAfterFork() {
   for (const Parcel& parcel : parcels) close(parcel.fd);
   parcels.clear();
   for (const auto& [base, size] : views) HeaderOf(base)->holders.fetch_add(1, std::memory_order_relaxed);
+  // Idle mappings are not here either (MADV_DONTFORK).
+  idle.clear();
+  idle_bytes = 0;
 }
 
 void InitMemfd(Napi::Env env, Napi::Object exports) {

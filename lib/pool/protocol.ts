@@ -136,6 +136,13 @@ const BY_FD_BYTES = 256 * 1024;
 const BY_FD_MAX = 64;
 const BY_FD = 0x80;
 const canPassBytes = native.bytesToFd !== undefined && native.mapFd !== undefined;
+// Views of parcels are let go by finalizers that Node runs from the event loop.
+let viewParcels = true;
+
+/** For a receiver that never returns to its event loop (a fork worker): parcels are copied out and let go at once. */
+export function copyParcels(): void {
+  viewParcels = false;
+}
 
 function header(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, follow: number, extra: number): Buffer {
   // From Node's pool for small heads (8-byte aligned, as the Float64 codec needs): no backing store of its own to free.
@@ -374,7 +381,7 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
       for (let i = 0, byFd = 0, inFollow = 0; i < count; i++) {
         const code = head[HEADER + i]!;
         if (!(code & BY_FD)) list[i] = asView(follow[inFollow++]!, code);
-        else if (byFd < fds.length && native.mapFd) list[i] = asView(native.mapFd(fds[byFd++]!), code & ~BY_FD);
+        else if (byFd < fds.length && native.mapFd) list[i] = asView(native.mapFd(fds[byFd++]!, !viewParcels), code & ~BY_FD);
         else throw new SerializationError('pool: a payload sent as a descriptor did not arrive');
       }
       frame.list = list;

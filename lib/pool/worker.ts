@@ -6,7 +6,7 @@ import { isMainThread, workerData } from 'node:worker_threads';
 
 import { InvalidStateError, ProcessError } from '../errors';
 import { native } from '../native';
-import { AbortReason, decodeFrame, encodeBare, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './protocol';
+import { AbortReason, copyParcels, decodeFrame, encodeBare, encodeList, encodeValue, FrameType, renamePath, sendEncoded, TaskKind, type Encoded, type Frame } from './protocol';
 import { ChildExit } from '../process';
 import { loads } from '../serializer/index';
 import { SpinPolicy } from '../spin';
@@ -260,6 +260,8 @@ function receiveHead(fd: number, fds: number[], spinMs: number): Buffer | null {
 
 /** The fork worker: reads, runs and answers until the pool closes its end. */
 function runBlocking(fd: number, initializer: boolean): void {
+  // A parcel viewed here would stay held until the worker ends: its finalizer never runs.
+  copyParcels();
   const worker = new Worker(fd, false);
   if (!initializer) worker.sayReady();
   for (;;) {
