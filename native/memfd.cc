@@ -6,6 +6,7 @@
 #include "memfd.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,22 +42,40 @@ constexpr size_t kMaxTracked = 256;
 // blocking calls would otherwise keep every parcel it was ever sent.
 constexpr size_t kMaxViewedBytes = 128 << 20;
 
+constexpr int kHolderSlots = 8;
+// MADV_POPULATE_WRITE (Linux 5.14), absent from older headers.
+constexpr int kPopulateWrite = 23;
+
 struct Header {
   uint64_t magic;
+  int32_t sender_pid;
   // Stored once the payload is in (release), read before it (acquire): the payload's bytes are
   // ordered by it, also for a sender and receiver that are threads of one process.
   std::atomic<uint64_t> length;
-  // Views alive in receivers (fork children's copies of them included); 0: the sender may reuse it.
+  // Holds on the parcel: the receiver's from the send on, then one per view (fork children's
+  // copies included); 0: the sender may reuse it.
   std::atomic<uint32_t> holders;
+  // The process of each view's hold (0: a free slot). A receiver killed while it holds a view (the
+  // workers of a terminated pool) never lets go: a parcel whose every hold has a slot, each of a
+  // process that is gone, is reused too. A hold without a slot (on its way to the receiver, or
+  // with the slots full) keeps the parcel whatever happens.
+  std::atomic<int32_t> holder_pids[kHolderSlots];
 };
 static_assert(sizeof(Header) <= kHead, "the header fits the parcel's first page");
 
 Header* HeaderOf(uint8_t* base) { return reinterpret_cast<Header*>(base); }
 
+// How a claimed parcel gets its payload. A new one by pwrite: the kernel fills fresh pages in bulk
+// (~0.19 ms a MiB here, where copying through the mapping faults each page in: ~0.45 ms). A reused
+// one through the sender's mapping, whose page-table entries are made in one call the first time
+// (MADV_POPULATE_WRITE: ~0.14 ms a MiB, ~0.31 ms faulting), then are in place (~0.04 ms).
+enum class Fill { kWrite, kPopulateAndCopy, kCopy };
+
 struct Parcel {
   int fd;
   uint8_t* base;     // the sender's mapping, kept out of fork children
   size_t capacity;   // payload bytes
+  bool populated;    // the payload's page-table entries are in the sender's mapping
 };
 
 // A receiver's mapping of a whole parcel; the parcel is known by its inode, which stays its own
@@ -82,15 +101,54 @@ void Forget(const Parcel& parcel) {
   close(parcel.fd);
 }
 
-bool IsFree(const Parcel& parcel) { return HeaderOf(parcel.base)->holders.load(std::memory_order_acquire) == 0; }
+bool Gone(int32_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
-// A parcel for `length` payload bytes, claimed for one receiver (holders 1). Caller holds the mutex.
-Parcel* Claim(Napi::Env env, size_t length) {
+void RecordHolder(Header* header) {
+  const int32_t me = getpid();
+  for (auto& slot : header->holder_pids) {
+    int32_t empty = 0;
+    if (slot.compare_exchange_strong(empty, me, std::memory_order_relaxed)) return;
+  }
+}
+
+void ForgetHolder(Header* header) {
+  const int32_t me = getpid();
+  for (auto& slot : header->holder_pids) {
+    int32_t mine = me;
+    if (slot.compare_exchange_strong(mine, 0, std::memory_order_relaxed)) return;
+  }
+}
+
+// Whether the parcel may be written again: no hold, or only holds of processes that are gone
+// (which are then cleared).
+bool IsFree(const Parcel& parcel) {
+  Header* header = HeaderOf(parcel.base);
+  const uint32_t holders = header->holders.load(std::memory_order_acquire);
+  if (holders == 0) return true;
+  if (holders > kHolderSlots) return false;
+  uint32_t gone = 0;
+  for (auto& slot : header->holder_pids) {
+    const int32_t pid = slot.load(std::memory_order_relaxed);
+    if (pid == 0) continue;
+    if (!Gone(pid)) return false;
+    gone++;
+  }
+  if (gone != holders) return false;
+  for (auto& slot : header->holder_pids) slot.store(0, std::memory_order_relaxed);
+  header->holders.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+// A parcel for `length` payload bytes, claimed for one receiver (holders 1), and how to fill it.
+// Caller holds the mutex.
+Parcel* Claim(Napi::Env env, size_t length, Fill* fill) {
   Parcel* best = nullptr;
   for (Parcel& parcel : parcels)
     if (parcel.capacity >= length && parcel.capacity - length <= length / 4 && (best == nullptr || parcel.capacity < best->capacity) && IsFree(parcel)) best = &parcel;
   if (best != nullptr) {
     HeaderOf(best->base)->holders.store(1, std::memory_order_relaxed);
+    *fill = best->populated ? Fill::kCopy : Fill::kPopulateAndCopy;
+    best->populated = true;
     return best;
   }
   size_t free_bytes = 0;
@@ -123,8 +181,9 @@ Parcel* Claim(Napi::Env env, size_t length) {
   // A fork child gets its own parcels; it would only copy these page tables, then drop them.
   madvise(mapped, kHead + capacity, MADV_DONTFORK);
   uint8_t* base = static_cast<uint8_t*>(mapped);
-  new (base) Header{kMagic, {0}, {1}};
-  parcels.push_back({fd, base, capacity});
+  new (base) Header{kMagic, getpid(), {0}, {1}, {}};
+  parcels.push_back({fd, base, capacity, false});
+  *fill = Fill::kWrite;
   return &parcels.back();
 }
 
@@ -137,11 +196,14 @@ Napi::Value BytesToFd(const Napi::CallbackInfo& info) {
   const uint8_t* data = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
   const size_t length = view.ByteLength();
   uint8_t* base;
+  size_t capacity;
   int fd;
+  Fill fill;
   {
     std::lock_guard<std::mutex> hold(parcels_mutex);
-    Parcel* parcel = Claim(env, length);
+    Parcel* parcel = Claim(env, length, &fill);
     base = parcel->base;
+    capacity = parcel->capacity;
     fd = fcntl(parcel->fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
       HeaderOf(base)->holders.store(0, std::memory_order_release);
@@ -149,7 +211,22 @@ Napi::Value BytesToFd(const Napi::CallbackInfo& info) {
     }
   }
   // Claimed: no other sender writes it until the receiver lets go.
-  std::memcpy(base + kHead, data, length);
+  if (fill == Fill::kWrite) {
+    for (size_t done = 0; done < length;) {
+      const ssize_t wrote = pwrite(fd, data + done, length - done, static_cast<off_t>(kHead + done));
+      if (wrote < 0 && errno == EINTR) continue;
+      if (wrote <= 0) {
+        const int err = wrote < 0 ? errno : EIO;
+        HeaderOf(base)->holders.store(0, std::memory_order_release);
+        close(fd);
+        ThrowErrno(env, "pwrite", err);
+      }
+      done += static_cast<size_t>(wrote);
+    }
+  } else {
+    if (fill == Fill::kPopulateAndCopy) madvise(base + kHead, capacity, kPopulateWrite);  // a hint: older kernels fault instead
+    std::memcpy(base + kHead, data, length);
+  }
   HeaderOf(base)->length.store(length, std::memory_order_release);
   return Napi::Number::New(env, fd);
 }
@@ -176,9 +253,16 @@ Mapping MapParcel(Napi::Env env, int fd) {
   return {static_cast<uint8_t*>(mapped), size, status.st_dev, status.st_ino};
 }
 
-// The parcel is let go (its sender may reuse it); the mapping is kept idle, out of fork children.
-void LetGo(const Mapping& mapping) {
-  HeaderOf(mapping.base)->holders.fetch_sub(1, std::memory_order_release);
+// The parcel is let go (its sender may reuse it); the mapping is kept idle, out of fork children,
+// unless the sender is gone (a terminated pool's worker): no one sends that parcel again.
+void LetGo(const Mapping& mapping, bool viewed) {
+  Header* header = HeaderOf(mapping.base);
+  if (viewed) ForgetHolder(header);
+  header->holders.fetch_sub(1, std::memory_order_release);
+  if (Gone(header->sender_pid)) {
+    munmap(mapping.base, mapping.size);
+    return;
+  }
   madvise(mapping.base, mapping.size, MADV_DONTFORK);
   std::lock_guard<std::mutex> hold(parcels_mutex);
   idle.push_back(mapping);
@@ -196,7 +280,7 @@ void ReleaseView(Napi::Env env, uint8_t* payload, Mapping* mapping) {
     views.erase(mapping->base);
     viewed_bytes -= mapping->size;
   }
-  LetGo(*mapping);
+  LetGo(*mapping, true);
   Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(mapping->size));
   delete mapping;
 }
@@ -225,11 +309,13 @@ Napi::Value MapFd(const Napi::CallbackInfo& info) {
     if (!copy) {
       views.emplace(mapping.base, mapping.size);
       viewed_bytes += mapping.size;
+      // The hold the sender made for this receiver becomes this view's.
+      RecordHolder(HeaderOf(mapping.base));
     }
   }
   if (copy) {
     Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::Copy(env, payload, static_cast<size_t>(length));
-    LetGo(mapping);
+    LetGo(mapping, false);
     return bytes;
   }
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(mapping.size));
@@ -257,7 +343,10 @@ void ParcelsAfterFork() {
   // too, so no sender rewrites a parcel under them while the child may still read it.
   for (const Parcel& parcel : parcels) close(parcel.fd);
   parcels.clear();
-  for (const auto& [base, size] : views) HeaderOf(base)->holders.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& [base, size] : views) {
+    HeaderOf(base)->holders.fetch_add(1, std::memory_order_relaxed);
+    RecordHolder(HeaderOf(base));
+  }
   // Idle mappings are not here either (MADV_DONTFORK).
   idle.clear();
   idle_bytes = 0;

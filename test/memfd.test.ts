@@ -1,15 +1,16 @@
 // Pool payloads as memfd parcels (native/memfd.cc): a receiver's view is the parcel's own pages; a
 // parcel is reused once every view of it is gone, and read through the receiver's idle mapping; a
-// fork child's copy of a view keeps its parcel held; a loop of blocking calls keeps a bounded
-// number of views; a fork worker copies; a descriptor that is not a parcel is refused. The package
-// is the BUILT one (dist/), as a user loads it.
+// fork child's copy of a view keeps its parcel held, a killed receiver's view does not; a gone
+// sender's parcel is not kept mapped; a loop of blocking calls keeps a bounded number of views; a
+// fork worker copies; a descriptor that is not a parcel is refused. The package is the BUILT one
+// (dist/), as a user loads it.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { until } from './helpers/until';
 
@@ -46,6 +47,13 @@ function viewsDropped(views: number): Promise<void> {
 let heldByChild: Float64Array | null = null;
 
 describe.runIf(process.platform === 'linux')('memfd parcels', () => {
+  // Each test starts with only the views of before it: its own are collected after it.
+  let viewsBefore = 0;
+  beforeEach(() => {
+    viewsBefore = stats().views;
+  });
+  afterEach(() => viewsDropped(viewsBefore));
+
   it("a parcel is reused, with the new bytes, once its receiver's view is gone", async () => {
     const length = (300 * 1024) / 8;
     const before = stats();
@@ -65,7 +73,8 @@ describe.runIf(process.platform === 'linux')('memfd parcels', () => {
   });
 
   it("a fork child's copy of a view keeps its parcel: the child reads the bytes it was sent, not the next payload's", async () => {
-    const length = (320 * 1024) / 8;
+    // A size no parcel made before fits: the one the child holds is the only candidate for reuse.
+    const length = (448 * 1024) / 8;
     const before = stats();
     heldByChild = sendToSelf(new Float64Array(length).fill(7));
     const go = new mp.Event();
@@ -94,6 +103,57 @@ describe.runIf(process.platform === 'linux')('memfd parcels', () => {
     expect(child.exitcode).toBe(0);
     expect(sevens.value).toBe(1);
     expect(next[0]).toBe(9);
+  });
+
+  it('a parcel whose receiver was killed while it held a view (a terminated pool\'s worker) is reused', async () => {
+    const length = (336 * 1024) / 8;
+    const before = stats();
+    const fd = native.bytesToFd!(new Float64Array(length).fill(4));
+    const viewed = new mp.Event();
+    const never = new mp.Event();
+    const child = new (mp.getContext('fork').Process)({
+      target: (done: InstanceType<typeof mp.Event>, forever: InstanceType<typeof mp.Event>) => {
+        heldByChild = new Float64Array(native.mapFd!(fd).buffer);
+        done.set();
+        forever.wait();
+      },
+      args: [viewed, never],
+    });
+    child.start();
+    try {
+      expect(await viewed.waitAsync(30_000)).toBe(true);
+    } finally {
+      child.kill();
+      child.join(30_000);
+      native.closeFd(fd);
+    }
+    const next = sendToSelf(new Float64Array(length).fill(6));
+    expect(stats().parcels).toBe(before.parcels + 1);
+    expect(next[length - 1]).toBe(6);
+  });
+
+  it("a receiver keeps no idle mapping of a parcel whose sender is gone (a terminated pool's worker)", async () => {
+    const before = stats();
+    let result: Float64Array | null;
+    let worker: number;
+    {
+      using pool = new (mp.getContext('forkserver').Pool)(1);
+      worker = pool.apply(() => process.pid);
+      result = pool.apply((n: number) => new Float64Array(n).fill(2), [(352 * 1024) / 8]);
+    }
+    const gone = (): boolean => {
+      try {
+        process.kill(worker, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await until(gone, `worker ${worker} gone`);
+    expect([stats().views, result[0]]).toEqual([before.views + 1, 2]);
+    result = null;
+    await viewsDropped(before.views);
+    expect(stats().idle).toBe(before.idle);
   });
 
   it('a loop of blocking pool calls, which never turns the event loop, keeps at most 128 MiB of views and copies the rest', () => {
