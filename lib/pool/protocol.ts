@@ -130,8 +130,9 @@ export interface Encoded {
 
 // From here a byte view crosses as a parcel (native/memfd.cc): the sender copies it into pages it
 // reuses, the receiver maps them, one copy in all where the socket makes two and the receiver's
-// fresh pages. Measured against the socket: 256 KiB and 512 KiB per task 1.2-1.4x, 1 MiB 1.25x and
-// 16 MiB 1.5x once parcels are reused. Linux only.
+// fresh pages. Against the socket (interleaved runs): a pool in use, 256-512 KiB per task
+// 1.2-1.4x, 1 MiB 1.1-1.5x, 16 MiB 1.3-1.4x; a new pool's first such map 0.85-0.95x (its
+// workers' parcels are fresh pages). Linux only.
 const BY_FD_BYTES = 256 * 1024;
 const BY_FD_MAX = 64;
 const BY_FD = 0x80;
