@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -76,6 +77,8 @@ struct Parcel {
   uint8_t* base;     // the sender's mapping, kept out of fork children
   size_t capacity;   // payload bytes
   bool populated;    // the payload's page-table entries are in the sender's mapping
+  // When its holders may be looked for again (a kill(2) each): not on every send while it is held.
+  std::chrono::steady_clock::time_point recheck;
 };
 
 // A receiver's mapping of a whole parcel; the parcel is known by its inode, which stays its own
@@ -120,12 +123,14 @@ void ForgetHolder(Header* header) {
 }
 
 // Whether the parcel may be written again: no hold, or only holds of processes that are gone
-// (which are then cleared).
-bool IsFree(const Parcel& parcel) {
+// (which are then cleared; a held parcel is looked at again 50 ms later at the earliest).
+bool IsFree(Parcel& parcel) {
   Header* header = HeaderOf(parcel.base);
   const uint32_t holders = header->holders.load(std::memory_order_acquire);
   if (holders == 0) return true;
-  if (holders > kHolderSlots) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (holders > kHolderSlots || now < parcel.recheck) return false;
+  parcel.recheck = now + std::chrono::milliseconds(50);
   uint32_t gone = 0;
   for (auto& slot : header->holder_pids) {
     const int32_t pid = slot.load(std::memory_order_relaxed);
@@ -152,7 +157,7 @@ Parcel* Claim(Napi::Env env, size_t length, Fill* fill) {
     return best;
   }
   size_t free_bytes = 0;
-  for (const Parcel& parcel : parcels)
+  for (Parcel& parcel : parcels)
     if (IsFree(parcel)) free_bytes += parcel.capacity;
   for (auto it = parcels.begin(); it != parcels.end() && (free_bytes > kKeepFreeBytes || parcels.size() >= kMaxTracked);) {
     const bool free = IsFree(*it);
@@ -182,7 +187,7 @@ Parcel* Claim(Napi::Env env, size_t length, Fill* fill) {
   madvise(mapped, kHead + capacity, MADV_DONTFORK);
   uint8_t* base = static_cast<uint8_t*>(mapped);
   new (base) Header{kMagic, getpid(), {0}, {1}, {}};
-  parcels.push_back({fd, base, capacity, false});
+  parcels.push_back({fd, base, capacity, false, {}});
   *fill = Fill::kWrite;
   return &parcels.back();
 }
