@@ -35,8 +35,9 @@ constexpr size_t kGrain = 64 << 10;
 // Free parcels kept for reuse beyond this are closed (the oldest first); as much for a receiver's
 // idle mappings.
 constexpr size_t kKeepFreeBytes = 64 << 20;
-// Parcels a sender tracks at most: one whose receiver died (or a fork child that never let go)
-// stays held forever, and is then forgotten here (its pages live while someone maps them).
+// Parcels a sender tracks at most: a hold with no pid slot (a receiver that died before it mapped
+// the parcel, a fork child beyond the slots) is never reclaimed, and such a parcel is then
+// forgotten here (its pages live while someone maps them).
 constexpr size_t kMaxTracked = 256;
 // Views of parcels a receiver keeps at most: beyond them a payload is copied out and its parcel
 // let go at once. Node runs a view's finalizer from the event loop, so a caller that loops on

@@ -17,7 +17,7 @@ function filesUnder(dir) {
 }
 
 /** The hash of what the addons are built from: native/ and binding.gyp, by path and content. */
-export function sourcesHash() {
+function sourcesHash() {
   const hash = createHash('sha256');
   for (const file of [...filesUnder(path.join(root, 'native')), path.join(root, 'binding.gyp')].sort()) {
     hash.update(path.relative(root, file)).update('\0').update(fs.readFileSync(file)).update('\0');
