@@ -139,6 +139,15 @@ const BY_FD = 0x80;
 const canPassBytes = native.bytesToFd !== undefined && native.mapFd !== undefined;
 // Views of parcels are let go by finalizers that Node runs from the event loop.
 let viewParcels = true;
+// Bytes of parcels received since the receiver last looked (a pool worker collects the views it dropped).
+let parcelBytesReceived = 0;
+
+/** Bytes of parcels received since the last call. */
+export function takeParcelBytesReceived(): number {
+  const bytes = parcelBytesReceived;
+  parcelBytesReceived = 0;
+  return bytes;
+}
 
 /** For a receiver that never returns to its event loop (a fork worker): parcels are copied out and let go at once. */
 export function copyParcels(): void {
@@ -382,7 +391,11 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
       for (let i = 0, byFd = 0, inFollow = 0; i < count; i++) {
         const code = head[HEADER + i]!;
         if (!(code & BY_FD)) list[i] = asView(follow[inFollow++]!, code);
-        else if (byFd < fds.length && native.mapFd) list[i] = asView(native.mapFd(fds[byFd++]!, !viewParcels), code & ~BY_FD);
+        else if (byFd < fds.length && native.mapFd) {
+          const bytes = native.mapFd(fds[byFd++]!, !viewParcels);
+          parcelBytesReceived += bytes.byteLength;
+          list[i] = asView(bytes, code & ~BY_FD);
+        }
         else throw new SerializationError('pool: a payload sent as a descriptor did not arrive');
       }
       frame.list = list;
