@@ -58,10 +58,10 @@
     {
       "target_name": "multiprocess_park",
       "target_conditions": [["_type=='loadable_module'", { "product_extension": "so" }]],
-      "sources": ["native/park/park.cc", "native/park/child_platform.cc"],
+      "sources": ["native/park/park.cc", "native/park/child_platform.cc", "native/park/parcel_views.cc"],
       # node.h's NODE_MODULE_INIT casts its register function.
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],
-      "conditions": [["OS=='linux'", { "ldflags": ["-Wl,-z,now"] }]],
+      "conditions": [["OS=='linux'", { "ldflags": ["-Wl,-z,now"], "libraries": ["-ldl"] }]],
       "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "11.0" }
     }
   ]

@@ -16,6 +16,10 @@ export interface ParkBinding {
   scriptId(fn: Function): number;
   /** The name fn's script was compiled under (a file path or URL), '' for none. */
   scriptName(fn: Function): string;
+  /** Binds mapParcel to the main addon loaded from addonPath; false when it has no parcel interface. */
+  bindParcels?(addonPath: string): boolean;
+  /** As the main addon's mapFd, the parcel let go when V8 frees the view (at a GC, not from the event loop). */
+  mapParcel?(fd: number, copy?: boolean): Buffer;
 }
 
 let parkBinding: ParkBinding | null | undefined;
@@ -93,4 +97,22 @@ export function scriptIdOf(fn: Function): number | undefined {
 /** The file path or URL fn's script was compiled under, when the addon is here and it has one. */
 export function scriptNameOf(fn: Function): string | undefined {
   return scriptFacts()?.scriptName(fn) || undefined;
+}
+
+/**
+ * The addon's parcel views, bound to the main addon, or null (an addon that cannot be loaded now or
+ * predates them): Node runs the main addon's finalizers from the event loop, so a caller that loops
+ * on blocking calls would hold every parcel it was sent.
+ */
+export function parcelViews(): ((fd: number, copy?: boolean) => Buffer) | null {
+  let park: ParkBinding | null;
+  try {
+    park = loadPark();
+  } catch {
+    return null;
+  }
+  if (typeof park?.bindParcels !== 'function' || typeof park.mapParcel !== 'function') return null;
+  // node-gyp-build ships no types: path() is where it loads the main addon from.
+  const addon = (require('node-gyp-build') as { path(root: string): string }).path(path.join(__dirname, '..'));
+  return park.bindParcels(addon) ? park.mapParcel.bind(park) : null;
 }

@@ -15,12 +15,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
 #include "errors.h"
+#include "memfd_api.h"
 
 namespace mp {
 #ifdef __linux__
@@ -238,11 +241,11 @@ Napi::Value BytesToFd(const Napi::CallbackInfo& info) {
 }
 
 // A parcel's mapping for a receiver: the idle one of this parcel when there is one, else a new one.
-Mapping MapParcel(Napi::Env env, int fd) {
+Mapping MapParcel(int fd) {
   struct stat status;
-  if (fstat(fd, &status) != 0) ThrowErrno(env, "fstat");
+  if (fstat(fd, &status) != 0) throw CallFailed(errno, "fstat");
   const size_t size = static_cast<size_t>(status.st_size);
-  if (size < kHead) throw Napi::Error::New(env, "mapFd: the descriptor is not a pool parcel (" + std::to_string(size) + " bytes)");
+  if (size < kHead) throw std::runtime_error("mapFd: the descriptor is not a pool parcel (" + std::to_string(size) + " bytes)");
   {
     std::lock_guard<std::mutex> hold(parcels_mutex);
     for (auto it = idle.begin(); it != idle.end(); ++it) {
@@ -255,7 +258,7 @@ Mapping MapParcel(Napi::Env env, int fd) {
     }
   }
   void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-  if (mapped == MAP_FAILED) ThrowErrno(env, "mmap");
+  if (mapped == MAP_FAILED) throw CallFailed(errno, "mmap");
   return {static_cast<uint8_t*>(mapped), size, status.st_dev, status.st_ino};
 }
 
@@ -280,34 +283,17 @@ void LetGo(const Mapping& mapping, bool viewed) {
   }
 }
 
-void ReleaseView(Napi::Env env, uint8_t* payload, Mapping* mapping) {
-  {
-    std::lock_guard<std::mutex> hold(parcels_mutex);
-    views.erase(mapping->base);
-    viewed_bytes -= mapping->size;
-  }
-  LetGo(*mapping, true);
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(mapping->size));
-  delete mapping;
-}
-
-// mapFd(fd, copy = false): the parcel's payload as a Buffer over the parcel's own pages (populated
-// in one call); the parcel is let go when the Buffer is collected. A copy instead (the parcel let go
-// at once) when asked for (a receiver that never runs finalizers) or beyond kMaxViewedBytes of
-// views. The caller closes fd.
-Napi::Value MapFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int64_t fd = IntArg(info, 0, "mapFd(fd)");
-  if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(env, "mapFd: fd must be a non-negative integer");
-  const bool asked_copy = info.Length() > 1 && info[1].ToBoolean().Value();
-  const Mapping mapping = MapParcel(env, static_cast<int>(fd));
+// The receiver's side without JS: fd's parcel, a view of its pages unless a copy is asked for (a
+// receiver that never runs finalizers) or the views are at kMaxViewedBytes. Throws CallFailed or
+// runtime_error.
+MpjsParcel OpenParcel(int fd, bool asked_copy) {
+  const Mapping mapping = MapParcel(fd);
   const Header* header = HeaderOf(mapping.base);
   const uint64_t length = header->length.load(std::memory_order_acquire);
   if (header->magic != kMagic || length > mapping.size - kHead) {
     munmap(mapping.base, mapping.size);
-    throw Napi::Error::New(env, "mapFd: the descriptor is not a pool parcel (bad header)");
+    throw std::runtime_error("mapFd: the descriptor is not a pool parcel (bad header)");
   }
-  uint8_t* payload = mapping.base + kHead;
   bool copy;
   {
     std::lock_guard<std::mutex> hold(parcels_mutex);
@@ -319,13 +305,52 @@ Napi::Value MapFd(const Napi::CallbackInfo& info) {
       RecordHolder(HeaderOf(mapping.base));
     }
   }
-  if (copy) {
-    Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::Copy(env, payload, static_cast<size_t>(length));
-    LetGo(mapping, false);
+  return {mapping.base + kHead, static_cast<size_t>(length), new Mapping(mapping), copy ? 0 : 1};
+}
+
+// Lets a parcel OpenParcel gave go: from any thread (a V8 backing store's deleter).
+void CloseParcel(void* token, bool viewed) {
+  Mapping* mapping = static_cast<Mapping*>(token);
+  if (viewed) {
+    std::lock_guard<std::mutex> hold(parcels_mutex);
+    views.erase(mapping->base);
+    viewed_bytes -= mapping->size;
+  }
+  LetGo(*mapping, viewed);
+  delete mapping;
+}
+
+void ReleaseView(Napi::Env env, uint8_t*, void* token) {
+  const int64_t size = static_cast<int64_t>(static_cast<Mapping*>(token)->size);
+  CloseParcel(token, true);
+  Napi::MemoryManagement::AdjustExternalMemory(env, -size);
+}
+
+// mapFd(fd, copy = false): the parcel's payload as a Buffer over the parcel's own pages (populated
+// in one call); the parcel is let go when the Buffer is collected, by a finalizer Node runs from the
+// event loop (the park addon's mapParcel lets go at the GC itself). A copy instead (the parcel let go
+// at once) when asked for or beyond kMaxViewedBytes of views. The caller closes fd.
+Napi::Value MapFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t fd = IntArg(info, 0, "mapFd(fd)");
+  if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(env, "mapFd: fd must be a non-negative integer");
+  MpjsParcel parcel;
+  try {
+    parcel = OpenParcel(static_cast<int>(fd), info.Length() > 1 && info[1].ToBoolean().Value());
+  } catch (const CallFailed& failed) {
+    ThrowErrno(env, failed);
+  } catch (const std::runtime_error& refused) {
+    throw Napi::Error::New(env, refused.what());
+  }
+  uint8_t* data = const_cast<uint8_t*>(parcel.data);
+  if (!parcel.viewed) {
+    Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::Copy(env, data, parcel.length);
+    CloseParcel(parcel.token, false);
     return bytes;
   }
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(mapping.size));
-  return Napi::Buffer<uint8_t>::New(env, payload, static_cast<size_t>(length), ReleaseView, new Mapping(mapping));
+  const int64_t size = static_cast<int64_t>(static_cast<Mapping*>(parcel.token)->size);
+  Napi::MemoryManagement::AdjustExternalMemory(env, size);
+  return Napi::Buffer<uint8_t>::New(env, data, parcel.length, ReleaseView, parcel.token);
 }
 
 // parcelStats(): { parcels, free, views, idle }: this process's parcels as a sender (tracked,
@@ -342,6 +367,20 @@ Napi::Value ParcelStats(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+extern "C" {
+__attribute__((visibility("default"))) int mpjs_parcel_open(int fd, int copy, MpjsParcel* out, char* error, size_t error_size) {
+  try {
+    *out = OpenParcel(fd, copy != 0);
+    return 0;
+  } catch (const std::exception& failed) {
+    snprintf(error, error_size, "%s", failed.what());
+    return -1;
+  }
+}
+
+__attribute__((visibility("default"))) void mpjs_parcel_close(void* token, int viewed) { CloseParcel(token, viewed != 0); }
+}
 
 void ParcelsAfterFork() {
   // The only thread here: nothing else holds the mutex. The parent's parcels are not mapped here

@@ -3,6 +3,7 @@
 // the general serializer, whose fixed cost per message is several times a task's.
 import { SerializationError } from '../errors';
 import { native } from '../native';
+import { parcelViews } from '../park';
 import { plainCodec } from '../serializer/encode';
 import { CODEC_PLAIN_JSON, frame } from '../serializer/format';
 import { dumps, loads } from '../serializer/index';
@@ -137,8 +138,10 @@ const BY_FD_BYTES = 256 * 1024;
 const BY_FD_MAX = 64;
 const BY_FD = 0x80;
 const canPassBytes = native.bytesToFd !== undefined && native.mapFd !== undefined;
-// Views of parcels are let go by finalizers that Node runs from the event loop.
+// A parcel's view lets it go once collected: at the GC itself with the park addon's views, else
+// by a finalizer Node runs from the event loop. Chosen at the first parcel.
 let viewParcels = true;
+let mapParcel: ((fd: number) => Buffer) | undefined;
 // Bytes of parcels received since the receiver last looked (a pool worker collects the views it dropped).
 let parcelBytesReceived = 0;
 
@@ -392,7 +395,8 @@ function decodeWith(fd: number, head: Buffer, fds: number[]): Frame {
         const code = head[HEADER + i]!;
         if (!(code & BY_FD)) list[i] = asView(follow[inFollow++]!, code);
         else if (byFd < fds.length && native.mapFd) {
-          const bytes = native.mapFd(fds[byFd++]!, !viewParcels);
+          const fd = fds[byFd++]!;
+          const bytes = viewParcels ? (mapParcel ??= parcelViews() ?? native.mapFd)(fd) : native.mapFd(fd, true);
           parcelBytesReceived += bytes.byteLength;
           list[i] = asView(bytes, code & ~BY_FD);
         }

@@ -3,7 +3,7 @@
 // condition variable when the process is copied; and the exit path of a fork child, which must not
 // join platform threads it does not have; in the child, a platform of its own (child_platform.h)
 // so that worker tasks run again. Also the V8 facts the serializer needs that N-API lacks (a
-// function's script id and name). Uses node.h, so it is built per Node ABI, apart from the ABI-stable main addon.
+// function's script id and name), and parcel views that V8 itself lets go (parcel_views.cc). Uses node.h, so it is built per Node ABI, apart from the ABI-stable main addon.
 #include <fcntl.h>
 #include <pthread.h>
 #include <node.h>
@@ -20,6 +20,8 @@
 #include "../deadline.h"
 #include "../keep_loaded.h"
 #include "child_platform.h"
+#include "js_errors.h"
+#include "parcel_views.h"
 
 namespace {
 
@@ -69,24 +71,6 @@ class ParkTask : public v8::Task {
  private:
   std::shared_ptr<Gate> gate_;
 };
-
-v8::Local<v8::String> Text(v8::Isolate* isolate, const std::string& text) {
-  return v8::String::NewFromUtf8(isolate, text.c_str()).ToLocalChecked();
-}
-
-void Throw(v8::Isolate* isolate, const std::string& message) { isolate->ThrowException(v8::Exception::Error(Text(isolate, message))); }
-
-// As the main addon's errors (errors.h): errno, its name as code, and the call that failed.
-void ThrowErrno(v8::Isolate* isolate, const std::string& call, int err) {
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  const std::string name = uv_err_name(-err);
-  v8::Local<v8::Object> error =
-      v8::Exception::Error(Text(isolate, call + " failed: " + strerror(err) + " (" + name + ")")).As<v8::Object>();
-  error->Set(context, Text(isolate, "errno"), v8::Integer::New(isolate, err)).Check();
-  error->Set(context, Text(isolate, "code"), Text(isolate, name)).Check();
-  error->Set(context, Text(isolate, "syscall"), Text(isolate, call)).Check();
-  isolate->ThrowException(error);
-}
 
 node::MultiIsolatePlatform* PlatformOf(v8::Isolate* isolate) {
   return node::GetMultiIsolatePlatform(node::GetCurrentEnvironment(isolate->GetCurrentContext()));
@@ -223,4 +207,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "exitWithoutPlatform", ExitWithoutPlatformJs);
   NODE_SET_METHOD(exports, "scriptId", ScriptIdJs);
   NODE_SET_METHOD(exports, "scriptName", ScriptNameJs);
+  InitParcelViews(exports);
 }
