@@ -3,8 +3,8 @@
 // fork child's copy of a view keeps its parcel held, a killed receiver's view does not; a gone
 // sender's parcel is not kept mapped; V8 lets go of collected views without the event loop, and a
 // receiver keeps a bounded number of those it holds; a pool worker process lets go of what it was
-// sent within a few tasks; a fork worker copies; a descriptor that is not a parcel is refused. The
-// package is the BUILT one (dist/), as a user loads it.
+// sent within a few tasks, a fork worker too; a copy frees its parcel at once; a descriptor that is
+// not a parcel is refused. The package is the BUILT one (dist/), as a user loads it.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -199,14 +199,31 @@ describe.runIf(process.platform === 'linux')('memfd parcels', () => {
     expect(pool.apply(() => typeof (globalThis as { gc?: unknown }).gc)).toBe('undefined');
   });
 
-  it('a fork pool worker, whose finalizers never run, copies parcels out instead of viewing them', () => {
+  it("a fork pool worker, whose Node finalizers never run, views parcels that V8 lets go itself", () => {
     using pool = new (mp.getContext('fork').Pool)(1);
     // Runs in the worker, a fork of this process: its views are this process's at the fork, and its own.
     const probe = (values: Float64Array): [number, number] => [values[0]! + values[values.length - 1]!, native.parcelStats!().views];
     const [, viewsBefore] = pool.apply(probe, [new Float64Array([1, 1])]);
-    const [sum, viewsAfter] = pool.apply(probe, [new Float64Array((512 * 1024) / 8).fill(5)]);
+    const [sum, viewsDuring] = pool.apply(probe, [new Float64Array((512 * 1024) / 8).fill(5)]);
     expect(sum).toBe(10);
-    expect(viewsAfter).toBe(viewsBefore);
+    expect(viewsDuring).toBe(viewsBefore + 1);
+    // It collects after every 4 MiB, as an evented worker does: its views do not pile up.
+    for (let i = 0; i < 40; i++) pool.apply(probe, [new Float64Array((1280 * 1024) / 8).fill(i)]);
+    expect(pool.apply(probe, [new Float64Array([1, 1])])[1] - viewsBefore).toBeLessThan(8);
+  });
+
+  it('a receiver that cannot view a parcel (mapFd with copy) gets a copy, and the parcel is free again at once', () => {
+    const length = (320 * 1024) / 8;
+    const fd = native.bytesToFd!(new Float64Array(length).fill(6));
+    const claimed = stats();
+    let copy: Buffer;
+    try {
+      copy = native.mapFd!(fd, true);
+    } finally {
+      native.closeFd(fd);
+    }
+    expect(new Float64Array(copy.buffer, copy.byteOffset, length)[length - 1]).toBe(6);
+    expect(stats()).toMatchObject({ parcels: claimed.parcels, free: claimed.free + 1, views: claimed.views });
   });
 
   it('a descriptor that is not a parcel is refused with a clear error', () => {

@@ -139,7 +139,7 @@ const BY_FD_MAX = 64;
 const BY_FD = 0x80;
 const canPassBytes = native.bytesToFd !== undefined && native.mapFd !== undefined;
 // A parcel's view lets it go once collected: at the GC itself with the park addon's views, else
-// by a finalizer Node runs from the event loop. Chosen at the first parcel.
+// by a finalizer Node runs from the event loop. Chosen at the first parcel (or by the receiver).
 let viewParcels = true;
 let mapParcel: ((fd: number) => Buffer) | undefined;
 // Bytes of parcels received since the receiver last looked (a pool worker collects the views it dropped).
@@ -152,9 +152,15 @@ export function takeParcelBytesReceived(): number {
   return bytes;
 }
 
-/** For a receiver that never returns to its event loop (a fork worker): parcels are copied out and let go at once. */
-export function copyParcels(): void {
-  viewParcels = false;
+/**
+ * For a receiver that never returns to its event loop (a fork worker): it views parcels only when V8
+ * lets them go itself (the park addon's views), else copies them out and lets them go at once.
+ * Whether it views them.
+ */
+export function viewParcelsWithoutLoop(): boolean {
+  mapParcel = parcelViews() ?? undefined;
+  viewParcels = mapParcel !== undefined;
+  return viewParcels;
 }
 
 function header(type: FrameType, codec: Codec, kind: number, seq: number, fnId: number, count: number, follow: number, extra: number): Buffer {

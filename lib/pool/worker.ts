@@ -8,7 +8,7 @@ import { isMainThread, workerData } from 'node:worker_threads';
 
 import { InvalidStateError, ProcessError } from '../errors';
 import { native } from '../native';
-import { AbortReason, copyParcels, decodeFrame, encodeBare, encodeList, encodeValue, FrameType, renamePath, sendEncoded, takeParcelBytesReceived, TaskKind, type Encoded, type Frame } from './protocol';
+import { AbortReason, decodeFrame, encodeBare, encodeList, encodeValue, FrameType, renamePath, sendEncoded, takeParcelBytesReceived, TaskKind, viewParcelsWithoutLoop, type Encoded, type Frame } from './protocol';
 import { ChildExit } from '../process';
 import { loads } from '../serializer/index';
 import { SpinPolicy } from '../spin';
@@ -94,15 +94,16 @@ class Worker {
   spinMs = 0;
   /** Bytes of parcels received since the last collection. */
   private parcelBytes = 0;
-  // A thread shares the user's process: collections there are not ours to add. A fork worker copies parcels.
+  // A thread shares the user's process: collections there are not ours to add.
   private readonly collectsViews: boolean;
 
-  /** fd: the socket to the pool; canAwait: async tasks may be awaited (not in a fork worker). */
+  /** fd: the socket to the pool; canAwait: async tasks may be awaited (not in a fork worker); views: parcels are viewed (always, in an evented worker). */
   constructor(
     private readonly fd: number,
     private readonly canAwait: boolean,
+    views = canAwait,
   ) {
-    this.collectsViews = canAwait && isMainThread;
+    this.collectsViews = views && isMainThread;
   }
 
   /** Tells the pool this worker waits for tasks (FrameType.Ready): at its start, or after its initializer. */
@@ -292,9 +293,8 @@ function receiveHead(fd: number, fds: number[], spinMs: number): Buffer | null {
 
 /** The fork worker: reads, runs and answers until the pool closes its end. */
 function runBlocking(fd: number, initializer: boolean): void {
-  // A parcel viewed here would stay held until the worker ends: its finalizer never runs.
-  copyParcels();
-  const worker = new Worker(fd, false);
+  // Node's finalizers never run here: a parcel is viewed only when V8 lets it go itself.
+  const worker = new Worker(fd, false, viewParcelsWithoutLoop());
   if (!initializer) worker.sayReady();
   for (;;) {
     const fds: number[] = [];
