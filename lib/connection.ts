@@ -1,7 +1,5 @@
 // Connection and Pipe (CPython's connection.py): CPython-framed messages over a socketpair or a
 // pipe. Blocking calls do their I/O in native code; Async twins are driven by the event loop.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +13,7 @@ import { native, type NativeFdWatcher, type SocketFamily } from './native';
 import { dumps, loads } from './serializer/index';
 import { passFd, register, takeFd } from './serializer/registry';
 import { SpinPolicy } from './spin';
-import { kernelName, timeoutArg, type AbortOptions } from './util';
+import { kernelName, randomBytes, timeoutArg, type AbortOptions } from './util';
 
 /** A frame and the descriptors that came with it (SCM_RIGHTS; empty on other routes). */
 interface Frame {
@@ -491,10 +489,13 @@ const MAX_DIGEST_NAME = 8;
 type AuthStep = { send: Buffer } | { recv: true };
 export type AuthSteps = Generator<AuthStep, void, Buffer | undefined>;
 
+// Loaded by the first handshake, not by every process that imports the package (~3 ms with the streams it loads).
+const crypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
+
 function hmac(authkey: Buffer, message: Buffer, digest: string): Buffer {
   const algorithm = DIGESTS[digest];
   if (!algorithm) throw new AuthenticationError(`digest ${digest} is not supported`);
-  return createHmac(algorithm, authkey).update(message).digest();
+  return crypto().createHmac(algorithm, authkey).update(message).digest();
 }
 
 /** The digest a message names ('' for CPython's legacy MD5 form) and its payload. */
@@ -516,7 +517,7 @@ function* deliverChallenge(authkey: Buffer): AuthSteps {
   const response = (yield { recv: true })!;
   const [responseDigest, mac] = digestAndPayload(response);
   const expected = hmac(authkey, message, responseDigest || 'md5');
-  if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) {
+  if (expected.length !== mac.length || !crypto().timingSafeEqual(expected, mac)) {
     yield { send: FAILURE };
     throw new AuthenticationError('digest received was wrong');
   }
@@ -851,7 +852,7 @@ export async function ClientAsync(
   const { family: checked, host, port } = socketAddress(address, options.family, 'ClientAsync');
   const key = authkeyArg(options.authkey, 'ClientAsync');
   const functions = functionsArg(options, 'ClientAsync');
-  const numericHost = checked === 'AF_INET' && isIP(host) === 0 ? (await lookup(host, { family: 4 })).address : host;
+  const numericHost = checked === 'AF_INET' && isIP(host) === 0 ? (await (require('node:dns/promises') as typeof import('node:dns/promises')).lookup(host, { family: 4 })).address : host;
   const [fd, connected] = await connectNonBlocking(checked, numericHost, port, signal);
   const connection = new Connection(fd, { functions });
   try {

@@ -174,6 +174,8 @@ export interface NativeBinding {
   /** posix_spawn with fds[i] as fd i in the child (0-2 included); the sentinel is a pidfd or a pipe. */
   spawnProcess(file: string, args: string[], fds: number[], environment?: string[]): { pid: number; sentinel: number };
   threadCount(): number;
+  /** size bytes from the kernel's random source (getentropy). */
+  randomBytes(size: number): Buffer;
   getpid(): number;
   exitNow(code: number): never;
   /** The exit code (-N for signal N) of a child that ended, reaping it; null while it runs. */

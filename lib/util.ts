@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { native, type NativeSegment } from './native';
 
-/** `size` random bytes; node:crypto (with the streams it loads) is loaded on first use, not in every child's start. */
+/** `size` random bytes from the kernel (node:crypto, with the streams it loads, would cost every process's start ~3 ms). */
 export function randomBytes(size: number): Buffer {
-  return (require('node:crypto') as typeof import('node:crypto')).randomBytes(size);
+  return native.randomBytes(size);
 }
 
 /** A fresh name for a kernel object of ours: the `mpjs-` prefix makes leaks easy to spot in /dev/shm. */

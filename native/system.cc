@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/random.h>
 #include <sys/syscall.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -133,7 +135,21 @@ Napi::Value ProcessAliveJs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), ProcessAlive(static_cast<pid_t>(IntArg(info, 0, "pid"))));
 }
 
+// randomBytes(size): bytes from the kernel's random source, for kernel object names, tokens and
+// keys: loading node:crypto for them cost every process ~3 ms of its start.
+Napi::Value RandomBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t size = IntArg(info, 0, "randomBytes(size)");
+  if (size < 0 || size > 65536) throw Napi::RangeError::New(env, "randomBytes: size must be 0 to 65536");
+  Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::New(env, static_cast<size_t>(size));
+  // getentropy fills at most 256 bytes a call.
+  for (size_t done = 0; done < static_cast<size_t>(size); done += 256)
+    if (getentropy(bytes.Data() + done, std::min<size_t>(256, static_cast<size_t>(size) - done)) != 0) ThrowErrno(env, "getentropy");
+  return bytes;
+}
+
 void InitSystem(Napi::Env env, Napi::Object exports) {
+  exports.Set("randomBytes", Napi::Function::New(env, RandomBytes, "randomBytes"));
   exports.Set("processAlive", Napi::Function::New(env, ProcessAliveJs, "processAlive"));
   exports.Set("cpuCount", Napi::Function::New(env, CpuCount, "cpuCount"));
   exports.Set("setExecutable", Napi::Function::New(env, SetExecutable, "setExecutable"));

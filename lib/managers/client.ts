@@ -4,12 +4,11 @@
 // id so that many can wait at once. Both say the same client id, under which the server counts this
 // process's references and owns its locks; when the last one closes (the process died), the server
 // drops them.
-import { randomBytes } from 'node:crypto';
 import { isMainThread, threadId } from 'node:worker_threads';
 
 import { Client, ClientAsync, type Address, type Connection } from '../connection';
 import { EOFError } from '../errors';
-import { thisProcess } from '../util';
+import { randomBytes, thisProcess } from '../util';
 import { bodyOf, callIdOf, frameOf, NO_REPLY, type Reply } from './protocol';
 
 interface PendingCall {

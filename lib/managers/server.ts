@@ -3,7 +3,6 @@
 // can be, so one waiting client never stalls another. The loop is synchronous because a fork child
 // cannot return to its event loop; blocking.ts keeps a Pool in the server (manager.Pool()) served
 // while it polls.
-import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 
 import { Listener, Pipe, type Address, type AuthSteps, type Connection } from '../connection';
@@ -11,6 +10,7 @@ import { InvalidStateError, RemoteError } from '../errors';
 import { untilReadable } from '../blocking';
 import { native } from '../native';
 import { SpinPolicy } from '../spin';
+import { randomBytes } from '../util';
 import { bodyOf, callIdOf, frameOf, NO_REPLY, type Request } from './protocol';
 import { hostServer, makeProxy, type HostingServer, type ProxyClass, type Transport } from './proxy';
 import { kValue, type Valued } from './referents';

@@ -1,14 +1,13 @@
 // The pool's dispatcher: worker slots, the queue of jobs, timers, and the three ways of waiting
 // (the event loop, a blocking pump of its own, and any other blocking call of this thread through
 // blocking.ts). The public Pool holds one; jobs see it as their JobHost.
-import { randomBytes } from 'node:crypto';
 
 import { setBusy, untilReadable, type Background } from '../blocking';
 import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from '../errors';
 import { native, type NativeFdWatcher } from '../native';
 import { dumps, loads } from '../serializer/index';
 import { SpinPolicy } from '../spin';
-import { shown } from '../util';
+import { randomBytes, shown } from '../util';
 import type { Drive } from './async-result';
 import { IMapJob, type Chunk, type FnEntry, type Job, type JobHost } from './jobs';
 import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, resultsOf, sendEncoded, type Encoded, type Frame } from './protocol';

@@ -1,13 +1,12 @@
 // How pool workers start and connect, behind a small interface the dispatcher drives: processes
 // here (one Unix socket each, accepted by token), threads in multiprocess/dummy.
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { native } from '../native';
 import { describeExit, type Process } from '../process';
 import { dumps } from '../serializer/index';
-import { thisProcess } from '../util';
+import { randomBytes, thisProcess } from '../util';
 import { parentPoolFds, poolWorkerMain } from './worker';
 
 
