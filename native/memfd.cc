@@ -43,8 +43,9 @@ constexpr size_t kKeepFreeBytes = 64 << 20;
 // forgotten here (its pages live while someone maps them).
 constexpr size_t kMaxTracked = 256;
 // Views of parcels a receiver keeps at most: beyond them a payload is copied out and its parcel
-// let go at once. Node runs a view's finalizer from the event loop, so a caller that loops on
-// blocking calls would otherwise keep every parcel it was ever sent.
+// let go at once. A caller may hold its results; and without the park addon's views, Node runs a
+// view's finalizer from the event loop, so a caller that loops on blocking calls would keep every
+// parcel it was ever sent.
 constexpr size_t kMaxViewedBytes = 128 << 20;
 
 constexpr int kHolderSlots = 8;

@@ -34,7 +34,7 @@ void BindParcelsJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }
 
 // V8 frees backing stores at a GC, possibly on a thread of its platform: mpjs_parcel_close is safe there.
-void LetGo(void*, size_t, void* token) { parcel_close(token, 1); }
+void ReleaseParcel(void*, size_t, void* token) { parcel_close(token, 1); }
 
 // mapParcel(fd, copy = false): as the main addon's mapFd (a view of the parcel's pages, or a copy),
 // the parcel let go when V8 frees the view. The caller closes fd.
@@ -52,7 +52,7 @@ void MapParcelJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
     if (!bytes.IsEmpty()) args.GetReturnValue().Set(bytes.ToLocalChecked());
     return;
   }
-  std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(const_cast<uint8_t*>(parcel.data), parcel.length, LetGo, parcel.token);
+  std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(const_cast<uint8_t*>(parcel.data), parcel.length, ReleaseParcel, parcel.token);
   v8::Local<v8::ArrayBuffer> pages = v8::ArrayBuffer::New(isolate, std::move(store));
   v8::MaybeLocal<v8::Uint8Array> view = node::Buffer::New(isolate, pages, 0, parcel.length);
   if (!view.IsEmpty()) args.GetReturnValue().Set(view.ToLocalChecked());
