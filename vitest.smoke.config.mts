@@ -14,6 +14,7 @@ export const SMOKE = [
   'test/shared-memory.test.ts',
   'test/sharedctypes.test.ts',
   'test/pool.test.ts',
+  'test/memfd.test.ts',
   'test/doctor.test.ts',
 ];
 

@@ -193,8 +193,10 @@ describe.runIf(process.platform === 'linux')('memfd parcels', () => {
       const back = pool.apply(id, [arg]);
       if (back.length !== arg.length || back[back.length - 1] !== 3) throw new Error(`result ${i} is not its argument`);
     }
-    // The worker collects after every 4 MiB it was sent (here: 1–5 held); left to its own GC it held 12–38.
-    expect(held()).toBeLessThan(8);
+    // The worker collects after every 4 MiB it was sent; V8 may let the views go on a thread of its
+    // own a moment later (here: 1–9 held at once, 1–5 soon after). Left to its own GC, an idle worker
+    // held 12–38 for seconds.
+    await until(() => held() < 8, 'fewer than 8 parcels held', 3000);
     // Its collector is not a global of the tasks'.
     expect(pool.apply(() => typeof (globalThis as { gc?: unknown }).gc)).toBe('undefined');
   });
