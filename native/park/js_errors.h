@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-namespace {
+namespace mp::park {
 
 inline v8::Local<v8::String> Text(v8::Isolate* isolate, const std::string& text) {
   return v8::String::NewFromUtf8(isolate, text.c_str()).ToLocalChecked();
@@ -27,4 +27,4 @@ inline void ThrowErrno(v8::Isolate* isolate, const std::string& call, int err) {
   isolate->ThrowException(error);
 }
 
-}  // namespace
+}  // namespace mp::park

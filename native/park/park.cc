@@ -23,6 +23,10 @@
 #include "js_errors.h"
 #include "parcel_views.h"
 
+using mp::park::Text;
+using mp::park::Throw;
+using mp::park::ThrowErrno;
+
 namespace {
 
 // One gate per park(): tasks that start after a timed-out park() use their own gate, so their
