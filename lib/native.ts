@@ -188,7 +188,12 @@ export interface NativeBinding {
   IdleWatch: new (onBeforeExit: () => void, onEmpty: () => void) => { close(): void };
 }
 
-// node-gyp-build ships no types: it returns the addon's exports object.
-const load = require('node-gyp-build') as (root: string) => NativeBinding;
+// node-gyp-build ships no types: it returns the addon's exports object; path() is the file it loads.
+const load = require('node-gyp-build') as { (root: string): NativeBinding; path(root: string): string };
 export const native: NativeBinding = load(path.join(__dirname, '..'));
+
+/** The file the addon was loaded from (the park addon binds to its parcel interface there). */
+export function nativeAddonPath(): string {
+  return load.path(path.join(__dirname, '..'));
+}
 native.setMaxBufferLength(bufferConstants.MAX_LENGTH);

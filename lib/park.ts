@@ -1,7 +1,10 @@
-// Loads the per-Node-ABI addon (native/park): platform parking for fork, and a function's script id
-// and name for the serializer. Optional: built from source or shipped per ABI; without it both work, slower or less safely.
+// Loads the per-Node-ABI addon (native/park): platform parking for fork, a function's script id
+// and name for the serializer, and pool parcel views that V8 lets go itself. Optional: built from
+// source or shipped per ABI; without it all three work, slower or less safely.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+
+import { nativeAddonPath } from './native';
 
 export interface ParkBinding {
   workerThreads(): number;
@@ -112,7 +115,5 @@ export function parcelViews(): ((fd: number, copy?: boolean) => Buffer) | null {
     return null;
   }
   if (typeof park?.bindParcels !== 'function' || typeof park.mapParcel !== 'function') return null;
-  // node-gyp-build ships no types: path() is where it loads the main addon from.
-  const addon = (require('node-gyp-build') as { path(root: string): string }).path(path.join(__dirname, '..'));
-  return park.bindParcels(addon) ? park.mapParcel.bind(park) : null;
+  return park.bindParcels(nativeAddonPath()) ? park.mapParcel.bind(park) : null;
 }
