@@ -42,6 +42,47 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
     expect([pool.apply(() => ++table.n), pool.apply(() => ++table.n)]).toEqual([1, 1]);
   });
 
+  // Decoding the first answer (a class: its static block runs as the parent rebuilds it) waits for
+  // the second chunk to run. Without the next chunk sent ahead of that decoding, it waits in vain.
+  // Then a blocking wait there, which serves pools, must not read the second answer as the first's.
+  it('a worker that answered gets its next chunk before the parent decodes that answer', () => {
+    using pool = new ctx.Pool(1);
+    const secondRan = new Event();
+    const never = new Event();
+    const seen = globalThis as { __mpSecondRan?: InstanceType<typeof Event>; __mpNever?: InstanceType<typeof Event>; __mpSawSecond?: boolean };
+    seen.__mpSecondRan = secondRan;
+    seen.__mpNever = never;
+    const parent = process.pid;
+    try {
+      const results = pool.starmap(
+        (i: number, ran: InstanceType<typeof Event>) => {
+          if (i === 1) {
+            ran.set();
+            return 1;
+          }
+          return class {
+            static {
+              if (process.pid === parent) {
+                const mark = globalThis as typeof seen;
+                mark.__mpSawSecond = mark.__mpSecondRan!.wait(20_000);
+                mark.__mpNever!.wait(300);
+              }
+            }
+          };
+        },
+        [[0, secondRan], [1, secondRan]],
+        1,
+      );
+      expect(seen.__mpSawSecond).toBe(true);
+      expect(typeof results[0]).toBe('function');
+      expect(results[1]).toBe(1);
+    } finally {
+      delete seen.__mpSecondRan;
+      delete seen.__mpNever;
+      delete seen.__mpSawSecond;
+    }
+  });
+
   describe('with one shared pool of 2', () => {
     const pool = new ctx.Pool(2);
 
@@ -266,6 +307,8 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         expect((error as InstanceType<typeof SerializationError>).path).toBe('args[0].inner');
       }
       expect(() => pool.apply(() => new WeakMap())).toThrow(/result/);
+      // A later chunk, made while both workers ran the first two (encoded ahead): the same error.
+      expect(() => pool.map((x: unknown) => x, [1, 2, 3, { inner: socketLike }, 5], 1)).toThrow(expect.objectContaining({ path: 'args[0].inner' }));
       expect(() => pool.map((x: number) => x, [1], 0)).toThrow(RangeError);
       expect(() => pool.map((x: number) => x, 5 as unknown as number[])).toThrow(TypeError);
       expect(() => pool.applyAsync('f' as unknown as () => void)).toThrow(TypeError);
@@ -837,6 +880,20 @@ describe("the pool's record columns", () => {
     expect(records.encodeRecords(repeated, false)).toBeNull();
     expect(records.decodeRecords(records.encodeRecords(repeated, true)!, repeated.length, (x) => x)).toEqual(repeated);
     expect(records.encodeRecords(rows.slice(0, 3), true)).toBeNull(); // short lists: JSON is cheaper
+  });
+
+  it('are not made while Object.prototype has an enumerable key, which for-in would list as an own one', () => {
+    // Each record past the first has a hidden own key in place of the inherited one: counted alike.
+    const list = [{ id: 0, inherited: 1 }, ...range(20).map((id) => Object.defineProperty({ id }, 'hidden', { value: id, enumerable: false }))];
+    expect(records.encodeRecords(list, true)).toBeNull();
+    Object.defineProperty(Object.prototype, 'inherited', { value: 1, enumerable: true, configurable: true, writable: true });
+    try {
+      expect(records.encodeRecords(list, true)).toBeNull();
+      expect(records.encodeRecords(rows, true)).toBeNull();
+    } finally {
+      delete (Object.prototype as { inherited?: number }).inherited;
+    }
+    expect(records.encodeRecords(rows, true)).not.toBeNull();
   });
 
   it('are read key by key where code generation from strings is off', () => {

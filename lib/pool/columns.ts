@@ -5,6 +5,7 @@
 // words frame heads are made of.
 import * as types from 'node:util/types';
 import { SerializationError } from '../errors';
+import { hasEnumerableKey } from '../serializer/encode';
 
 // Below this many items JSON's fixed cost is lower than a column header's.
 const MIN_RECORDS = 16;
@@ -101,6 +102,9 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
   }
   const columns: Columns = [];
   for (const kind of kinds) columns.push(kind === Column.Number ? new Float64Array(count) : kind === Column.Boolean ? new Uint8Array(count) : new Array<string>(count));
+  // for-in reads V8's enum cache and makes no key list (Object.keys made one per record); with
+  // Object.prototype the only prototype, it lists exactly the own enumerable keys while that has none.
+  if (hasEnumerableKey(Object.prototype)) return null;
   const seen = separate ? null : new Set<object>();
   for (let i = 0; i < count; i++) {
     const item = list[i];
@@ -109,10 +113,8 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
       if (seen.has(item)) return null;
       seen.add(item);
     }
-    const own = Object.keys(item);
-    if (own.length !== keys.length) return null;
-    for (let k = 0; k < own.length; k++) {
-      const key = own[k]!;
+    let k = 0;
+    for (const key in item) {
       if (key !== keys[k]) return null;
       const value = item[key];
       const kind = kinds[k];
@@ -121,8 +123,9 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
       else if (typeof value === 'string' && kind === Column.Latin1) (column as string[])[i] = value;
       else if (typeof value === 'boolean' && kind === Column.Boolean) (column as Uint8Array)[i] = value ? 1 : 0;
       else return null;
+      k++;
     }
-    if (Object.getOwnPropertyNames(item).length !== own.length || Object.getOwnPropertySymbols(item).length > 0) return null;
+    if (k !== keys.length || Object.getOwnPropertyNames(item).length !== k || Object.getOwnPropertySymbols(item).length > 0) return null;
   }
   return payloadOf(keys, kinds, columns, count);
 }

@@ -10,7 +10,7 @@ import { SpinPolicy } from '../spin';
 import { randomBytes, shown } from '../util';
 import type { Drive } from './async-result';
 import { IMapJob, type Chunk, type FnEntry, type Job, type JobHost } from './jobs';
-import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, resultsOf, sendEncoded, type Encoded, type Frame } from './protocol';
+import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, HEADER, renamePath, resultsOf, sendEncoded, type Encoded, type Frame } from './protocol';
 import { trackFd, untrackFd, type WorkerHandle, type WorkerTransport } from './transport';
 
 /** Thrown into every pending result by `terminate()` (CPython leaves them pending forever). */
@@ -71,6 +71,16 @@ const QUEUE_DEEP = 3;
 const MAX_START_FAILURES = 5;
 // How a worker ends when someone else stops it: no sign that workers cannot start.
 const STOPPED_FROM_OUTSIDE = /^signal SIG(KILL|TERM|INT|HUP)$/;
+/** A frame that ends the worker's running chunk (its results or its error). */
+function answersChunk(head: Buffer): boolean {
+  return head.length >= HEADER && (head[0] === FrameType.Result || head[0] === FrameType.Error);
+}
+
+function encodeTask(chunk: Chunk): Encoded {
+  const job = chunk.job;
+  return encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args', chunk.from, chunk.to);
+}
+
 /** A job whose chunks may wait in a worker behind another: nothing can abort it mid-way. */
 function plainJob(job: Job): boolean {
   return job.options.timeout == null && job.options.signal == null;
@@ -321,7 +331,10 @@ export class Dispatcher implements Background, JobHost {
       if (chunk === null) break;
       this.dispatch(this.idle.pop()!, chunk);
     }
-    if (this.idle.length === 0) this.queueBehind();
+    if (this.idle.length === 0) {
+      this.queueBehind();
+      this.encodeAhead();
+    }
     this.updateArming();
     if (this.joinWaiters.length > 0 && this.quiet()) for (const wake of this.joinWaiters.splice(0)) wake();
   }
@@ -351,6 +364,24 @@ export class Dispatcher implements Background, JobHost {
     }
   }
 
+  /**
+   * Makes the next chunk's Task frame while every worker runs: the first to answer gets it at once,
+   * instead of waiting while the parent encodes it (~2 ms for 12.5k small objects). The chunk stays
+   * in its job's queue, for whichever worker is free first.
+   */
+  private encodeAhead(): void {
+    const chunk = this.takeChunk();
+    if (chunk === null) return;
+    if (chunk.encoded === undefined) {
+      try {
+        chunk.encoded = encodeTask(chunk);
+      } catch {
+        // dispatch() encodes it again and fails the chunk with the error
+      }
+    }
+    this.requeue(chunk);
+  }
+
   /** A chunk that never started goes back to the front of its job, and its job back to the list (takeChunk drops jobs it took everything from). */
   private requeue(chunk: Chunk): void {
     chunk.job.requeue(chunk);
@@ -370,15 +401,25 @@ export class Dispatcher implements Background, JobHost {
   }
 
   private dispatch(slot: Slot, chunk: Chunk): void {
+    if (this.send(slot, chunk)) return;
+    // The worker is gone before the chunk reached it: the chunk waits for another worker. The
+    // answers it sent before it ended are read first (drain ends at its EOF), or they would fail.
+    this.drain(slot);
+    this.lost(slot);
+  }
+
+  /** Gives the chunk to the slot's worker; false when the worker is gone (the chunk is requeued). */
+  private send(slot: Slot, chunk: Chunk): boolean {
     const job = chunk.job;
     const fd = slot.handle.fd;
-    let task: Encoded;
+    let task = chunk.encoded;
+    chunk.encoded = undefined;
     try {
-      task = encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args', chunk.from, chunk.to);
+      task ??= encodeTask(chunk);
     } catch (error) {
       if (slot.chunk === null) this.idle.push(slot);
       job.chunkFailed(chunk, renamePath(error, job.kind, 'args'));
-      return;
+      return true;
     }
     try {
       if (!slot.known.has(job.fn.id)) {
@@ -392,19 +433,17 @@ export class Dispatcher implements Background, JobHost {
       }
       sendEncoded(fd, task);
     } catch {
-      // The worker is gone before the chunk reached it: the chunk waits for another worker. The
-      // answers it sent before it ended are read first (drain ends at its EOF), or they would fail.
       this.requeue(chunk);
-      this.drain(slot);
-      return this.lost(slot);
+      return false;
     }
     job.running.add(chunk);
     if (slot.chunk !== null) {
       slot.queued.push(chunk);
-      return;
+      return true;
     }
     slot.chunk = chunk;
     this.runsFromNow(slot);
+    return true;
   }
 
   /** The slot's chunk runs from now: its answer is spun for when answers come fast, and its timeout starts. */
@@ -451,7 +490,8 @@ export class Dispatcher implements Background, JobHost {
         const head = native.tryRecvFrame(slot.handle.fd, -1, fds);
         if (head === undefined) return;
         if (head === null) return this.lost(slot);
-        frame = decodeFrame(slot.handle.fd, head, fds);
+        if (answersChunk(head) && slot.chunk !== null && slot.queued.length === 0) this.feed(slot);
+        frame = this.decode(slot.handle.fd, head, fds);
       } catch (error) {
         if ((error as { code?: string }).code !== 'ERR_MP_SERIALIZATION' && !(error instanceof Error && error.name === 'SerializationError')) return this.lost(slot);
         decodeError = error;
@@ -461,6 +501,32 @@ export class Dispatcher implements Background, JobHost {
       // read that finds nothing after every answer.
       if (slot.chunk === null) return;
     }
+  }
+
+  /**
+   * decodeFrame, which may run user code (a class's static block, as it is rebuilt): a blocking call
+   * there must not drain this pool again, or the next answer would be taken for this one's chunk.
+   */
+  private decode(fd: number, head: Buffer, fds: number[]): Frame {
+    this.inside++;
+    try {
+      return decodeFrame(fd, head, fds);
+    } finally {
+      this.inside--;
+    }
+  }
+
+  /**
+   * The worker has answered its chunk: it gets the next one now, before the parent decodes that
+   * answer (~1 ms for 12.5k small objects), so it does not wait for the parent between chunks.
+   * received() then starts it, as a chunk queued behind.
+   */
+  private feed(slot: Slot): void {
+    if (slot.state !== SlotState.Ready || slot.escalation !== null) return;
+    if (this.maxtasks !== null && slot.done + 2 > this.maxtasks) return;
+    const chunk = this.takeChunk();
+    // A worker gone meanwhile: drain() reads its answers on to its end, then replaces it.
+    if (chunk !== null) this.send(slot, chunk);
   }
 
   private received(slot: Slot, frame: Frame | null, decodeError: unknown): void {

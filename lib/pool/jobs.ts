@@ -4,7 +4,7 @@
 import { InvalidStateError, TimeoutError } from '../errors';
 import { timeoutArg } from '../util';
 import type { AsyncResult, Drive, TaskOptions } from './async-result';
-import { AbortReason, copyNumbers, copyResults, resultArray, resultList, TaskKind, type ResultValues } from './protocol';
+import { AbortReason, copyNumbers, copyResults, resultArray, resultList, TaskKind, type Encoded, type ResultValues } from './protocol';
 
 /** What a job asks of the dispatcher that runs it. */
 export interface JobHost {
@@ -37,6 +37,8 @@ export interface Chunk {
   from: number;
   to: number;
   seq: number;
+  /** Its Task frame, made while every worker was busy (Dispatcher.encodeAhead); sent once. */
+  encoded: Encoded | undefined;
 }
 
 export abstract class Job {
@@ -85,7 +87,7 @@ export abstract class Job {
   protected abstract rejectAll(error: unknown): void;
 
   protected makeChunk(index: number, start: number, items: unknown[], from = 0, to = items.length): Chunk {
-    return { job: this, index, start, items, from, to, seq: this.host.nextSeq() };
+    return { job: this, index, start, items, from, to, seq: this.host.nextSeq(), encoded: undefined };
   }
 
   /** Fails the whole job: queued chunks are dropped, running ones aborted when a reason is given. */

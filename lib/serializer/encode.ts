@@ -32,7 +32,8 @@ const GENERATOR_PROTOS = new Set<object>([
   Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {}),
 ]);
 
-function hasEnumerableKey(object: object): boolean {
+/** Whether for-in lists any key of `object` (its own or inherited enumerable string keys). */
+export function hasEnumerableKey(object: object): boolean {
   for (const _ in object) return true;
   return false;
 }
