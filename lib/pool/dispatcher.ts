@@ -350,6 +350,9 @@ export class Dispatcher implements Background, JobHost {
    * an abort reaches the running chunk only.
    */
   private queueBehind(): void {
+    // A worker still starting runs the next chunk once it is ready: none waits behind a running
+    // one meanwhile (two tasks that wait for each other, at a Barrier, would wait for good).
+    for (const slot of this.slots) if (slot.chunk === null) return;
     for (const slot of this.slots) {
       if (slot.state !== SlotState.Ready || slot.chunk === null || slot.escalation !== null) continue;
       if (slot.lastChunkMs > QUEUE_BEHIND_MS || !plainJob(slot.chunk.job)) continue;
