@@ -42,6 +42,32 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
     expect([pool.apply(() => ++table.n), pool.apply(() => ++table.n)]).toEqual([1, 1]);
   });
 
+  // A worker still starting (here: held in its initializer until the first task runs) must get the
+  // second task, not leave it queued behind the first on the first worker, which waits for it.
+  it('two tasks that wait for each other run on two workers of a new pool', () => {
+    const firstIn = new mp.Semaphore(1);
+    const released = new Event();
+    using pool = new ctx.Pool({
+      processes: 2,
+      initializer: (first: InstanceType<typeof mp.Semaphore>, go: InstanceType<typeof Event>) => {
+        if (!first.acquire(false)) go.wait(20_000);
+      },
+      initargs: [firstIn, released],
+    });
+    // Fast answers: the dispatcher queues chunks behind a running one on such a worker.
+    for (let i = 0; i < 5; i++) expect(pool.apply((x: number) => x, [i])).toBe(i);
+    const meet = new mp.Barrier(2);
+    const results = pool.starmap(
+      (barrier: InstanceType<typeof mp.Barrier>, go: InstanceType<typeof Event>) => {
+        go.set();
+        return barrier.wait(20_000);
+      },
+      [[meet, released], [meet, released]],
+      1,
+    );
+    expect(results.sort()).toEqual([0, 1]);
+  });
+
   // Decoding the first answer (a class: its static block runs as the parent rebuilds it) waits for
   // the second chunk to run. Without the next chunk sent ahead of that decoding, it waits in vain.
   // Then a blocking wait there, which serves pools, must not read the second answer as the first's.
@@ -310,6 +336,8 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
       // A later chunk, made while both workers ran the first two (encoded ahead): the same error.
       expect(() => pool.map((x: unknown) => x, [1, 2, 3, { inner: socketLike }, 5], 1)).toThrow(expect.objectContaining({ path: 'args[0].inner' }));
       expect(() => pool.map((x: number) => x, [1], 0)).toThrow(RangeError);
+      // CPython's positional form would drop the initializer without a word.
+      expect(() => new (ctx.Pool as unknown as new (...args: unknown[]) => unknown)(2, () => undefined, [])).toThrow(/new Pool\(\{ processes: 4, initializer: init/);
       expect(() => pool.map((x: number) => x, 5 as unknown as number[])).toThrow(TypeError);
       expect(() => pool.applyAsync('f' as unknown as () => void)).toThrow(TypeError);
       expect(() => pool.join()).toThrow(/still running/);

@@ -75,8 +75,8 @@ class ThreadTransport implements WorkerTransport {
 
 /** A Pool of worker threads (CPython's multiprocessing.pool.ThreadPool): Pool's whole API. */
 export class ThreadPool extends ProcessPool {
-  constructor(options?: Omit<PoolOptions, 'context'> | number | null) {
-    super(options);
+  constructor(options?: Omit<PoolOptions, 'context'> | number | null, ...positional: never[]) {
+    super(options, ...positional);
   }
   protected override _transport(): WorkerTransport {
     return new ThreadTransport();

@@ -85,7 +85,9 @@ export class Pool {
   /** @internal */ protected readonly _dispatcher: Dispatcher;
   private readonly _processes: number;
 
-  constructor(options?: PoolOptions | number | null) {
+  constructor(options?: PoolOptions | number | null, ...positional: never[]) {
+    // CPython's Pool(processes, initializer, initargs): an initializer passed so would be ignored.
+    if (positional.length > 0) throw new TypeError('Pool(options): takes one argument, the number of processes or { processes, initializer, initargs, maxtasksperchild }; write CPython\'s Pool(4, init, args) as new Pool({ processes: 4, initializer: init, initargs: args })');
     const opts: PoolOptions = typeof options === 'number' ? { processes: options } : (options ?? {});
     if (typeof opts !== 'object') throw new TypeError(`Pool(options): options must be an object or the number of processes, got ${shown(options)}`);
     const processes = opts.processes == null ? cpuCount() : countArg(opts.processes, 'Pool: processes');
@@ -244,10 +246,10 @@ Object.defineProperty(Context.prototype, 'Pool', {
     if (Bound === undefined) {
       const context = this;
       Bound = class Pool extends BasePool {
-        constructor(options?: PoolOptions | number | null) {
+        constructor(options?: PoolOptions | number | null, ...positional: never[]) {
           const opts: PoolOptions = typeof options === 'number' ? { processes: options } : { ...(options ?? {}) };
           opts.context ??= context;
-          super(opts);
+          super(opts, ...positional);
         }
       };
       boundPools.set(this, Bound);
