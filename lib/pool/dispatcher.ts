@@ -10,7 +10,7 @@ import { SpinPolicy } from '../spin';
 import { randomBytes, shown } from '../util';
 import type { Drive } from './async-result';
 import { IMapJob, type Chunk, type FnEntry, type Job, type JobHost } from './jobs';
-import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, HEADER, renamePath, resultsOf, sendEncoded, type Encoded, type Frame } from './protocol';
+import { AbortReason, answerTakesDecoding, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, resultsOf, sendEncoded, type Encoded, type Frame } from './protocol';
 import { trackFd, untrackFd, type WorkerHandle, type WorkerTransport } from './transport';
 
 /** Thrown into every pending result by `terminate()` (CPython leaves them pending forever). */
@@ -71,11 +71,6 @@ const QUEUE_DEEP = 3;
 const MAX_START_FAILURES = 5;
 // How a worker ends when someone else stops it: no sign that workers cannot start.
 const STOPPED_FROM_OUTSIDE = /^signal SIG(KILL|TERM|INT|HUP)$/;
-/** A frame that ends the worker's running chunk (its results or its error). */
-function answersChunk(head: Buffer): boolean {
-  return head.length >= HEADER && (head[0] === FrameType.Result || head[0] === FrameType.Error);
-}
-
 function encodeTask(chunk: Chunk): Encoded {
   const job = chunk.job;
   return encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args', chunk.from, chunk.to);
@@ -493,7 +488,7 @@ export class Dispatcher implements Background, JobHost {
         const head = native.tryRecvFrame(slot.handle.fd, -1, fds);
         if (head === undefined) return;
         if (head === null) return this.lost(slot);
-        if (answersChunk(head) && slot.chunk !== null && slot.queued.length === 0) this.feed(slot);
+        if (answerTakesDecoding(head) && slot.chunk !== null && slot.queued.length === 0) this.feed(slot);
         frame = this.decode(slot.handle.fd, head, fds);
       } catch (error) {
         if ((error as { code?: string }).code !== 'ERR_MP_SERIALIZATION' && !(error instanceof Error && error.name === 'SerializationError')) return this.lost(slot);
