@@ -5,9 +5,8 @@
 // the encoded process object, with the descriptors of Connections in its args. The server answers with the pid, reaps the child (pidfd sentinel) and
 // writes its exit code on the status socket, which is the parent's sentinel.
 //
-// A request costs no fork: children, the spares, are forked ahead and wait on a socket for their
-// process object; the server hands one over, replies, then forks the next spare while the child runs.
-// Two spares: a pool's second worker does not wait for the fork that replaces the first one's.
+// A request costs no fork: one child, the spare, is forked ahead and waits on a socket for its
+// process object; the server hands it over, replies, then forks the next spare while the child runs.
 // The spare returns from forkSpare to this server's event loop — the stack above it is our own — so
 // unlike a fork child of an arbitrary program it can run async targets: it closes what belongs to
 // the server, decodes its process object, runs it (awaiting a Promise) and exits once its loop is
@@ -42,15 +41,8 @@ interface Child {
 }
 
 const live = new Map<number, Child>();
-/** A child forked ahead of its request, and the pipe its process object will come down. */
-interface Spare {
-  pid: number;
-  sentinel: number;
-  pipe: number;
-}
-const SPARES = 2;
-/** Oldest first. */
-const spares: Spare[] = [];
+/** The child forked ahead of its request, and the pipe its process object will come down. */
+let spare: { pid: number; sentinel: number; pipe: number } | null = null;
 let control: NativeFdWatcher;
 // A process object (the parent's second frame) decoded once here compiles the decode path for every
 // child; each spare decodes it again while it waits, which takes that path's copy-on-write faults
@@ -120,21 +112,20 @@ function readRequest(error: Error | null): { status: number; poolWorker: boolean
 }
 
 async function onRequest(error: Error | null): Promise<void> {
-  // Spares killed from outside while they waited are replaced.
-  for (let i = spares.length - 1; i >= 0; i--) {
-    const dead = spares[i]!;
-    if (native.reap(dead.pid) === null) continue;
-    native.closeFd(dead.pipe);
-    native.closeFd(dead.sentinel);
-    spares.splice(i, 1);
+  // A spare killed from outside while it waited is replaced.
+  if (spare !== null && native.reap(spare.pid) !== null) {
+    native.closeFd(spare.pipe);
+    native.closeFd(spare.sentinel);
+    spare = null;
   }
   const request = readRequest(error);
   // The parent is gone: so is the reason to serve. Running children outlive the server.
   if (request === null) return shutDown();
   // Only the first request finds no spare: a pool worker's is forked after the rehearsal.
   if (request.poolWorker) await rehearse();
-  if (spares.length === 0 && !forkSpare([request.status, ...request.fds])) return;
-  const { pid, sentinel, pipe } = spares.shift()!;
+  if (spare === null && !forkSpare([request.status, ...request.fds])) return;
+  const { pid, sentinel, pipe } = spare!;
+  spare = null;
   // The object first: a child whose start() returned has it, even if this server dies right after
   // (with its parent, which a SIGKILL just after start() makes likely). A server killed from
   // outside between the two lines leaves its client without a pid, which retries on a new server.
@@ -143,17 +134,8 @@ async function onRequest(error: Error | null): Promise<void> {
   for (const fd of request.fds) native.closeFd(fd); // the child has its own copies now
   live.set(pid, { status: request.status, sentinel, watch: new native.SentinelWatch(sentinel, () => reap(pid)) });
   await rehearse();
-  if (!refillSpares()) return;
+  if (!forkSpare()) return;
   control.waitReadable();
-}
-
-/** Forks spares up to SPARES, but serves a request that came meanwhile first: true in the server (see forkSpare). */
-function refillSpares(): boolean {
-  while (spares.length < SPARES) {
-    if (!forkSpare()) return false;
-    if (native.pollFd(CONTROL_FD, 0)) break;
-  }
-  return true;
 }
 
 /**
@@ -166,7 +148,7 @@ function forkSpare(requestFds: number[] = []): boolean {
   const forked = forkHere();
   if (forked !== null) {
     native.closeFd(readEnd);
-    spares.push({ pid: forked.pid, sentinel: forked.sentinel, pipe: writeEnd });
+    spare = { pid: forked.pid, sentinel: forked.sentinel, pipe: writeEnd };
     return true;
   }
   native.closeFd(writeEnd);
@@ -202,14 +184,16 @@ function sendFrame(fd: number, frame: Buffer): void {
 function shutDown(): void {
   control.close();
   native.closeFd(CONTROL_FD);
-  // EOF on its pipe ends a spare; each is reaped like the children still running, whose sentinel
-  // watches keep the server until they end.
-  for (const { pid, sentinel, pipe } of spares.splice(0)) {
-    native.closeFd(pipe);
+  if (spare !== null) {
+    // EOF on its pipe ends the spare; reap it like the children still running, whose sentinel
+    // watches keep the server until they end.
+    const { pid, sentinel } = spare;
+    native.closeFd(spare.pipe);
     new native.SentinelWatch(sentinel, () => {
       native.waitChild(pid, sentinel, -1);
       native.closeFd(sentinel);
     });
+    spare = null;
   }
 }
 
@@ -217,10 +201,6 @@ function shutDown(): void {
 function becomeChild(pipe: number): void {
   control.close();
   native.closeFd(CONTROL_FD);
-  for (const sibling of spares.splice(0)) {
-    native.closeFd(sibling.pipe);
-    native.closeFd(sibling.sentinel);
-  }
   for (const sibling of live.values()) {
     sibling.watch.close();
     native.closeFd(sibling.status);

@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
 
-import { until } from './helpers/until';
 
 const root = path.resolve(__dirname, '..');
 const mp = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
@@ -308,24 +307,6 @@ describe('start methods', () => {
     p.start();
     p.join(20_000);
     expect(p.exitcode).toBe(5);
-  });
-
-  // A Pool(2) asks for two workers back to back: with one spare, the second waited while the
-  // server forked the spare that replaced the first.
-  it('the forkserver keeps two children forked ahead, so a Pool(2) waits for no fork', async () => {
-    const ctx = getContext('forkserver');
-    const first = new ctx.Process({ target: () => undefined });
-    first.start();
-    first.join(20_000);
-    const childrenOf = (pid: number): number[] =>
-      fs.readdirSync(`/proc/${pid}/task`).flatMap((task) => fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    const server = childrenOf(process.pid).find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('forkserver'))!;
-    expect(server).toBeDefined();
-    await until(() => childrenOf(server).length >= 2, 'two spares');
-    const forkedAhead = childrenOf(server);
-    using pool = new ctx.Pool(2);
-    expect(pool.map((x: number) => x * 2, [1, 2], 1)).toEqual([2, 4]);
-    for (const pid of (pool as unknown as { _workerPids: number[] })._workerPids) expect(forkedAhead).toContain(pid);
   });
 
   it('spawn runs the executable given to setExecutable', () => {

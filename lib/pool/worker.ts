@@ -8,9 +8,9 @@ import { isMainThread, workerData } from 'node:worker_threads';
 
 import { InvalidStateError, ProcessError } from '../errors';
 import { native } from '../native';
-import { AbortReason, decodeFrame, encodeBare, encodeDumped, encodeList, encodeValue, FrameType, renamePath, sendEncoded, takeParcelBytesReceived, TaskKind, viewParcelsWithoutLoop, type Encoded, type Frame } from './protocol';
+import { AbortReason, decodeFrame, encodeBare, encodeList, encodeValue, FrameType, renamePath, sendEncoded, takeParcelBytesReceived, TaskKind, viewParcelsWithoutLoop, type Encoded, type Frame } from './protocol';
 import { ChildExit } from '../process';
-import { dumps, loads } from '../serializer/index';
+import { loads } from '../serializer/index';
 import { SpinPolicy } from '../spin';
 import { sayThreadId, thisProcess } from '../util';
 
@@ -136,6 +136,11 @@ class Worker {
         for (const next of queued) if (!this.stopped) this.receive(next);
       });
     }
+  }
+
+  /** A function under `fnId`, as a Function frame gives one (the rehearsal's, which need no serializer). */
+  define(fnId: number, fn: Callable): void {
+    this.fns.set(fnId, fn);
   }
 
   private handle(frame: Frame): Promise<void> | void {
@@ -368,9 +373,7 @@ export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
     if (answer.type !== FrameType.Result) throw new ProcessError(`pool worker rehearsal: a task of kind ${kind} was answered with frame type ${answer.type}`);
   };
   try {
-    // Sent serialized, as a pool sends them: a worker's first function is then not the first its
-    // serializer rebuilds (~1 ms of compiling in each new worker otherwise).
-    const fns = [...REHEARSAL_FNS, ...REHEARSAL_ASYNC_FNS].map((fn) => dumps(fn, { root: 'func' }));
+    const fns = [...REHEARSAL_FNS, ...REHEARSAL_ASYNC_FNS];
     const tasks = REHEARSAL_TASKS.map(([kind, make]) => [kind, make()] as const);
     // Short lists: each item of an async task costs a turn of the microtask queue.
     const asyncTasks = tasks.slice(0, 2).map(([kind, list]) => [kind, list.slice(0, REHEARSAL_ASYNC_ITEMS)] as const);
@@ -384,7 +387,11 @@ export async function rehearseWorker(rounds = REHEARSAL_ROUNDS): Promise<void> {
       // A Worker per round, as the evented worker makes it: V8 settles the layout of a class after
       // its first few instances, and code compiled before that is thrown away.
       rehearsed = new Worker(worker, true);
-      for (let fnId = 0; fnId < fns.length; fnId++) deliver(encodeDumped(FrameType.Function, 0, fnId, 0, fns[fnId]!));
+      // A Function frame as the pool sends one; the functions themselves need no serializer.
+      for (let fnId = 0; fnId < fns.length; fnId++) {
+        deliver(encodeValue(FrameType.Function, 0, fnId, 0, fnId, 'function'));
+        rehearsed.define(fnId, fns[fnId]!);
+      }
       for (const [kind, list] of tasks) {
         deliver(encodeList(FrameType.Task, kind, ++seq, seq % REHEARSAL_FNS.length, list, 'args'));
         answered(kind);
