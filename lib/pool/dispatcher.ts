@@ -7,7 +7,7 @@ import { BrokenPoolError, InvalidStateError, ProcessError, TimeoutError } from '
 import { native, type NativeFdWatcher } from '../native';
 import { dumps, loads } from '../serializer/index';
 import { SpinPolicy } from '../spin';
-import { randomBytes, shown } from '../util';
+import { objectList, randomBytes, shown } from '../util';
 import type { Drive } from './async-result';
 import { IMapJob, type Chunk, type FnEntry, type Job, type JobHost } from './jobs';
 import { AbortReason, answerTakesDecoding, decodeFrame, encodeBare, encodeDumped, encodeList, FrameType, renamePath, resultsOf, sendEncoded, type Encoded, type Frame } from './protocol';
@@ -45,7 +45,7 @@ class Slot {
   /** Whether this worker's answers come fast enough to spin for them. */
   readonly spin = new SpinPolicy();
   /** Chunks sent behind the running one, which the worker starts the moment it answers (see queueBehind). */
-  readonly queued: Chunk[] = [];
+  readonly queued: Chunk[] = objectList();
   /** When the running chunk was sent or reached the front, and how long the last one took (ms). */
   startedAt = 0;
   lastChunkMs = Infinity;
@@ -90,11 +90,11 @@ export const enum PoolState {
 /** @internal The machinery behind a Pool, shared by its blocking and async forms. */
 export class Dispatcher implements Background, JobHost {
   private readonly slots = new Set<Slot>();
-  private readonly idle: Slot[] = [];
+  private readonly idle: Slot[] = objectList();
   private readonly starting = new Map<string, Slot>();
   /** Workers let go and not yet reaped: each is reaped when it ends (its sentinel), or at join(). */
   private readonly retired = new Set<WorkerHandle>();
-  private readonly jobs: Job[] = [];
+  private readonly jobs: Job[] = objectList();
   /** Jobs not yet settled (results the pool still owes). */
   private pending = 0;
   private readonly fns = new WeakMap<Function, FnEntry>();
@@ -102,7 +102,7 @@ export class Dispatcher implements Background, JobHost {
   private readonly fnsByForm = new Map<string, FnEntry>();
   private fnCounter = 0;
   private seqCounter = 0;
-  private timers: Timer[] = [];
+  private timers: Timer[] = objectList();
   private timerHandle: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private acceptWatcher: NativeFdWatcher | null = null;
@@ -114,7 +114,7 @@ export class Dispatcher implements Background, JobHost {
   private broken: BrokenPoolError | null = null;
   private initBytes: Buffer | null = null;
   state = PoolState.Run;
-  private joinWaiters: Array<() => void> = [];
+  private joinWaiters: Array<() => void> = objectList();
   private startFailures = 0;
   /** Until when (performance.now()) a blocking wait spins for a result before it sleeps. */
   private spinUntil = 0;
@@ -655,7 +655,7 @@ export class Dispatcher implements Background, JobHost {
   // --- waiting: another blocking call of this thread (blocking.ts) ---------------------------
 
   private readonly scratchFds: number[] = [];
-  private readonly scratchOwners: Array<Slot | null> = [];
+  private readonly scratchOwners: Array<Slot | null> = objectList();
   /** > 0 while serve() or a reap runs: a blocking wait below them must not serve this pool again. */
   private inside = 0;
 
@@ -849,7 +849,7 @@ export class Dispatcher implements Background, JobHost {
 
   private clearAllTimers(): void {
     for (const timer of this.timers) timer.live = false;
-    this.timers = [];
+    this.timers = objectList();
     this.syncTimer();
   }
 

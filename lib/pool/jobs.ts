@@ -2,7 +2,7 @@
 // chunks for the dispatcher and settles its result from the chunks' outcomes. The dispatcher is
 // seen through JobHost only.
 import { InvalidStateError, TimeoutError } from '../errors';
-import { timeoutArg } from '../util';
+import { objectList, timeoutArg } from '../util';
 import type { AsyncResult, Drive, TaskOptions } from './async-result';
 import { AbortReason, copyNumbers, copyResults, resultArray, resultList, TaskKind, type Encoded, type ResultValues } from './protocol';
 
@@ -44,7 +44,7 @@ export interface Chunk {
 export abstract class Job {
   settled = false;
   readonly running = new Set<Chunk>();
-  private readonly retry: Chunk[] = [];
+  private readonly retry: Chunk[] = objectList();
   private onAbort: (() => void) | null = null;
 
   constructor(
