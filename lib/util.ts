@@ -57,12 +57,10 @@ export function receiveSegment(name: string): NativeSegment {
   return segment;
 }
 
-/** A value as the caller gave it, for error texts: a string '12' keeps its quotes. */
 /**
  * An empty list whose elements are already of V8's "any object" kind. A fresh [] holds small
  * integers, and the first object put in it changes its map: code V8 optimized on one pool's lists
- * was thrown away ("wrong map") at every new pool's first task, then compiled again over its next
- * ~2000 calls.
+ * was thrown away ("wrong map") at every new pool's first task, and compiled again later.
  */
 export function objectList<T>(): T[] {
   const list: unknown[] = [undefined];
@@ -70,6 +68,7 @@ export function objectList<T>(): T[] {
   return list as T[];
 }
 
+/** A value as the caller gave it, for error texts: a string '12' keeps its quotes. */
 export function shown(value: unknown): string {
   return `${inspect(value, { depth: 0, breakLength: Infinity })} (${value === null ? 'null' : typeof value})`;
 }

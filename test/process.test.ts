@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
 
-
 const root = path.resolve(__dirname, '..');
 const mp = createRequire(import.meta.url)(path.join(root, 'dist/index.js')) as typeof import('../lib/index');
 const { activeChildren, currentProcess, getContext, getAllStartMethods, Array: SharedArray, Barrier, Event, Lock, ProcessError, Semaphore, Value } = mp;

@@ -71,6 +71,8 @@ const QUEUE_DEEP = 3;
 const MAX_START_FAILURES = 5;
 // How a worker ends when someone else stops it: no sign that workers cannot start.
 const STOPPED_FROM_OUTSIDE = /^signal SIG(KILL|TERM|INT|HUP)$/;
+
+/** The Task frame of a chunk. */
 function encodeTask(chunk: Chunk): Encoded {
   const job = chunk.job;
   return encodeList(FrameType.Task, job.kind, chunk.seq, job.fn.id, chunk.items, 'args', chunk.from, chunk.to);
