@@ -333,8 +333,11 @@ describe.each<Method>(['forkserver', 'fork', 'spawn'])('Pool (%s)', (method) => 
         expect((error as InstanceType<typeof SerializationError>).path).toBe('args[0].inner');
       }
       expect(() => pool.apply(() => new WeakMap())).toThrow(/result/);
-      // A later chunk, made while both workers ran the first two (encoded ahead): the same error.
-      expect(() => pool.map((x: unknown) => x, [1, 2, 3, { inner: socketLike }, 5], 1)).toThrow(expect.objectContaining({ path: 'args[0].inner' }));
+      // A later chunk, encoded ahead while both workers of a new pool ran the first two: the same error.
+      {
+        using fresh = new ctx.Pool(2);
+        expect(() => fresh.map((x: unknown) => x, [1, 2, 3, { inner: socketLike }, 5], 1)).toThrow(expect.objectContaining({ path: 'args[0].inner' }));
+      }
       expect(() => pool.map((x: number) => x, [1], 0)).toThrow(RangeError);
       // CPython's positional form would drop the initializer without a word.
       expect(() => new (ctx.Pool as unknown as new (...args: unknown[]) => unknown)(2, () => undefined, [])).toThrow(/new Pool\(\{ processes: 4, initializer: init/);

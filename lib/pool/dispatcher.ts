@@ -367,16 +367,20 @@ export class Dispatcher implements Background, JobHost {
   /**
    * Makes the next chunk's Task frame while every worker runs: the first to answer gets it at once,
    * instead of waiting while the parent encodes it (~2 ms for 12.5k small objects). The chunk stays
-   * in its job's queue, for whichever worker is free first.
+   * in its job's queue, for whichever worker is free first. Only while chunks run too long to queue
+   * behind: fast ones already wait in their worker.
    */
   private encodeAhead(): void {
+    let slow = false;
+    for (const slot of this.slots) if (slot.lastChunkMs > QUEUE_BEHIND_MS) slow = true;
+    if (!slow) return;
     const chunk = this.takeChunk();
     if (chunk === null) return;
     if (chunk.encoded === undefined) {
       try {
         chunk.encoded = encodeTask(chunk);
       } catch {
-        // dispatch() encodes it again and fails the chunk with the error
+        chunk.encoded = null; // send() encodes it again and fails the chunk with the error
       }
     }
     this.requeue(chunk);

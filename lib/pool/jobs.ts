@@ -37,8 +37,8 @@ export interface Chunk {
   from: number;
   to: number;
   seq: number;
-  /** Its Task frame, made while every worker was busy (Dispatcher.encodeAhead); sent once. */
-  encoded: Encoded | undefined;
+  /** Its Task frame, made while every worker was busy (Dispatcher.encodeAhead), sent once; null if that failed. */
+  encoded: Encoded | null | undefined;
 }
 
 export abstract class Job {
