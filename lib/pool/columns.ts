@@ -92,6 +92,9 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
   const count = list.length;
   const first = list[0];
   if (count < MIN_RECORDS || !isBareObject(first)) return null;
+  // for-in reads V8's enum cache and makes no key list (Object.keys made one per record); with
+  // Object.prototype the only prototype, it lists exactly the own enumerable keys while that has none.
+  if (hasEnumerableKey(Object.prototype)) return null;
   const keys = Object.keys(first);
   if (keys.length === 0 || keys.length > MAX_KEYS || keys.includes('__proto__')) return null;
   const kinds: Column[] = [];
@@ -102,9 +105,6 @@ export function encodeRecords(list: unknown[], separate: boolean): Buffer | null
   }
   const columns: Columns = [];
   for (const kind of kinds) columns.push(kind === Column.Number ? new Float64Array(count) : kind === Column.Boolean ? new Uint8Array(count) : new Array<string>(count));
-  // for-in reads V8's enum cache and makes no key list (Object.keys made one per record); with
-  // Object.prototype the only prototype, it lists exactly the own enumerable keys while that has none.
-  if (hasEnumerableKey(Object.prototype)) return null;
   const seen = separate ? null : new Set<object>();
   for (let i = 0; i < count; i++) {
     const item = list[i];

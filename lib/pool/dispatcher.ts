@@ -494,7 +494,7 @@ export class Dispatcher implements Background, JobHost {
         const head = native.tryRecvFrame(slot.handle.fd, -1, fds);
         if (head === undefined) return;
         if (head === null) return this.lost(slot);
-        if (answerTakesDecoding(head) && slot.chunk !== null && slot.queued.length === 0) this.feed(slot);
+        if (slot.queued.length === 0 && slot.chunk !== null && answerTakesDecoding(head)) this.feed(slot);
         frame = this.decode(slot.handle.fd, head, fds);
       } catch (error) {
         if ((error as { code?: string }).code !== 'ERR_MP_SERIALIZATION' && !(error instanceof Error && error.name === 'SerializationError')) return this.lost(slot);
