@@ -81,10 +81,18 @@ bool Withdraw(CondState* state) {
   return false;
 }
 
-// A sleeper takes its wake-up: it leaves the count and acknowledges, which lets notify return.
+// A sleeper takes its wake-up: it acknowledges, which lets notify return, then leaves the count
+// (in this order, so a sleeper is counted until its notify has its acknowledgement: see CondReap).
 void Acknowledge(CondState* state) {
-  RemoveSleeper(state);
   GiveTokens(&state->woken, 1);
+  RemoveSleeper(state);
+}
+
+// The sleepers counted per process, claimed or not.
+int32_t CountedSleepers(CondState* state) {
+  int64_t counted = state->untracked.load();
+  for (auto& slot : state->by_process) counted += SlotCount(slot.load());
+  return static_cast<int32_t>(counted);
 }
 
 // condSleep(segment, offset, timeoutMs) -> 1 woken, 0 timed out, or kInterrupted: the sleeper
@@ -142,6 +150,8 @@ Napi::Value CondClaim(const Napi::CallbackInfo& info) {
 // `pending` acknowledgements: the sleepers whose process died leave `sleeping` if no notify claimed
 // them; the others held tokens given by this notify, which it takes back (to give them to live
 // sleepers), or which they took before dying. Either way no acknowledgement comes for them.
+// A sleeper killed inside condEnter, between `sleeping` and its process's slot, is in no slot: its
+// claim is found as more acknowledgements owed than sleepers counted.
 Napi::Value CondReap(const Napi::CallbackInfo& info) {
   CondState* state = CondArg(info, 0);
   int32_t pending = static_cast<int32_t>(IntArg(info, 2, "pending"));
@@ -149,10 +159,17 @@ Napi::Value CondReap(const Napi::CallbackInfo& info) {
   while (dead > 0 && Withdraw(state)) dead--;
   int32_t settled = 0;
   int32_t taken_back = 0;
-  for (; dead > 0 && settled < pending; dead--) {
+  const auto settle_without_acknowledgement = [&] {
     settled++;
     if (TryTake(&state->wakeups) != kBusy) taken_back++;
-  }
+  };
+  for (; dead > 0 && settled < pending; dead--) settle_without_acknowledgement();
+  // Read in this order, a sleeper leaving meanwhile can only make the claimed count too high; its
+  // acknowledgement, given before it left, is then taken here.
+  const int32_t counted = CountedSleepers(state);
+  const int32_t claimed = counted - state->sleeping.load();
+  while (settled < pending && TryTake(&state->woken) != kBusy) settled++;
+  for (int32_t lost = pending - settled - claimed; lost > 0; lost--) settle_without_acknowledgement();
   Napi::Array result = Napi::Array::New(info.Env(), 2);
   result.Set(0u, Napi::Number::New(info.Env(), settled));
   result.Set(1u, Napi::Number::New(info.Env(), taken_back));

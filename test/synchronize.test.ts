@@ -590,6 +590,41 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     cond.release();
   });
 
+  it('a sleeper killed inside its entry (counted asleep, in no process slot) hangs neither notify nor notifyAsync', async () => {
+    const cond = new mp.Condition(new mp.Lock());
+    // What SIGKILL between condEnter's two counts leaves: one more sleeper, in no process's slot
+    // (the window is a few instructions wide; CI hit it twice). Native CondState: `sleeping` follows two SemLocks.
+    const { segment, offset } = cond._parts().state;
+    const sleepingCount = new Int32Array(segment.buffer, offset + 64, 1);
+    const sleeping = (count: number) => new RegExp(`, ${count}\\)>$`).test(String(cond));
+    const lostSleeper = (): void => void Atomics.add(sleepingCount, 0, 1);
+    const live = start((c: Condition) => {
+      c.acquire();
+      if (!c.wait(60_000)) process.exit(3);
+      c.release();
+    }, cond);
+    await until(() => sleeping(1), 'the live child asleep');
+    await cond.acquireAsync();
+    lostSleeper();
+    // The Async form first, under a deadline: a regression then fails here instead of blocking the test file.
+    let deadline: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => reject(new Error('notifyAllAsync past a lost sleeper: not done in 15000 ms')), 15_000);
+    });
+    await Promise.race([cond.notifyAllAsync(), late]);
+    clearTimeout(deadline);
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    cond.release();
+    expect(await exitcodes([live])).toEqual([0]);
+    await cond.acquireAsync();
+    lostSleeper();
+    cond.notifyAll();
+    lostSleeper();
+    cond.notify();
+    expect(String(cond)).toMatch(/, 0\)>$/);
+    cond.release();
+  });
+
   it('a notifier that waits at once never takes the wake-up it gave (ping-pong)', async () => {
     const cond = new mp.Condition(new mp.Lock());
     const turn = new mp.RawValue('i', 0);
