@@ -271,8 +271,10 @@ function encodeNumbers(type: FrameType, kind: number, seq: number, fnId: number,
   const count = to - from;
   const head = header(type, Codec.Float64, kind, seq, fnId, count, 0, count * 8);
   const numbers = new Float64Array(head.buffer, head.byteOffset + HEADER, count);
-  if (count === whole.length) numbers.set(whole as number[]);
-  else for (let i = 0; i < count; i++) numbers[i] = whole[from + i] as number;
+  // Not numbers.set(whole): from a list whose elements kind is generic (a worker's results list,
+  // whose allocation site saw other values), V8 copies it item by item through property lookups,
+  // ~15x slower than this loop.
+  for (let i = 0; i < count; i++) numbers[i] = whole[from + i] as number;
   return { head, follow: [] };
 }
 
