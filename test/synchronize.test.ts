@@ -545,10 +545,11 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     expect(await exitcodes(children)).toEqual([0, 0]);
   });
 
+  /** A step under its own deadline, so that a hang names the step. */
+  const within = <T,>(what: string, promise: Promise<T>, ms = 15_000): Promise<T> =>
+    Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms).unref())]);
+
   it('sleepers SIGKILLed in their wait do not hang notify or Event.set, and wake-ups still reach live sleepers', async () => {
-    // Each step has its own deadline, so that a hang names the step (it was seen once in CI, not since).
-    const within = <T,>(what: string, promise: Promise<T>, ms = 15_000): Promise<T> =>
-      Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms).unref())]);
     const cond = new mp.Condition(new mp.Lock());
     const event = new mp.Event();
     const sleeping = (c: Condition, count: number) => new RegExp(`, ${count}\\)>$`).test(String(c));
@@ -607,12 +608,7 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     await cond.acquireAsync();
     lostSleeper();
     // The Async form first, under a deadline: a regression then fails here instead of blocking the test file.
-    let deadline: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => reject(new Error('notifyAllAsync past a lost sleeper: not done in 15000 ms')), 15_000);
-    });
-    await Promise.race([cond.notifyAllAsync(), late]);
-    clearTimeout(deadline);
+    await within('notifyAllAsync past a lost sleeper', cond.notifyAllAsync());
     expect(String(cond)).toMatch(/, 0\)>$/);
     cond.release();
     expect(await exitcodes([live])).toEqual([0]);
