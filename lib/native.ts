@@ -102,7 +102,7 @@ export interface NativeBinding {
   condTakeFor(segment: NativeSegment, offset: number): boolean;
   /** Claims up to n sleepers (under the lock) and gives each a wake-up; how many it claimed. */
   condClaim(segment: NativeSegment, offset: number, n: number): number;
-  /** For a notify awaiting `pending` acknowledgements: [no longer awaited, wake-ups taken back] after sleepers died. */
+  /** For a notify awaiting `pending` acknowledgements: [no longer awaited (acknowledged meanwhile, or their sleeper died or was lost in its entry), wake-ups taken back]. */
   condReap(segment: NativeSegment, offset: number, pending: number): [number, number];
   CondWatcher: new (segment: NativeSegment, offset: number, onDelivered: () => void) => NativeCondWatcher;
   /** Parks while the int32 at wordOffset equals expected (counted at waitersOffset); < 0 waits forever. */

@@ -545,6 +545,9 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     expect(await exitcodes(children)).toEqual([0, 0]);
   });
 
+  /** Whether c's repr counts `count` sleepers no notify has claimed. */
+  const sleeping = (c: Condition, count: number): boolean => new RegExp(`, ${count}\\)>$`).test(String(c));
+
   /** A step under its own deadline, so that a hang names the step. */
   const within = <T,>(what: string, promise: Promise<T>, ms = 15_000): Promise<T> =>
     Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms).unref())]);
@@ -552,7 +555,6 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
   it('sleepers SIGKILLed in their wait do not hang notify or Event.set, and wake-ups still reach live sleepers', async () => {
     const cond = new mp.Condition(new mp.Lock());
     const event = new mp.Event();
-    const sleeping = (c: Condition, count: number) => new RegExp(`, ${count}\\)>$`).test(String(c));
     const doomed = [
       start((c: Condition) => {
         c.acquire();
@@ -597,14 +599,13 @@ describe.each(['fork', 'spawn', 'forkserver'] as const)('wake-ups are exact acro
     // (the window is a few instructions wide; CI hit it twice). Native CondState: `sleeping` follows two SemLocks.
     const { segment, offset } = cond._parts().state;
     const sleepingCount = new Int32Array(segment.buffer, offset + 64, 1);
-    const sleeping = (count: number) => new RegExp(`, ${count}\\)>$`).test(String(cond));
     const lostSleeper = (): void => void Atomics.add(sleepingCount, 0, 1);
     const live = start((c: Condition) => {
       c.acquire();
       if (!c.wait(60_000)) process.exit(3);
       c.release();
     }, cond);
-    await until(() => sleeping(1), 'the live child asleep');
+    await until(() => sleeping(cond, 1), 'the live child asleep');
     await cond.acquireAsync();
     lostSleeper();
     // The Async form first, under a deadline: a regression then fails here instead of blocking the test file.

@@ -372,7 +372,11 @@ export class Dispatcher implements Background, JobHost {
    */
   private encodeAhead(): void {
     let slow = false;
-    for (const slot of this.slots) if (slot.lastChunkMs > QUEUE_BEHIND_MS) slow = true;
+    for (const slot of this.slots) {
+      if (slot.lastChunkMs <= QUEUE_BEHIND_MS) continue;
+      slow = true;
+      break;
+    }
     if (!slow) return;
     const chunk = this.takeChunk();
     if (chunk === null) return;
